@@ -1,0 +1,180 @@
+"""``paxsilica atlas``: validate, info, show, export, import, schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from ..atlas import FORMATS, SCHEMA, TABLE_ORDER, Atlas, read_atlas, validate, write_atlas
+from ..atlas.schema import schema_markdown
+from ..errors import InputError, NotFoundError
+from .common import OutputFormat, console, current_atlas, emit, err_console
+
+app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+
+
+@app.command("validate")
+def validate_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
+    """Check the atlas; list every problem with file, row, column and reason (exit 1 if any)."""
+    atlas = current_atlas()
+    problems = validate(atlas)
+    if fmt is not OutputFormat.table:
+        emit(pd.DataFrame([p.__dict__ for p in problems], columns=["file", "row", "column", "reason"]), fmt)
+    elif problems:
+        err_console.print(f"[bold red]{len(problems)} problem(s)[/bold red] in atlas '{atlas.name}':")
+        for p in problems:
+            err_console.print(f"  - {p}", highlight=False, markup=False)
+    else:
+        console.print(f"atlas '{atlas.name}' (version {atlas.version}): [green]0 problems[/green]")
+    if problems:
+        raise typer.Exit(1)
+
+
+@app.command("info")
+def info_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
+    """Summary: version hash, rows per table, items per stage, sources."""
+    atlas = current_atlas()
+    s = atlas.summary()
+    if fmt is OutputFormat.json:
+        import json
+
+        typer.echo(json.dumps(s, indent=1, default=str))
+        return
+    if fmt is OutputFormat.csv:
+        emit(pd.DataFrame(s["stages"]), fmt)
+        return
+    console.print(f"[bold]atlas[/bold] {s['name']}   [bold]version[/bold] {s['version']}")
+    t = Table(title="tables", header_style="bold")
+    t.add_column("table")
+    t.add_column("rows", justify="right")
+    for name, n in s["tables"].items():
+        t.add_row(name, str(n))
+    console.print(t)
+    stages = pd.DataFrame(s["stages"])
+    emit(stages, OutputFormat.table, title="items per stage")
+    emit(pd.DataFrame(s["sources"]), OutputFormat.table, title=f"sources ({len(s['sources'])})")
+
+
+@app.command("show")
+def show_cmd(
+    table: Annotated[str, typer.Argument(help=f"Table: {', '.join(TABLE_ORDER)}.")],
+    where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Filter COLUMN=VALUE (repeatable).")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Rows to show in table format.")] = 50,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Print one table (filter with --where item=gallium)."""
+    atlas = current_atlas()
+    if table not in SCHEMA:
+        raise NotFoundError(f"no table {table!r}; tables: {', '.join(TABLE_ORDER)}")
+    df = atlas[table]
+    for cond in where or []:
+        col, sep, val = cond.partition("=")
+        if not sep or col not in df.columns:
+            raise InputError(f"--where {cond!r}: expected COLUMN=VALUE with a column of {table}: "
+                             f"{', '.join(df.columns)}")
+        df = df[df[col].astype("string") == val]
+    emit(df, fmt, title=f"{table} ({len(df)} rows)", max_rows=limit)
+
+
+@app.command("export")
+def export_cmd(
+    to: Annotated[Path, typer.Option("--to", help="Folder (csv, parquet) or file (xlsx, json, graphml).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)}.")] = "csv",
+) -> None:
+    """Write the atlas in another format (atomically: nothing is half-written)."""
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
+    atlas = current_atlas()
+    path = write_atlas(atlas, to, fmt)
+    console.print(f"wrote atlas '{atlas.name}' (version {atlas.version}) as {fmt} to {path}")
+
+
+@app.command("schema")
+def schema_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
+    """Describe every table and column (the schema kept as data)."""
+    if fmt is OutputFormat.table:
+        typer.echo(schema_markdown())
+        return
+    rows = [
+        {"table": t.name, "column": c.name, "dtype": c.dtype, "unit": c.unit, "required": c.required,
+         "key": c.name in t.key, "description": c.description}
+        for t in SCHEMA.values() for c in t.columns
+    ]
+    emit(pd.DataFrame(rows), fmt)
+
+
+def _parse_options(options: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for o in options:
+        k, sep, v = o.partition("=")
+        if not sep or not k:
+            raise InputError(f"--option {o!r}: expected NAME=VALUE")
+        out[k.strip().replace("-", "_")] = v.strip()
+    return out
+
+
+def merge_into(existing: Atlas | None, tables: dict[str, pd.DataFrame], name: str) -> Atlas:
+    """Merge imported tables into an atlas: imported rows replace existing rows with the same key."""
+    frames: dict[str, pd.DataFrame] = {}
+    for t in TABLE_ORDER:
+        new = tables.get(t)
+        old = existing[t] if existing is not None else None
+        if new is None:
+            frames[t] = old
+            continue
+        new = Atlas.from_frames({t: new})[t]
+        if old is None or old.empty:
+            frames[t] = new
+            continue
+        both = pd.concat([old.astype(object), new.astype(object)], ignore_index=True)
+        frames[t] = both.drop_duplicates(list(SCHEMA[t].key), keep="last").reset_index(drop=True)
+    return Atlas.from_frames({k: v for k, v in frames.items() if v is not None}, name=name)
+
+
+@app.command("import")
+def import_cmd(
+    kind: Annotated[str, typer.Argument(help="Importer: see `paxsilica atlas importers`.")],
+    paths: Annotated[list[Path], typer.Argument(help="Files in the publisher's own format.")],
+    into: Annotated[Path, typer.Option("--into", help="Atlas folder to create or merge into (CSV).")],
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="Importer option NAME=VALUE.")] = None,
+) -> None:
+    """Read publisher files (USGS, WMD, WGI, BACI, Epoch, CSET, WPI, firm tables) into an atlas folder."""
+    from ..importers import IMPORTERS
+
+    if kind not in IMPORTERS:
+        raise typer.BadParameter(f"unknown importer {kind!r}; known: {', '.join(sorted(IMPORTERS))}",
+                                 param_hint="KIND")
+    for p in paths:
+        if not p.exists():
+            raise InputError("no such file", file=str(p))
+    tables = IMPORTERS[kind].run(list(paths), **_parse_options(option or []))
+    existing = read_atlas(into) if into.exists() and any(into.glob("*.csv")) else None
+    atlas = merge_into(existing, {k: v for k, v in tables.items() if k in SCHEMA}, name=into.name)
+    write_atlas(atlas, into, "csv")
+    extra = sorted(set(tables) - set(SCHEMA))
+    for k in extra:
+        df = tables[k]
+        df.to_csv(into / f"{k}.extra.csv", index=False, lineterminator="\n")
+    counts = ", ".join(f"{k}: {len(v)}" for k, v in tables.items())
+    console.print(f"imported {kind} ({counts}) into {into}")
+    n = len(validate(atlas))
+    if n:
+        console.print(f"[yellow]{n} validation problem(s) in {into}[/yellow] (a partial atlas usually lacks "
+                      f"countries or sources): run `paxsilica --atlas {into} atlas validate`")
+
+
+@app.command("importers")
+def importers_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
+    """List the importers and their options."""
+    from ..importers import IMPORTERS
+
+    rows = [{"kind": k, "description": getattr(v, "description", ""),
+             "options": ", ".join(str(o) for o in getattr(v, "options", ()) or ())}
+            for k, v in sorted(IMPORTERS.items())]
+    emit(pd.DataFrame(rows), fmt, title="importers")

@@ -1,0 +1,134 @@
+"""Helpers shared by the metric modules: latest-year production at one level, lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from ..atlas import Atlas, production_level
+from ..atlas.schema import OTHER_FIRMS_PRODUCER, ROW_PRODUCER
+from ..errors import InputError, NotFoundError
+
+LEVELS = ("country", "firm")
+DEFAULT_TARGET = "ai_datacenter_capacity"
+DEFAULT_COALITION = "pax_silica"
+
+
+def check_level(level: str) -> str:
+    if level not in LEVELS:
+        raise InputError(f"unknown production level {level!r}; use one of: {', '.join(LEVELS)}")
+    return level
+
+
+def latest_production(atlas: Atlas, level: str = "country", year: int | None = None) -> pd.DataFrame:
+    """Production rows of one level, per item the latest year (or ``year`` when given).
+
+    Returns columns ``item, producer, producer_type, country, year, share`` (share as a fraction 0-1)
+    and ``rest`` (True on the ``ROW``/``OTHER`` row). ``country`` is the producer's country: the
+    producer itself at country level, the firm's ``country`` (else its headquarters) at firm level.
+    """
+    check_level(level)
+    prod = atlas["production"]
+    cols = ["item", "producer", "producer_type", "country", "year", "share", "rest"]
+    if prod.empty:
+        return pd.DataFrame({c: pd.Series(dtype="float64" if c == "share" else "object") for c in cols})
+    df = prod[production_level(prod).to_numpy() == level]
+    df = df[df["item"].notna() & df["producer"].notna() & df["share"].notna() & df["year"].notna()]
+    if year is not None:
+        df = df[df["year"] <= year]
+    if df.empty:
+        return pd.DataFrame({c: pd.Series(dtype="float64" if c == "share" else "object") for c in cols})
+    latest = df.groupby("item")["year"].transform("max")
+    df = df[df["year"] == latest]
+    out = pd.DataFrame({
+        "item": df["item"].astype(object).to_numpy(),
+        "producer": df["producer"].astype(object).to_numpy(),
+        "producer_type": df["producer_type"].astype(object).to_numpy(),
+        "year": df["year"].astype("int64").to_numpy(),
+        "share": df["share"].astype("float64").to_numpy() / 100.0,
+    })
+    rest = out["producer"].isin([ROW_PRODUCER, OTHER_FIRMS_PRODUCER]) | out["producer_type"].eq(
+        "rest_of_world")
+    out["rest"] = rest.to_numpy()
+    if level == "country":
+        out["country"] = np.where(rest, None, out["producer"])
+    else:
+        firm_country = df["country"].astype(object).to_numpy()
+        hq = _firm_hq(atlas)
+        out["country"] = [
+            None if r else (c if isinstance(c, str) and c else hq.get(p))
+            for r, c, p in zip(rest, firm_country, out["producer"], strict=True)
+        ]
+    # Duplicate rows for one (item, producer) in one year would double-count: sum them.
+    out = (out.groupby(["item", "producer"], sort=True, as_index=False)
+              .agg(producer_type=("producer_type", "first"), country=("country", "first"),
+                   year=("year", "first"), share=("share", "sum"), rest=("rest", "first")))
+    return out[cols]
+
+
+def _firm_hq(atlas: Atlas) -> dict[str, str]:
+    firms = atlas["firms"]
+    if firms.empty:
+        return {}
+    return {str(f): str(c) for f, c in zip(firms["firm"], firms["country"], strict=True)
+            if isinstance(f, str) and isinstance(c, str)}
+
+
+def item_info(atlas: Atlas) -> pd.DataFrame:
+    """``item, name, stage, unit`` of every item, indexed by item."""
+    items = atlas["items"]
+    df = pd.DataFrame({
+        "item": items["item"].astype(object).to_numpy(),
+        "name": items["name"].astype(object).to_numpy(),
+        "stage": items["stage"].astype(object).to_numpy(),
+        "unit": items["unit"].astype(object).to_numpy(),
+    })
+    return df.drop_duplicates("item").set_index("item", drop=False)
+
+
+def governance(atlas: Atlas) -> dict[str, float]:
+    """``countries.governance_risk`` (0 best .. 10 worst) by iso3, for countries that have it."""
+    c = atlas["countries"]
+    if c.empty:
+        return {}
+    out = {}
+    for iso3, g in zip(c["iso3"], c["governance_risk"], strict=True):
+        if isinstance(iso3, str) and pd.notna(g):
+            out[iso3] = float(g)
+    return out
+
+
+def country_names(atlas: Atlas) -> dict[str, str]:
+    c = atlas["countries"]
+    return {str(i): str(n) for i, n in zip(c["iso3"], c["name"], strict=True)
+            if isinstance(i, str) and isinstance(n, str)}
+
+
+def require_item(atlas: Atlas, item: str) -> None:
+    known = set(atlas["items"]["item"].dropna().astype(str))
+    if item not in known:
+        raise NotFoundError(f"unknown item {item!r}; the atlas has {len(known)} items")
+
+
+def parse_codes(codes: str | Iterable[str] | None) -> tuple[str, ...]:
+    """``"NLD, twn"`` or ``["NLD", "TWN"]`` -> ``("NLD", "TWN")`` (upper case, de-duplicated)."""
+    if codes is None:
+        return ()
+    if isinstance(codes, str):
+        codes = codes.split(",")
+    seen: dict[str, None] = {}
+    for c in codes:
+        c = c.strip().upper()
+        if c:
+            seen[c] = None
+    return tuple(seen)
+
+
+def fmt_share(x: float) -> str:
+    """0.6234 -> '62%' ; 0.004 -> '0.4%'."""
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return ""
+    p = 100 * x
+    return f"{p:.0f}%" if p >= 9.95 or p == 0 else f"{p:.1f}%"
