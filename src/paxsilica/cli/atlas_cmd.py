@@ -99,7 +99,7 @@ def export_cmd(
 def schema_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
     """Describe every table and column (the schema kept as data)."""
     if fmt is OutputFormat.table:
-        typer.echo(schema_markdown())
+        typer.echo(schema_markdown(), nl=False)
         return
     rows = [
         {"table": t.name, "column": c.name, "dtype": c.dtype, "unit": c.unit, "required": c.required,
