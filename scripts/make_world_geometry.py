@@ -51,9 +51,21 @@ def ring(arcs: list, idx: list[int]) -> list[tuple[float, float]]:
     return pts
 
 
+def unwrap(r: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Rings crossing the antimeridian (Fiji, Chukotka) would streak across the map: move their
+    points to the side where most of the ring lies and clamp to +-180 deg."""
+    if not any(abs(a[0] - b[0]) > 180 for a, b in zip(r, r[1:], strict=False)):
+        return r
+    east = sum(1 for lon, _ in r if lon > 0) >= len(r) / 2
+    if east:
+        return [(180.0 if lon < 0 else lon, lat) for lon, lat in r]
+    return [(-180.0 if lon > 0 else lon, lat) for lon, lat in r]
+
+
 def path(rings: list[list[tuple[float, float]]]) -> str:
     parts = []
     for r in rings:
+        r = unwrap(r)
         xy = [equal_earth(lon, lat) for lon, lat in r]
         out, last = [], None
         for x, y in xy:

@@ -88,8 +88,8 @@ def parse_chokepoints(raw: pd.DataFrame, file: str = "<chokepoints>") -> pd.Data
     """
     raw = raw.copy()
     raw.columns = [str(c).strip().lstrip("\ufeff") for c in raw.columns]
+    names = {"chokepoint": "chokepoint" if "chokepoint" in raw.columns else "id"}
     raw = raw.rename(columns={"id": "chokepoint", "bordering_states_iso3": "bordering_iso3"})
-    names = {"chokepoint": "id" if "chokepoint" not in raw.columns else "chokepoint"}
     missing = [c for c in ("chokepoint", "name", "lat", "lon") if c not in raw.columns]
     if missing:
         raise InputError(f"missing column(s) {', '.join(missing)}", file=file, row=1)
@@ -144,9 +144,9 @@ def read_chokepoints(path: str | Path) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import os, tempfile
-    >>> p = os.path.join(tempfile.mkdtemp(), "c.csv")
-    >>> _ = open(p, "w").write("id,name,type,lat,lon\\nsuez,Suez Canal,canal,30.58,32.33\\n")
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "c.csv"
+    >>> _ = p.write_text("id,name,type,lat,lon\\nsuez,Suez Canal,canal,30.58,32.33\\n")
     >>> read_chokepoints(p)["searoute_passage"].tolist()
     ['suez']
     """

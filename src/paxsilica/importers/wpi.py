@@ -24,7 +24,7 @@ Overridden ports come first in their listed order; the rule ranks the rest after
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -226,9 +226,9 @@ def read_wpi(path: str | Path) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import io, tempfile, os
-    >>> p = os.path.join(tempfile.mkdtemp(), "w.csv")
-    >>> _ = open(p, "w").write("wpi_number,port_name,country,lat,lon\\n31140,Rotterdam,Netherlands,51.9,4.48\\n")
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "w.csv"
+    >>> _ = p.write_text("wpi_number,port_name,country,lat,lon\\n31140,Rotterdam,Netherlands,51.9,4.48\\n")
     >>> read_wpi(p)["port_name"].tolist()
     ['Rotterdam']
     """
@@ -254,15 +254,23 @@ def _resolver():
     return resolve_iso3
 
 
-def country_iso3(names: Iterable[str]) -> dict[str, str | None]:
+def country_iso3(names: Iterable[str], resolve: Callable[[str], str | None] | None = None
+                 ) -> dict[str, str | None]:
     """Map WPI country names to iso3 (``None`` when a name cannot be resolved).
+
+    Parameters
+    ----------
+    names : iterable of str
+    resolve : callable, optional
+        Name -> iso3 (or None / raising for unknown names); default
+        :func:`paxsilica.countries.resolve_iso3`.
 
     Examples
     --------
-    >>> country_iso3(["Netherlands"])["Netherlands"]
+    >>> country_iso3(["Netherlands"], resolve={"Netherlands": "NLD"}.get)["Netherlands"]
     'NLD'
     """
-    resolve = _resolver()
+    resolve = resolve or _resolver()
     out: dict[str, str | None] = {}
     for name in dict.fromkeys(names):
         try:
@@ -361,7 +369,8 @@ def rank_ports(wpi: pd.DataFrame, iso3: pd.Series,
 def ports_table(wpi: pd.DataFrame, *, per_country: int | None = 3,
                 countries: Iterable[str] | None = None,
                 overrides: pd.DataFrame | str | Path | None | bool = True,
-                source: str = SOURCE_ID) -> tuple[pd.DataFrame, list[str]]:
+                source: str = SOURCE_ID,
+                resolve: Callable[[str], str | None] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Build ``ports`` rows from a normalized WPI frame.
 
     Parameters
@@ -376,6 +385,8 @@ def ports_table(wpi: pd.DataFrame, *, per_country: int | None = 3,
         Main-port overrides; ``True`` uses the bundled ``main_ports.csv``.
     source : str
         Value of the ``source`` column.
+    resolve : callable, optional
+        Country name -> iso3; default :func:`paxsilica.countries.resolve_iso3`.
 
     Returns
     -------
@@ -387,8 +398,9 @@ def ports_table(wpi: pd.DataFrame, *, per_country: int | None = 3,
     --------
     >>> w = parse_wpi(pd.DataFrame({"wpi_number": ["1"], "port_name": ["A"], "country": ["Qatar"],
     ...                             "lat": ["25"], "lon": ["51"]}))
-    >>> ports_table(w, overrides=False)[0].loc[0, ["port", "iso3", "rank"]].tolist()
-    ['wpi1', 'QAT', 1]
+    >>> t, unresolved = ports_table(w, overrides=False, resolve={"Qatar": "QAT"}.get)
+    >>> t.loc[0, "port"], t.loc[0, "iso3"], int(t.loc[0, "rank"]), unresolved
+    ('wpi1', 'QAT', 1, [])
     """
     if overrides is True:
         ov = read_main_port_overrides()
@@ -398,7 +410,7 @@ def ports_table(wpi: pd.DataFrame, *, per_country: int | None = 3,
         ov = overrides
     else:
         ov = read_main_port_overrides(overrides)
-    mapping = country_iso3(wpi["country"].dropna().astype(str))
+    mapping = country_iso3(wpi["country"].dropna().astype(str), resolve)
     unresolved = sorted(k for k, v in mapping.items() if v is None)
     iso3 = wpi["country"].map(lambda n: mapping.get(n) if isinstance(n, str) else None)
     iso3 = iso3.astype(object).where(iso3.notna(), None)
@@ -471,7 +483,8 @@ def run(paths: str | Path | Sequence[str | Path], **options) -> dict[str, pd.Dat
     **options
         ``per_country`` (int or None, default 3), ``countries`` (iso3 list to keep),
         ``overrides`` (path/DataFrame/True/False, default True: bundled main_ports.csv),
-        ``strict`` (bool, default False: raise when a country name cannot be resolved).
+        ``strict`` (bool, default False: raise when a country name cannot be resolved),
+        ``resolve`` (callable name -> iso3; default :func:`paxsilica.countries.resolve_iso3`).
 
     Returns
     -------
@@ -483,11 +496,12 @@ def run(paths: str | Path | Sequence[str | Path], **options) -> dict[str, pd.Dat
     --------
     >>> from pathlib import Path
     >>> f = Path("/work/shared/data/nga-world-port-index/wpi_slim.csv")
-    >>> t = run(f, countries=["QAT"]) if f.exists() else {"ports": pd.DataFrame({"name": ["Ras Laffan"]})}
+    >>> t = run(f, countries=["QAT"], resolve={"Qatar": "QAT"}.get) if f.exists() else {
+    ...     "ports": pd.DataFrame({"name": ["Ras Laffan"]})}
     >>> t["ports"]["name"].iloc[0]
     'Ras Laffan'
     """
-    unknown = set(options) - {"per_country", "countries", "overrides", "strict", "source"}
+    unknown = set(options) - {"per_country", "countries", "overrides", "strict", "source", "resolve"}
     if unknown:
         raise InputError(f"unknown option(s) for the wpi importer: {', '.join(sorted(unknown))}")
     if isinstance(paths, (str, Path)):
@@ -498,7 +512,8 @@ def run(paths: str | Path | Sequence[str | Path], **options) -> dict[str, pd.Dat
     wpi, dropped = drop_duplicate_numbers(pd.concat(frames, ignore_index=True))
     ports, unresolved = ports_table(
         wpi, per_country=options.get("per_country", 3), countries=options.get("countries"),
-        overrides=options.get("overrides", True), source=options.get("source", SOURCE_ID))
+        overrides=options.get("overrides", True), source=options.get("source", SOURCE_ID),
+        resolve=options.get("resolve"))
     if unresolved and options.get("strict", False):
         raise InputError("country name(s) not resolved to iso3: " + "; ".join(unresolved),
                          file=Path(paths[0]).name, column="country")

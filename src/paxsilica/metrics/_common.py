@@ -33,13 +33,40 @@ def latest_production(atlas: Atlas, level: str = "country", year: int | None = N
     prod = atlas["production"]
     cols = ["item", "producer", "producer_type", "country", "year", "share", "rest"]
     if prod.empty:
-        return pd.DataFrame({c: pd.Series(dtype="float64" if c == "share" else "object") for c in cols})
+        return _empty(cols)
+    if level == "country":
+        return _country_level(atlas, year, cols)
+    return _one_level(atlas, prod, level, year, cols)
+
+
+def _country_level(atlas: Atlas, year: int | None, cols: list[str]) -> pd.DataFrame:
+    """Country rows; items that only have firm rows get them summed by the firms' countries
+    (``OTHER`` becomes ``ROW``), so that firm-only items still count at country level."""
+    prod = atlas["production"]
+    country = _one_level(atlas, prod, "country", year, cols)
+    firm = _one_level(atlas, prod, "firm", year, cols)
+    firm = firm[~firm["item"].isin(set(country["item"]))]
+    if firm.empty:
+        return country
+    firm = firm.assign(producer=np.where(firm["rest"], ROW_PRODUCER, firm["country"].astype(object)))
+    firm = firm[firm["producer"].notna()]
+    agg = (firm.groupby(["item", "producer"], sort=True, as_index=False)
+               .agg(year=("year", "first"), share=("share", "sum"), rest=("rest", "first")))
+    agg["producer_type"] = np.where(agg["rest"], "rest_of_world", "country")
+    agg["country"] = np.where(agg["rest"], None, agg["producer"])
+    out = pd.concat([country, agg[cols]], ignore_index=True)
+    out["rest"] = out["rest"].astype(bool)
+    return out.sort_values(["item", "producer"], kind="mergesort").reset_index(drop=True)
+
+
+def _one_level(atlas: Atlas, prod: pd.DataFrame, level: str, year: int | None,
+               cols: list[str]) -> pd.DataFrame:
     df = prod[production_level(prod).to_numpy() == level]
     df = df[df["item"].notna() & df["producer"].notna() & df["share"].notna() & df["year"].notna()]
     if year is not None:
         df = df[df["year"] <= year]
     if df.empty:
-        return pd.DataFrame({c: pd.Series(dtype="float64" if c == "share" else "object") for c in cols})
+        return _empty(cols)
     latest = df.groupby("item")["year"].transform("max")
     df = df[df["year"] == latest]
     out = pd.DataFrame({
@@ -65,7 +92,13 @@ def latest_production(atlas: Atlas, level: str = "country", year: int | None = N
     out = (out.groupby(["item", "producer"], sort=True, as_index=False)
               .agg(producer_type=("producer_type", "first"), country=("country", "first"),
                    year=("year", "first"), share=("share", "sum"), rest=("rest", "first")))
+    out["rest"] = out["rest"].astype(bool)
     return out[cols]
+
+
+def _empty(cols: list[str]) -> pd.DataFrame:
+    dtypes = {"share": "float64", "rest": "bool", "year": "int64"}
+    return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "object")) for c in cols})
 
 
 def _firm_hq(atlas: Atlas) -> dict[str, str]:

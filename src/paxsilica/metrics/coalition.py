@@ -89,7 +89,7 @@ def coalition_exposure(atlas: Atlas, group: str = DEFAULT_COALITION,
     ...     "producer": ["CHN", "USA", "ROW"], "producer_type": ["country", "country", "rest_of_world"],
     ...     "year": [2023] * 3, "share": [60.0, 30.0, 10.0], "source": ["s"] * 3})})
     >>> r = coalition_exposure(a, add="USA").iloc[0]
-    >>> round(r["coalition_share"], 2), r["largest_outside"], bool(r["coercive"])
+    >>> round(float(r["coalition_share"]), 2), r["largest_outside"], bool(r["coercive"])
     (0.3, 'CHN', True)
     """
     mem = frozenset(member_set) if member_set is not None else members(atlas, group, date, add)

@@ -86,7 +86,7 @@ def concentration(atlas: Atlas, level: str = "country", year: int | None = None)
     ...     "producer": ["CHN", "USA", "ROW"], "producer_type": ["country", "country", "rest_of_world"],
     ...     "year": [2023] * 3, "share": [60.0, 30.0, 10.0], "source": ["s"] * 3})})
     >>> r = concentration(a).iloc[0]
-    >>> r["hhi"], r["hhi_upper"], r["top1"], bool(r["spof"])
+    >>> float(r["hhi"]), float(r["hhi_upper"]), r["top1"], bool(r["spof"])
     (4500.0, 4600.0, 'CHN', True)
     """
     prod = latest_production(atlas, level, year)

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ..atlas import Atlas
+from ._common import governance, item_info
 from .coalition import members
 from .concentration import concentration, hhi_wgi
-from ._common import governance, item_info
 
 EU_SR_THRESHOLD = 1.0
 """Supply-risk threshold of the EU criticality assessment (with economic importance >= 2.8)."""
@@ -61,9 +61,11 @@ def supply_risk(atlas: Atlas, eu_group: str = EU_GROUP, year: int | None = None)
     -------
     DataFrame
         ``item, name, stage, hhi_wgi_gs, hhi_wgi_eu, import_reliance_eu, eol_rir,
-        substitution_index, sr, sr_gs_proxy, sr_critical, missing``. ``sr`` is the EU formula, NaN
-        unless every input exists; ``sr_gs_proxy`` assumes the EU sources like the world
+        substitution_index, sr, sr_gs_proxy, sr_gs_bound, sr_critical, missing``. ``sr`` is the EU
+        formula, NaN unless every input exists; ``sr_gs_proxy`` assumes the EU sources like the world
         (HHI_WGI,EUsourcing = HHI_WGI,GS, so IR drops out) and needs only EoL-RIR and SI_SR;
+        ``sr_gs_bound`` is that proxy at the worst case of whichever of EoL-RIR (0) and SI_SR (1)
+        is missing, an upper bound under the same sourcing assumption;
         ``sr_critical`` is sr (else the proxy) >= 1; ``missing`` names the absent inputs.
 
     Examples
@@ -92,16 +94,17 @@ def supply_risk(atlas: Atlas, eu_group: str = EU_GROUP, year: int | None = None)
                                   ("eol_rir", eol), ("substitution_index", si)) if np.isnan(v)]
         sr = (r.hhi_wgi * ir / 2 + h_eu * (1 - ir / 2)) * (1 - eol) * si
         proxy = r.hhi_wgi * (1 - eol) * si
+        bound = r.hhi_wgi * (1 - (0.0 if np.isnan(eol) else eol)) * (1.0 if np.isnan(si) else si)
         best = sr if not np.isnan(sr) else proxy
         rows.append({
             "item": r.item, "name": info["name"].get(r.item, r.item), "stage": r.stage,
             "hhi_wgi_gs": r.hhi_wgi, "hhi_wgi_eu": h_eu, "import_reliance_eu": ir, "eol_rir": eol,
-            "substitution_index": si, "sr": sr, "sr_gs_proxy": proxy,
+            "substitution_index": si, "sr": sr, "sr_gs_proxy": proxy, "sr_gs_bound": bound,
             "sr_critical": bool(best >= EU_SR_THRESHOLD) if not np.isnan(best) else pd.NA,
             "missing": ";".join(missing),
         })
     cols = ["item", "name", "stage", "hhi_wgi_gs", "hhi_wgi_eu", "import_reliance_eu", "eol_rir",
-            "substitution_index", "sr", "sr_gs_proxy", "sr_critical", "missing"]
+            "substitution_index", "sr", "sr_gs_proxy", "sr_gs_bound", "sr_critical", "missing"]
     out = pd.DataFrame(rows, columns=cols)
     out["sr_critical"] = out["sr_critical"].astype("boolean")
     return out

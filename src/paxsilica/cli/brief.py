@@ -1,0 +1,138 @@
+"""``paxsilica brief``: write the briefing (HTML or Markdown) and print its summary in the terminal."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..atlas import Atlas
+from ..errors import InputError
+from ..metrics import DEFAULT_COALITION, DEFAULT_TARGET
+from ..report.briefing import Briefing, build_briefing, pct, render_html, render_markdown
+
+FORMATS = ("html", "md")
+
+
+def brief(atlas: Atlas, for_iso3: str | None = None, coalition: str = DEFAULT_COALITION,
+          date: str | None = None, out: Path | str = "brief.html", fmt: str | None = None,
+          add: str | list[str] | tuple[str, ...] = (), target: str = DEFAULT_TARGET,
+          console: Console | None = None) -> Path:
+    """Build the briefing, write it to ``out`` and print a summary with rich tables.
+
+    Parameters
+    ----------
+    atlas : Atlas
+    for_iso3 : str, optional
+        Country the briefing is written for.
+    coalition : str
+        Group id (default ``pax_silica``).
+    date : str, optional
+        Membership date ``YYYY-MM-DD`` (default: latest membership).
+    out : path
+        Output file; written atomically (temporary file, then rename).
+    fmt : {"html", "md"}, optional
+        Default: from the suffix of ``out`` (``.md`` -> Markdown), else HTML.
+    add : iso3 codes
+        Countries joining in the what-if section.
+    target : str
+        Target item (default ``ai_datacenter_capacity``).
+    console : rich Console, optional
+        Where the summary goes (default: standard output; pass ``Console(quiet=True)`` to silence).
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    out = Path(out)
+    fmt = (fmt or ("md" if out.suffix.lower() in (".md", ".markdown") else "html")).lower()
+    if fmt not in FORMATS:
+        raise InputError(f"unknown briefing format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    console = console or Console()
+    t0 = time.perf_counter()
+    with console.status("computing measures…"):
+        b = build_briefing(atlas, for_iso3=for_iso3, coalition=coalition, date=date, target=target,
+                           add=add)
+    print_summary(b, console)
+    text = render_html(b) if fmt == "html" else render_markdown(b)
+    _write_atomic(out, text)
+    console.print(f"[green]wrote[/green] {out} ({len(text) / 1024:.0f} kB, {fmt}) in "
+                  f"{time.perf_counter() - t0:.1f} s — atlas {b.atlas_name} {b.atlas_version}")
+    return out
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path = path.resolve()
+    if not path.parent.is_dir():
+        raise InputError("output folder does not exist", file=str(path.parent))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def print_summary(b: Briefing, console: Console) -> None:
+    """The briefing's executive summary as rich tables."""
+    when = f"as of {b.date}" if b.date else "latest membership"
+    console.rule(f"[bold]AI supply-chain briefing[/bold] — {b.coalition} ({when}), target {b.target_name}")
+    from ..report.briefing import _summary_points
+
+    for s in _summary_points(b):
+        console.print(f"• {s}", highlight=False)
+    t = Table(title="Most dangerous dependencies", header_style="bold")
+    for c, j in (("#", "right"), ("item", "left"), ("outside producer", "left"), ("share", "right"),
+                 ("target loss", "right"), ("coalition", "right"), ("flags", "left")):
+        t.add_column(c, justify=j)
+    for i, r in enumerate(b.dangers.itertuples(), 1):
+        flags = " ".join(f for f, on in (("SPOF", r.spof), ("COERCIVE", r.coercive)) if on)
+        t.add_row(str(i), r.name, f"{r.largest_outside_name} ({r.largest_outside})",
+                  pct(r.largest_outside_share), pct(r.outside_loss), pct(r.coalition_share), flags)
+    console.print(t)
+    k = b.country_knockouts.head(8)
+    if len(k):
+        t = Table(title=f"Whole-country knock-outs: loss of {b.target_name}", header_style="bold")
+        for c, j in (("country", "left"), ("member", "left"), ("loss", "right"), ("via", "left")):
+            t.add_column(c, justify=j)
+        for r in k.itertuples():
+            t.add_row(f"{r.name} ({r.country})", "yes" if r.member else "no", pct(r.loss), r.path)
+        console.print(t)
+    if len(b.by_stage):
+        t = Table(title="Coalition coverage by stage", header_style="bold")
+        for c, j in (("stage", "left"), ("items", "right"), ("mean share", "right"),
+                     ("weakest", "left"), ("SPOF", "right"), ("coercive", "right")):
+            t.add_column(c, justify=j)
+        for r in b.by_stage.itertuples():
+            t.add_row(r.stage, str(r.n_items), pct(r.coalition_share_mean), str(r.weakest_item),
+                      str(r.n_spof), str(r.n_coercive))
+        console.print(t)
+
+
+def brief_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file (.html or .md).")] = Path("brief.html"),
+    for_iso3: Annotated[str | None, typer.Option("--for", help="Country (ISO3) the briefing is for, e.g. QAT.")] = None,
+    coalition: Annotated[str, typer.Option("--coalition", help="Coalition group id.")] = DEFAULT_COALITION,
+    date: Annotated[str | None, typer.Option("--date", help="Membership as of YYYY-MM-DD (default: latest).")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="html or md (default: from --out).")] = None,
+    add: Annotated[str, typer.Option("--add", help="What-if: countries joining, e.g. NLD,TWN,IND.")] = "",
+    target: Annotated[str, typer.Option("--target", help="Target item.")] = DEFAULT_TARGET,
+) -> None:
+    """Write the AI supply-chain security briefing (self-contained HTML, or Markdown)."""
+    from .common import console, current_atlas
+
+    brief(current_atlas(), for_iso3, coalition, date, out, fmt, add, target, console=console)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``paxsilica brief`` to the root app."""
+    app.command("brief")(brief_command)

@@ -1,0 +1,221 @@
+"""``paxsilica scenarios list|show|validate`` and ``paxsilica stress SCENARIO``.
+
+The main CLI calls :func:`register` (adds the ``scenarios`` sub-app and the ``stress`` command). The
+functions taking an :class:`~paxsilica.atlas.Atlas` (:func:`scenarios_table`, :func:`validate_scenarios`,
+:func:`stress_run`) are the logic the commands wrap, usable from other shells.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..errors import PaxsilicaError, Problem, ValidationError
+from ..scenarios import check_against_atlas, list_scenarios, load_scenario
+from ..scenarios.schema import Scenario
+from .common import OutputFormat, console, current_atlas, emit, err_console
+
+app = typer.Typer(help="Stress scenarios: list, show and validate built-ins or your own YAML files.",
+                  no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+
+
+# --------------------------------------------------------------------------- logic (no printing)
+
+
+def scenarios_table() -> pd.DataFrame:
+    """Built-in scenarios: name, horizon (days), step, shock types, description (first sentence).
+
+    Examples
+    --------
+    >>> "hormuz_closure" in scenarios_table()["name"].tolist()
+    True
+    """
+    rows = []
+    for name in list_scenarios():
+        s = load_scenario(name)
+        first = s.description.split(". ")[0].strip().rstrip(".") + "."
+        rows.append({"name": name, "horizon": s.horizon, "step": s.step,
+                     "shocks": ", ".join(dict.fromkeys(x.type for x in s.shocks)), "description": first})
+    return pd.DataFrame(rows, columns=["name", "horizon", "step", "shocks", "description"])
+
+
+def validate_scenarios(names: list[str] | None, atlas: Any) -> tuple[list[str], list[Problem]]:
+    """Parse and check scenarios (built-in names or paths; default every built-in) against an atlas.
+
+    Returns the names checked and every problem found (schema problems and atlas problems).
+    """
+    names = names or list_scenarios()
+    problems: list[Problem] = []
+    for n in names:
+        try:
+            s = load_scenario(n)
+        except ValidationError as e:
+            problems += e.problems
+            continue
+        except PaxsilicaError as e:
+            problems.append(Problem(e.file or n, e.row, e.column, e.message))
+            continue
+        problems += check_against_atlas(s, atlas)
+    return names, problems
+
+
+def stress_run(scenario: str | Scenario, atlas: Any, *, target: str | None = None, for_country: str | None = None,
+               steps: int | None = None, out: Path | None = None, inventory_days: float = 15.0,
+               progress: Any = None) -> tuple[Any, dict[str, Path]]:
+    """Run a scenario (name, path or :class:`Scenario`) on an atlas; save it when ``out`` is given."""
+    from ..network.build import DEFAULT_TARGET
+    from ..stress import run_stress, save_result
+
+    s = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    consumers: Any = "producers"
+    result = run_stress(s, atlas, target=target or DEFAULT_TARGET, consumers=consumers, steps=steps,
+                        for_country=for_country, inventory_days=inventory_days, progress=progress)
+    paths = save_result(result, out) if out is not None else {}
+    return result, paths
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@app.command("list")
+def list_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
+    """List the built-in scenarios."""
+    emit(scenarios_table(), fmt, title="built-in scenarios")
+
+
+@app.command("show")
+def show_cmd(
+    scenario: Annotated[str, typer.Argument(help="Built-in name or path to a YAML file.")],
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Show a scenario: description, shocks, policies, sources and assumptions."""
+    s = load_scenario(scenario)
+    data = s.to_dict()
+    if fmt is not OutputFormat.table:
+        if fmt is OutputFormat.json:
+            typer.echo(json.dumps(data, indent=1, default=str))
+        else:
+            emit(pd.DataFrame(data["shocks"]).astype("string"), fmt)
+        return
+    console.print(f"[bold]{s.name}[/bold]  horizon {s.horizon} days, step {s.step} day(s)  [dim]{s.file}[/dim]")
+    console.print(s.description.strip())
+    t = Table(title="shocks", header_style="bold")
+    for c in ("#", "type", "start", "details"):
+        t.add_column(c)
+    for i, sh in enumerate(data["shocks"]):
+        det = {k: v for k, v in sh.items() if k not in ("type", "start")}
+        t.add_row(str(i), sh["type"], str(sh["start"]), json.dumps(det, default=str))
+    console.print(t)
+    console.print("[bold]policies[/bold] " + json.dumps(data["policies"], default=str))
+    console.print("[bold]sources[/bold]")
+    for x in s.sources:
+        console.print(f"  - {x}", highlight=False, markup=False)
+    if s.assumptions:
+        console.print("[bold]assumptions[/bold]")
+        for x in s.assumptions:
+            console.print(f"  - {x}", highlight=False, markup=False)
+
+
+@app.command("validate")
+def validate_cmd(
+    scenarios: Annotated[list[str] | None, typer.Argument(help="Names or files (default: every built-in).")] = None,
+) -> None:
+    """Check scenarios against their schema and the atlas (exit 1 on any problem)."""
+    atlas = current_atlas()
+    names, problems = validate_scenarios(scenarios, atlas)
+    if problems:
+        err_console.print(f"[bold red]{len(problems)} problem(s)[/bold red] in {len(names)} scenario(s):")
+        for p in problems:
+            err_console.print(f"  - {p}", highlight=False, markup=False)
+        raise typer.Exit(1)
+    console.print(f"{len(names)} scenario(s) valid against atlas '{atlas.name}' ({atlas.version})")
+
+
+def stress_cmd(
+    scenario: Annotated[str, typer.Argument(help="Built-in scenario name or path to a YAML file.")],
+    for_country: Annotated[str | None, typer.Option("--for", help="Focus country (iso3): its consumer "
+                                                    "series and its sites.")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="Target item (default ai_datacenter_capacity).")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", min=1, help="Steps to run (default: the scenario horizon).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for series.parquet, result.duckdb, "
+                                             "summary.json and chart.html.")] = None,
+    inventory_days: Annotated[float, typer.Option("--inventory-days", min=0.0,
+                                                  help="Working inventory in days of use.")] = 15.0,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Run a stress scenario on the atlas network: loss at the target, time-to-survive, time-to-recover."""
+    atlas = current_atlas()
+    stages = ["network", "compile", "simulate", "measures"]
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True, disable=fmt is not OutputFormat.table) as prog:
+        task = prog.add_task("stress", total=len(stages) + (1 if out else 0))
+
+        def on(stage: str) -> None:
+            prog.update(task, completed=stages.index(stage), description=stage)
+
+        from ..stress import run_stress, save_result
+
+        s = load_scenario(scenario)
+        from ..network.build import DEFAULT_TARGET
+
+        result = run_stress(s, atlas, target=target or DEFAULT_TARGET, steps=steps, for_country=for_country,
+                            inventory_days=inventory_days, progress=on)
+        paths: dict[str, Path] = {}
+        if out is not None:
+            prog.update(task, completed=len(stages), description="saving")
+            paths = save_result(result, out)
+        prog.update(task, completed=len(stages) + (1 if out else 0))
+    if fmt is OutputFormat.json:
+        from ..stress import result_json
+
+        typer.echo(json.dumps(result_json(result), indent=1, default=str))
+        return
+    sm = result.summary
+    if fmt is OutputFormat.csv:
+        emit(result.items, fmt)
+        return
+    t = Table(title=f"stress: {s.name} (atlas {atlas.name} {atlas.version})", header_style="bold", show_header=False)
+    t.add_column("measure")
+    t.add_column("value")
+
+    def days(v: Any) -> str:
+        return "unlimited" if v is None else f"{v} days"
+
+    t.add_row("target", sm["target"])
+    t.add_row("loss at the target", f"{sm['loss_pct']:.2f} % of demand over {sm['horizon_days']} days")
+    t.add_row("lowest level", f"{100 * sm['min_level']:.1f} %")
+    t.add_row("time to survive", days(sm["time_to_survive_days"]))
+    ttr = sm["time_to_recover_days"]
+    t.add_row("time to recover", "-" if sm["time_to_survive_days"] is None else
+              ("not within the horizon" if ttr is None else f"{ttr} days"))
+    t.add_row("most affected items", ", ".join(sm["most_affected_items"]) or "-")
+    t.add_row("most affected consumers", ", ".join(sm["most_affected_consumers"]) or "-")
+    console.print(t)
+    emit(result.items.head(10)[["item", "stage", "min_level", "loss_pct", "time_to_survive_days",
+                                "time_to_recover_days"]], OutputFormat.table, title="items (worst first)")
+    if "focus" in sm:
+        f = sm["focus"]
+        if f["consumer"]:
+            console.print(f"[bold]{f['country']}[/bold] as consumer: loss {f['consumer']['loss_pct']:.2f} %")
+        if f["sites"]:
+            emit(pd.DataFrame(f["sites"]), OutputFormat.table, title=f"sites in {f['country']}")
+        elif not f["consumer"]:
+            console.print(f"[dim]{f['country']} has no sites and no final demand in this network[/dim]")
+    for n in result.notes:
+        console.print(f"[dim]note: {n}[/dim]", highlight=False)
+    for k, p in paths.items():
+        console.print(f"[dim]{k}: {p}[/dim]", highlight=False)
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``scenarios`` (sub-app) and ``stress`` (command) to the root CLI."""
+    root.add_typer(app, name="scenarios", help="Stress scenarios: list, show, validate.")
+    root.command("stress")(stress_cmd)

@@ -1,0 +1,317 @@
+"""Sea routes on searoute's maritime network, with chokepoints passed and closures.
+
+searoute ships an offline maritime graph (about 9,700 nodes and 16,000 edges, weights in km);
+some edges carry a ``passage`` name (``suez``, ``ormuz``, ``malacca``, ...). This module reads
+that graph and never changes it: a closure hides edges through the Dijkstra weight function
+(a restricted *view*, the same effect as removing the edges from a copy, without copying), so
+searoute's module-level graph stays as other callers expect it.
+
+A chokepoint is matched to the graph in one of two ways, and the same edge set serves both to
+*detect* that a route passes it and to *close* it, so the two always agree:
+
+- by searoute passage name (atlas ``chokepoints.searoute_passage``): the edges whose
+  ``passage`` attribute has that name;
+- otherwise by proximity: the edges whose segment comes within the chokepoint's radius of its
+  point (:data:`CLOSURE_RADIUS_KM`, default :data:`DEFAULT_RADIUS_KM`).
+
+Routes are computed from searoute's graph node nearest each port (searoute's own snapping),
+one single-source Dijkstra per origin. Distances are the great-circle length of the node path
+in nautical miles (searoute's method: the port-to-node approach legs are not added).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from paxsilica.errors import InputError
+
+EARTH_RADIUS_KM = 6371.0088
+KM_PER_NM = 1.852
+
+DEFAULT_RADIUS_KM = 50.0
+"""Proximity radius for chokepoints searoute has no passage name for."""
+
+CLOSURE_RADIUS_KM: dict[str, float] = {
+    # Our estimates: about half the width of the strait at the chokepoint point, so that the
+    # edges crossing the narrows are caught and the approaches of ports outside are not.
+    "singapore": 30.0,
+    "taiwan_strait": 90.0,
+    "luzon": 100.0,
+    "korea_strait": 60.0,
+    "tsugaru": 30.0,
+    "bohai": 50.0,
+    "lombok": 40.0,
+    "makassar": 80.0,
+    "balabac": 80.0,
+    "ombai": 50.0,
+    "torres": 60.0,
+    "kerch": 30.0,
+    "dover": 40.0,
+    "oresund": 25.0,
+    "great_belt": 25.0,
+    "mozambique_channel": 150.0,
+    "windward": 50.0,
+    "mona": 50.0,
+    "yucatan": 80.0,
+}
+"""Per-chokepoint proximity radius (km) where the default does not fit the strait's width."""
+
+ALWAYS_CLOSED: tuple[str, ...] = ("northwest",)
+"""searoute passages closed in every scenario (searoute's own default: the Northwest Passage)."""
+
+
+def searoute_version() -> str:
+    """Version of the installed searoute package.
+
+    Examples
+    --------
+    >>> searoute_version().count(".") >= 1
+    True
+    """
+    import searoute
+
+    return str(getattr(searoute, "__version__", "unknown"))
+
+
+@lru_cache(maxsize=1)
+def _graph():
+    import searoute
+
+    # setup_M is cached inside searoute; we only ever read it.
+    return searoute.setup_M()
+
+
+def haversine_km(lon1, lat1, lon2, lat2):
+    """Great-circle distance in km (numpy-friendly).
+
+    Examples
+    --------
+    >>> round(float(haversine_km(0, 0, 1, 0)), 1)
+    111.2
+    """
+    lon1, lat1, lon2, lat2 = map(np.radians, (lon1, lat1, lon2, lat2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+@dataclass(frozen=True)
+class Route:
+    """One sea route between two points (normally two ports).
+
+    Attributes
+    ----------
+    distance_nm : float
+        Length in nautical miles; ``nan`` when ``cut``.
+    chokepoints : tuple of str
+        Chokepoint ids passed, in the order met from the origin.
+    cut : bool
+        True when no sea route remains (never a distance of 0).
+    coords : tuple of (lon, lat)
+        The line (longitudes unwrapped across the antimeridian, as searoute does).
+    """
+
+    distance_nm: float
+    chokepoints: tuple[str, ...] = ()
+    cut: bool = False
+    coords: tuple[tuple[float, float], ...] = ()
+
+    def to_json(self) -> dict:
+        return {"d": None if self.cut else round(self.distance_nm, 3), "c": list(self.chokepoints),
+                "x": self.cut, "g": [[round(x, 4), round(y, 4)] for x, y in self.coords]}
+
+    @classmethod
+    def from_json(cls, d: Mapping) -> Route:
+        return cls(float("nan") if d["x"] else float(d["d"]), tuple(d["c"]), bool(d["x"]),
+                   tuple((float(x), float(y)) for x, y in d["g"]))
+
+
+CUT = Route(float("nan"), (), True, ())
+
+
+def _edge_key(u, v) -> tuple:
+    return (u, v) if u <= v else (v, u)
+
+
+def _point_segment_km(px: float, py: float, ax, ay, bx, by):
+    """Distance (km) from point (px, py) to segments a-b, in a local equirectangular frame."""
+    k = math.pi / 180 * EARTH_RADIUS_KM
+    c = math.cos(math.radians(py))
+
+    def wrap(d):
+        return (d + 540.0) % 360.0 - 180.0
+
+    x1, y1 = wrap(ax - px) * c * k, (ay - py) * k
+    x2, y2 = wrap(bx - px) * c * k, (by - py) * k
+    vx, vy = x2 - x1, y2 - y1
+    ll = vx * vx + vy * vy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(ll > 0, -(x1 * vx + y1 * vy) / np.where(ll > 0, ll, 1), 0.0)
+    t = np.clip(t, 0, 1)
+    return np.hypot(x1 + t * vx, y1 + t * vy)
+
+
+@dataclass
+class SeaNetwork:
+    """searoute's graph with the atlas chokepoints attached to its edges.
+
+    Build with :func:`sea_network`. ``edges_of[chokepoint]`` holds the edge keys that detect
+    and close the chokepoint.
+    """
+
+    chokepoints: pd.DataFrame
+    edges_of: dict[str, frozenset] = field(default_factory=dict)
+    how: dict[str, str] = field(default_factory=dict)
+    edge_chokepoints: dict[tuple, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def graph(self):
+        return _graph()
+
+    def snap(self, lon: float, lat: float) -> tuple[float, float]:
+        """The graph node searoute would start from for a point (its nearest node)."""
+        return self.graph.kdtree.query((float(lon), float(lat)))
+
+    def closed_edges(self, closed: Iterable[str]) -> frozenset:
+        """Edge keys hidden by a closure set (unknown ids raise)."""
+        out: set = set()
+        for c in closed:
+            if c not in self.edges_of:
+                raise InputError(f"unknown chokepoint {c!r}; known: {', '.join(sorted(self.edges_of))}",
+                                 column="closed")
+            out |= self.edges_of[c]
+        return frozenset(out)
+
+    def routes_from(self, origin: tuple[float, float], destinations: Iterable[tuple[float, float]],
+                    closed: Iterable[str] = ()) -> dict[tuple[float, float], Route]:
+        """Routes from one point to several, under a closure set.
+
+        Parameters
+        ----------
+        origin : (lon, lat)
+        destinations : iterable of (lon, lat)
+        closed : iterable of chokepoint ids
+
+        Returns
+        -------
+        dict mapping each destination (as given) to its :class:`Route`.
+        """
+        g = self.graph
+        blocked = self.closed_edges(closed)
+        always = set(ALWAYS_CLOSED)
+
+        def weight(u, v, d):
+            if d.get("passage") in always or _edge_key(u, v) in blocked:
+                return None  # hidden edge
+            return d.get("weight")
+
+        src = self.snap(*origin)
+        dests = {tuple(d): self.snap(*d) for d in destinations}
+        targets = set(dests.values())
+        # Unreachable nodes are simply absent from `paths`: no exception and no warning (unlike
+        # searoute(), which returns an empty route of length 0 with a UserWarning).
+        _, paths = nx.single_source_dijkstra(g, src, weight=weight)
+        out: dict[tuple[float, float], Route] = {}
+        for d, node in dests.items():
+            path = paths.get(node) if node in targets else None
+            if path is None:
+                out[d] = CUT
+                continue
+            out[d] = self._route_of(path)
+        return out
+
+    def _route_of(self, path: list) -> Route:
+        if len(path) < 2:
+            return Route(0.0, (), False, tuple(path))
+        arr = np.asarray(path, dtype=float)
+        # unwrap longitudes across the antimeridian (searoute's normalize_linestring)
+        lon = arr[:, 0].copy()
+        for i in range(1, len(lon)):
+            dx = lon[i - 1] - lon[i]
+            if dx < -180:
+                lon[i] -= 360.0
+            elif dx > 180:
+                lon[i] += 360.0
+        km = float(np.sum(haversine_km(arr[:-1, 0], arr[:-1, 1], arr[1:, 0], arr[1:, 1])))
+        seen: list[str] = []
+        for u, v in zip(path[:-1], path[1:], strict=True):
+            for c in self.edge_chokepoints.get(_edge_key(u, v), ()):
+                if c not in seen:
+                    seen.append(c)
+        coords = tuple(zip(lon.tolist(), arr[:, 1].tolist(), strict=True))
+        return Route(km / KM_PER_NM, tuple(seen), False, coords)
+
+
+def _chokepoint_key(chokepoints: pd.DataFrame) -> tuple:
+    cols = ["chokepoint", "lat", "lon", "searoute_passage"]
+    cp = chokepoints.reindex(columns=cols)
+    return tuple((str(r.chokepoint), float(r.lat), float(r.lon),
+                  "" if pd.isna(r.searoute_passage) else str(r.searoute_passage))
+                 for r in cp.itertuples(index=False))
+
+
+def sea_network(chokepoints: pd.DataFrame, radius_km: Mapping[str, float] | None = None) -> SeaNetwork:
+    """Attach chokepoints to searoute's graph (cached per chokepoint table and radii).
+
+    Parameters
+    ----------
+    chokepoints : DataFrame
+        Atlas ``chokepoints`` rows (chokepoint, lat, lon, searoute_passage).
+    radius_km : mapping, optional
+        Proximity radius per chokepoint id, overriding :data:`CLOSURE_RADIUS_KM`.
+
+    Examples
+    --------
+    >>> cp = pd.DataFrame({"chokepoint": ["suez"], "lat": [30.58], "lon": [32.33],
+    ...                    "searoute_passage": ["suez"]})
+    >>> net = sea_network(cp)
+    >>> net.how["suez"], len(net.edges_of["suez"]) > 0
+    ('passage', True)
+    """
+    radii = dict(CLOSURE_RADIUS_KM)
+    radii.update(radius_km or {})
+    return _sea_network(_chokepoint_key(chokepoints), tuple(sorted(radii.items())))
+
+
+@lru_cache(maxsize=8)
+def _sea_network(key: tuple, radii_items: tuple) -> SeaNetwork:
+    radii = dict(radii_items)
+    g = _graph()
+    edges = [(u, v, d.get("passage")) for u, v, d in g.edges(data=True)]
+    ax = np.array([e[0][0] for e in edges], dtype=float)
+    ay = np.array([e[0][1] for e in edges], dtype=float)
+    bx = np.array([e[1][0] for e in edges], dtype=float)
+    by = np.array([e[1][1] for e in edges], dtype=float)
+    names = np.array([e[2] or "" for e in edges], dtype=object)
+    known_passages = set(names.tolist()) - {""}
+    edges_of: dict[str, frozenset] = {}
+    how: dict[str, str] = {}
+    for cid, lat, lon, passage in key:
+        if passage:
+            if passage not in known_passages:
+                raise InputError(f"chokepoint {cid!r}: searoute {searoute_version()} has no passage "
+                                 f"{passage!r} (known: {', '.join(sorted(known_passages))})",
+                                 column="searoute_passage")
+            idx = np.flatnonzero(names == passage)
+            how[cid] = "passage"
+        else:
+            r = radii.get(cid, DEFAULT_RADIUS_KM)
+            idx = np.flatnonzero(_point_segment_km(lon, lat, ax, ay, bx, by) <= r)
+            how[cid] = f"proximity {r:g} km"
+        edges_of[cid] = frozenset(_edge_key(edges[i][0], edges[i][1]) for i in idx)
+    edge_cp: dict[tuple, list[str]] = {}
+    for cid, es in edges_of.items():
+        for e in es:
+            edge_cp.setdefault(e, []).append(cid)
+    cp = pd.DataFrame(list(key), columns=["chokepoint", "lat", "lon", "searoute_passage"])
+    return SeaNetwork(cp, edges_of, how, {e: tuple(v) for e, v in edge_cp.items()})
+
+
+__all__ = ["ALWAYS_CLOSED", "CLOSURE_RADIUS_KM", "CUT", "DEFAULT_RADIUS_KM", "KM_PER_NM", "Route",
+           "SeaNetwork", "haversine_km", "sea_network", "searoute_version"]

@@ -1,0 +1,585 @@
+"""The briefing: compute every measure for one coalition and target, then render HTML or Markdown.
+
+:func:`build_briefing` is pure (Atlas + parameters -> :class:`Briefing` of DataFrames);
+:func:`render_html` and :func:`render_markdown` turn a Briefing into one self-contained document
+(inline CSS and SVG, no scripts, no external requests).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..atlas import STAGES, Atlas
+from ..atlas.schema import STAGE_ORDER
+from ..errors import NotFoundError
+from ..metrics import (
+    COERCIVE_SHARE,
+    DEFAULT_COALITION,
+    DEFAULT_TARGET,
+    SPOF_HHI,
+    SPOF_TOP_SHARE,
+    bottlenecks,
+    coalition_bottlenecks,
+    coalition_by_stage,
+    coalition_exposure,
+    coalition_whatif,
+    concentration,
+    country_knockouts,
+    import_risk,
+    latest_production,
+    members,
+    supply_risk,
+)
+from ..metrics._common import country_names, governance, parse_codes, require_item
+
+
+@dataclass
+class Briefing:
+    """Everything the briefing shows, as data (DataFrames use fractions for shares)."""
+
+    atlas_name: str
+    atlas_version: str
+    code_version: str
+    generated: str
+    coalition: str
+    date: str | None
+    target: str
+    target_name: str
+    for_iso3: str | None
+    add: tuple[str, ...]
+    members: tuple[str, ...]
+    concentration: pd.DataFrame
+    exposure: pd.DataFrame
+    by_stage: pd.DataFrame
+    bottlenecks: pd.DataFrame
+    country_knockouts: pd.DataFrame
+    coalition_bottlenecks: pd.DataFrame
+    whatif: pd.DataFrame | None
+    supply_risk: pd.DataFrame
+    import_risk: pd.DataFrame
+    dangers: pd.DataFrame
+    production: pd.DataFrame
+    sources: pd.DataFrame
+    names: dict[str, str] = field(default_factory=dict)
+    points: dict[str, tuple[float, float]] = field(default_factory=dict)
+    governance: dict[str, float] = field(default_factory=dict)
+    item_sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def spofs(self) -> pd.DataFrame:
+        """Items flagged as single points of failure, most concentrated first."""
+        e = self.exposure
+        return e[e["spof"]].sort_values(["top1_share", "hhi"], ascending=False, kind="mergesort")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (records per table) for the API's twin of the briefing."""
+        def rec(df: pd.DataFrame | None) -> list[dict]:
+            if df is None:
+                return []
+            return df.astype(object).where(df.notna(), None).to_dict("records")
+        meta = {k: getattr(self, k) for k in ("atlas_name", "atlas_version", "code_version",
+                                              "generated", "coalition", "date", "target",
+                                              "target_name", "for_iso3")}
+        meta.update(add=list(self.add), members=list(self.members))
+        tables = {k: rec(getattr(self, k)) for k in (
+            "dangers", "exposure", "by_stage", "bottlenecks", "country_knockouts",
+            "coalition_bottlenecks", "whatif", "supply_risk", "import_risk", "sources")}
+        return {"meta": meta, **tables}
+
+
+def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = DEFAULT_COALITION,
+                   date: str | dt.date | None = None, target: str = DEFAULT_TARGET,
+                   add: Iterable[str] | str | None = (), top: int = 10,
+                   generated: str | None = None) -> Briefing:
+    """Compute every measure the briefing shows.
+
+    Parameters
+    ----------
+    atlas : Atlas
+    for_iso3 : str, optional
+        Country the briefing is written for: adds its producer position, its knock-out cost and
+        (with trade data) its import risk.
+    coalition : str
+        Group id in ``groups`` (default ``pax_silica``), membership as of ``date``.
+    date : str or date, optional
+        ``YYYY-MM-DD``; default: latest membership (no ``left`` date).
+    target : str
+        Item whose supply is protected (default ``ai_datacenter_capacity``).
+    add : iso3 codes
+        Hypothetical new members for the what-if section.
+    top : int
+        Length of the "most dangerous dependencies" list.
+    generated : str, optional
+        Date printed as the generation date (default: today).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from paxsilica.atlas import Atlas
+    >>> a = Atlas.from_frames({"items": pd.DataFrame({"item": ["dc"], "name": ["DC"],
+    ...     "stage": ["infrastructure"], "unit": ["MW"]})})
+    >>> build_briefing(a, target="dc").dangers.empty
+    True
+    """
+    require_item(atlas, target)
+    for_iso3 = for_iso3.strip().upper() if for_iso3 else None
+    if for_iso3 and for_iso3 not in set(atlas["countries"]["iso3"].dropna().astype(str)):
+        raise NotFoundError(f"unknown country {for_iso3!r} (use an ISO3 code of the atlas's countries)")
+    date_s = None if date is None else str(date)
+    added = parse_codes(add)
+    mem = members(atlas, coalition, date)
+    conc = concentration(atlas)
+    expo = coalition_exposure(atlas, coalition, date)
+    bott = bottlenecks(atlas, target)
+    knock = country_knockouts(atlas, target, coalition=coalition, date=date)
+    cb = coalition_bottlenecks(atlas, coalition, date, added, target)
+    whatif = coalition_whatif(atlas, added, coalition, date) if added else None
+    sr = supply_risk(atlas)
+    ir = import_risk(atlas, [for_iso3]) if for_iso3 else import_risk(atlas, [])
+    names = country_names(atlas)
+    gov = governance(atlas)
+    items = atlas["items"].drop_duplicates("item").set_index("item")
+    target_name = str(items["name"].get(target, target))
+
+    # Loss at the target when the item's top / largest-outside producer stops.
+    loss_of = {(r.item, r.producer): float(r.loss) for r in bott.itertuples(index=False)}
+    expo = expo.assign(
+        top1_loss=[loss_of.get((i, p), 0.0) for i, p in zip(expo["item"], expo["top1"], strict=True)],
+        outside_loss=[loss_of.get((i, p), 0.0)
+                      for i, p in zip(expo["item"], expo["largest_outside"], strict=True)],
+        hhi_wgi=expo["item"].map(conc.set_index("item")["hhi_wgi"]) if len(conc) else np.nan,
+    )
+    dangers = expo[expo["largest_outside"].notna() & (expo["largest_outside_share"] > 0)].copy()
+    dangers["governance_risk"] = dangers["largest_outside"].map(gov)
+    dangers = dangers.sort_values(["outside_loss", "largest_outside_share", "item"],
+                                  ascending=[False, False, True], kind="mergesort").head(top)
+    dangers = dangers.reset_index(drop=True)
+
+    prod = latest_production(atlas)
+    c = atlas["countries"]
+    points = {str(i): (float(la), float(lo)) for i, la, lo in zip(c["iso3"], c["lat"], c["lon"], strict=True)
+              if isinstance(i, str) and pd.notna(la) and pd.notna(lo)}
+    return Briefing(
+        atlas_name=atlas.name, atlas_version=atlas.version, code_version=__version__,
+        generated=generated or dt.date.today().isoformat(), coalition=coalition, date=date_s,
+        target=target, target_name=target_name, for_iso3=for_iso3, add=added,
+        members=tuple(sorted(mem)), concentration=conc, exposure=expo,
+        by_stage=coalition_by_stage(expo), bottlenecks=bott, country_knockouts=knock,
+        coalition_bottlenecks=cb, whatif=whatif, supply_risk=sr, import_risk=ir, dangers=dangers,
+        production=prod, sources=cited_sources(atlas), names=names, points=points, governance=gov,
+        item_sources=item_sources(atlas),
+    )
+
+
+def cited_sources(atlas: Atlas) -> pd.DataFrame:
+    """Every source the atlas's rows cite, with how many rows of which table cite it."""
+    uses: dict[str, dict[str, int]] = {}
+    for table in ("production", "recipes", "groups", "countries", "items", "trade", "firms",
+                  "facilities", "stocks"):
+        df = atlas[table]
+        if "source" not in df.columns or df.empty:
+            continue
+        for s, n in df["source"].dropna().astype(str).value_counts().items():
+            for one in str(s).split(";"):
+                one = one.strip()
+                if one:
+                    uses.setdefault(one, {})[table] = uses.setdefault(one, {}).get(table, 0) + int(n)
+    src = atlas["sources"].drop_duplicates("source").set_index("source")
+    rows = []
+    for sid in sorted(uses):
+        r = src.loc[sid] if sid in src.index else None
+        def g(col: str, r: Any = r) -> Any:
+            if r is None or col not in r.index or pd.isna(r[col]):
+                return None
+            return r[col]
+        rows.append({"source": sid, "publisher": g("publisher"), "title": g("title"),
+                     "table": g("table"), "year": g("year"), "url": g("url"),
+                     "licence": g("licence"), "accessed": g("accessed"), "kind": g("kind"),
+                     "used_by": ", ".join(f"{t} ({n})" for t, n in uses[sid].items()),
+                     "known": r is not None})
+    return pd.DataFrame(rows, columns=["source", "publisher", "title", "table", "year", "url",
+                                       "licence", "accessed", "kind", "used_by", "known"])
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering
+
+
+def pct(x: Any) -> str:
+    if x is None or (isinstance(x, float) and np.isnan(x)) or x is pd.NA:
+        return "–"
+    p = 100 * float(x)
+    return f"{p:.0f}%" if p >= 9.95 or p == 0 else f"{p:.1f}%"
+
+
+def num(x: Any, digits: int = 0) -> str:
+    if x is None or x is pd.NA or (isinstance(x, float) and np.isnan(x)):
+        return "–"
+    return f"{float(x):,.{digits}f}"
+
+
+def _summary_points(b: Briefing) -> list[str]:
+    e = b.exposure
+    out = []
+    n_mem = len(b.members)
+    when = f"as of {b.date}" if b.date else "latest membership"
+    if len(e):
+        out.append(
+            f"The {b.coalition} coalition ({n_mem} members, {when}) produces on average "
+            f"{pct(e['coalition_share'].mean())} of the {len(e)} items with production data; "
+            f"{int(e['spof'].sum())} items are single points of failure and "
+            f"{int(e['coercive'].sum())} depend for at least half their supply on one non-member.")
+    k = b.country_knockouts
+    if len(k):
+        worst = k.head(3)
+        out.append("Losing one country's output of every item would cut "
+                   f"{b.target_name} by: " + "; ".join(
+                       f"{r.name} ({r.country}) {pct(r.loss)}" + ("" if r.member else " — outside the coalition")
+                       for r in worst.itertuples()) + ".")
+    cb = b.coalition_bottlenecks
+    if len(cb):
+        r = cb.iloc[0]
+        out.append(f"If every producer outside the coalition (and the unattributed rest of the world) "
+                   f"stopped supplying, {b.target_name} would lose {pct(r['autarky_loss'])} of its "
+                   f"output (static, before inventories and substitution).")
+        if len(cb) > 1:
+            r2 = cb.iloc[1]
+            out.append(f"{r2['scenario'].capitalize()}: that loss becomes {pct(r2['autarky_loss'])}; "
+                       f"the worst single outsider becomes {_txt(r2['worst_outsider'])} "
+                       f"({pct(r2['worst_outsider_loss'])}).")
+    d = b.dangers
+    if len(d):
+        r = d.iloc[0]
+        out.append(f"Most dangerous dependency: {r['name']} — {r['largest_outside_name']} holds "
+                   f"{pct(r['largest_outside_share'])} of world output; losing it costs "
+                   f"{pct(r['outside_loss'])} of {b.target_name}.")
+    return out
+
+
+def _focus(b: Briefing) -> dict[str, Any] | None:
+    c = b.for_iso3
+    if not c:
+        return None
+    prod = b.production[b.production["country"] == c]
+    items = b.exposure.set_index("item")
+    rows = []
+    for r in prod.sort_values("share", ascending=False).itertuples():
+        rank = int((b.production[(b.production["item"] == r.item) & ~b.production["rest"]]["share"]
+                    > r.share).sum()) + 1
+        rows.append({"item": r.item, "name": items["name"].get(r.item, r.item) if len(items) else r.item,
+                     "share": pct(r.share), "rank": rank,
+                     "loss": pct(b.bottlenecks[(b.bottlenecks["item"] == r.item)
+                                                & (b.bottlenecks["producer"] == r.producer)]["loss"].max())
+                     if len(b.bottlenecks) else "–"})
+    k = b.country_knockouts
+    kr = k[k["country"] == c]
+    ir = b.import_risk
+    return {
+        "iso3": c, "name": b.names.get(c, c), "member": c in b.members,
+        "governance": num(b.governance.get(c), 1),
+        "produces": rows,
+        "knockout_loss": pct(kr["loss"].iloc[0]) if len(kr) else "0%",
+        "knockout_path": kr["path"].iloc[0] if len(kr) else "",
+        "imports": [{"name": r.name, "reliance": pct(r.import_reliance), "top": r.top_supplier,
+                     "top_share": pct(r.top_supplier_share), "risk": num(r.import_risk, 3),
+                     "measure": r.measure} for r in ir.itertuples()],
+    }
+
+
+def briefing_context(b: Briefing, maps: int = 6) -> dict[str, Any]:
+    """Plain, formatted values for the templates (shared by HTML and Markdown)."""
+    from .svg import (
+        MEMBER,
+        OUTSIDE,
+        UNKNOWN,
+        choropleth,
+        hbar_chart,
+        stacked_share_bars,
+        world_defs,
+    )
+
+    e = b.exposure
+    conc = b.concentration.set_index("item") if len(b.concentration) else b.concentration
+    src_by_item = b.item_sources
+    prod_all = b.production
+    mem = set(b.members)
+
+    dangers = [{
+        "rank": i + 1, "item": r.item, "name": r.name, "stage": r.stage,
+        "producer": r.largest_outside, "producer_name": r.largest_outside_name,
+        "share": pct(r.largest_outside_share), "governance": num(r.governance_risk, 1),
+        "loss": pct(r.outside_loss), "coalition": pct(r.coalition_share),
+        "flags": _flags(r.spof, r.coercive),
+    } for i, r in enumerate(b.dangers.itertuples())]
+
+    spofs = [{"item": r.item, "name": r.name, "stage": r.stage, "top1": r.top1,
+              "top1_name": b.names.get(r.top1, r.top1), "share": pct(r.top1_share),
+              "hhi": num(r.hhi), "member": r.top1 in mem, "loss": pct(r.top1_loss)}
+             for r in b.spofs.itertuples()]
+
+    stages = []
+    for stage in STAGE_ORDER:
+        g = e[e["stage"] == stage]
+        if g.empty:
+            continue
+        rows = []
+        for r in g.itertuples():
+            cr = conc.loc[r.item] if r.item in conc.index else None
+            rows.append({
+                "item": r.item, "name": r.name, "year": r.year,
+                "top3": cr["top3"] if cr is not None else "", "hhi": num(r.hhi),
+                "hhi_upper": num(cr["hhi_upper"]) if cr is not None else "–",
+                "hhi_wgi": num(cr["hhi_wgi"], 2) if cr is not None else "–",
+                "coalition": pct(r.coalition_share), "rest": pct(r.rest_share),
+                "outside": f"{r.largest_outside} {pct(r.largest_outside_share)}" if _present(r.largest_outside) else "–",
+                "flags": _flags(r.spof, r.coercive), "loss": pct(r.top1_loss),
+                "sources": src_by_item.get(r.item, ""),
+            })
+        stages.append({"stage": stage, "description": STAGES.get(stage, ""), "rows": rows})
+
+    # charts
+    bs = b.by_stage
+    stage_chart = ""
+    if len(bs):
+        unknown = [float(e[e["stage"] == s]["rest_share"].mean()) for s in bs["stage"]]
+        parts = [[c, max(0.0, 1 - c - u), u] for c, u in zip(bs["coalition_share_mean"], unknown, strict=True)]
+        stage_chart = stacked_share_bars(
+            [s.replace("_", " ") for s in bs["stage"]], parts, [MEMBER, OUTSIDE, UNKNOWN],
+            ["coalition", "outside (named)", "rest of world (unattributed)"],
+            title="Coalition coverage by stage (mean over items)")
+    bt = b.bottlenecks.head(15)
+    bott_chart = hbar_chart(
+        [f"{r.name} — {r.producer}" for r in bt.itertuples()], list(bt["loss"]),
+        [MEMBER if r.producer_country in mem else OUTSIDE for r in bt.itertuples()],
+        title=f"Loss of {b.target_name} per single knock-out", vmax=1.0,
+        notes=[r.path for r in bt.itertuples()]) if len(bt) else ""
+    kn = b.country_knockouts.head(12)
+    knock_chart = hbar_chart(
+        [f"{r.name} ({r.country})" for r in kn.itertuples()], list(kn["loss"]),
+        [MEMBER if r.member else OUTSIDE for r in kn.itertuples()],
+        title=f"Loss of {b.target_name} if one country stops", vmax=1.0,
+        notes=[r.path for r in kn.itertuples()]) if len(kn) else ""
+
+    map_items = list(dict.fromkeys(list(b.dangers["item"]) + list(b.spofs["item"])))[:maps]
+    map_list = []
+    for item in map_items:
+        p = prod_all[(prod_all["item"] == item) & ~prod_all["rest"]]
+        shares = {str(c): float(s) for c, s in zip(p["country"], p["share"], strict=True) if isinstance(c, str)}
+        r = e[e["item"] == item].iloc[0]
+        map_list.append({"item": item, "name": r["name"], "year": r["year"],
+                         "svg": choropleth(shares, f"Producer shares: {r['name']}", b.names, b.points,
+                                           highlight=mem & set(shares)),
+                         "caption": f"{r['name']} ({r['year']}): coalition {pct(r['coalition_share'])}, "
+                                    + (f"largest outside {r['largest_outside']} "
+                                       f"{pct(r['largest_outside_share'])}, "
+                                       if _present(r["largest_outside"]) else "no named producer outside, ")
+                                    + f"unattributed rest {pct(r['rest_share'])}."})
+
+    sr = b.supply_risk
+    sr_rows = [{"name": r.name, "hhi_wgi": num(r.hhi_wgi_gs, 2), "eol": pct(r.eol_rir),
+                "si": num(r.substitution_index, 2), "ir": pct(r.import_reliance_eu),
+                "sr": num(r.sr, 2), "proxy": num(r.sr_gs_proxy, 2), "bound": num(r.sr_gs_bound, 2),
+                "critical": "yes" if r.sr_critical is True else ("–" if pd.isna(r.sr_critical) else "no"),
+                "missing": (r.missing or "").replace(";", ", ")}
+               for r in sr.sort_values(["sr_gs_bound", "item"], ascending=[False, True]).itertuples()]
+
+    whatif = None
+    if b.whatif is not None:
+        w = b.whatif
+        whatif = {"rows": [{"name": r.name, "before": pct(r.coalition_share_before),
+                            "after": pct(r.coalition_share_after), "gain": pct(r.gain),
+                            "coercive": f"{'yes' if r.coercive_before else 'no'} → "
+                                        f"{'yes' if r.coercive_after else 'no'}",
+                            "outside": f"{_txt(r.largest_outside_before)} → {_txt(r.largest_outside_after)}"}
+                           for r in w[w["gain"] > 0].itertuples()],
+                  "n_coercive_before": int(w["coercive_before"].sum()),
+                  "n_coercive_after": int(w["coercive_after"].sum())}
+
+    return {
+        "b": b, "title": f"AI supply-chain security briefing — {b.coalition}",
+        "summary": _summary_points(b), "dangers": dangers, "spofs": spofs, "stages": stages,
+        "by_stage": [{"stage": r.stage.replace("_", " "), "n": r.n_items,
+                      "mean": pct(r.coalition_share_mean), "min": pct(r.coalition_share_min),
+                      "weakest": r.weakest_item, "n_spof": r.n_spof, "n_coercive": r.n_coercive}
+                     for r in bs.itertuples()],
+        "stage_chart": stage_chart, "bott_chart": bott_chart, "knock_chart": knock_chart,
+        "world_defs": world_defs() if map_list else "", "maps": map_list,
+        "bottlenecks": [{"rank": r.rank, "name": r.name, "item": r.item, "producer": r.producer,
+                         "producer_name": b.names.get(r.producer, r.producer),
+                         "member": r.producer_country in mem, "share": pct(r.producer_share),
+                         "loss": pct(r.loss), "path": r.path} for r in b.bottlenecks.head(25).itertuples()],
+        "knockouts": [{"rank": r.rank, "country": r.country, "name": r.name, "member": r.member,
+                       "loss": pct(r.loss), "n_items": r.n_items, "largest": r.largest_item,
+                       "largest_share": pct(r.largest_item_share), "path": r.path}
+                      for r in b.country_knockouts.head(15).itertuples()],
+        "coalition_bottlenecks": [{"scenario": r.scenario, "n": r.n_members, "autarky": pct(r.autarky_loss),
+                                   "worst": _txt(r.worst_outsider), "worst_loss": pct(r.worst_outsider_loss),
+                                   "n10": r.n_outsiders_over_10pct}
+                                  for r in b.coalition_bottlenecks.itertuples()],
+        "whatif": whatif, "supply_risk": sr_rows, "focus": _focus(b),
+        "sources": [{k: ("" if v is None or (isinstance(v, float) and np.isnan(v)) else v)
+                     for k, v in r.items()} for r in b.sources.to_dict("records")],
+        "members": ", ".join(b.members) or "none",
+        "thresholds": {"spof_share": pct(SPOF_TOP_SHARE), "spof_hhi": num(SPOF_HHI),
+                       "coercive": pct(COERCIVE_SHARE)},
+    }
+
+
+def _txt(v: Any) -> str:
+    return str(v) if _present(v) else "–"
+
+
+def _present(v: Any) -> bool:
+    return v is not None and v is not pd.NA and not (isinstance(v, float) and np.isnan(v)) and v != ""
+
+
+def _flags(spof: bool, coercive: bool) -> str:
+    return " ".join(f for f, on in (("SPOF", spof), ("COERCIVE", coercive)) if on)
+
+
+def item_sources(atlas: Atlas) -> dict[str, str]:
+    """Source ids behind each item's latest production figures (shown in the stage tables)."""
+    prod = atlas["production"]
+    out: dict[str, str] = {}
+    if len(prod):
+        latest = prod.groupby("item")["year"].transform("max")
+        p = prod[prod["year"] == latest]
+        for item, g in p.groupby("item"):
+            out[str(item)] = ", ".join(sorted(set(g["source"].dropna().astype(str))))
+    return out
+
+
+def render_html(b: Briefing) -> str:
+    """The briefing as one self-contained HTML document (inline CSS and SVG; no scripts)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+    from markupsafe import Markup
+
+    env = Environment(loader=PackageLoader("paxsilica.report", "templates"),
+                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
+                      lstrip_blocks=True)
+    ctx = briefing_context(b)
+    for k in ("stage_chart", "bott_chart", "knock_chart", "world_defs"):
+        ctx[k] = Markup(ctx[k])
+    for m in ctx["maps"]:
+        m["svg"] = Markup(m["svg"])
+    return env.get_template("briefing.html.j2").render(**ctx)
+
+
+def _md_table(headers: list[str], rows: list[list[Any]]) -> str:
+    def cell(v: Any) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def render_markdown(b: Briefing) -> str:
+    """The briefing as Markdown text (same content as the HTML, without maps and charts)."""
+    ctx = briefing_context(b, maps=0)
+    L: list[str] = [f"# {ctx['title']}", ""]
+    L.append(f"Atlas `{b.atlas_name}` version `{b.atlas_version}` · paxsilica {b.code_version} · "
+             f"generated {b.generated} · target: {b.target_name} (`{b.target}`) · coalition "
+             f"`{b.coalition}` {'as of ' + b.date if b.date else '(latest membership)'}: {ctx['members']}"
+             + (f" · for {b.for_iso3}" if b.for_iso3 else ""))
+    L += ["", "## Executive summary", ""] + [f"- {s}" for s in ctx["summary"]]
+    L += ["", "### The ten most dangerous dependencies", "",
+          "Each item's largest producer outside the coalition, ranked by the loss of the target if it "
+          "stopped supplying, then by its share.", ""]
+    L.append(_md_table(["#", "item", "stage", "outside producer", "share", "governance risk",
+                        "target loss", "coalition share", "flags"],
+                       [[d["rank"], d["name"], d["stage"], f"{d['producer_name']} ({d['producer']})",
+                         d["share"], d["governance"], d["loss"], d["coalition"], d["flags"]]
+                        for d in ctx["dangers"]]))
+    L += ["", "### Single points of failure", ""]
+    L.append(_md_table(["item", "stage", "top producer", "share", "HHI", "in coalition", "target loss"],
+                       [[s["name"], s["stage"], f"{s['top1_name']} ({s['top1']})", s["share"], s["hhi"],
+                         "yes" if s["member"] else "no", s["loss"]] for s in ctx["spofs"]]))
+    L += ["", "### Coalition coverage by stage", ""]
+    L.append(_md_table(["stage", "items", "mean coalition share", "min", "weakest item", "SPOF", "coercive"],
+                       [[r["stage"], r["n"], r["mean"], r["min"], r["weakest"], r["n_spof"],
+                         r["n_coercive"]] for r in ctx["by_stage"]]))
+    if ctx["focus"]:
+        f = ctx["focus"]
+        L += ["", f"## Country focus: {f['name']} ({f['iso3']})", "",
+              f"Coalition member: {'yes' if f['member'] else 'no'} · governance risk {f['governance']}/10 · "
+              f"losing its output would cost {f['knockout_loss']} of {b.target_name}"
+              + (f" (binding chain: {f['knockout_path']})" if f["knockout_path"] else "") + ".", ""]
+        if f["produces"]:
+            L.append(_md_table(["item", "world share", "rank", "target loss if lost"],
+                               [[p["name"], p["share"], p["rank"], p["loss"]] for p in f["produces"]]))
+        if f["imports"]:
+            L += ["", _md_table(["item", "import reliance", "top supplier", "import risk"],
+                                [[i["name"], i["reliance"], f"{i['top']} {i['top_share']}", i["risk"]]
+                                 for i in f["imports"]])]
+    L += ["", f"## Bottlenecks of {b.target_name}", ""]
+    L.append(_md_table(["#", "item", "producer", "share", "target loss", "binding chain"],
+                       [[r["rank"], r["name"], r["producer"], r["share"], r["loss"], r["path"]]
+                        for r in ctx["bottlenecks"]]))
+    L += ["", "### Whole-country knock-outs", ""]
+    L.append(_md_table(["#", "country", "member", "target loss", "items", "largest share"],
+                       [[r["rank"], f"{r['name']} ({r['country']})", "yes" if r["member"] else "no",
+                         r["loss"], r["n_items"], f"{r['largest']} {r['largest_share']}"]
+                        for r in ctx["knockouts"]]))
+    L += ["", "### Coalition scenarios", ""]
+    L.append(_md_table(["scenario", "members", "loss if only members supply", "worst outsider",
+                        "its loss", "outsiders > 10 %"],
+                       [[r["scenario"], r["n"], r["autarky"], r["worst"], r["worst_loss"], r["n10"]]
+                        for r in ctx["coalition_bottlenecks"]]))
+    if ctx["whatif"]:
+        w = ctx["whatif"]
+        L += ["", f"### What if {', '.join(b.add)} joined", "",
+              f"Coercive dependencies: {w['n_coercive_before']} → {w['n_coercive_after']}.", ""]
+        L.append(_md_table(["item", "coalition share before", "after", "gain", "coercive", "largest outside"],
+                           [[r["name"], r["before"], r["after"], r["gain"], r["coercive"], r["outside"]]
+                            for r in w["rows"]]))
+    L += ["", "## Per-stage tables", ""]
+    for s in ctx["stages"]:
+        L += [f"### {s['stage'].replace('_', ' ').capitalize()}", "", s["description"], ""]
+        L.append(_md_table(["item", "year", "top 3", "HHI", "HHI (ROW as one)", "HHI·WGI",
+                            "coalition", "unattributed", "largest outside", "flags",
+                            "target loss (top producer)", "sources"],
+                           [[r["name"], r["year"], r["top3"], r["hhi"], r["hhi_upper"], r["hhi_wgi"],
+                             r["coalition"], r["rest"], r["outside"], r["flags"], r["loss"], r["sources"]]
+                            for r in s["rows"]]))
+        L.append("")
+    L += ["## EU supply risk", ""]
+    L.append(_md_table(["item", "HHI_WGI (GS)", "EoL-RIR", "SI_SR", "IR (EU)", "SR", "SR (GS proxy)",
+                        "SR bound", "SR ≥ 1", "missing inputs"],
+                       [[r["name"], r["hhi_wgi"], r["eol"], r["si"], r["ir"], r["sr"], r["proxy"],
+                         r["bound"], r["critical"], r["missing"]] for r in ctx["supply_risk"]]))
+    L += ["", "## Methodology", "", METHODOLOGY_MD, "", "## Sources", ""]
+    for s in ctx["sources"]:
+        parts = [f"**{s['source']}**", s["publisher"], f"*{s['title']}*" if s["title"] else "",
+                 s["table"], str(s["year"]), s["url"], f"licence: {s['licence']}" if s["licence"] else "",
+                 f"accessed {s['accessed']}" if s["accessed"] else "", s["kind"],
+                 f"used by {s['used_by']}", "" if s["known"] else "(not in the sources table)"]
+        L.append("- " + ". ".join(p for p in parts if p))
+    return "\n".join(L) + "\n"
+
+
+METHODOLOGY_MD = """\
+- **Shares** are each item's latest year at country level; the unattributed rest-of-world row (ROW) is
+  left out of concentration measures (HHI is a lower bound; "HHI (ROW as one)" the upper bound) and
+  counts *outside* the coalition (coalition share is a lower bound).
+- **HHI** = Σ sᵢ² with shares in percent (0–10,000). **HHI·WGI** = Σ sᵢ²·WGIᵢ with shares as fractions
+  and WGI rescaled 0 (best) – 10 (worst) as in the EU criticality method (European Commission 2017).
+- **EU supply risk** SR = [HHI_WGI,GS·IR/2 + HHI_WGI,EU·(1 − IR/2)]·(1 − EoL_RIR)·SI_SR (European
+  Commission 2017; 2023 CRM study). SR is shown only where every input exists; the GS proxy assumes the
+  EU sources like the world (then IR drops out); the SR bound is that proxy at the worst case of a
+  missing EoL-RIR (0) or SI_SR (1). Missing inputs are listed, not invented.
+- **Single point of failure**: top producer ≥ 65 % (the EU Critical Raw Materials Act's benchmark for
+  reliance on one third country) or HHI ≥ 2,500. **Coercive dependency**: a non-member holds ≥ 50 %.
+- **Bottlenecks**: static propagation through the recipe graph. Availability of item j:
+  aⱼ = min(ownⱼ, minᵢ [1 − dᵢⱼ·(1 − aᵢ)]) with dᵢⱼ the part of j's output that needs input i; items are
+  evaluated upstream to downstream; loss = 1 − a_target. No inventories, no substitution, scarce inputs
+  go to surviving capacity: losses are a first-order, short-run picture.
+- **Import risk** (with trade data): HHI·Σᵢ gᵢ·fᵢ/(p + F), GeoPolRisk after Gemechu et al. (2016) and
+  Santillán-Saldivar et al. (2021).
+"""

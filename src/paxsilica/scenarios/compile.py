@@ -1,0 +1,355 @@
+"""Scenario + network (+ lanes) → the engine's schedules (:class:`paxsilica.sim.Scenario`, ``Extensions``).
+
+How each shock becomes arrays (days are turned into steps of ``step`` days; a factor at step ``t`` is
+the profile's value on day ``t·step``):
+
+- ``export_ban``: links of the items from the exporter's site to client sites in the banned
+  destinations (``all``: every other country and ``ROW``; ``outside: GROUP``: countries not in the
+  group — membership ignores dates; a list: those countries, groups expanded) are capped at
+  ``licence`` of their baseline amount from ``start`` to ``end``. Domestic links are never capped.
+- ``blockade``: every link into (``inbound``) and out of the country, except domestic ones, capped at
+  ``licence``.
+- ``chokepoint_closure``: lanes through the chokepoint are recomputed with it closed
+  (:func:`paxsilica.logistics.lane_table`). ``mode: cut`` or a lane with no remaining sea route → link
+  cap 0 for the closure; ``mode: reroute`` → the link's lead time becomes the rerouted one for the
+  closure (engine lead-time schedule). Without lane data every affected link is cut.
+- ``site_outage`` / ``disaster`` / ``cyber_incident``: capacity factor ``1 - loss·remaining(t)`` of
+  the sites hit, with the recovery profile of :class:`~paxsilica.scenarios.schema.Recovery` (a cyber
+  incident is a full outage for ``duration`` days followed by its restore profile). Several shocks
+  on one site: the lowest factor holds.
+- ``demand_surge``: sites of the item with final demand get a demand factor. For an intermediate
+  item (no final demand in the network) the extra demand comes from buyers outside the modelled
+  chain; with proportional rationing at capacity the chain then receives ``1/factor`` of its orders, so
+  the item's outgoing links are capped at ``min(1, (1 + headroom)/factor)`` (headroom only when
+  re-sourcing is on) — an approximation, documented in ``docs/scenarios.md``.
+
+Policies: ``rationing`` → the engine's rule; ``resourcing``/``ramp_up_days``/``surge_capacity`` →
+``Extensions(resourcing, ramp_days, capacity_headroom)`` (headroom from the atlas's capacity/quantity
+where known, else ``surge_capacity``); ``stockpile_release`` → ``Extensions.stockpile_days`` from atlas
+``stocks`` on the links of the released items (and holders), released from the earliest ``start``;
+``coalition_first`` is recorded but the engine has no per-consumer priority yet, so it is reported
+as not applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..network.build import SiteIndex, compute_lanes, lead_steps
+from .schema import (
+    Blockade,
+    ChokepointClosure,
+    CyberIncident,
+    DemandSurge,
+    Disaster,
+    ExportBan,
+    Recovery,
+    Scenario,
+    SiteOutage,
+)
+
+
+@dataclass(frozen=True)
+class CompiledScenario:
+    """What the engine needs for one scenario, plus a table of what each shock touched.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    engine_scenario : paxsilica.sim.Scenario
+    extensions : paxsilica.sim.Extensions
+    rationing : str
+    steps, step_days : int
+    effects : DataFrame
+        One row per shock: ``shock`` (position), ``type``, ``what``, ``sites``, ``links``,
+        ``start_step``, ``end_step``.
+    notes : tuple of str
+    """
+
+    scenario: Scenario
+    engine_scenario: Any
+    extensions: Any
+    rationing: str
+    steps: int
+    step_days: int
+    effects: pd.DataFrame
+    notes: tuple[str, ...] = field(default=())
+
+
+def _members(atlas: Any) -> dict[str, set[str]]:
+    g = atlas["groups"]
+    out: dict[str, set[str]] = {}
+    for grp, iso in zip(g["group"], g["iso3"], strict=True):
+        out.setdefault(str(grp), set()).add(str(iso))
+    return out
+
+
+def _days(steps: int, step_days: int) -> np.ndarray:
+    return np.arange(steps, dtype=float) * step_days
+
+
+def _capacity_profile(days: np.ndarray, start: int, loss: float, rec: Recovery, outage: int = 0) -> np.ndarray:
+    f = np.ones(days.size)
+    for k, d in enumerate(days):
+        if d < start:
+            continue
+        u = d - start
+        if u < outage:
+            f[k] = 1.0 - loss
+        else:
+            f[k] = 1.0 - loss * rec.remaining_loss(u - outage)
+    return f
+
+
+def _window(days: np.ndarray, start: int, end: int | None) -> np.ndarray:
+    on = days >= start
+    if end is not None:
+        on &= days < end
+    return on
+
+
+class _Acc:
+    """Accumulates per-entity factor columns, combined by minimum."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+        self.cols: dict[int, np.ndarray] = {}
+
+    def apply(self, ids: Iterable[int], col: np.ndarray) -> None:
+        for i in ids:
+            i = int(i)
+            cur = self.cols.get(i)
+            self.cols[i] = col.copy() if cur is None else np.minimum(cur, col)
+
+    def schedule(self) -> Any:
+        from ..sim import Schedule
+
+        if not self.cols:
+            return None
+        idx = np.array(sorted(self.cols), dtype=np.int64)
+        vals = np.column_stack([self.cols[i] for i in idx]) if self.steps else np.ones((1, idx.size))
+        return Schedule(idx, vals)
+
+
+def compile_scenario(
+    scenario: Scenario,
+    network: Any,
+    index: SiteIndex,
+    atlas: Any,
+    *,
+    steps: int | None = None,
+    lanes_under: Any = None,
+) -> CompiledScenario:
+    """Turn a scenario into the engine's schedules for a network built by :func:`build_network`.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    network : SupplyNetwork
+    index : SiteIndex
+    atlas : Atlas
+        For group membership, regions, firms and lanes under closures.
+    steps : int, optional
+        Steps to compile (default: the scenario's horizon in steps).
+    lanes_under : callable, optional
+        ``lanes_under(closed: frozenset) -> DataFrame`` giving the lane table under a closure set
+        (default: :func:`paxsilica.network.build.compute_lanes`); tests pass a hand table.
+
+    Returns
+    -------
+    CompiledScenario
+    """
+    from ..sim import ConsumerSplit, Extensions
+    from ..sim import Scenario as EngineScenario
+
+    step_days = scenario.step
+    steps = scenario.steps if steps is None else int(steps)
+    days = _days(steps, step_days)
+    sites, links = index.sites, index.links
+    canon = network.link_positions(links["link"].to_numpy(np.int64)) if len(links) else np.zeros(0, np.int64)
+    real_link = ~links["virtual"].to_numpy(bool)
+    real_site = ~sites["virtual"].to_numpy(bool)
+    members = _members(atlas)
+    countries_t = atlas["countries"]
+    region_of = dict(zip(countries_t["iso3"], countries_t["region"], strict=True))
+    notes: list[str] = []
+    cap = _Acc(steps)
+    lcap = _Acc(steps)
+    lead: dict[int, np.ndarray] = {}
+    dem = _Acc(steps)
+    effects: list[dict[str, Any]] = []
+    exporter = links["exporter"].astype(str).to_numpy()
+    importer = links["importer"].astype(str).to_numpy()
+    litem = links["item"].astype(str).to_numpy()
+    sitem = sites["item"].astype(str).to_numpy()
+    scountry = sites["country"].astype(str).to_numpy()
+    sprod = sites["producer"].astype(str).to_numpy()
+    # a ROW client site has importer "" : outside every country and group
+    cross = real_link & (exporter != importer)
+
+    def record(i: int, s: Any, what: str, n_sites: int, n_links: int, end: int | None) -> None:
+        effects.append({"shock": i, "type": s.type, "what": what, "sites": n_sites, "links": n_links,
+                        "start_step": s.start // step_days,
+                        "end_step": None if end is None else -(-end // step_days)})
+
+    for i, s in enumerate(scenario.shocks):
+        if isinstance(s, ExportBan):
+            items = set(litem) if "all" in s.items else set(s.items)
+            hit = cross & (exporter == s.exporter) & np.isin(litem, list(items))
+            if s.destinations.kind == "outside":
+                inside = members.get(s.destinations.group or "", set())
+                hit &= ~np.isin(importer, list(inside))
+            elif s.destinations.kind == "list":
+                dest: set[str] = set()
+                for c in s.destinations.countries:
+                    dest |= members.get(c, {c})
+                hit &= np.isin(importer, list(dest))
+            col = np.where(_window(days, s.start, s.end), s.licence, 1.0)
+            lcap.apply(canon[hit], col)
+            record(i, s, f"{s.exporter} → {s.destinations.describe()}: {', '.join(sorted(items))} "
+                   f"at {s.licence:g} of baseline", 0, int(hit.sum()), s.end)
+        elif isinstance(s, Blockade):
+            hit = cross & ((exporter == s.country) | ((importer == s.country) & s.inbound))
+            col = np.where(_window(days, s.start, s.end), s.licence, 1.0)
+            lcap.apply(canon[hit], col)
+            record(i, s, f"{s.country} blockaded at {s.licence:g} of baseline", 0, int(hit.sum()), s.end)
+        elif isinstance(s, ChokepointClosure):
+            cps = links["chokepoints"].astype(str).to_numpy()
+            through = real_link & np.array([s.chokepoint in c.split(";") for c in cps], dtype=bool)
+            end = s.end_day()
+            on = _window(days, s.start, end)
+            n_cut = n_re = 0
+            if through.any():
+                table = None
+                if s.mode == "reroute":
+                    pairs = links.loc[through, ["exporter", "importer", "item"]].drop_duplicates().astype(str)
+                    table = (lanes_under(frozenset({s.chokepoint})) if lanes_under is not None
+                             else compute_lanes(atlas, pairs, {s.chokepoint}, notes))
+                if table is None:
+                    if s.mode == "reroute":
+                        notes.append(f"shock {i}: no lanes under the closure of {s.chokepoint}; its links are cut")
+                    lcap.apply(canon[through], np.where(on, 0.0, 1.0))
+                    n_cut = int(through.sum())
+                else:
+                    key = ["exporter", "importer"] + (["item"] if "item" in table.columns else [])
+                    t = table.drop_duplicates(key).set_index(key)
+                    for li in np.flatnonzero(through):
+                        k = tuple(str(links.at[li, c]) for c in key)
+                        k = k if len(k) > 1 else k[0]
+                        row = t.loc[k] if k in t.index else None
+                        if row is None or bool(row.get("cut", False)) or not np.isfinite(float(row["days"])):
+                            lcap.apply([canon[li]], np.where(on, 0.0, 1.0))
+                            n_cut += 1
+                        else:
+                            new = int(lead_steps(np.array([float(row["days"])]), step_days)[0])
+                            base = int(links.at[li, "lead_steps"])
+                            if new != base:
+                                col = np.where(on, float(new), float(base))
+                                old = lead.get(int(canon[li]))
+                                lead[int(canon[li])] = col if old is None else np.maximum(old, col)
+                                n_re += 1
+            record(i, s, f"{s.chokepoint} closed ({s.mode}): {n_cut} links cut, {n_re} rerouted", 0,
+                   n_cut + n_re, end)
+        elif isinstance(s, SiteOutage):
+            hit = np.flatnonzero(real_site & (sitem == s.item) & ((sprod == s.producer) | (scountry == s.producer)))
+            cap.apply(hit, _capacity_profile(days, s.start, s.loss, s.recovery))
+            record(i, s, f"{s.item}@{s.producer} loses {s.loss:g} ({s.recovery.profile})", hit.size, 0, None)
+        elif isinstance(s, CyberIncident):
+            where = real_site.copy()
+            if s.item is not None:
+                where &= sitem == s.item
+            if s.producer is not None:
+                where &= (sprod == s.producer) | (scountry == s.producer)
+            if s.firm is not None:
+                firms = atlas["firms"]
+                hq = firms.loc[firms["firm"] == s.firm, "country"]
+                prod = atlas["production"]
+                made = set(prod.loc[prod["producer"] == s.firm, "item"].dropna())
+                fc = set(prod.loc[prod["producer"] == s.firm, "country"].dropna()) or set(hq.dropna())
+                where &= np.isin(scountry, list(fc))
+                if s.item is None and made:
+                    where &= np.isin(sitem, list(made))
+            hit = np.flatnonzero(where)
+            cap.apply(hit, _capacity_profile(days, s.start, s.loss, s.restore, outage=s.duration))
+            record(i, s, f"cyber incident, {s.duration} days full outage", hit.size, 0, None)
+        elif isinstance(s, Disaster):
+            ctry = {s.country} if s.country else {c for c, r in region_of.items() if r == s.region}
+            where = real_site & np.isin(scountry, list(ctry))
+            if s.items is not None:
+                where &= np.isin(sitem, list(s.items))
+            hit = np.flatnonzero(where)
+            cap.apply(hit, _capacity_profile(days, s.start, s.severity, s.recovery))
+            record(i, s, f"{s.country or s.region}: severity {s.severity:g}", hit.size, 0, None)
+        elif isinstance(s, DemandSurge):
+            on = _window(days, s.start, s.end)
+            fd = sites["final_demand"].to_numpy(float)
+            with_fd = np.flatnonzero(real_site & (sitem == s.item) & (fd > 0))
+            if with_fd.size:
+                dem.apply(with_fd, np.where(on, s.factor, 1.0))
+                record(i, s, f"final demand for {s.item} x{s.factor:g}", with_fd.size, 0, s.end)
+            else:
+                head = 0.0
+                if scenario.policies.resourcing:
+                    h = sites.loc[real_site & (sitem == s.item), "capacity_headroom"].astype(float)
+                    head = float(np.nan_to_num(h.fillna(scenario.policies.surge_capacity)).min(initial=0.0)) \
+                        if len(h) else 0.0
+                frac = min(1.0, (1.0 + head) / s.factor) if s.factor > 0 else 1.0
+                hit = real_link & (litem == s.item)
+                lcap.apply(canon[hit], np.where(on, frac, 1.0))
+                notes.append(f"shock {i}: {s.item} has no final demand in the network; the surge is applied "
+                             f"as a cap of {frac:.3g} on its deliveries to the chain")
+                record(i, s, f"outside demand for {s.item} x{s.factor:g} (chain gets {frac:.3g})", 0,
+                       int(hit.sum()), s.end)
+    from ..sim import Schedule
+
+    lead_sched = None
+    if lead:
+        idx = np.array(sorted(lead), dtype=np.int64)
+        lead_sched = Schedule(idx, np.column_stack([lead[k] for k in idx]))
+    engine_scenario = EngineScenario(capacity=cap.schedule(), link_capacity=lcap.schedule(),
+                                     lead_time=lead_sched, demand_factor=dem.schedule(), name=scenario.name)
+
+    pol = scenario.policies
+    head = sites["capacity_headroom"].to_numpy(float)
+    head = np.where(np.isnan(head), pol.surge_capacity, head)
+    head = np.where(real_site, head, 0.0)
+    stock = None
+    release_day = 0
+    if pol.stockpile_release:
+        sd = np.zeros(network.n_links)
+        for rel in pol.stockpile_release:
+            hit = real_link & (litem == rel.item) & ~np.isnan(links["stock_days"].to_numpy(float))
+            if rel.holder is not None:
+                hit &= np.isin(importer, list(members.get(rel.holder, {rel.holder})))
+            if not hit.any():
+                notes.append(f"stockpile release of {rel.item}: the atlas has no stocks of it for the network's clients")
+            sd[canon[hit]] = np.maximum(sd[canon[hit]], links.loc[hit, "stock_days"].to_numpy(float) / step_days)
+        release_day = min(r.start for r in pol.stockpile_release) // step_days
+        stock = sd if sd.any() else None
+    if pol.coalition_first:
+        notes.append(f"coalition_first ({pol.coalition_first}) is recorded but not applied: the engine has no "
+                     "per-consumer priority")
+    fin = index.final
+    fd_site = sites["final_demand"].to_numpy(float)
+    cnames = list(dict.fromkeys(fin["consumer"].astype(str)))
+    cpos = {c: k for k, c in enumerate(cnames)}
+    consumers = None
+    if len(fin):
+        consumers = ConsumerSplit(fin["site"].to_numpy(np.int64),
+                                  np.array([cpos[c] for c in fin["consumer"].astype(str)], np.int64),
+                                  fin["amount"].to_numpy(float) / fd_site[fin["site"].to_numpy(np.int64)],
+                                  cnames)
+    uses_lead = bool(np.any(network.lead_time > 1) or lead_sched is not None)
+    ext = Extensions(lead_times=uses_lead, resourcing=pol.resourcing, ramp_days=int(pol.ramp_up_days // step_days),
+                     capacity_headroom=head, stockpile_days=stock, stockpile_release_day=int(release_day),
+                     consumers=consumers)
+    eff = pd.DataFrame(effects, columns=["shock", "type", "what", "sites", "links", "start_step", "end_step"])
+    for e in effects:
+        if e["sites"] == 0 and e["links"] == 0:
+            notes.append(f"shock {e['shock']} ({e['type']}) touches nothing in this network")
+    return CompiledScenario(scenario, engine_scenario, ext, pol.rationing, steps, step_days, eff, tuple(notes))

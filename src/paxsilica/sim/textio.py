@@ -1,0 +1,322 @@
+"""The firm-level text formats of ENGINE.md (the reference simulator's files).
+
+One record per line, fields separated by whitespace; firm ids and sector codes are integers:
+
+- links: ``supplier client amount``
+- final demand: ``firm amount`` (firms not listed: 0)
+- initial production: ``firm amount`` (accepted for compatibility; validated, not used)
+- sectors: ``firm sector [sales]`` (defines the firm set and its order; ``sales`` unused)
+- shocks: ``firm delta [day]`` (delta in [0, 1], day >= 0, default 0)
+
+Outputs: per series a line ``-1 value`` for the setup state then ``t value`` per step, values
+printed with 17 significant digits (``%.17g``).
+
+Reading is fast (pandas' C parser) and, when a file is malformed, a second careful pass finds the
+first bad line and raises :class:`paxsilica.errors.InputError` naming the file, line and field.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from .engine import FirmShocks
+from .network import SupplyNetwork
+
+__all__ = [
+    "FirmFiles",
+    "read_firm_files",
+    "read_network",
+    "read_shocks",
+    "write_firm_production",
+    "write_series",
+]
+
+_INT, _FLOAT = "int", "float"
+
+
+def _scan(path: Path, fields: list[tuple[str, str]], n_required: int,
+          check: Callable[[dict[str, object]], tuple[str, str] | None] | None = None) -> None:
+    """Careful pass over a file: raise InputError at the first bad line (file, line, field)."""
+    name = str(path)
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) < n_required or len(parts) > len(fields):
+                want = (f"{n_required}" if n_required == len(fields) else f"{n_required} to {len(fields)}")
+                raise InputError(f"expected {want} fields ({' '.join(f for f, _ in fields)}), got {len(parts)}",
+                                 file=name, row=lineno)
+            rec: dict[str, object] = {}
+            for (fname, kind), tok in zip(fields, parts, strict=False):
+                try:
+                    if kind == _INT:
+                        rec[fname] = int(tok)
+                    else:
+                        v = float(tok)
+                        if not math.isfinite(v):
+                            raise ValueError
+                        rec[fname] = v
+                except ValueError:
+                    what = "an integer" if kind == _INT else "a finite number"
+                    raise InputError(f"{tok!r} is not {what}", file=name, row=lineno, column=fname) from None
+            if check is not None:
+                bad = check(rec)
+                if bad is not None:
+                    raise InputError(bad[1], file=name, row=lineno, column=bad[0])
+    raise InputError("cannot be read", file=name)  # the fast reader failed though every line looks fine
+
+
+def _read(path: Path, fields: list[tuple[str, str]], n_required: int,
+          check: Callable[[dict[str, object]], tuple[str, str] | None] | None = None) -> pd.DataFrame:
+    """Fast read of a whitespace-separated file into typed columns (errors located by :func:`_scan`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", file=str(path))
+    names = [f for f, _ in fields]
+    dtypes = {f: (np.int64 if k == _INT else np.float64) for f, k in fields[:n_required]}
+    for f, _ in fields[n_required:]:
+        dtypes[f] = np.float64  # optional ints may be missing (NaN); checked below
+    try:
+        df = pd.read_csv(path, sep=r"\s+", header=None, names=names, dtype=dtypes, engine="c",
+                         skip_blank_lines=True, comment=None, on_bad_lines="error")
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
+        _scan(path, fields, n_required, check)
+        raise  # pragma: no cover - _scan always raises
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame({f: pd.Series([], dtype=dtypes[f]) for f in names})
+    if not isinstance(df.index, pd.RangeIndex):  # more fields than names on every line
+        _scan(path, fields, n_required, check)
+    bad = df[names[:n_required]].isna().any(axis=1).to_numpy().copy()
+    for f, k in fields:
+        if k == _FLOAT:
+            col = df[f].to_numpy()
+            present = ~np.isnan(col) if f in names[n_required:] else np.ones(col.size, bool)
+            bad |= present & ~np.isfinite(col)
+    for f, k in fields[n_required:]:
+        if k == _INT:
+            col = df[f].to_numpy()
+            bad |= ~np.isnan(col) & (col != np.round(col))
+    if bad.any():
+        _scan(path, fields, n_required, check)
+    return df
+
+
+def read_network(
+    links: str | Path,
+    final_demand: str | Path,
+    sectors: str | Path,
+    initial_production: str | Path | None = None,
+) -> SupplyNetwork:
+    """Read the reference text files into a :class:`SupplyNetwork`.
+
+    Firms are indexed in the order of the sectors file; ``firm_ids`` keeps their integer ids and
+    ``sector_names`` the sector codes as text.
+
+    Parameters
+    ----------
+    links, final_demand, sectors : path
+        The three files that define the network.
+    initial_production : path, optional
+        Read and checked (known firms, finite amounts) but not used, as in the reference.
+
+    Raises
+    ------
+    InputError
+        With file, line and field for malformed lines, unknown firm ids, duplicate firms or links,
+        non-positive link amounts and negative final demand.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "l").write_text("1 2 100\\n2 1 100\\n"); _ = (d / "c").write_text("1 100\\n2 100\\n")
+    >>> _ = (d / "s").write_text("1 1 0\\n2 2 0\\n")
+    >>> read_network(d / "l", d / "c", d / "s").baseline_output.tolist()
+    [200.0, 200.0]
+    """
+    sec_path = Path(sectors)
+    sec = _read(sec_path, [("firm", _INT), ("sector", _INT), ("sales", _FLOAT)], 2)
+    ids = sec["firm"].to_numpy()
+    firm_index = pd.Index(ids)
+    if not firm_index.is_unique:
+        dup_row = int(np.flatnonzero(firm_index.duplicated())[0])
+        _locate_row(sec_path, dup_row, "firm", f"firm {ids[dup_row]} is listed twice")
+    n = ids.size
+    codes, uniques = pd.factorize(sec["sector"].to_numpy(), sort=True)
+
+    def lookup(path: Path, df: pd.DataFrame, col: str) -> np.ndarray:
+        pos = firm_index.get_indexer(df[col].to_numpy())
+        if np.any(pos < 0):
+            k = int(np.flatnonzero(pos < 0)[0])
+            _locate_row(path, k, col, f"unknown firm id {df[col].iat[k]} (not in {sec_path.name})")
+        return pos
+
+    link_path = Path(links)
+    lk = _read(link_path, [("supplier", _INT), ("client", _INT), ("amount", _FLOAT)], 3)
+    sup = lookup(link_path, lk, "supplier")
+    cli = lookup(link_path, lk, "client")
+    amt = lk["amount"].to_numpy()
+    if np.any(amt <= 0):
+        k = int(np.flatnonzero(amt <= 0)[0])
+        _locate_row(link_path, k, "amount", f"amount must be > 0, got {amt[k]!r}")
+    key = sup * np.int64(n) + cli
+    dup = pd.Index(key).duplicated()
+    if dup.any():
+        k = int(np.flatnonzero(dup)[0])
+        _locate_row(link_path, k, "client", f"duplicate link from firm {ids[sup[k]]} to firm {ids[cli[k]]}")
+
+    fd_path = Path(final_demand)
+    fdf = _read(fd_path, [("firm", _INT), ("amount", _FLOAT)], 2)
+    fpos = lookup(fd_path, fdf, "firm")
+    famt = fdf["amount"].to_numpy()
+    if np.any(famt < 0):
+        k = int(np.flatnonzero(famt < 0)[0])
+        _locate_row(fd_path, k, "amount", f"final demand must be >= 0, got {famt[k]!r}")
+    d = pd.Index(fpos).duplicated()
+    if d.any():
+        k = int(np.flatnonzero(d)[0])
+        _locate_row(fd_path, k, "firm", f"firm {ids[fpos[k]]} is listed twice")
+    c = np.zeros(n)
+    c[fpos] = famt
+
+    if initial_production is not None:
+        ip_path = Path(initial_production)
+        ip = _read(ip_path, [("firm", _INT), ("amount", _FLOAT)], 2)
+        lookup(ip_path, ip, "firm")
+
+    return SupplyNetwork.from_arrays(sup, cli, amt, n_firms=n, final_demand=c, sector=codes,
+                                     sector_names=[str(u) for u in uniques], firm_ids=ids)
+
+
+def _locate_row(path: Path, row: int, column: str, message: str) -> None:
+    """Raise InputError for the ``row``-th record (0-based, blank lines skipped) of ``path``."""
+    seen = -1
+    lineno = None
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for k, line in enumerate(fh, start=1):
+            if line.strip():
+                seen += 1
+                if seen == row:
+                    lineno = k
+                    break
+    raise InputError(message, file=str(path), row=lineno, column=column)
+
+
+def read_shocks(path: str | Path, network: SupplyNetwork) -> FirmShocks:
+    """Read a shock file ``firm delta [day]`` against a network's firm ids.
+
+    Raises
+    ------
+    InputError
+        For malformed lines, unknown firms, delta outside [0, 1], negative days, a firm listed twice.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> net = SupplyNetwork.from_arrays([0], [1], [1.0], firm_ids=[7, 9])
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "shocks.txt"; _ = p.write_text("9 0.5 3\\n")
+    >>> s = read_shocks(p, net); s.firm.tolist(), s.delta.tolist(), s.day.tolist()
+    ([1], [0.5], [3])
+    """
+    path = Path(path)
+    known = pd.Index(network.firm_ids)
+
+    def check(rec: dict[str, object]) -> tuple[str, str] | None:
+        if rec["firm"] not in known:
+            return "firm", f"unknown firm id {rec['firm']}"
+        delta = float(rec["delta"])  # type: ignore[arg-type]
+        if not 0.0 <= delta <= 1.0:
+            return "delta", f"delta must lie in [0, 1], got {delta!r}"
+        if int(rec.get("day", 0)) < 0:  # type: ignore[call-overload]
+            return "day", f"day must be >= 0, got {rec['day']}"
+        return None
+
+    fields = [("firm", _INT), ("delta", _FLOAT), ("day", _INT)]
+    df = _read(path, fields, 2, check)
+    pos = known.get_indexer(df["firm"].to_numpy())
+    delta = df["delta"].to_numpy()
+    day = df["day"].to_numpy()
+    day = np.where(np.isnan(day), 0.0, day)
+    bad = (pos < 0) | (delta < 0) | (delta > 1) | (day < 0)
+    if bad.any():
+        _scan(path, fields, 2, check)
+    if pd.Index(pos).duplicated().any():
+        k = int(np.flatnonzero(pd.Index(pos).duplicated())[0])
+        _locate_row(path, k, "firm", f"firm {df['firm'].iat[k]} is shocked twice")
+    return FirmShocks(pos, delta, day.astype(np.int64))
+
+
+@dataclass(frozen=True)
+class FirmFiles:
+    """Paths of the reference inputs, for :func:`read_firm_files`."""
+
+    links: Path
+    final_demand: Path
+    initial_production: Path
+    sectors: Path
+    shocks: Path | None = None
+
+
+def read_firm_files(files: FirmFiles) -> tuple[SupplyNetwork, FirmShocks | None]:
+    """Read a complete reference input set: the network and, if given, the shocks.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> for name, text in {"l": "1 2 5\\n", "c": "2 5\\n", "p": "1 5\\n2 5\\n", "s": "1 1\\n2 2\\n"}.items():
+    ...     _ = (d / name).write_text(text)
+    >>> net, shocks = read_firm_files(FirmFiles(d / "l", d / "c", d / "p", d / "s"))
+    >>> net.n_links, shocks is None
+    (1, True)
+    """
+    net = read_network(files.links, files.final_demand, files.sectors, files.initial_production)
+    shocks = None if files.shocks is None else read_shocks(files.shocks, net)
+    return net, shocks
+
+
+def _fmt(values: Iterable[float]) -> list[str]:
+    return [f"{v:.17g}" for v in values]
+
+
+def write_series(path: str | Path, steps: np.ndarray, values: np.ndarray) -> None:
+    """Write one series as ``t value`` lines (``%.17g``), the first being ``-1`` (setup state).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
+    >>> write_series(p, np.array([-1, 0]), np.array([400.0, 380.0])); p.read_text()
+    '-1 400\\n0 380\\n'
+    """
+    lines = [f"{int(t)} {v}" for t, v in zip(steps, _fmt(values), strict=True)]
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_firm_production(path: str | Path, steps: np.ndarray, firm_ids: np.ndarray,
+                          production: np.ndarray) -> None:
+    """Write per-firm production as ``t firm value`` lines (``%.17g``), steps from -1.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "firms.txt"
+    >>> write_firm_production(p, np.array([-1]), np.array([7, 9]), np.array([[1.5, 2.0]]))
+    >>> p.read_text()
+    '-1 7 1.5\\n-1 9 2\\n'
+    """
+    t_len, n = production.shape
+    df = pd.DataFrame({
+        "t": np.repeat(np.asarray(steps, np.int64), n),
+        "firm": np.tile(np.asarray(firm_ids), t_len),
+        "value": production.ravel(),
+    })
+    df.to_csv(path, sep=" ", header=False, index=False, float_format="%.17g", lineterminator="\n")

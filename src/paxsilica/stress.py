@@ -1,0 +1,470 @@
+"""Stress tests: run a scenario on the atlas network and read the result.
+
+:func:`run_stress` builds the network of an atlas (:func:`paxsilica.network.build_network`), compiles
+the scenario (:func:`paxsilica.scenarios.compile.compile_scenario`), runs the engine
+(:func:`paxsilica.sim.simulate`) and returns a :class:`StressResult`: per-step series per item, per
+consumer and per site, the headline measures and what the run depended on (atlas version, scenario,
+parameters, code version). :func:`save_result` writes it as Parquet, DuckDB, JSON and a self-contained
+HTML chart.
+
+Measures (all on the **target level**: final demand of the target delivered ÷ requested, per step):
+
+- ``loss_pct``: shortfall summed over the horizon ÷ demand summed over the horizon, in percent;
+  ``lost_units``: the shortfall in the network's units × days.
+- ``time_to_survive_days``: days the target stays whole: the first step whose level is below
+  :data:`SURVIVE_THRESHOLD` (99 %), times the step length. ``None`` ("unlimited") when it never falls
+  below within the horizon. A shock starting on day ``d`` counts from day 0, so read it with the start.
+- ``time_to_recover_days``: days from that first step below 99 % to the first step from which the level
+  stays at or above 99 % to the end of the horizon. ``None`` when it has not recovered by then (or never
+  fell).
+- most affected items and consumers: ranked by their own loss (output or delivered final demand).
+
+Examples
+--------
+>>> from paxsilica.network.build import tiny_atlas
+>>> from paxsilica.scenarios import parse_scenario
+>>> s = parse_scenario("name: t\\ndescription: d\\nhorizon: 40\\nshocks:\\n  - {type: export_ban, "
+...                    "exporter: JPN, items: [wafer], start: 0}\\n")
+>>> r = run_stress(s, tiny_atlas(), target="chip", inventory_days=10)
+>>> r.summary["time_to_survive_days"], round(r.summary["min_level"], 3)
+(16, 0.4)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .network.build import DEFAULT_TARGET, SiteIndex, build_network
+from .scenarios.compile import CompiledScenario, compile_scenario
+from .scenarios.schema import Scenario, check_against_atlas
+
+SURVIVE_THRESHOLD = 0.99
+"""A level below this fraction of demand counts as "no longer whole" (time-to-survive)."""
+DEFAULT_INVENTORY_DAYS = 15.0
+"""Working inventory in days of baseline use (the engine's reference default)."""
+DEFAULT_TAU_DAYS = 6.0
+"""Inventory adjustment time in days (the engine's reference default)."""
+
+
+@dataclass(frozen=True)
+class StressResult:
+    """Result of one stress run.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    series : DataFrame
+        Long table: ``step``, ``day``, ``kind`` (``target``, ``item``, ``consumer``, ``site``),
+        ``name``, ``output`` (delivered final demand for target/consumer, production otherwise),
+        ``baseline`` (requested or baseline), ``level`` (output ÷ baseline), ``shortfall``.
+        Step -1 is the setup state.
+    summary : dict
+        Headline measures (see module docstring) and the top items and consumers.
+    items, consumers : DataFrame
+        Per item / consumer: ``min_level``, ``loss_pct``, ``time_to_survive_days``,
+        ``time_to_recover_days``.
+    effects : DataFrame
+        What each shock touched.
+    metadata : dict
+        ``atlas_name``, ``atlas_version``, ``scenario`` (as data), ``parameters``, ``code_version``,
+        ``created``.
+    notes : tuple of str
+    """
+
+    scenario: Scenario
+    series: pd.DataFrame
+    summary: dict[str, Any]
+    items: pd.DataFrame
+    consumers: pd.DataFrame
+    effects: pd.DataFrame
+    metadata: dict[str, Any]
+    notes: tuple[str, ...] = field(default=())
+    index: SiteIndex | None = field(default=None, repr=False, compare=False)
+
+    def target_series(self) -> pd.DataFrame:
+        """Per-step target level (steps 0.., without the setup row)."""
+        s = self.series
+        return s[(s["kind"] == "target") & (s["step"] >= 0)].reset_index(drop=True)
+
+
+def code_version() -> str:
+    """paxsilica's version, with the commit when run from a git checkout (read-only, no git call)."""
+    from . import __version__
+
+    v = str(__version__)
+    try:
+        root = Path(__file__).resolve().parents[2] / ".git"
+        head = (root / "HEAD").read_text().strip()
+        if head.startswith("ref:"):
+            ref = root / head.split(" ", 1)[1]
+            head = ref.read_text().strip() if ref.exists() else ""
+        if len(head) >= 7:
+            v += f"+g{head[:12]}"
+    except OSError:
+        pass
+    return v
+
+
+def _tts_ttr(level: np.ndarray, step_days: int) -> tuple[int | None, int | None]:
+    below = np.flatnonzero(level < SURVIVE_THRESHOLD - 1e-12)
+    if below.size == 0:
+        return None, None
+    first = int(below[0])
+    last = int(below[-1])
+    if last == level.size - 1:
+        return first * step_days, None
+    return first * step_days, (last + 1 - first) * step_days
+
+
+def _measures(level: np.ndarray, out: np.ndarray, base: np.ndarray, step_days: int) -> dict[str, Any]:
+    tts, ttr = _tts_ttr(level, step_days)
+    demand = float(base.sum())
+    short = np.maximum(base - out, 0.0)
+    return {
+        "min_level": float(level.min()) if level.size else 1.0,
+        "loss_pct": 100.0 * float(short.sum()) / demand if demand > 0 else 0.0,
+        "lost_units": float(short.sum()) * step_days,
+        "time_to_survive_days": tts,
+        "time_to_recover_days": ttr,
+    }
+
+
+def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.divide(a, b, out=np.ones_like(a, dtype=float), where=b > 0)
+
+
+def run_stress(
+    scenario: Scenario,
+    atlas: Any,
+    *,
+    target: str = DEFAULT_TARGET,
+    consumers: Any = "producers",
+    steps: int | None = None,
+    for_country: str | None = None,
+    inventory_days: float = DEFAULT_INVENTORY_DAYS,
+    tau_days: float = DEFAULT_TAU_DAYS,
+    year: int | None = None,
+    lanes: pd.DataFrame | None = None,
+    lanes_under: Callable[[frozenset], pd.DataFrame] | None = None,
+    check: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> StressResult:
+    """Run a scenario on an atlas.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    atlas : Atlas
+    target : str
+        Item whose final demand is measured (default ``ai_datacenter_capacity``).
+    consumers : see :func:`paxsilica.network.build_index`
+    steps : int, optional
+        Steps to run (default: the scenario's horizon).
+    for_country : str, optional
+        Focus country: its consumer series and its sites are summarized in ``summary["focus"]``.
+    inventory_days, tau_days : float
+        Working inventory and adjustment time, in days (converted to steps).
+    year : int, optional
+        Atlas year (latest not after it).
+    lanes, lanes_under : optional
+        Lane tables for the baseline and under closures (default: from the logistics module).
+    check : bool
+        Check the scenario against the atlas first (unknown items, countries, … raise).
+    progress : callable, optional
+        Called with a stage name ("network", "compile", "simulate", "measures") as each begins.
+
+    Returns
+    -------
+    StressResult
+    """
+    from .errors import ValidationError
+    from .sim import simulate
+
+    say = progress or (lambda _s: None)
+    if check:
+        problems = check_against_atlas(scenario, atlas)
+        if problems:
+            raise ValidationError(problems, f"scenario {scenario.file} does not fit atlas {getattr(atlas, 'name', '')}")
+    if inventory_days < 0 or tau_days <= 0:
+        raise InputError("inventory days must be >= 0 and tau > 0")
+    say("network")
+    net, index = build_network(atlas, target=target, consumers=consumers, year=year, lanes=lanes,
+                               step_days=scenario.step, surge_capacity=scenario.policies.surge_capacity)
+    say("compile")
+    comp: CompiledScenario = compile_scenario(scenario, net, index, atlas, steps=steps, lanes_under=lanes_under)
+    say("simulate")
+    res = simulate(net, comp.engine_scenario, steps=comp.steps, rationing=comp.rationing,
+                   inventory_days=inventory_days / scenario.step, tau=tau_days / scenario.step,
+                   mode="extended", extensions=comp.extensions, record_firms=True)
+    say("measures")
+    return _assemble(scenario, atlas, net, index, comp, res, target, for_country,
+                     {"target": target, "consumers": consumers if isinstance(consumers, str) else list(consumers),
+                      "steps": comp.steps, "step_days": scenario.step, "inventory_days": inventory_days,
+                      "tau_days": tau_days, "year": year, "for_country": for_country,
+                      "survive_threshold": SURVIVE_THRESHOLD, "engine": res.parameters})
+
+
+def _assemble(scenario: Scenario, atlas: Any, net: Any, index: SiteIndex, comp: CompiledScenario, res: Any,
+              target: str, focus: str | None, params: dict[str, Any]) -> StressResult:
+    step_days = scenario.step
+    steps = res.step
+    day = np.where(steps >= 0, steps * step_days, -step_days)
+    sites = index.sites
+    real = ~sites["virtual"].to_numpy(bool)
+    pbar = net.baseline_output
+    fp = np.asarray(res.firm_production)  # (T+1, n)
+    frames = []
+
+    def add(kind: str, name: str, out: np.ndarray, base: np.ndarray) -> None:
+        frames.append(pd.DataFrame({"step": steps, "day": day, "kind": kind, "name": name, "output": out,
+                                    "baseline": base, "level": _ratio(out, base),
+                                    "shortfall": np.maximum(base - out, 0.0)}))
+
+    fd_out = np.asarray(res.final_demand, float)
+    fd_req = np.asarray(res.final_demand_requested, float)
+    add("target", target, fd_out, fd_req)
+    item_rows = []
+    for it in dict.fromkeys(sites.loc[real, "item"]):
+        ids = np.flatnonzero(real & (sites["item"].to_numpy() == it))
+        out = fp[:, ids].sum(axis=1)
+        base = np.full(out.shape, float(pbar[ids].sum()))
+        add("item", str(it), out, base)
+        m = _measures(_ratio(out[1:], base[1:]), out[1:], base[1:], step_days)
+        item_rows.append({"item": it, "stage": sites.loc[ids[0], "stage"], **m})
+    cons_rows = []
+    if res.consumer_final_demand is not None:
+        names = comp.extensions.consumers.names
+        cfd = np.asarray(res.consumer_final_demand, float)
+        cfr = np.asarray(res.consumer_final_demand_requested, float)
+        for k, c in enumerate(names):
+            add("consumer", c, cfd[:, k], cfr[:, k])
+            m = _measures(_ratio(cfd[1:, k], cfr[1:, k]), cfd[1:, k], cfr[1:, k], step_days)
+            cons_rows.append({"consumer": c, **m})
+    for i in np.flatnonzero(real):
+        add("site", f"{sites.at[i, 'item']}@{sites.at[i, 'producer']}", fp[:, i], np.full(len(steps), pbar[i]))
+    series = pd.concat(frames, ignore_index=True)
+    series["kind"] = series["kind"].astype("string")
+    series["name"] = series["name"].astype("string")
+
+    items = pd.DataFrame(item_rows).sort_values(["loss_pct", "min_level"], ascending=[False, True],
+                                                kind="mergesort").reset_index(drop=True)
+    consumers = pd.DataFrame(cons_rows, columns=["consumer", "min_level", "loss_pct", "lost_units",
+                                                 "time_to_survive_days", "time_to_recover_days"])
+    consumers = consumers.sort_values("loss_pct", ascending=False, kind="mergesort").reset_index(drop=True)
+    head = _measures(_ratio(fd_out[1:], fd_req[1:]), fd_out[1:], fd_req[1:], step_days)
+    summary: dict[str, Any] = {
+        "scenario": scenario.name, "target": target, "steps": int(comp.steps), "step_days": step_days,
+        "horizon_days": int(comp.steps * step_days), **head,
+        "most_affected_items": items.loc[items["loss_pct"] > 1e-6, "item"].head(5).tolist(),
+        "most_affected_consumers": consumers.loc[consumers["loss_pct"] > 1e-6, "consumer"].head(5).tolist(),
+    }
+    if focus:
+        f: dict[str, Any] = {"country": focus}
+        crow = consumers[consumers["consumer"] == focus]
+        f["consumer"] = None if crow.empty else crow.iloc[0].to_dict()
+        mine = np.flatnonzero(real & (sites["country"].astype(str).to_numpy() == focus))
+        srows = []
+        for i in mine:
+            out = fp[1:, i]
+            base = np.full(out.shape, float(pbar[i]))
+            srows.append({"site": f"{sites.at[i, 'item']}@{focus}", **_measures(_ratio(out, base), out, base, step_days)})
+        f["sites"] = sorted(srows, key=lambda r: -r["loss_pct"])
+        summary["focus"] = f
+    meta = {
+        "atlas_name": getattr(atlas, "name", ""), "atlas_version": getattr(atlas, "version", ""),
+        "scenario": scenario.to_dict(), "parameters": params, "code_version": code_version(),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "network": {"sites": int(real.sum()), "virtual_sites": int((~real).sum()), "links": int(net.n_links),
+                    "units": index.units},
+    }
+    notes = tuple(index.notes) + tuple(comp.notes)
+    return StressResult(scenario, series, summary, items, consumers, comp.effects, meta, notes, index)
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def result_json(result: StressResult) -> dict[str, Any]:
+    """Summary, tables and metadata as plain JSON-able data (no per-step series)."""
+    return _jsonable({
+        "summary": result.summary, "metadata": result.metadata, "notes": list(result.notes),
+        "items": result.items.astype(object).where(result.items.notna(), None).to_dict("records"),
+        "consumers": result.consumers.astype(object).where(result.consumers.notna(), None).to_dict("records"),
+        "effects": result.effects.astype(object).where(result.effects.notna(), None).to_dict("records"),
+    })
+
+
+def save_result(result: StressResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write a result to ``out_dir``: ``series.parquet``, ``result.duckdb``, ``summary.json``, ``chart.html``.
+
+    The DuckDB file holds tables ``runs`` (one row: scenario, atlas version, code version, parameters
+    and summary as JSON), ``series``, ``items``, ``consumers`` and ``effects``, each with a ``run_id``.
+
+    Returns
+    -------
+    dict of str to Path
+    """
+    import duckdb
+
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create output folder: {e}", file=str(out)) from None
+    paths = {"series": out / "series.parquet", "duckdb": out / "result.duckdb",
+             "summary": out / "summary.json", "chart": out / "chart.html"}
+    run_id = f"{result.scenario.name}-{result.metadata['created']}"
+    series = result.series.assign(run_id=run_id)
+    tmp = paths["series"].with_suffix(".parquet.tmp")
+    series.to_parquet(tmp, index=False)
+    tmp.replace(paths["series"])
+    data = result_json(result)
+    paths["summary"].write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+    if paths["duckdb"].exists():
+        paths["duckdb"].unlink()
+    con = duckdb.connect(str(paths["duckdb"]))
+    try:
+        runs = pd.DataFrame([{
+            "run_id": run_id, "scenario": result.scenario.name, "atlas_name": result.metadata["atlas_name"],
+            "atlas_version": result.metadata["atlas_version"], "code_version": result.metadata["code_version"],
+            "created": result.metadata["created"],
+            "parameters": json.dumps(data["metadata"]["parameters"], default=str),
+            "scenario_json": json.dumps(data["metadata"]["scenario"], default=str),
+            "summary": json.dumps(data["summary"], default=str)}])
+        for name, df in (("runs", runs), ("series", series), ("items", result.items.assign(run_id=run_id)),
+                         ("consumers", result.consumers.assign(run_id=run_id)),
+                         ("effects", result.effects.assign(run_id=run_id))):
+            con.register("_df", _duck_ready(df))
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM _df")
+            con.unregister("_df")
+    finally:
+        con.close()
+    paths["chart"].write_text(chart_html(result), encoding="utf-8")
+    return paths
+
+
+def _duck_ready(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for c in df.columns:
+        if df[c].dtype == object:
+            df[c] = df[c].map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+                              ).astype("string")
+    return df
+
+
+# --------------------------------------------------------------------------- chart
+
+_COLOURS = ("#1f4e79", "#c0392b", "#e67e22", "#27ae60", "#8e44ad", "#16a085", "#7f8c8d")
+
+
+def chart_svg(result: StressResult, *, width: int = 760, height: int = 320, top_items: int = 5) -> str:
+    """An inline SVG of the target level and the most affected items' output over time (percent of
+    baseline), with the target's shortfall shaded."""
+    s = result.series[result.series["step"] >= 0]
+    tgt = s[s["kind"] == "target"]
+    lines = [(f"{result.summary['target']} (delivered)", tgt["day"].to_numpy(float), tgt["level"].to_numpy(float))]
+    for it in result.summary["most_affected_items"][:top_items]:
+        g = s[(s["kind"] == "item") & (s["name"] == it)]
+        if it != result.summary["target"]:
+            lines.append((f"{it} output", g["day"].to_numpy(float), g["level"].to_numpy(float)))
+    pad_l, pad_r, pad_t, pad_b = 48, 12, 14, 36
+    w, h = width - pad_l - pad_r, height - pad_t - pad_b
+    xmax = max(float(tgt["day"].max()) if len(tgt) else 1.0, 1.0)
+    lo = min([0.0] + [float(np.nanmin(v)) for _, _, v in lines if len(v)])
+    hi = max([1.05] + [float(np.nanmax(v)) for _, _, v in lines if len(v)])
+
+    def X(d: np.ndarray) -> np.ndarray:
+        return pad_l + d / xmax * w
+
+    def Y(v: np.ndarray) -> np.ndarray:
+        return pad_t + (hi - v) / (hi - lo) * h
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 18 * len(lines)}" '
+             f'font-family="sans-serif" font-size="11" role="img">']
+    for frac in np.linspace(lo, hi, 6):
+        y = float(Y(np.array(frac)))
+        parts.append(f'<line x1="{pad_l}" x2="{pad_l + w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
+                     f'<text x="{pad_l - 4}" y="{y + 4:.1f}" text-anchor="end">{100 * frac:.0f}%</text>')
+    for k in range(6):
+        d = xmax * k / 5
+        x = float(X(np.array(d)))
+        parts.append(f'<text x="{x:.1f}" y="{pad_t + h + 14}" text-anchor="middle">{d:.0f}</text>')
+    parts.append(f'<text x="{pad_l + w / 2}" y="{pad_t + h + 30}" text-anchor="middle">day</text>')
+    y99 = float(Y(np.array(SURVIVE_THRESHOLD)))
+    parts.append(f'<line x1="{pad_l}" x2="{pad_l + w}" y1="{y99:.1f}" y2="{y99:.1f}" stroke="#999" stroke-dasharray="4 3"/>')
+    if len(tgt):
+        d, v = tgt["day"].to_numpy(float), tgt["level"].to_numpy(float)
+        pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(X(d), Y(v), strict=True))
+        back = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(X(d[::-1]), Y(np.ones_like(d)), strict=True))
+        parts.append(f'<polygon points="{pts} {back}" fill="#c0392b" fill-opacity="0.15" stroke="none"/>')
+    for k, (name, d, v) in enumerate(lines):
+        pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(X(d), Y(v), strict=True))
+        col = _COLOURS[k % len(_COLOURS)]
+        parts.append(f'<polyline points="{pts}" fill="none" stroke="{col}" stroke-width="{2.2 if k == 0 else 1.3}"/>')
+        ly = height + 18 * k + 4
+        parts.append(f'<rect x="{pad_l}" y="{ly}" width="14" height="3" fill="{col}"/>'
+                     f'<text x="{pad_l + 20}" y="{ly + 5}">{_esc(name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _esc(s: Any) -> str:
+    import html
+
+    return html.escape(str(s))
+
+
+def _fmt_days(v: Any) -> str:
+    return "unlimited" if v is None else f"{v} days"
+
+
+def chart_html(result: StressResult) -> str:
+    """A self-contained HTML page: chart, summary, sources and what the run depended on."""
+    s, m = result.summary, result.metadata
+    rows = [("loss at the target", f"{s['loss_pct']:.2f} % of demand over {s['horizon_days']} days"),
+            ("lowest level", f"{100 * s['min_level']:.1f} %"),
+            ("time to survive", _fmt_days(s["time_to_survive_days"])),
+            ("time to recover", "not reached" if s["time_to_recover_days"] is None and s["time_to_survive_days"] is not None
+             else _fmt_days(s["time_to_recover_days"]) if s["time_to_recover_days"] is not None else "-"),
+            ("most affected items", ", ".join(s["most_affected_items"]) or "-"),
+            ("most affected consumers", ", ".join(s["most_affected_consumers"]) or "-"),
+            ("atlas", f"{m['atlas_name']} {m['atlas_version']}"), ("code", m["code_version"]),
+            ("created", m["created"])]
+    table = "".join(f"<tr><th>{_esc(a)}</th><td>{_esc(b)}</td></tr>" for a, b in rows)
+    sources = "".join(f"<li>{_esc(x)}</li>" for x in result.scenario.sources)
+    assumptions = "".join(f"<li>{_esc(x)}</li>" for x in result.scenario.assumptions)
+    notes = "".join(f"<li>{_esc(x)}</li>" for x in result.notes)
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>paxsilica stress: {_esc(result.scenario.name)}</title>"
+        "<style>body{font-family:sans-serif;max-width:820px;margin:2em auto;color:#222}"
+        "th{text-align:left;padding-right:1em}td,th{vertical-align:top;padding:2px 0}</style></head><body>"
+        f"<h1>{_esc(result.scenario.name)}</h1><p>{_esc(result.scenario.description)}</p>"
+        f"<p>Target <b>{_esc(s['target'])}</b>: final demand delivered ÷ requested (bold line; shaded = "
+        "shortfall); other lines: output of the most affected items, percent of baseline. Dashed: 99 %.</p>"
+        f"{chart_svg(result)}<table>{table}</table>"
+        f"<h2>Sources</h2><ul>{sources}</ul><h2>Assumptions</h2><ul>{assumptions or '<li>none</li>'}</ul>"
+        f"<h2>Notes</h2><ul>{notes or '<li>none</li>'}</ul></body></html>\n"
+    )
