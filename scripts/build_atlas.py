@@ -139,7 +139,10 @@ def build_countries(resolve) -> pd.DataFrame:
     try:
         from paxsilica.countries import base_countries  # type: ignore
 
-        base = base_countries()
+        try:
+            base = base_countries(with_iso2=True)
+        except TypeError:
+            base = base_countries()
         base = base.rename(columns={c: c.lower() for c in base.columns})
         if "iso3" not in base.columns:
             base = None
@@ -175,7 +178,7 @@ def build_countries(resolve) -> pd.DataFrame:
     return out[cols].sort_values("iso3").reset_index(drop=True)
 
 
-WGI_CODES = {"ADO": "AND", "ZAR": "COD", "ROM": "ROU", "TMP": "TLS", "WBG": "PSE", "KSV": None,
+WGI_CODES = {"ADO": "AND", "ZAR": "COD", "ROM": "ROU", "TMP": "TLS", "WBG": "PSE", "KSV": "XKX",
              "ANT": None}
 
 
@@ -273,7 +276,12 @@ def usgs_long(resolve) -> pd.DataFrame:
     t = t[t["measure"] == "production"].copy()
     t["commodity"] = t["commodity_code"]
     t["is_world"] = t["country"].astype(str).str.startswith("World total")
-    t["iso3"] = [None if a else resolve(c) for c, a in zip(t["country"], t["is_aggregate"], strict=True)]
+    # USGS splits US helium into "United States (extracted from natural gas)" and "(from Cliffside Field)"
+    names = t["country"].astype(str).str.replace(r"^United States \(.*\)$", "United States", regex=True)
+    t["iso3"] = [None if a else resolve(c) for c, a in zip(names, t["is_aggregate"], strict=True)]
+    lost = sorted(set(names[t["iso3"].isna() & ~t["is_aggregate"]]))
+    if lost:
+        log(f"usgs: country names not resolved (rows left out): {'; '.join(lost)}")
     t["value"] = pd.to_numeric(t["value"], errors="coerce")
     t["estimated"] = t["estimated"].astype(str).str.lower().eq("true")
     return t[["commodity", "type", "year", "iso3", "value", "is_aggregate", "is_world", "estimated"]]
@@ -334,6 +342,47 @@ def epoch_production(resolve) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+OWNER_FIRMS = {"Amazon": "amazon", "Google Cloud": "google", "Meta": "meta", "Microsoft": "microsoft",
+               "Oracle": "oracle", "xAI": "xai", "Alibaba": "alibaba", "G42": "g42",
+               "Coreweave": "coreweave"}
+
+
+def dms(text: str) -> float:
+    """Parse an Epoch DMS coordinate such as ``32°35'25"N`` to decimal degrees."""
+    import re
+
+    m = re.match(r"\s*(\d+)°(\d+)'([\d.]+)\"\s*([NSEW])", str(text))
+    if not m:
+        raise ValueError(f"not a DMS coordinate: {text!r}")
+    d, mi, se, hemi = m.groups()
+    v = int(d) + int(mi) / 60 + float(se) / 3600
+    return -v if hemi in "SW" else v
+
+
+def epoch_facilities() -> pd.DataFrame:
+    """The frontier AI data centres of Epoch AI as ``facilities`` rows."""
+    # TODO(importers): switch to the epoch importer when it covers data_centers.csv
+    d = pd.read_csv(SHARED / "epoch-ai-compute" / "data_centers.csv")
+    rows = []
+    for r in d.to_dict("records"):
+        raw_owner = r["Owner"] if isinstance(r["Owner"], str) else ""
+        owner = raw_owner.split("#")[0].strip()
+        addr = str(r["Address"])
+        country = "CHN" if "China" in addr else "ARE" if "United Arab Emirates" in addr else "USA"
+        slug = "".join(ch if ch.isalnum() else "_" for ch in str(r["Handle"]).lower())
+        rows.append({
+            "facility": "epoch_dc_" + "_".join(filter(None, slug.split("_"))),
+            "name": r["Title"], "firm": OWNER_FIRMS.get(owner), "item": "ai_datacenter_capacity",
+            "country": country, "lat": dms(r["Latitude"]), "lon": dms(r["Longitude"]),
+            "capacity": pd.to_numeric(r["Current power (MW)"], errors="coerce"), "unit": "MW",
+            "source": "epoch_data_centers",
+            "note": f"{addr}; owner: {raw_owner}" if raw_owner else addr,
+        })
+    out = pd.DataFrame(rows)
+    log(f"facilities: {len(out)} frontier AI data centres (Epoch AI)")
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # trade (BACI)
 
@@ -387,9 +436,15 @@ def lng_production(trade: pd.DataFrame) -> pd.DataFrame:
 # ports and chokepoints
 
 
-def ports_and_chokepoints(producers: set[str]) -> dict[str, pd.DataFrame]:
+def ports_and_chokepoints(producers: set[str], resolve) -> dict[str, pd.DataFrame]:
     out: dict[str, pd.DataFrame] = {}
     run = importer("wpi")
+    try:
+        importlib.import_module("paxsilica.countries")
+    except ImportError:
+        # TODO(importers): until paxsilica.countries lands, lend the wpi importer our resolver
+        wpi_mod = importlib.import_module("paxsilica.importers.wpi")
+        wpi_mod._resolver = lambda: resolve
     if run is not None:
         try:
             t = run([SHARED / "nga-world-port-index" / "wpi_slim.csv"], per_country=2,
@@ -436,7 +491,7 @@ def build() -> Atlas:
     prod = pd.concat([prod, lng_production(trade)], ignore_index=True)
 
     producers = set(prod.loc[prod["producer_type"] == "country", "producer"].dropna())
-    extra = ports_and_chokepoints(producers)
+    extra = ports_and_chokepoints(producers, resolve)
     for key in ("sources_ports", "sources_chokepoints"):
         if key in extra:
             s = extra[key]
@@ -451,6 +506,7 @@ def build() -> Atlas:
         "recipes": read_curated("recipes.csv"),
         "trade": trade,
         "firms": read_curated("firms.csv"),
+        "facilities": epoch_facilities(),
         "ports": extra.get("ports"),
         "chokepoints": extra.get("chokepoints"),
     }

@@ -107,6 +107,11 @@ def test_brief_writes_files_fast(tmp_path):
         brief(demo_atlas(), out=tmp_path / "b.pdf", fmt="pdf", console=quiet)
     with pytest.raises(NotFoundError):
         brief(demo_atlas(), "XXX", out=tmp_path / "c.html", console=quiet)
+    with pytest.raises(NotFoundError, match="unknown group"):
+        brief(demo_atlas(), coalition="paxsilica", out=tmp_path / "c.html", console=quiet)
+    # a hypothetical coalition made only of --add countries is allowed
+    b = build_briefing(demo_atlas(), coalition="chips4", add="USA,TWN")
+    assert b.coalition_bottlenecks["scenario"].tolist() == ["current", "with USA, TWN"]
 
 
 def test_cli_risk_and_brief(tmp_path, monkeypatch):

@@ -192,3 +192,40 @@ def test_trade_covers_mineral_items(atlas):
     # HS 811230 (germanium) is listed in the BACI extract but carries no flows, so it is absent
     assert {"rare_earth_oxides", "graphite_natural", "cobalt_refined", "lng"} <= set(t["item"])
     assert (t["exporter"] != t["importer"]).all()
+
+
+def test_frontier_data_centres_as_facilities(atlas):
+    f = atlas["facilities"].set_index("facility")
+    assert len(f) >= 15
+    assert (f["item"] == TARGET).all()
+    # Epoch AI: xAI Colossus 1 in Memphis, Tennessee (35°03'35"N 90°09'23"W)
+    c = f.loc["epoch_dc_xai_colossus_1_memphis_tennessee"]
+    assert c["country"] == "USA"
+    assert c["lat"] == pytest.approx(35 + 3 / 60 + 35 / 3600, abs=1e-4)
+    assert c["lon"] == pytest.approx(-(90 + 9 / 60 + 23 / 3600), abs=1e-4)
+
+
+def test_main_ports_of_key_producers(atlas):
+    p = atlas["ports"]
+    if p.empty:
+        pytest.skip("ports not built (wpi importer unavailable)")
+    main = p[p["rank"] == 1].set_index("iso3")["name"]
+    assert main["QAT"] == "Ras Laffan"
+    for iso in ("CHN", "TWN", "KOR", "JPN", "USA", "AUS", "NLD"):
+        assert iso in main.index, iso
+
+
+def test_bundled_files_are_reproducible_from_data_src(tmp_path):
+    """`python scripts/build_atlas.py` rebuilds exactly the committed CSV files."""
+    if not (SHARED / "usgs-mcs2024-world").exists():
+        pytest.skip("shared data not present")
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("build_atlas", root / "scripts" / "build_atlas.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--out", str(tmp_path)]) == 0
+    bundled = root / "src" / "paxsilica" / "data" / "ai-stack"
+    for f in sorted(bundled.glob("*.csv")):
+        assert (tmp_path / f.name).read_bytes() == f.read_bytes(), f.name

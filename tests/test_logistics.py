@@ -206,7 +206,7 @@ def test_second_run_uses_disk_cache(atlas: Atlas, tmp_path: Path, monkeypatch) -
     def boom(*a, **k):
         raise AssertionError("route recomputed despite the cache")
 
-    monkeypatch.setattr(netmod.SeaNetwork, "routes_from", boom)
+    monkeypatch.setattr(netmod.SeaNetwork, "routes_many", boom)
     second = lane_table(atlas, [("QAT", "NLD"), ("AUS", "JPN")], {"suez"}, cache=tmp_path)
     pd.testing.assert_frame_equal(first, second)
     # another speed reuses the routes: days are derived at read time

@@ -17,7 +17,7 @@ def trade_atlas() -> Atlas:
             {"item": "ga", "producer": "CHN", "producer_type": "country", "year": 2023, "share": 80.0,
              "source": "s"},
             {"item": "ga", "producer": "JPN", "producer_type": "country", "year": 2023, "share": 20.0,
-             "quantity": 100.0, "source": "s"}]),
+             "quantity": 0.1, "unit": "kt", "source": "s"}]),
         "trade": pd.DataFrame([
             {"item": "ga", "exporter": "CHN", "importer": "JPN", "year": 2023, "quantity": 300.0, "source": "s"},
             {"item": "ga", "exporter": "USA", "importer": "JPN", "year": 2023, "quantity": 100.0, "source": "s"},
@@ -44,6 +44,16 @@ def test_all_consumers_latest_year_only():
     deu = df[df["consumer"] == "DEU"].iloc[0]
     assert deu["imports"] == pytest.approx(100.0)  # the 2022 flow is older than the item's latest year
     assert deu["import_reliance"] == pytest.approx(1.0)
+
+
+def test_production_in_other_units_is_not_mixed_with_tons():
+    a = trade_atlas()
+    prod = a["production"].copy()
+    prod.loc[prod["producer"] == "JPN", "unit"] = "usd_m"
+    r = import_risk(a.replace(production=prod), "JPN").iloc[0]
+    assert pd.isna(r["production"]) and pd.isna(r["import_reliance"]) and pd.isna(r["import_risk"])
+    # a consumer the atlas lists as no producer has production 0
+    assert import_risk(a, "DEU").iloc[0]["production"] == 0.0
 
 
 def test_no_trade_gives_empty_frame():

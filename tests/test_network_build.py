@@ -88,10 +88,10 @@ def test_lanes_and_stocks_attach() -> None:
     lanes = pd.DataFrame({"exporter": ["JPN", "CHN"], "importer": ["TWN", "TWN"], "days": [4.5, 2.0],
                           "chokepoints": ["", "taiwan_strait"]})
     net, ix = build_network(frames_with(stocks=stocks), target="chip", lanes=lanes)
-    l = ix.links.set_index("exporter")
-    assert l.loc["JPN", "lead_steps"] == 5 and l.loc["CHN", "lead_steps"] == 2
-    assert l.loc["CHN", "chokepoints"] == "taiwan_strait"
-    assert l["stock_days"].tolist() == [30.0, 30.0]
+    by_exp = ix.links.set_index("exporter")
+    assert by_exp.loc["JPN", "lead_steps"] == 5 and by_exp.loc["CHN", "lead_steps"] == 2
+    assert by_exp.loc["CHN", "chokepoints"] == "taiwan_strait"
+    assert by_exp["stock_days"].tolist() == [30.0, 30.0]
     assert sorted(net.lead_time.tolist()) == [2, 5]
     _, ix2 = build_network(frames_with(stocks=stocks), target="chip", lanes=lanes, step_days=7)
     assert ix2.links["lead_steps"].tolist() == [1, 1]

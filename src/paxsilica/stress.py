@@ -468,3 +468,28 @@ def chart_html(result: StressResult) -> str:
         f"<h2>Sources</h2><ul>{sources}</ul><h2>Assumptions</h2><ul>{assumptions or '<li>none</li>'}</ul>"
         f"<h2>Notes</h2><ul>{notes or '<li>none</li>'}</ul></body></html>\n"
     )
+
+
+def run_library(atlas: Any, names: list[str] | None = None, *, target: str = DEFAULT_TARGET,
+                steps: int | None = None, inventory_days: float = DEFAULT_INVENTORY_DAYS) -> pd.DataFrame:
+    """Run built-in scenarios (default: all) and tabulate their headline measures (for the briefing).
+
+    Returns
+    -------
+    DataFrame
+        One row per scenario: ``scenario``, ``description``, ``loss_pct``, ``min_level``,
+        ``time_to_survive_days``, ``time_to_recover_days``, ``most_affected_items``, ``atlas_version``.
+    """
+    from .scenarios import list_scenarios, load_scenario
+
+    rows = []
+    for n in names or list_scenarios():
+        s = load_scenario(n)
+        r = run_stress(s, atlas, target=target, steps=steps, inventory_days=inventory_days)
+        sm = r.summary
+        rows.append({"scenario": n, "description": " ".join(s.description.split()), "loss_pct": sm["loss_pct"],
+                     "min_level": sm["min_level"], "time_to_survive_days": sm["time_to_survive_days"],
+                     "time_to_recover_days": sm["time_to_recover_days"],
+                     "most_affected_items": ", ".join(sm["most_affected_items"]),
+                     "atlas_version": r.metadata["atlas_version"]})
+    return pd.DataFrame(rows)

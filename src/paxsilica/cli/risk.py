@@ -20,7 +20,7 @@ from ..metrics import (
     stage_concentration,
     supply_risk,
 )
-from ..metrics._common import parse_codes
+from ..metrics._common import parse_codes, require_group
 from .common import OutputFormat, console, current_atlas, emit
 
 app = typer.Typer(help="Concentration, coalition exposure and bottlenecks of the AI stack.",
@@ -59,11 +59,22 @@ def items_cmd(fmt: Fmt = OutputFormat.table, coalition: Coalition = DEFAULT_COAL
               ) -> None:
     """Per item: HHI, top producers, governance-weighted HHI, coalition share and flags."""
     atlas = current_atlas()
+    require_group(atlas, coalition)
     if consumer:
-        emit(import_risk(atlas, [consumer]), fmt, title=f"Import risk of {consumer.upper()}", max_rows=top)
+        df = import_risk(atlas, [consumer])
+        if fmt == OutputFormat.table:
+            df = _pctcols(df[["item", "year", "measure", "imports", "import_reliance", "top_supplier",
+                              "top_supplier_share", "hhi", "import_risk"]],
+                          ["import_reliance", "top_supplier_share"])
+        emit(df, fmt, title=f"Import risk of {consumer.upper()}", max_rows=top)
         return
     if eu:
-        emit(supply_risk(atlas), fmt, title="EU supply risk (SR)", max_rows=top)
+        df = supply_risk(atlas)
+        if fmt == OutputFormat.table:
+            df = df[["item", "hhi_wgi_gs", "hhi_wgi_eu", "import_reliance_eu", "eol_rir",
+                     "substitution_index", "sr", "sr_gs_bound", "missing"]].round(3)
+            df["missing"] = df["missing"].str.replace("hhi_wgi_eu_sourcing", "eu_sourcing")
+        emit(df, fmt, title="EU supply risk (SR)", max_rows=top)
         return
     if stages:
         c = stage_concentration(atlas, level)
@@ -92,6 +103,7 @@ def bottlenecks_cmd(fmt: Fmt = OutputFormat.table, target: Target = DEFAULT_TARG
     """Rank knock-outs upstream of the target by the share of the target's output lost."""
     atlas = current_atlas()
     if countries:
+        require_group(atlas, coalition)
         df = country_knockouts(atlas, target, level, coalition=coalition, date=date, add=add)
         pc = ["loss", "largest_item_share"]
         title = f"Whole-country knock-outs: loss of {target}"
@@ -111,6 +123,7 @@ def coalition_cmd(fmt: Fmt = OutputFormat.table, coalition: Coalition = DEFAULT_
                   level: Level = "country", top: Top = None) -> None:
     """Coalition share per item and flags; with --add, the what-if before/after and bottleneck losses."""
     atlas = current_atlas()
+    require_group(atlas, coalition)
     if parse_codes(add):
         w = coalition_whatif(atlas, add, coalition, date, level)
         emit(_pctcols(w.drop(columns=["name", "stage"]),

@@ -41,7 +41,8 @@ def scenarios_table() -> pd.DataFrame:
     rows = []
     for name in list_scenarios():
         s = load_scenario(name)
-        first = s.description.split(". ")[0].strip().rstrip(".") + "."
+        text = " ".join(s.description.split())
+        first = text if len(text) <= 110 else text[:110].rsplit(" ", 1)[0] + " …"
         rows.append({"name": name, "horizon": s.horizon, "step": s.step,
                      "shocks": ", ".join(dict.fromkeys(x.type for x in s.shocks)), "description": first})
     return pd.DataFrame(rows, columns=["name", "horizon", "step", "shocks", "description"])

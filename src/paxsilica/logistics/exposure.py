@@ -21,6 +21,7 @@ from .lanes import (
     DEFAULT_PORT_DAYS,
     DEFAULT_SPEED_KNOTS,
     _chokepoints,
+    lane_table,
     lanes,
     parse_closed,
 )
@@ -188,20 +189,29 @@ def chokepoint_ranking(atlas: Atlas, target: str = DEFAULT_TARGET,
         closure_sets = {c: [c] for c in ids}
     loss_fn = _knockout_loss()
     base = lanes(atlas, speed_knots=speed_knots, cache=cache)
+    tot = base.groupby("item")["weight"].sum()
+    sea = base["mode"].eq("sea").to_numpy()
+    base_cps = [frozenset(c.split(";")) if m and c else frozenset()
+                for c, m in zip(base["chokepoints"], sea, strict=True)]
     rows = []
     for name, members in closure_sets.items():
         closed = parse_closed(members)
-        lt = lanes(atlas, closed, speed_knots=speed_knots, cache=cache)
-        tot = lt.groupby("item")["weight"].sum()
-        passing = np.array([bool(closed.intersection(c.split(";"))) if m == "sea" and c else False
-                            for c, m in zip(base["chokepoints"], base["mode"], strict=True)], dtype=bool)
-        share_pass = base[passing].groupby("item")["weight"].sum() / tot
-        share_cut = lt[lt["cut"].astype(bool)].groupby("item")["weight"].sum() / tot
-        share_pass = share_pass.dropna()
-        share_cut = share_cut.dropna()
-        rer = lt["rerouted"].astype(bool)
-        added = float((lt.loc[rer, "weight"] * lt.loc[rer, "added_days"]).sum() / lt.loc[rer, "weight"].sum()) \
-            if rer.any() else 0.0
+        passing = np.array([bool(closed & c) for c in base_cps], dtype=bool)
+        # only the lanes passing the closure can change: route just those again
+        hit = base.loc[passing, ["exporter", "importer"]].drop_duplicates()
+        status = lane_table(atlas, hit, closed, mode="sea", speed_knots=speed_knots, cache=cache) \
+            if len(hit) else pd.DataFrame(columns=["exporter", "importer", "cut", "rerouted", "added_days"])
+        key = dict(zip(zip(status["exporter"], status["importer"], strict=True),
+                       zip(status["cut"], status["added_days"], strict=True), strict=True))
+        flows = base[passing]
+        got = [key.get((e, i), (False, 0.0)) for e, i in zip(flows["exporter"], flows["importer"], strict=True)]
+        cut = np.array([bool(g[0]) for g in got], dtype=bool)
+        added = np.array([0.0 if g[0] or pd.isna(g[1]) else float(g[1]) for g in got])
+        share_pass = (flows.groupby("item")["weight"].sum() / tot).dropna()
+        share_cut = (flows[cut].groupby("item")["weight"].sum() / tot).dropna()
+        rer = (~cut) & (added > 0)
+        w = flows["weight"].to_numpy()
+        mean_added = float((w[rer] * added[rer]).sum() / w[rer].sum()) if rer.any() else 0.0
         loss = worst = float("nan")
         if loss_fn is not None:
             try:
@@ -215,7 +225,7 @@ def chokepoint_ranking(atlas: Atlas, target: str = DEFAULT_TARGET,
                      "max_share_passing": float(top.iloc[0]) if len(top) else 0.0,
                      "max_share_item": str(top.index[0]) if len(top) else "",
                      "items_over_10pct": int((share_pass > 0.10).sum()),
-                     "mean_added_days": added})
+                     "mean_added_days": mean_added})
     out = pd.DataFrame(rows, columns=["closure", "chokepoints", "loss", "loss_if_passing_lost",
                                       "max_share_passing", "max_share_item", "items_over_10pct",
                                       "mean_added_days"])

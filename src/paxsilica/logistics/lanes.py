@@ -314,11 +314,12 @@ def sea_routes(atlas: Atlas, od: Iterable[tuple[tuple[float, float], tuple[float
         else:
             out[(o, d)] = r
     new = []
-    for o, ds in todo.items():
-        got = net.routes_from(o, ds, closed)
-        for d in ds:
-            out[(o, d)] = got[d]
-            new.append((o, d, got[d]))
+    if todo:
+        got = net.routes_many(todo, closed)
+        for o, ds in todo.items():
+            for d in ds:
+                out[(o, d)] = got[(o, d)]
+                new.append((o, d, got[(o, d)]))
     if new:
         store.put_many(new)
         store.save()

@@ -14,8 +14,8 @@ A chokepoint is matched to the graph in one of two ways, and the same edge set s
 - otherwise by proximity: the edges whose segment comes within the chokepoint's radius of its
   point (:data:`CLOSURE_RADIUS_KM`, default :data:`DEFAULT_RADIUS_KM`).
 
-Routes are computed from searoute's graph node nearest each port (searoute's own snapping),
-one single-source Dijkstra per origin. Distances are the great-circle length of the node path
+Routes are computed from searoute's graph node nearest each port (searoute's own snapping) by
+Dijkstra on searoute's edge weights (scipy's compiled ``csgraph.dijkstra``, all origins at once). Distances are the great-circle length of the node path
 in nautical miles (searoute's method: the port-to-node approach legs are not added).
 """
 
@@ -26,7 +26,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -101,6 +100,31 @@ def haversine_km(lon1, lat1, lon2, lat2):
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
+@lru_cache(maxsize=1)
+def _node_array() -> np.ndarray:
+    """(lon, lat) of searoute's graph nodes, in the graph's (stable) order."""
+    return np.array(list(_graph().nodes), dtype=float)
+
+
+def unwrap_lon(lon: np.ndarray) -> np.ndarray:
+    """Unwrap longitudes across the antimeridian as searoute does (each point within 180 deg
+    of the previous one).
+
+    Examples
+    --------
+    >>> unwrap_lon(np.array([170.0, -175.0, -170.0])).tolist()
+    [170.0, 185.0, 190.0]
+    """
+    lon = np.array(lon, dtype=float)
+    for i in range(1, len(lon)):
+        dx = lon[i - 1] - lon[i]
+        if dx < -180:
+            lon[i] -= 360.0
+        elif dx > 180:
+            lon[i] += 360.0
+    return lon
+
+
 @dataclass(frozen=True)
 class Route:
     """One sea route between two points (normally two ports).
@@ -113,23 +137,32 @@ class Route:
         Chokepoint ids passed, in the order met from the origin.
     cut : bool
         True when no sea route remains (never a distance of 0).
-    coords : tuple of (lon, lat)
-        The line (longitudes unwrapped across the antimeridian, as searoute does).
+    path : tuple of int
+        Indices of searoute's graph nodes along the route (stable for one searoute version,
+        which is part of every cache key); :attr:`coords` gives the line.
     """
 
     distance_nm: float
     chokepoints: tuple[str, ...] = ()
     cut: bool = False
-    coords: tuple[tuple[float, float], ...] = ()
+    path: tuple[int, ...] = ()
+
+    @property
+    def coords(self) -> tuple[tuple[float, float], ...]:
+        """The line as (lon, lat), longitudes unwrapped across the antimeridian."""
+        if not self.path:
+            return ()
+        arr = _node_array()[list(self.path)]
+        return tuple(zip(unwrap_lon(arr[:, 0]).tolist(), arr[:, 1].tolist(), strict=True))
 
     def to_json(self) -> dict:
-        return {"d": None if self.cut else round(self.distance_nm, 3), "c": list(self.chokepoints),
-                "x": self.cut, "g": [[round(x, 4), round(y, 4)] for x, y in self.coords]}
+        return {"d": None if self.cut else round(self.distance_nm, 4), "c": list(self.chokepoints),
+                "x": self.cut, "p": list(self.path)}
 
     @classmethod
     def from_json(cls, d: Mapping) -> Route:
         return cls(float("nan") if d["x"] else float(d["d"]), tuple(d["c"]), bool(d["x"]),
-                   tuple((float(x), float(y)) for x, y in d["g"]))
+                   tuple(d["p"]))
 
 
 CUT = Route(float("nan"), (), True, ())
@@ -170,13 +203,19 @@ class SeaNetwork:
     how: dict[str, str] = field(default_factory=dict)
     edge_chokepoints: dict[tuple, tuple[str, ...]] = field(default_factory=dict)
 
+    _nodes: list = field(default_factory=list, repr=False)
+    _index: dict = field(default_factory=dict, repr=False)
+    _ui: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    _vi: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
+    _w: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    _edge_keys: list = field(default_factory=list, repr=False)
+    _always_open: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
+    _matrices: dict = field(default_factory=dict, repr=False)
+    _snaps: dict = field(default_factory=dict, repr=False)
+
     @property
     def graph(self):
         return _graph()
-
-    def snap(self, lon: float, lat: float) -> tuple[float, float]:
-        """The graph node searoute would start from for a point (its nearest node)."""
-        return self.graph.kdtree.query((float(lon), float(lat)))
 
     def closed_edges(self, closed: Iterable[str]) -> frozenset:
         """Edge keys hidden by a closure set (unknown ids raise)."""
@@ -188,64 +227,93 @@ class SeaNetwork:
             out |= self.edges_of[c]
         return frozenset(out)
 
-    def routes_from(self, origin: tuple[float, float], destinations: Iterable[tuple[float, float]],
-                    closed: Iterable[str] = ()) -> dict[tuple[float, float], Route]:
-        """Routes from one point to several, under a closure set.
+    def _matrix(self, closed: frozenset[str]):
+        """Sparse adjacency (km) without the closed chokepoints' edges and the always-closed
+        passages, built once per closure set (the graph itself is never modified)."""
+        from scipy.sparse import csr_matrix
+
+        key = frozenset(closed)
+        if key not in self._matrices:
+            blocked = self.closed_edges(key)
+            keep = self._always_open.copy()
+            if blocked:
+                keep &= np.fromiter((k not in blocked for k in self._edge_keys), dtype=bool,
+                                    count=len(self._edge_keys))
+            n = len(self._nodes)
+            m = csr_matrix((self._w[keep], (self._ui[keep], self._vi[keep])), shape=(n, n))
+            if len(self._matrices) > 32:
+                self._matrices.clear()
+            self._matrices[key] = m
+        return self._matrices[key]
+
+    def snap(self, lon: float, lat: float) -> tuple[float, float]:
+        """The graph node searoute would start from for a point (its nearest node)."""
+        key = (float(lon), float(lat))
+        if key not in self._snaps:
+            self._snaps[key] = self.graph.kdtree.query(key)
+        return self._snaps[key]
+
+    def routes_many(self, od: Mapping[tuple[float, float], Iterable[tuple[float, float]]],
+                    closed: Iterable[str] = ()) -> dict[tuple, Route]:
+        """Routes from several origins to their destinations, under a closure set.
 
         Parameters
         ----------
-        origin : (lon, lat)
-        destinations : iterable of (lon, lat)
+        od : mapping origin (lon, lat) -> iterable of destinations (lon, lat)
         closed : iterable of chokepoint ids
+
+        Returns
+        -------
+        dict mapping (origin, destination) as given to its :class:`Route`.
+        """
+        from scipy.sparse.csgraph import dijkstra
+
+        mat = self._matrix(frozenset(closed))
+        origins = list(od)
+        out: dict[tuple, Route] = {}
+        for start in range(0, len(origins), 64):
+            chunk = origins[start:start + 64]
+            idx = [self._index[self.snap(*o)] for o in chunk]
+            # Unreachable nodes come back with an infinite distance: no exception and no
+            # warning (unlike searoute(), which returns an empty route of length 0 with a
+            # UserWarning); such lanes are cut.
+            dist, pred = dijkstra(mat, directed=False, indices=idx, return_predecessors=True)
+            for row, o in enumerate(chunk):
+                src = idx[row]
+                for d in od[o]:
+                    t = self._index[self.snap(*d)]
+                    if not np.isfinite(dist[row, t]):
+                        out[(tuple(o), tuple(d))] = CUT
+                        continue
+                    path = [t]
+                    while path[-1] != src:
+                        path.append(int(pred[row, path[-1]]))
+                    out[(tuple(o), tuple(d))] = self._route_of(path[::-1])
+        return out
+
+    def routes_from(self, origin: tuple[float, float], destinations: Iterable[tuple[float, float]],
+                    closed: Iterable[str] = ()) -> dict[tuple[float, float], Route]:
+        """Routes from one point to several, under a closure set.
 
         Returns
         -------
         dict mapping each destination (as given) to its :class:`Route`.
         """
-        g = self.graph
-        blocked = self.closed_edges(closed)
-        always = set(ALWAYS_CLOSED)
+        got = self.routes_many({tuple(origin): [tuple(d) for d in destinations]}, closed)
+        return {d: r for (_, d), r in got.items()}
 
-        def weight(u, v, d):
-            if d.get("passage") in always or _edge_key(u, v) in blocked:
-                return None  # hidden edge
-            return d.get("weight")
-
-        src = self.snap(*origin)
-        dests = {tuple(d): self.snap(*d) for d in destinations}
-        targets = set(dests.values())
-        # Unreachable nodes are simply absent from `paths`: no exception and no warning (unlike
-        # searoute(), which returns an empty route of length 0 with a UserWarning).
-        _, paths = nx.single_source_dijkstra(g, src, weight=weight)
-        out: dict[tuple[float, float], Route] = {}
-        for d, node in dests.items():
-            path = paths.get(node) if node in targets else None
-            if path is None:
-                out[d] = CUT
-                continue
-            out[d] = self._route_of(path)
-        return out
-
-    def _route_of(self, path: list) -> Route:
-        if len(path) < 2:
-            return Route(0.0, (), False, tuple(path))
-        arr = np.asarray(path, dtype=float)
-        # unwrap longitudes across the antimeridian (searoute's normalize_linestring)
-        lon = arr[:, 0].copy()
-        for i in range(1, len(lon)):
-            dx = lon[i - 1] - lon[i]
-            if dx < -180:
-                lon[i] -= 360.0
-            elif dx > 180:
-                lon[i] += 360.0
+    def _route_of(self, idx: list[int]) -> Route:
+        if len(idx) < 2:
+            return Route(0.0, (), False, tuple(idx))
+        arr = _node_array()[idx]
         km = float(np.sum(haversine_km(arr[:-1, 0], arr[:-1, 1], arr[1:, 0], arr[1:, 1])))
         seen: list[str] = []
-        for u, v in zip(path[:-1], path[1:], strict=True):
-            for c in self.edge_chokepoints.get(_edge_key(u, v), ()):
+        nodes = self._nodes
+        for a, b in zip(idx[:-1], idx[1:], strict=True):
+            for c in self.edge_chokepoints.get(_edge_key(nodes[a], nodes[b]), ()):
                 if c not in seen:
                     seen.append(c)
-        coords = tuple(zip(lon.tolist(), arr[:, 1].tolist(), strict=True))
-        return Route(km / KM_PER_NM, tuple(seen), False, coords)
+        return Route(km / KM_PER_NM, tuple(seen), False, tuple(int(i) for i in idx))
 
 
 def _chokepoint_key(chokepoints: pd.DataFrame) -> tuple:
@@ -310,8 +378,19 @@ def _sea_network(key: tuple, radii_items: tuple) -> SeaNetwork:
         for e in es:
             edge_cp.setdefault(e, []).append(cid)
     cp = pd.DataFrame(list(key), columns=["chokepoint", "lat", "lon", "searoute_passage"])
-    return SeaNetwork(cp, edges_of, how, {e: tuple(v) for e, v in edge_cp.items()})
+    nodes = list(g.nodes)
+    index = {n: i for i, n in enumerate(nodes)}
+    weights = np.array([float(d.get("weight") or 0.0) for _, _, d in g.edges(data=True)])
+    # scipy drops explicit zeros from sparse matrices: keep zero-length edges as tiny weights
+    weights = np.where(weights > 0, weights, 1e-9)
+    return SeaNetwork(
+        cp, edges_of, how, {e: tuple(v) for e, v in edge_cp.items()},
+        _nodes=nodes, _index=index,
+        _ui=np.array([index[e[0]] for e in edges], dtype=np.int64),
+        _vi=np.array([index[e[1]] for e in edges], dtype=np.int64),
+        _w=weights, _edge_keys=[_edge_key(e[0], e[1]) for e in edges],
+        _always_open=~np.isin(names, list(ALWAYS_CLOSED)))
 
 
 __all__ = ["ALWAYS_CLOSED", "CLOSURE_RADIUS_KM", "CUT", "DEFAULT_RADIUS_KM", "KM_PER_NM", "Route",
-           "SeaNetwork", "haversine_km", "sea_network", "searoute_version"]
+           "SeaNetwork", "haversine_km", "sea_network", "searoute_version", "unwrap_lon"]

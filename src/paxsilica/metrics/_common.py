@@ -54,7 +54,8 @@ def _country_level(atlas: Atlas, year: int | None, cols: list[str]) -> pd.DataFr
                .agg(year=("year", "first"), share=("share", "sum"), rest=("rest", "first")))
     agg["producer_type"] = np.where(agg["rest"], "rest_of_world", "country")
     agg["country"] = np.where(agg["rest"], None, agg["producer"])
-    out = pd.concat([country, agg[cols]], ignore_index=True)
+    # concat with an empty frame warns on pandas 2.x: skip it
+    out = agg[cols].copy() if country.empty else pd.concat([country, agg[cols]], ignore_index=True)
     out["rest"] = out["rest"].astype(bool)
     return out.sort_values(["item", "producer"], kind="mergesort").reset_index(drop=True)
 
@@ -143,6 +144,13 @@ def require_item(atlas: Atlas, item: str) -> None:
     known = set(atlas["items"]["item"].dropna().astype(str))
     if item not in known:
         raise NotFoundError(f"unknown item {item!r}; the atlas has {len(known)} items")
+
+
+def require_group(atlas: Atlas, group: str) -> None:
+    """Raise :class:`NotFoundError` unless ``groups`` has ``group`` (catches typos in shells)."""
+    known = sorted(set(atlas["groups"]["group"].dropna().astype(str)))
+    if group not in known:
+        raise NotFoundError(f"unknown group {group!r}; the atlas has: {', '.join(known) or 'none'}")
 
 
 def parse_codes(codes: str | Iterable[str] | None) -> tuple[str, ...]:

@@ -48,7 +48,7 @@ def eu_sourcing_shares(atlas: Atlas, item: str, eu_group: str = EU_GROUP,
     if len(p):
         p = p[p["year"] == p["year"].max()]
     domestic = p.groupby("producer")["quantity"].sum().astype("float64")
-    total = pd.concat([imports, domestic]).groupby(level=0).sum()
+    total = imports if domestic.empty else pd.concat([imports, domestic]).groupby(level=0).sum()
     if total.sum() <= 0:
         return None
     return total / total.sum()

@@ -21,19 +21,46 @@ from ..atlas import Atlas
 from ._common import governance, item_info, parse_codes
 from .concentration import concentration
 
+TONNES = {"t": 1.0, "kt": 1000.0, "kg": 0.001}
+"""Production units convertible to the metric tons of ``trade.quantity``."""
 
-def _flows(atlas: Atlas, year: int | None) -> tuple[pd.DataFrame, str]:
+
+def _flows(atlas: Atlas, year: int | None) -> pd.DataFrame:
+    """Latest-year flows per item, with ``measure``: quantity (t) when every flow of the item has
+    one, else value (kUSD), and ``amount`` in that measure."""
     t = atlas["trade"]
     t = t[t["item"].notna() & t["exporter"].notna() & t["importer"].notna()
           & (t["exporter"] != t["importer"]).fillna(False)]
     if year is not None:
         t = t[t["year"] <= year]
     if t.empty:
-        return t, "quantity"
-    measure = "quantity" if t["quantity"].notna().all() else "value"
-    t = t[t[measure].notna()]
+        return t.assign(measure=pd.Series(dtype=object), amount=pd.Series(dtype="float64"))
     latest = t.groupby("item")["year"].transform("max")
-    return t[t["year"] == latest], measure
+    t = t[t["year"] == latest]
+    has_q = t["quantity"].notna().groupby(t["item"]).transform("all")
+    measure = np.where(has_q, "quantity", "value")
+    amount = np.where(has_q, t["quantity"].astype("float64"), t["value"].astype("float64"))
+    t = t.assign(measure=measure, amount=amount)
+    return t[t["amount"].notna()]
+
+
+def _production_t(atlas: Atlas, item: str, country: str) -> float:
+    """Domestic production of ``country`` in metric tons: 0 when the atlas lists it as no producer
+    of the item, NaN when it produces but in no unit convertible to tons (or without quantity)."""
+    prod = atlas["production"]
+    p = prod[(prod["item"] == item).fillna(False) & (prod["producer"] == country).fillna(False)]
+    if p.empty:
+        return 0.0
+    p = p[p["year"] == p["year"].max()]
+    items = atlas["items"].drop_duplicates("item").set_index("item")
+    default_unit = items["unit"].get(item) if len(items) else None
+    total = 0.0
+    for q, unit in zip(p["quantity"], p["unit"], strict=True):
+        unit = unit if isinstance(unit, str) and unit else default_unit
+        if pd.isna(q) or unit not in TONNES:
+            return np.nan
+        total += float(q) * TONNES[unit]
+    return total
 
 
 def import_risk(atlas: Atlas, consumers: Iterable[str] | str | None = None,
@@ -53,8 +80,10 @@ def import_risk(atlas: Atlas, consumers: Iterable[str] | str | None = None,
     DataFrame
         ``consumer, item, name, stage, year, measure, imports, exports, production,
         import_reliance, top_supplier, top_supplier_share, hhi, import_risk, gov_missing``.
-        ``measure`` is ``quantity`` (t) or ``value`` (kUSD, then production is unknown and
-        reliance is on gross imports). Empty when the atlas has no trade.
+        ``measure`` is ``quantity`` (t) when every flow of the item has one, else ``value``
+        (kUSD). ``production`` is the consumer's own output in t: 0 when the atlas lists it as no
+        producer, NaN when its production is not in t/kt/kg (or trade is in value) — then
+        reliance and risk are NaN rather than mixing units. Empty when the atlas has no trade.
 
     Examples
     --------
@@ -72,37 +101,39 @@ def import_risk(atlas: Atlas, consumers: Iterable[str] | str | None = None,
     >>> float(r["import_reliance"]), round(float(r["import_risk"]), 3)
     (1.0, 0.525)
     """
-    flows, measure = _flows(atlas, year)
     cols = ["consumer", "item", "name", "stage", "year", "measure", "imports", "exports",
             "production", "import_reliance", "top_supplier", "top_supplier_share", "hhi",
             "import_risk", "gov_missing"]
+    flows = _flows(atlas, year)
     if flows.empty:
         return pd.DataFrame(columns=cols)
     wanted = set(parse_codes(consumers)) if consumers is not None else None
     conc = concentration(atlas, "country").set_index("item")
     gov = governance(atlas)
     info = item_info(atlas)
-    prod = atlas["production"]
     rows = []
     for (item, consumer), g in flows.groupby(["item", "importer"], sort=True):
         if wanted is not None and consumer not in wanted:
             continue
-        by = g.groupby("exporter")[measure].sum().astype("float64")
+        measure = str(g["measure"].iloc[0])
+        by = g.groupby("exporter")["amount"].sum().astype("float64")
         total = float(by.sum())
         exports = float(flows.loc[(flows["item"] == item) & (flows["exporter"] == consumer),
-                                  measure].sum())
-        p = np.nan
-        if measure == "quantity":
-            pr = prod[(prod["item"] == item).fillna(False) & (prod["producer"] == consumer).fillna(False)
-                      & prod["quantity"].notna()]
-            p = float(pr.loc[pr["year"] == pr["year"].max(), "quantity"].sum()) if len(pr) else 0.0
-        denom = (0.0 if np.isnan(p) else p) + total
-        reliance = float(np.clip((total - exports) / (denom - exports), 0.0, 1.0)) \
-            if denom - exports > 0 else 0.0
+                                  "amount"].sum())
+        p = _production_t(atlas, item, consumer)
+        if measure == "value" and p != 0.0:
+            p = np.nan  # production in tons cannot be added to trade values
+        denom = p + total
+        if np.isnan(denom):
+            reliance = np.nan
+        else:
+            reliance = float(np.clip((total - exports) / (denom - exports), 0.0, 1.0)) \
+                if denom - exports > 0 else 0.0
         h = float(conc["hhi"].get(item, np.nan)) / 10_000 if item in conc.index else np.nan
         g_i = np.array([gov.get(e, np.nan) / 10 for e in by.index])
         known = ~np.isnan(g_i)
-        weighted = float(np.sum(g_i[known] * by.to_numpy()[known]) / denom) if denom > 0 else 0.0
+        weighted = float(np.sum(g_i[known] * by.to_numpy()[known]) / denom) \
+            if not np.isnan(denom) and denom > 0 else np.nan
         top = by.sort_values(ascending=False, kind="mergesort")
         rows.append({
             "consumer": consumer, "item": item, "name": info["name"].get(item, item),

@@ -176,7 +176,7 @@ def _local_items(atlas: Any) -> set[str]:
         from ..logistics import transport_modes
 
         modes = transport_modes(atlas)
-    except Exception:  # noqa: BLE001 - fall back to the items table
+    except Exception:
         it = atlas["items"]
         modes = {str(a): str(b) for a, b in zip(it["item"], it["transport_mode"], strict=True) if isinstance(b, str)}
     return {k for k, v in modes.items() if v in ("local", "grid")}
@@ -548,7 +548,7 @@ def compute_lanes(atlas: Any, pairs: pd.DataFrame, closed: Iterable[str] = froze
         return None
     try:
         return lane_table(atlas, pairs, closed=frozenset(closed), mode=None)
-    except Exception as e:  # noqa: BLE001 - an atlas without ports/chokepoints still simulates
+    except Exception as e:
         notes.append(f"lanes not computed ({type(e).__name__}: {e}); every link takes one step")
         return None
 

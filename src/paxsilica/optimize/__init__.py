@@ -7,6 +7,7 @@ Examples
 inf
 """
 
+from .atlas_tts import DEFAULT_TARGET, AtlasNetwork, atlas_tts, network_from_atlas, upstream_items
 from .tts import (
     UNLIMITED,
     Network,
@@ -19,6 +20,11 @@ from .tts import (
 )
 
 __all__ = [
+    "DEFAULT_TARGET",
+    "AtlasNetwork",
+    "atlas_tts",
+    "network_from_atlas",
+    "upstream_items",
     "UNLIMITED",
     "Network",
     "SolverError",

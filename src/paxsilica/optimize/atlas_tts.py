@@ -166,6 +166,7 @@ def network_from_atlas(
     *,
     spare_capacity: float = 0.0,
     stock_rule: Literal["max", "sum"] = "max",
+    default_stock_days: float = 0.0,
 ) -> AtlasNetwork:
     """Build the time-to-survive network of ``target`` from an Atlas (see the module docstring).
 
@@ -178,6 +179,8 @@ def network_from_atlas(
         Extra capacity of every node as a fraction of its baseline (default 0: none).
     stock_rule : {"max", "sum"}
         How stocks of one item held by several holders add up.
+    default_stock_days : float
+        Days of the chain's use assumed in stock for items without stock data (default 0).
     """
     items_tbl = atlas["items"]
     known = set(items_tbl["item"].dropna().astype(str))
@@ -185,6 +188,8 @@ def network_from_atlas(
         raise NotFoundError(f"unknown target item {target!r}; it is not in the atlas items table")
     if not np.isfinite(spare_capacity) or spare_capacity < 0:
         raise InputError(f"spare capacity must be a number >= 0, got {spare_capacity}")
+    if not np.isfinite(default_stock_days) or default_stock_days < 0:
+        raise InputError(f"default stock days must be a number >= 0, got {default_stock_days}")
     if stock_rule not in ("max", "sum"):
         raise InputError(f"unknown stock rule {stock_rule!r}; use max or sum")
     notes: list[str] = []
@@ -224,12 +229,13 @@ def network_from_atlas(
         known_mask = np.isfinite(q[sel])
         used_known = float((q[sel][known_mask] * dep[known_mask]).sum())
         unknown_need = float(dep[~known_mask].sum())
-        rest = world[inp] - used_known
+        own = world[inp] if inp == target else 0.0  # the target's output first serves its demand
+        rest = world[inp] - own - used_known
         if unknown_need > 0:
             if rest <= _SHARE_TOL * world[inp]:
                 rest = world[inp]
             q[sel[~known_mask]] = rest / unknown_need
-        total = used_known + (rest if unknown_need > 0 else 0.0)
+        total = own + used_known + (rest if unknown_need > 0 else 0.0)
         if total > world[inp] * (1 + 1e-9):
             cap_factor[inp] = total / world[inp]
             notes.append(f"{inp}: recipe quantities need {total / world[inp]:.3g}× its world output; "
@@ -275,8 +281,20 @@ def network_from_atlas(
     # Stocks.
     stock, stock_days, stock_note = _stocks(atlas, chain, basis, baseline_use, stock_rule)
     no_stock = [it for it in chain if stock_note[it].startswith("no stock")]
-    if no_stock:
+    if no_stock and default_stock_days > 0:
+        for it in no_stock:
+            stock[it] = default_stock_days * baseline_use[it]
+            stock_days[it] = default_stock_days if baseline_use[it] > 0 else 0.0
+            stock_note[it] = f"no stock data ({default_stock_days:g} days assumed)"
+        notes.append(f"{len(no_stock)} of {len(chain)} items have no stock data: "
+                     f"{default_stock_days:g} days of cover assumed.")
+    elif no_stock:
         notes.append(f"{len(no_stock)} of {len(chain)} items have no stock data: 0 inventory assumed.")
+    if spare_capacity > 0:
+        notes.append(f"every node has {spare_capacity:.0%} spare capacity above its baseline output.")
+    else:
+        notes.append("no spare capacity: the chain uses all of each item's output at baseline "
+                     "(closed-chain rule; see docs/tts.md).")
 
     items = pd.DataFrame({
         "item": chain,
@@ -340,6 +358,7 @@ def atlas_tts(
     *,
     spare_capacity: float = 0.0,
     stock_rule: Literal["max", "sum"] = "max",
+    default_stock_days: float = 0.0,
     network: AtlasNetwork | None = None,
 ) -> pd.DataFrame:
     """Time-to-survive, impact for a time-to-recover and risk exposure of every (item, producer).
@@ -351,7 +370,7 @@ def atlas_tts(
         Item whose baseline output is the demand (default ``ai_datacenter_capacity``).
     ttr_days : float
         Time-to-recover of every node, in days.
-    spare_capacity, stock_rule
+    spare_capacity, stock_rule, default_stock_days
         See :func:`network_from_atlas`.
     network : AtlasNetwork, optional
         A network already built from ``atlas`` (skips building it again).
@@ -368,7 +387,8 @@ def atlas_tts(
         adapter's assumptions.
     """
     an = network if network is not None else network_from_atlas(
-        atlas, target, spare_capacity=spare_capacity, stock_rule=stock_rule)
+        atlas, target, spare_capacity=spare_capacity, stock_rule=stock_rule,
+        default_stock_days=default_stock_days)
     real = an.nodes.loc[~an.nodes["synthetic"], "node"].tolist()
     res = analyze(an.network, ttr=float(ttr_days), nodes=real)
     daily = 1.0  # the network's units are days of world output

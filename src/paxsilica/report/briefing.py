@@ -37,7 +37,7 @@ from ..metrics import (
     members,
     supply_risk,
 )
-from ..metrics._common import country_names, governance, parse_codes, require_item
+from ..metrics._common import country_names, governance, parse_codes, require_group, require_item
 
 
 @dataclass
@@ -107,7 +107,8 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
         Country the briefing is written for: adds its producer position, its knock-out cost and
         (with trade data) its import risk.
     coalition : str
-        Group id in ``groups`` (default ``pax_silica``), membership as of ``date``.
+        Group id in ``groups`` (default ``pax_silica``), membership as of ``date``. An unknown id
+        raises NotFoundError, unless ``add`` is given (a hypothetical coalition).
     date : str or date, optional
         ``YYYY-MM-DD``; default: latest membership (no ``left`` date).
     target : str
@@ -125,10 +126,12 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
     >>> from paxsilica.atlas import Atlas
     >>> a = Atlas.from_frames({"items": pd.DataFrame({"item": ["dc"], "name": ["DC"],
     ...     "stage": ["infrastructure"], "unit": ["MW"]})})
-    >>> build_briefing(a, target="dc").dangers.empty
+    >>> build_briefing(a, target="dc", coalition="my_group", add="USA").dangers.empty
     True
     """
     require_item(atlas, target)
+    if not parse_codes(add) or coalition in set(atlas["groups"]["group"].dropna().astype(str)):
+        require_group(atlas, coalition)
     for_iso3 = for_iso3.strip().upper() if for_iso3 else None
     if for_iso3 and for_iso3 not in set(atlas["countries"]["iso3"].dropna().astype(str)):
         raise NotFoundError(f"unknown country {for_iso3!r} (use an ISO3 code of the atlas's countries)")
@@ -251,7 +254,7 @@ def _summary_points(b: Briefing) -> list[str]:
                    f"output (static, before inventories and substitution).")
         if len(cb) > 1:
             r2 = cb.iloc[1]
-            out.append(f"{r2['scenario'].capitalize()}: that loss becomes {pct(r2['autarky_loss'])}; "
+            out.append(f"{r2['scenario'][:1].upper()}{r2['scenario'][1:]}: that loss becomes {pct(r2['autarky_loss'])}; "
                        f"the worst single outsider becomes {_txt(r2['worst_outsider'])} "
                        f"({pct(r2['worst_outsider_loss'])}).")
     d = b.dangers
@@ -383,7 +386,8 @@ def briefing_context(b: Briefing, maps: int = 6) -> dict[str, Any]:
                                     + f"unattributed rest {pct(r['rest_share'])}."})
 
     sr = b.supply_risk
-    sr_rows = [{"name": r.name, "hhi_wgi": num(r.hhi_wgi_gs, 2), "eol": pct(r.eol_rir),
+    sr_rows = [{"name": r.name, "hhi_wgi": num(r.hhi_wgi_gs, 2), "hhi_wgi_eu": num(r.hhi_wgi_eu, 2),
+                "eol": pct(r.eol_rir),
                 "si": num(r.substitution_index, 2), "ir": pct(r.import_reliance_eu),
                 "sr": num(r.sr, 2), "proxy": num(r.sr_gs_proxy, 2), "bound": num(r.sr_gs_bound, 2),
                 "critical": "yes" if r.sr_critical is True else ("–" if pd.isna(r.sr_critical) else "no"),
@@ -550,9 +554,9 @@ def render_markdown(b: Briefing) -> str:
                             for r in s["rows"]]))
         L.append("")
     L += ["## EU supply risk", ""]
-    L.append(_md_table(["item", "HHI_WGI (GS)", "EoL-RIR", "SI_SR", "IR (EU)", "SR", "SR (GS proxy)",
-                        "SR bound", "SR ≥ 1", "missing inputs"],
-                       [[r["name"], r["hhi_wgi"], r["eol"], r["si"], r["ir"], r["sr"], r["proxy"],
+    L.append(_md_table(["item", "HHI_WGI (GS)", "HHI_WGI (EU)", "EoL-RIR", "SI_SR", "IR (EU)", "SR",
+                        "SR (GS proxy)", "SR bound", "SR ≥ 1", "missing inputs"],
+                       [[r["name"], r["hhi_wgi"], r["hhi_wgi_eu"], r["eol"], r["si"], r["ir"], r["sr"], r["proxy"],
                          r["bound"], r["critical"], r["missing"]] for r in ctx["supply_risk"]]))
     L += ["", "## Methodology", "", METHODOLOGY_MD, "", "## Sources", ""]
     for s in ctx["sources"]:

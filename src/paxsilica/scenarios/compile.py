@@ -12,7 +12,8 @@ the profile's value on day ``t·step``):
 - ``chokepoint_closure``: lanes through the chokepoint are recomputed with it closed
   (:func:`paxsilica.logistics.lane_table`). ``mode: cut`` or a lane with no remaining sea route → link
   cap 0 for the closure; ``mode: reroute`` → the link's lead time becomes the rerouted one for the
-  closure (engine lead-time schedule). Without lane data every affected link is cut.
+  closure (engine lead-time schedule), routed around every closure of the scenario that overlaps it in
+  time. Without lane data every affected link is cut.
 - ``site_outage`` / ``disaster`` / ``cyber_incident``: capacity factor ``1 - loss·remaining(t)`` of
   the sites hit, with the recovery profile of :class:`~paxsilica.scenarios.schema.Recovery` (a cyber
   incident is a full outage for ``duration`` days followed by its restore profile). Several shocks
@@ -136,6 +137,19 @@ class _Acc:
         return Schedule(idx, vals)
 
 
+def _closed_with(scenario: Scenario, s: ChokepointClosure) -> frozenset[str]:
+    """The chokepoint of ``s`` and every other closure of the scenario overlapping it in time (a
+    rerouted lane must avoid all of them)."""
+    end = s.end_day()
+    out = {s.chokepoint}
+    for o in scenario.shocks:
+        if isinstance(o, ChokepointClosure):
+            o_end = o.end_day()
+            if (end is None or o.start < end) and (o_end is None or s.start < o_end):
+                out.add(o.chokepoint)
+    return frozenset(out)
+
+
 def compile_scenario(
     scenario: Scenario,
     network: Any,
@@ -228,8 +242,9 @@ def compile_scenario(
                 table = None
                 if s.mode == "reroute":
                     pairs = links.loc[through, ["exporter", "importer", "item"]].drop_duplicates().astype(str)
-                    table = (lanes_under(frozenset({s.chokepoint})) if lanes_under is not None
-                             else compute_lanes(atlas, pairs, {s.chokepoint}, notes))
+                    closed = _closed_with(scenario, s)
+                    table = (lanes_under(closed) if lanes_under is not None
+                             else compute_lanes(atlas, pairs, closed, notes))
                 if table is None:
                     if s.mode == "reroute":
                         notes.append(f"shock {i}: no lanes under the closure of {s.chokepoint}; its links are cut")

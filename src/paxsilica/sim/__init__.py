@@ -2,7 +2,7 @@
 
 >>> from paxsilica.sim import SupplyNetwork, FirmShocks, simulate
 >>> net = SupplyNetwork.from_arrays([0, 1], [1, 0], [100.0, 100.0], final_demand=[100.0, 100.0])
->>> simulate(net, FirmShocks([0], [0.1]), steps=2).production.tolist()
+>>> simulate(net, FirmShocks([0], [0.1]), steps=2, arithmetic="reference").production.tolist()
 [400.0, 380.0, 343.33333333333337]
 """
 

@@ -145,8 +145,8 @@ class Scenario:
         Per-firm capacity factors in [0, 1] (outages, recovery profiles, cyber incidents); multiplied
         with the ``shocks``.
     link_capacity : Schedule, optional
-        Per-link caps in [0, 1] as a fraction of the baseline amount: export bans (0), licence
-        regimes (a fraction), chokepoint cuts (0).
+        Per-link caps in [0, 1]: a cap c < 1 lets at most c times the baseline amount through per
+        step (export bans 0, licence regimes a fraction, chokepoint cuts 0); 1 means unrestricted.
     lead_time : Schedule, optional
         Per-link lead time in steps (e.g. rerouting around a closed chokepoint); needs the
         ``lead_times`` extension.
@@ -593,7 +593,7 @@ def simulate(
 
     >>> net = SupplyNetwork.from_arrays([0, 1], [1, 0], [100.0, 100.0], final_demand=[100.0, 100.0])
     >>> r = simulate(net, FirmShocks([0], [0.1]), steps=6)
-    >>> [round(v, 6) for v in r.production]
+    >>> [round(float(v), 6) for v in r.production]
     [400.0, 380.0, 343.333333, 303.764922, 251.748546, 231.019411, 200.0]
     """
     if steps < 0:
@@ -737,7 +737,7 @@ def simulate(
         slots = np.arange(lmax)[:, None]
         buf = np.zeros((B, lmax, m))
         buf[:] = (slots < lead_base[None, :]).astype(np.float64)  # the pipeline is full at baseline
-        pipe = np.broadcast_to((lead_base - 1).astype(np.float64), (B, m)).copy()
+        pipe = np.broadcast_to(lead_base.astype(np.float64), (B, m)).copy()  # in transit, incl. next arrival
         buf_flat = buf.reshape(B, lmax * m)
         link_ids = np.arange(m)
     reserve = None if reserve0 is None else np.broadcast_to(reserve0, (B, m)).copy()
@@ -823,27 +823,32 @@ def simulate(
 
         # 3. orders (relative to A), from the client's own output last step
         if m:
+            sbar = seg_mean(s)  # S^sec/A^sec in days, per (client, sector) segment
             xc = x[:, cli]
-            if baseline_target:
-                o = n_days - s
-                if use_lead:
-                    o += (lead - 1) - pipe
-            else:
+            if not extended:
+                # reference: per link, target n·A·P/p̄
                 o = n_days * xc
                 o -= s
+            else:
+                # extended: per (client, sector) segment, so stock held at any supplier of the sector
+                # counts (re-sourced stock does not pile up); target n·A (baseline) or n·A·P/p̄
+                gap_seg = (n_days - sbar) if baseline_target else (n_days * x[:, seg_client] - sbar)
                 if use_lead:
-                    o += (lead - 1) * xc - pipe
+                    lag = (lead - 1) - pipe if baseline_target else (lead - 1) * xc - pipe
+                    lag *= w_link
+                    gap_seg = gap_seg + by_segment(lag)
+                o = gap_seg[:, net.link_seg]
             o /= tau
             o += xc
             np.maximum(o, 0.0, out=o)
             if any_idle:
                 o[:, idle_link] = 1.0
-            o_eff = np.minimum(o, linkcap) if link_sched.active else o
+            # a cap c < 1 limits the link to c·A per step; 1 means unrestricted (orders may exceed A)
+            o_eff = np.where(linkcap < 1.0, np.minimum(o, linkcap), o) if link_sched.active else o
         else:
             o_eff = np.zeros((B, 0))
 
         # 5a. producible output (capacity and Leontief stock limit); needed before demand when re-sourcing
-        sbar = seg_mean(s) if m else sbar
         capacity = capf
         if use_res:
             unshocked = capf >= 1.0
@@ -905,10 +910,11 @@ def simulate(
         x = xnew
 
         # 7. output
-        out_prod[:, t + 1] = x @ pbar
-        out_va[:, t + 1] = x @ value_weight
-        out_fd[:, t + 1] = served @ c
-        out_fdr[:, t + 1] = dfac @ c
+        for b in range(B):  # one dot per scenario: a batch sums exactly like single runs
+            out_prod[b, t + 1] = x[b] @ pbar
+            out_va[b, t + 1] = x[b] @ value_weight
+            out_fd[b, t + 1] = served[b] @ c
+            out_fdr[b, t + 1] = dfac[b] @ c
         if firm_prod is not None:
             firm_prod[:, t + 1] = x * pbar
             firm_fd[:, t + 1] = served * c
@@ -937,16 +943,16 @@ def simulate(
                     close &= (np.abs(s - n_days) <= tol * max(n_days, 1.0)).all(axis=1)
                     close &= (np.abs(d - 1.0) <= tol).all(axis=1)
                     if use_lead:
-                        close &= (np.abs(pipe - (lead_base - 1)) <= tol * lmax).all(axis=1)
+                        close &= (np.abs(pipe - lead_base) <= tol * lmax).all(axis=1)
                 for b in np.flatnonzero(close):
                     x[b] = base_x
                     s[b] = n_days
                     d[b] = 1.0
                     sbar[b] = n_days
                     ramp[b] = 0.0
-                    if use_lead:
-                        buf[b] = (slots < lead_base[None, :]).astype(np.float64)
-                        pipe[b] = lead_base - 1
+                    if use_lead:  # full pipeline: arrivals at steps t+1 .. t+L in their ring slots
+                        buf[b] = (((slots - (t + 1)) % lmax) < lead_base[None, :]).astype(np.float64)
+                        pipe[b] = lead_base
 
     def squeeze(a: np.ndarray | None) -> np.ndarray | None:
         return a if a is None or batched else a[0]
@@ -977,23 +983,28 @@ def simulate(
 
 def _priority(x: np.ndarray, y: np.ndarray, o: np.ndarray, dfac: np.ndarray, a_rel: np.ndarray,
               c_rel: np.ndarray, sup: np.ndarray, n: int, B: int) -> tuple[np.ndarray, np.ndarray]:
-    """Water-filling rationing for the suppliers that are short (x < y); the rest fill every order."""
-    short = x < y
+    """Water-filling rationing for the suppliers that are short (x < y); the rest fill every order.
+
+    Scenarios are handled one by one so that a batch computes exactly what single runs compute.
+    """
     d = o.copy()
     served = dfac.copy()
-    sb, sj = np.nonzero(short)  # short (scenario, supplier) pairs
-    seg_of = np.full((B, n), -1, np.int64)
-    seg_of[sb, sj] = np.arange(sb.size)
-    lb, le = np.nonzero(short[:, sup])  # their links
-    fb, fj = sb, sj
-    keep = c_rel[fj] > 0
-    fb, fj = fb[keep], fj[keep]
-    seg = np.concatenate((seg_of[lb, sup[le]], seg_of[fb, fj]))
-    w = np.concatenate((a_rel[le], c_rel[fj]))
-    g = np.concatenate((o[lb, le], dfac[fb, fj]))
-    level = _waterfill(seg, w, g, x[sb, sj], sb.size)
-    d[lb, le] = np.minimum(o[lb, le], level[seg_of[lb, sup[le]]])
-    served[sb, sj] = np.minimum(dfac[sb, sj], level)
+    for b in range(B):
+        short = x[b] < y[b]
+        if not short.any():
+            continue
+        sj = np.flatnonzero(short)  # short suppliers
+        seg_of = np.full(n, -1, np.int64)
+        seg_of[sj] = np.arange(sj.size)
+        le = np.flatnonzero(short[sup])  # their links
+        fj = sj[c_rel[sj] > 0]  # their final consumers
+        seg_l = seg_of[sup[le]]
+        seg = np.concatenate((seg_l, seg_of[fj]))
+        w = np.concatenate((a_rel[le], c_rel[fj]))
+        g = np.concatenate((o[b, le], dfac[b, fj]))
+        level = _waterfill(seg, w, g, x[b, sj], sj.size)
+        d[b, le] = np.minimum(o[b, le], level[seg_l])
+        served[b, sj] = np.minimum(dfac[b, sj], level)
     return d, served
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "read_network",
     "read_shocks",
     "write_firm_production",
+    "write_network_files",
     "write_series",
 ]
 
@@ -320,3 +321,42 @@ def write_firm_production(path: str | Path, steps: np.ndarray, firm_ids: np.ndar
         "value": production.ravel(),
     })
     df.to_csv(path, sep=" ", header=False, index=False, float_format="%.17g", lineterminator="\n")
+
+
+def write_network_files(network: SupplyNetwork, folder: str | Path, shocks: FirmShocks | None = None) -> FirmFiles:
+    """Write a network (and shocks) in the reference text formats; firm ids must be integers.
+
+    Files: ``links.txt``, ``final_demand.txt``, ``initial_production.txt`` (p̄), ``sectors.txt``
+    (sector code = position in ``sector_names``) and ``shocks.txt`` when given. Amounts ``%.17g``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> net = SupplyNetwork.from_arrays([0], [1], [2.5], final_demand=[0.0, 1.0], firm_ids=[10, 20])
+    >>> files = write_network_files(net, tempfile.mkdtemp())
+    >>> files.links.read_text()
+    '10 20 2.5\\n'
+    >>> read_network(files.links, files.final_demand, files.sectors).amount.tolist()
+    [2.5]
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = np.asarray(network.firm_ids)
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise InputError("the text formats need integer firm ids")
+
+    def put(name: str, cols: dict[str, np.ndarray]) -> Path:
+        p = folder / name
+        pd.DataFrame(cols).to_csv(p, sep=" ", header=False, index=False, float_format="%.17g",
+                                  lineterminator="\n")
+        return p
+
+    links = put("links.txt", {"s": ids[network.supplier], "c": ids[network.client], "a": network.amount})
+    fd = network.final_demand > 0
+    final = put("final_demand.txt", {"f": ids[fd], "a": network.final_demand[fd]})
+    initial = put("initial_production.txt", {"f": ids, "a": network.baseline_output})
+    sectors = put("sectors.txt", {"f": ids, "s": network.sector, "x": np.zeros(network.n_firms, np.int64)})
+    shock_path = None
+    if shocks is not None:
+        shock_path = put("shocks.txt", {"f": ids[shocks.firm], "d": shocks.delta, "t": shocks.day})
+    return FirmFiles(links, final, initial, sectors, shock_path)

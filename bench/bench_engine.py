@@ -1,0 +1,140 @@
+"""Benchmark of the simulation engine (ENGINE.md Part C, "Speed").
+
+Usage::
+
+    python bench/bench_engine.py            # 100k firms / 500k links x 30 steps (text files read
+                                            # included), then 1M firms / 5M links x 365 steps
+    python bench/bench_engine.py --quick    # one repetition, and 200k firms / 1M links x 365 instead
+
+Prints a Markdown table (paste it into bench/RESULTS.md with the machine and date lines printed
+above it). Timings are wall-clock seconds; peak memory is the child process's maximum resident set
+size (the large case runs in its own process so that its peak is its own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from paxsilica.sim import FirmShocks, simulate
+from paxsilica.sim.network import random_network
+from paxsilica.sim.textio import FirmFiles, read_firm_files, write_network_files
+
+SEED = 20260101
+
+
+def machine() -> str:
+    model = platform.processor() or "unknown CPU"
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                model = line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}"
+
+
+def shocks_for(net, rng: np.random.Generator) -> FirmShocks:  # type: ignore[no-untyped-def]
+    """Three shocked firms among the 100 largest, losses 30-90 %."""
+    big = np.argsort(-net.baseline_output)[:100]
+    firms = rng.choice(big, 3, replace=False)
+    return FirmShocks(firms, rng.uniform(0.3, 0.9, 3), np.zeros(3, np.int64))
+
+
+def case_text(n: int, m: int, steps: int, reps: int) -> list[dict[str, object]]:
+    """Write the network as text files, then time read + simulate for both rationing rules."""
+    rng = np.random.default_rng(SEED)
+    net = random_network(n, m, 50, seed=SEED)
+    shocks = shocks_for(net, rng)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        files = write_network_files(net, tmp, shocks)
+        files = FirmFiles(files.links, files.final_demand, files.initial_production, files.sectors, files.shocks)
+        for rationing in ("proportional", "priority"):
+            t_read, t_sim, t_all = [], [], []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                net2, sh2 = read_firm_files(files)
+                t1 = time.perf_counter()
+                res = simulate(net2, sh2, steps=steps, rationing=rationing)
+                t2 = time.perf_counter()
+                t_read.append(t1 - t0)
+                t_sim.append(t2 - t1)
+                t_all.append(t2 - t0)
+            rows.append({
+                "case": f"{n:,} firms / {net.n_links:,} links x {steps} steps (read + simulate)",
+                "rationing": rationing, "read_s": statistics.median(t_read),
+                "simulate_s": statistics.median(t_sim), "total_s": statistics.median(t_all),
+                "min_total_s": min(t_all), "reps": reps,
+                "loss_pct": float(100 * (1 - res.production[-1] / res.production[0])),
+            })
+    return rows
+
+
+def case_large(n: int, m: int, steps: int, rationing: str) -> dict[str, object]:
+    """In memory (no text files): generation excluded from the time, included in the peak."""
+    rng = np.random.default_rng(SEED)
+    net = random_network(n, m, 50, seed=SEED)
+    shocks = shocks_for(net, rng)
+    t0 = time.perf_counter()
+    res = simulate(net, shocks, steps=steps, rationing=rationing)
+    t1 = time.perf_counter()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"case": f"{n:,} firms / {net.n_links:,} links x {steps} steps (in memory)", "rationing": rationing,
+            "read_s": float("nan"), "simulate_s": t1 - t0, "total_s": t1 - t0, "min_total_s": t1 - t0,
+            "reps": 1, "peak_gb": peak_kb / 1024**2,
+            "loss_pct": float(100 * (1 - res.production[-1] / res.production[0]))}
+
+
+def run_child(n: int, m: int, steps: int, rationing: str) -> dict[str, object]:
+    out = subprocess.run([sys.executable, __file__, "--child", str(n), str(m), str(steps), rationing],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    head = "| case | rationing | read (s) | simulate (s) | total (s, median) | best (s) | peak memory | output loss at end |"
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        read = "" if r["read_s"] != r["read_s"] else f"{r['read_s']:.3f}"  # NaN check
+        peak = f"{r['peak_gb']:.2f} GB" if "peak_gb" in r else ""
+        lines.append(f"| {r['case']} | {r['rationing']} | {read} | {r['simulate_s']:.3f} | {r['total_s']:.3f} | "
+                     f"{r['min_total_s']:.3f} | {peak} | {r['loss_pct']:.2f} % |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="one repetition and a smaller large case")
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        n, m, steps, rationing = args.child
+        print(json.dumps(case_large(int(n), int(m), int(steps), rationing)))
+        return
+    print(f"machine: {machine()}")
+    print(f"date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}")
+    print(f"load average at start: {os.getloadavg()[0]:.2f}")
+    rows = case_text(100_000, 500_000, 30, 1 if args.quick else 3)
+    big = (200_000, 1_000_000) if args.quick else (1_000_000, 5_000_000)
+    rows.append(run_child(big[0], big[1], 365, "proportional"))
+    if not args.quick:
+        rows.append(run_child(big[0], big[1], 365, "priority"))
+    print()
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
