@@ -221,10 +221,13 @@ def wgi_table(resolve) -> pd.DataFrame:
 def mineral_production(resolve, items: pd.DataFrame) -> pd.DataFrame:
     """Production rows of the mineral items, each from the dataset chosen in minerals.csv."""
     m = read_curated("minerals.csv")
-    usgs = usgs_long(resolve)
+    imported = usgs_imported(set(m.loc[m["dataset"] == "usgs", "item"]))
+    usgs = usgs_long(resolve) if imported is None else None
     wmd = wmd_long(resolve)
-    frames = []
+    frames = [] if imported is None else [imported]
     for r in m.itertuples(index=False):
+        if r.dataset == "usgs" and imported is not None:
+            continue
         if r.dataset == "usgs":
             d = usgs[(usgs["commodity"] == r.commodity) & (usgs["type"] == r.type)]
             year = int(d["year"].max())
@@ -267,11 +270,28 @@ def mineral_production(resolve, items: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def usgs_long(resolve) -> pd.DataFrame:
+def usgs_imported(items: set[str]) -> pd.DataFrame | None:
+    """USGS MCS 2024 production of ``items`` for 2023 through the usgs importer (None if absent)."""
     run = importer("usgs")
-    if run is not None:
-        pass  # TODO(importers): switch to the usgs importer once its output columns are settled
-    # TODO(importers): fallback reader of the USGS MCS 2024 tidy world file
+    if run is None:
+        return None
+    try:
+        t = run([SHARED / "usgs-mcs2024-world" / "world"], year=2023)
+    except PaxsilicaError as exc:
+        log(f"usgs importer failed: {exc}; using the fallback reader")
+        return None
+    p = t["production"]
+    missing = items - set(p["item"])
+    if missing:
+        log(f"usgs importer: no rows for {sorted(missing)}")
+    p = p[p["item"].isin(items)].copy()
+    log(f"production: {len(p)} USGS rows for {p['item'].nunique()} items from the usgs importer")
+    return p
+
+
+def usgs_long(resolve) -> pd.DataFrame:
+    # TODO(importers): fallback reader of the USGS MCS 2024 tidy world file, used only when the
+    # usgs importer is unavailable
     t = pd.read_csv(SHARED / "usgs-mcs2024-world" / "mcs2024_world_tidy.csv")
     t = t[t["measure"] == "production"].copy()
     t["commodity"] = t["commodity_code"]

@@ -92,3 +92,13 @@ def test_schema_listing() -> None:
     assert r.exit_code == 0
     df = pd.read_csv(__import__("io").StringIO(r.stdout))
     assert {"production", "recipes"} <= set(df["table"])
+
+
+def test_emit_json_writes_unlimited_for_infinity(capsys) -> None:
+    import numpy as np
+
+    from paxsilica.cli.common import emit
+
+    emit(pd.DataFrame({"node": ["a", "b"], "tts": [np.inf, 2.5]}), "json")
+    rows = json.loads(capsys.readouterr().out)
+    assert rows == [{"node": "a", "tts": "unlimited"}, {"node": "b", "tts": 2.5}]

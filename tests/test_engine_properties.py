@@ -132,6 +132,15 @@ def test_no_phantom_crisis(n: int, m: int, rationing: str, mode: str) -> None:
     assert np.max(np.abs(r.final_demand - net.final_demand.sum())) <= 1e-9 * net.final_demand.sum()
 
 
+@pytest.mark.parametrize(("n_days", "tau"), [(49.0, 7.0), (10.5, 3.3), (1.0, 1.0)])
+def test_no_phantom_crisis_any_parameters(n_days: float, tau: float) -> None:
+    # the equilibrium is exact for any n and τ, not only for the default 15 and 6
+    net = random_network(500, 2500, 10, seed=9)
+    for ext in (None, Extensions(lead_times=True, resourcing=True)):
+        r = simulate(net, steps=100, inventory_days=n_days, tau=tau, extensions=ext, record_firms=True)
+        np.testing.assert_array_equal(r.firm_production[1:], np.broadcast_to(net.baseline_output, (100, 500)))
+
+
 @pytest.mark.slow
 def test_no_phantom_crisis_100k_firms() -> None:
     net = random_network(100_000, 500_000, 50, seed=7)

@@ -170,3 +170,16 @@ def test_stockpile_release_and_blockade_by_hand() -> None:
     r = run_stress(s, tiny_atlas(), target="chip", inventory_days=10)
     assert r.summary["time_to_survive_days"] == 10 and r.summary["min_level"] == 0.0
     assert r.summary["time_to_recover_days"] is not None
+
+
+def test_outside_group_uses_membership_on_the_date(tiny_atlas) -> None:
+    # pax_silica (USA, AUS, JPN) joined 2025-12-12 in the test atlas; TWN, the ore client, is never a member
+    one_day = pd.DataFrame({"exporter": ["CHN", "AUS", "TWN"], "importer": ["TWN", "TWN", "USA"],
+                            "days": [1.0] * 3, "chokepoints": [""] * 3})
+    text = ("name: g\ndescription: d\nhorizon: 30\n{ref}shocks:\n  - {{type: export_ban, exporter: TWN, items: [chip], "
+            "destinations: {{outside: pax_silica}}}}\n")
+    r = run_stress(parse_scenario(text.format(ref="")), tiny_atlas, target="datacentre", lanes=one_day)
+    assert r.effects.loc[0, "links"] == 0  # USA is a member: not banned
+    r = run_stress(parse_scenario(text.format(ref="reference_date: '2024-01-01'\n")), tiny_atlas,
+                   target="datacentre", lanes=one_day)
+    assert r.effects.loc[0, "links"] == 1  # before USA joined: banned

@@ -215,17 +215,19 @@ def test_cli_unlimited_word(tmp_path: Path) -> None:
     assert math.isinf(csv["CHN"]) and csv["TWN"] == 0.0
 
 
-def test_cycle_through_target_keeps_baseline_feasible() -> None:
-    # dc also feeds ore mining (a cycle through the target): the target's output first serves its
-    # demand, so its capacity is raised for the mining use and nothing is lost at baseline.
+def test_cycles_keep_baseline_feasible() -> None:
+    # ore <-> chip form a cycle (mining needs chips for half its output): fine, every item runs at
+    # its world output. dc also feeds ore mining (a cycle through the target): that row is dropped.
     production = [{"item": "ore", "producer": "CHN", "share": 100.0},
+                  {"item": "chip", "producer": "TWN", "share": 100.0},
                   {"item": "dc", "producer": "USA", "share": 100.0}]
-    recipes = [{"item": "dc", "input": "ore", "dependent_share": 1.0},
+    recipes = [{"item": "dc", "input": "chip", "dependent_share": 1.0},
+               {"item": "chip", "input": "ore", "dependent_share": 1.0},
+               {"item": "ore", "input": "chip", "dependent_share": 0.5},
                {"item": "ore", "input": "dc", "dependent_share": 0.5}]
-    atlas = Atlas.from_frames(frames(production=production, recipes=recipes,
-                                     items=[("ore", "raw_material", "t"), ("dc", "infrastructure", "MW")]))
+    atlas = Atlas.from_frames(frames(production=production, recipes=recipes))
     an = network_from_atlas(atlas, "dc")
-    assert any("capacity is raised" in n for n in an.notes)
+    assert any("recipes using the target itself are ignored: ore" in n for n in an.notes)
     from paxsilica.optimize import time_to_survive
 
     assert math.isinf(time_to_survive(an.network))

@@ -264,7 +264,8 @@ def _assemble(scenario: Scenario, atlas: Any, net: Any, index: SiteIndex, comp: 
     head = _measures(_ratio(fd_out[1:], fd_req[1:]), fd_out[1:], fd_req[1:], step_days)
     summary: dict[str, Any] = {
         "scenario": scenario.name, "target": target, "steps": int(comp.steps), "step_days": step_days,
-        "horizon_days": int(comp.steps * step_days), **head,
+        "horizon_days": int(comp.steps * step_days),
+        "first_shock_day": min((x.start for x in scenario.shocks), default=None), **head,
         "most_affected_items": items.loc[items["loss_pct"] > 1e-6, "item"].head(5).tolist(),
         "most_affected_consumers": consumers.loc[consumers["loss_pct"] > 1e-6, "consumer"].head(5).tolist(),
     }

@@ -84,8 +84,10 @@ def emit(df: pd.DataFrame, fmt: OutputFormat | str = OutputFormat.table, *, titl
         sys.stdout.write(df.to_csv(index=False, lineterminator="\n"))
         return
     if fmt is OutputFormat.json:
-        records = df.astype(object).where(df.notna(), None).to_dict("records")
-        sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=1, default=_json_default) + "\n")
+        records = [{k: _json_value(v) for k, v in r.items()}
+                   for r in df.astype(object).where(df.notna(), None).to_dict("records")]
+        sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=1, default=_json_default,
+                                    allow_nan=False) + "\n")
         return
     shown = df if max_rows is None else df.head(max_rows)
     table = Table(title=title, show_lines=False, header_style="bold")
@@ -99,11 +101,16 @@ def emit(df: pd.DataFrame, fmt: OutputFormat | str = OutputFormat.table, *, titl
         console.print(f"[dim]… {len(df) - max_rows} more rows (use --format csv for all)[/dim]")
 
 
+def _json_value(v: object) -> object:
+    # JSON has no infinity: an unbounded time-to-survive is reported in words, as in tables.
+    if isinstance(v, float) and v in (float("inf"), float("-inf")):
+        return "unlimited" if v > 0 else "-unlimited"
+    return v
+
+
 def _json_default(v: object) -> object:
     if hasattr(v, "item"):
-        return v.item()
-    if isinstance(v, float) and v == float("inf"):
-        return "unlimited"
+        return _json_value(v.item())
     return str(v)
 
 

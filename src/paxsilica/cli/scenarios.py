@@ -200,8 +200,10 @@ def stress_cmd(
     t.add_row("most affected items", ", ".join(sm["most_affected_items"]) or "-")
     t.add_row("most affected consumers", ", ".join(sm["most_affected_consumers"]) or "-")
     console.print(t)
-    emit(result.items.head(10)[["item", "stage", "min_level", "loss_pct", "time_to_survive_days",
-                                "time_to_recover_days"]], OutputFormat.table, title="items (worst first)")
+    shown = result.items.head(10)[["item", "stage", "min_level", "loss_pct", "time_to_survive_days",
+                                   "time_to_recover_days"]].copy()
+    shown["time_to_survive_days"] = shown["time_to_survive_days"].astype("float64").fillna(float("inf"))
+    emit(shown, OutputFormat.table, title="items (worst first; time to survive 'unlimited' = never below 99 %)")
     if "focus" in sm:
         f = sm["focus"]
         if f["consumer"]:

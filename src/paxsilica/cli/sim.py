@@ -49,11 +49,11 @@ def firms_cmd(
     final_demand: Annotated[Path, typer.Argument(help="Final demand file: 'firm amount'.", show_default=False)],
     initial: Annotated[Path, typer.Argument(help="Initial production file: 'firm amount' (checked, not used).",
                                             show_default=False)],
-    sectors: Annotated[Path, typer.Argument(help="Sectors file: 'firm sector [sales]'; defines the firms.",
+    sectors: Annotated[Path, typer.Argument(help="Sectors file: 'firm sector sales' (sales optional, unused); defines the firms.",
                                             show_default=False)],
     out: Annotated[Path, typer.Option("--out", help="Folder for the output series (created).",
                                       show_default=False)],
-    shocks: Annotated[Path | None, typer.Option("--shocks", help="Shocks file: 'firm delta [day]'.",
+    shocks: Annotated[Path | None, typer.Option("--shocks", help="Shocks file: 'firm delta day' (day optional, default 0).",
                                                 show_default=False)] = None,
     steps: Annotated[int, typer.Option("--steps", min=0, help="Number of steps.")] = 30,
     rationing: Annotated[RationingChoice, typer.Option("--rationing", help="Rationing rule.")] =

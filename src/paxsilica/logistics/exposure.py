@@ -80,7 +80,8 @@ def chokepoint_exposure(atlas: Atlas, importer: str | None = None, items: Iterab
         totals = lt.groupby("item")["weight"].sum()
         scope = importer
     else:
-        totals = lt.groupby("item")["weight"].sum()
+        # weights are fractions of world supply already (unlocated supply passes nothing)
+        totals = pd.Series(1.0, index=pd.Index(lt["item"].unique()))
         scope = "world"
     ex = _explode(lt)
     if ex.empty:
@@ -132,7 +133,7 @@ def closure_impact(atlas: Atlas, closed: Iterable[str] | str, items: Iterable[st
     rows = []
     info = _item_info(atlas)
     for it, g in lt.groupby("item", sort=True):
-        tot = float(g["weight"].sum())
+        tot = float(g["weight"].sum()) if importer is not None else 1.0
         if tot <= 0:
             continue
         w = g["weight"]
@@ -189,7 +190,7 @@ def chokepoint_ranking(atlas: Atlas, target: str = DEFAULT_TARGET,
         closure_sets = {c: [c] for c in ids}
     loss_fn = _knockout_loss()
     base = lanes(atlas, speed_knots=speed_knots, cache=cache)
-    tot = base.groupby("item")["weight"].sum()
+    tot = pd.Series(1.0, index=pd.Index(base["item"].unique()))  # weights: fractions of world supply
     sea = base["mode"].eq("sea").to_numpy()
     base_cps = [frozenset(c.split(";")) if m and c else frozenset()
                 for c, m in zip(base["chokepoints"], sea, strict=True)]

@@ -199,8 +199,10 @@ def network_pairs(atlas: Atlas, items: Iterable[str] | None = None) -> pd.DataFr
     Returns
     -------
     DataFrame
-        ``item, exporter, importer, weight, basis``; ``weight`` sums to 1 per item (a share of
-        world supply for ``basis`` = ``production``, of world exports for ``trade``).
+        ``item, exporter, importer, weight, basis``; ``weight`` is a fraction of world supply
+        (``basis`` = ``production``; the rows of an item sum to the share produced by named
+        countries, below 1 when a rest-of-world row exists) or of world exports (``trade``; sums
+        to 1).
 
     Examples
     --------
@@ -209,10 +211,18 @@ def network_pairs(atlas: Atlas, items: Iterable[str] | None = None) -> pd.DataFr
     ...     "share": [60.0, 40.0], "source": ["s"] * 2})})
     >>> network_pairs(a)[["exporter", "importer", "weight"]].values.tolist()
     [['QAT', 'QAT', 0.6], ['USA', 'USA', 0.4]]
+    >>> b = Atlas.from_frames({"production": pd.DataFrame({"item": ["x", "x"],
+    ...     "producer": ["UKR", "ROW"], "producer_type": ["country", "rest_of_world"],
+    ...     "year": [2021] * 2, "share": [49.5, 50.5], "source": ["s"] * 2})})
+    >>> network_pairs(b)[["exporter", "importer", "weight"]].values.tolist()
+    [['UKR', 'UKR', 0.495]]
     """
     from paxsilica.metrics._common import latest_production
 
     prod = latest_production(atlas, "country")
+    # world total per item, including rest-of-world rows (and at least 100 %): the part of supply
+    # without a country has no lane and counts as passing no chokepoint
+    world = prod.groupby("item")["share"].sum().clip(lower=1.0)
     prod = prod[~prod["rest"] & prod["country"].notna()]
     prod = prod.groupby(["item", "country"], as_index=False)["share"].sum()
     want = None if items is None else set(items)
@@ -240,7 +250,7 @@ def network_pairs(atlas: Atlas, items: Iterable[str] | None = None) -> pd.DataFr
         it = str(it)
         if it in traded or (want is not None and it not in want):
             continue
-        tot = float(g["share"].sum())
+        tot = float(world.get(it, 1.0))
         if tot <= 0:
             continue
         dem = demand.get(it)

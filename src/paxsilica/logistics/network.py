@@ -62,6 +62,11 @@ CLOSURE_RADIUS_KM: dict[str, float] = {
 }
 """Per-chokepoint proximity radius (km) where the default does not fit the strait's width."""
 
+MIN_SEA_NODES = 10
+"""Smallest part of the network, once a closure splits it, that still counts as a sea a port can
+sail from (searoute 1.6: the Gulf behind Hormuz has 61 nodes, the Bohai Sea 14; the pockets a
+proximity closure cuts around a port have 1-4)."""
+
 ALWAYS_CLOSED: tuple[str, ...] = ("northwest",)
 """searoute passages closed in every scenario (searoute's own default: the Northwest Passage)."""
 
@@ -243,8 +248,34 @@ class SeaNetwork:
             m = csr_matrix((self._w[keep], (self._ui[keep], self._vi[keep])), shape=(n, n))
             if len(self._matrices) > 32:
                 self._matrices.clear()
-            self._matrices[key] = m
+            # A start node is usable when its open component is a sea (at least MIN_SEA_NODES
+            # nodes, e.g. the Persian Gulf behind Hormuz: 61), not a pocket of a few nodes that
+            # the closure cut out around a port on the chokepoint itself.
+            from scipy.sparse.csgraph import connected_components
+
+            _, comp = connected_components(m, directed=False)
+            usable = (np.bincount(comp) >= MIN_SEA_NODES)[comp]
+            self._matrices[key] = (m, usable, {})
         return self._matrices[key]
+
+    def _start(self, point: tuple[float, float], closed: frozenset[str]) -> int:
+        """Graph node a port starts from under a closure: searoute's nearest node, unless the
+        closure cut that node into a pocket of fewer than :data:`MIN_SEA_NODES` nodes (a port on
+        the chokepoint itself, e.g. Busan for the Korea Strait); then the nearest node of a sea
+        (the port is assumed to reach it through its own approaches)."""
+        i = self._index[self.snap(*point)]
+        _, open_node, memo = self._matrix(closed)
+        if open_node[i] or not open_node.any():
+            return i
+        if i not in memo:
+            from scipy.spatial import cKDTree
+
+            if "tree" not in memo:
+                cand = np.flatnonzero(open_node)
+                memo["tree"] = (cKDTree(_node_array()[cand]), cand)
+            tree, cand = memo["tree"]
+            memo[i] = int(cand[tree.query(_node_array()[i])[1]])
+        return memo[i]
 
     def snap(self, lon: float, lat: float) -> tuple[float, float]:
         """The graph node searoute would start from for a point (its nearest node)."""
@@ -268,27 +299,37 @@ class SeaNetwork:
         """
         from scipy.sparse.csgraph import dijkstra
 
-        mat = self._matrix(frozenset(closed))
+        closed = frozenset(closed)
+        mat = self._matrix(closed)[0]
         origins = list(od)
         out: dict[tuple, Route] = {}
         for start in range(0, len(origins), 64):
             chunk = origins[start:start + 64]
-            idx = [self._index[self.snap(*o)] for o in chunk]
+            idx = [self._start(o, closed) for o in chunk]
             # Unreachable nodes come back with an infinite distance: no exception and no
             # warning (unlike searoute(), which returns an empty route of length 0 with a
             # UserWarning); such lanes are cut.
             dist, pred = dijkstra(mat, directed=False, indices=idx, return_predecessors=True)
             for row, o in enumerate(chunk):
                 src = idx[row]
+                o_node = self._index[self.snap(*o)]
                 for d in od[o]:
-                    t = self._index[self.snap(*d)]
+                    t = self._start(d, closed)
                     if not np.isfinite(dist[row, t]):
                         out[(tuple(o), tuple(d))] = CUT
                         continue
                     path = [t]
                     while path[-1] != src:
                         path.append(int(pred[row, path[-1]]))
-                    out[(tuple(o), tuple(d))] = self._route_of(path[::-1])
+                    path.reverse()
+                    # a port moved off a closed pocket keeps its own node: the approach leg to
+                    # the substitute node is added (great circle, passing no chokepoint)
+                    if o_node != src:
+                        path.insert(0, o_node)
+                    d_node = self._index[self.snap(*d)]
+                    if d_node != t:
+                        path.append(d_node)
+                    out[(tuple(o), tuple(d))] = self._route_of(path)
         return out
 
     def routes_from(self, origin: tuple[float, float], destinations: Iterable[tuple[float, float]],

@@ -3,7 +3,7 @@
 How the Atlas becomes a :class:`~paxsilica.optimize.tts.Network` (period = one day):
 
 * **Items**: the target and everything upstream of it through ``recipes`` (rows with
-  ``dependent_share > 0``).
+  ``dependent_share > 0``; rows whose input is the target itself are left out, noted).
 * **Nodes**: one per (item, producer) of ``production``, per item the latest year, country level
   (countries and the ``ROW`` rest-of-world row). Where the shares of an item sum to less than 100 %
   and no ``ROW`` row exists, an unnamed rest-of-world node ``<item>@ROW*`` holds the remainder. An
@@ -196,6 +196,14 @@ def network_from_atlas(
     chain = upstream_items(atlas, target)
     rec = _recipes(atlas)
     rec = rec[rec["item"].isin(chain) & rec["input"].isin(chain)].reset_index(drop=True)
+    # Every item runs at its world output at baseline, which is consistent (cycles included) as long
+    # as only the target has external demand; a recipe using the target itself would need the
+    # target's output twice, so such rows are left out.
+    into_target = rec["input"] == target
+    if into_target.any():
+        notes.append(f"recipes using the target itself are ignored: "
+                     f"{', '.join(sorted(rec.loc[into_target, 'item']))}.")
+        rec = rec[~into_target].reset_index(drop=True)
     prod = _production(atlas, chain)
 
     # World output per day, basis per item.
@@ -229,13 +237,12 @@ def network_from_atlas(
         known_mask = np.isfinite(q[sel])
         used_known = float((q[sel][known_mask] * dep[known_mask]).sum())
         unknown_need = float(dep[~known_mask].sum())
-        own = world[inp] if inp == target else 0.0  # the target's output first serves its demand
-        rest = world[inp] - own - used_known
+        rest = world[inp] - used_known
         if unknown_need > 0:
             if rest <= _SHARE_TOL * world[inp]:
                 rest = world[inp]
             q[sel[~known_mask]] = rest / unknown_need
-        total = own + used_known + (rest if unknown_need > 0 else 0.0)
+        total = used_known + (rest if unknown_need > 0 else 0.0)
         if total > world[inp] * (1 + 1e-9):
             cap_factor[inp] = total / world[inp]
             notes.append(f"{inp}: recipe quantities need {total / world[inp]:.3g}× its world output; "

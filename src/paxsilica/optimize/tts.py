@@ -41,8 +41,8 @@ the default (``inventory_lost=False``) and the other one is an option.
 
 Time-phasing: with constant rates and all inventory available at time 0, the aggregate program is
 exact — if a plan covers ``[0, t]``, running it at the constant rates ``u/t`` covers every
-``[0, s]``, ``s ≤ t``, because each constraint's right-hand side (stock + rate·s) shrinks no
-faster than its left-hand side (rate·s). Lead times are not modelled.
+``[0, s]``, ``s ≤ t``: every flow scales by ``s/t`` while the stock on hand stays whole, so no
+constraint is violated on the way. Lead times are not modelled.
 
 Examples
 --------

@@ -5,7 +5,8 @@ the profile's value on day ``t·step``):
 
 - ``export_ban``: links of the items from the exporter's site to client sites in the banned
   destinations (``all``: every other country and ``ROW``; ``outside: GROUP``: countries not in the
-  group — membership ignores dates; a list: those countries, groups expanded) are capped at
+  group — members on the ban's start date when the scenario has a ``reference_date``, else every
+  member ever listed; a list: those countries, groups expanded) are capped at
   ``licence`` of their baseline amount from ``start`` to ``end``. Domestic links are never capped.
 - ``blockade``: every link into (``inbound``) and out of the country, except domestic ones, capped at
   ``licence``.
@@ -82,12 +83,27 @@ class CompiledScenario:
     notes: tuple[str, ...] = field(default=())
 
 
-def _members(atlas: Any) -> dict[str, set[str]]:
+def _members(atlas: Any, on: str | None = None) -> dict[str, set[str]]:
+    """Members of each group; with a date ``on`` (ISO), only those joined on or before it and not
+    yet left (blank dates: always a member)."""
     g = atlas["groups"]
     out: dict[str, set[str]] = {}
-    for grp, iso in zip(g["group"], g["iso3"], strict=True):
+    for grp, iso, joined, left in zip(g["group"], g["iso3"], g["joined"], g["left"], strict=True):
+        if on is not None:
+            if isinstance(joined, str) and joined and joined > on:
+                continue
+            if isinstance(left, str) and left and left <= on:
+                continue
         out.setdefault(str(grp), set()).add(str(iso))
     return out
+
+
+def _date_of(scenario: Scenario, day: int) -> str | None:
+    if scenario.reference_date is None:
+        return None
+    import datetime as dt
+
+    return (dt.date.fromisoformat(scenario.reference_date) + dt.timedelta(days=day)).isoformat()
 
 
 def _days(steps: int, step_days: int) -> np.ndarray:
@@ -216,7 +232,7 @@ def compile_scenario(
             items = set(litem) if "all" in s.items else set(s.items)
             hit = cross & (exporter == s.exporter) & np.isin(litem, list(items))
             if s.destinations.kind == "outside":
-                inside = members.get(s.destinations.group or "", set())
+                inside = _members(atlas, _date_of(scenario, s.start)).get(s.destinations.group or "", set())
                 hit &= ~np.isin(importer, list(inside))
             elif s.destinations.kind == "list":
                 dest: set[str] = set()

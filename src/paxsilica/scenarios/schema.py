@@ -287,6 +287,8 @@ class Scenario:
     policies: Policies = Policies()
     file: str = "<scenario>"
     lines: Mapping[tuple, int] = field(default_factory=dict, compare=False, repr=False)
+    reference_date: str | None = None
+    """Calendar date of day 0 (ISO), optional: dates group membership for ``outside: GROUP``."""
 
     @property
     def steps(self) -> int:
@@ -638,9 +640,18 @@ def scenario_from_data(data: Any, lines: Mapping[tuple, int], file: str) -> Scen
                 r.bad(("shocks", i, "start"), f"start (day {sh.start}) is not before the horizon (day {horizon})")
             shocks.append(sh)
     pol = _policies(r, m.get("policies"), ("policies",))
+    ref = m.get("reference_date")
+    if ref is not None:
+        import datetime as _dt
+
+        try:
+            ref = _dt.date.fromisoformat(str(ref)).isoformat()
+        except ValueError:
+            r.bad(("reference_date",), f"expected a date YYYY-MM-DD, got {ref!r}")
+            ref = None
     if r.problems:
         raise ValidationError(r.problems, f"scenario {file} is not valid")
-    return Scenario(name, desc, horizon, step, sources, assumptions, tuple(shocks), pol, file, dict(lines))
+    return Scenario(name, desc, horizon, step, sources, assumptions, tuple(shocks), pol, file, dict(lines), ref)
 
 
 def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:

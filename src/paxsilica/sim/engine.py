@@ -670,7 +670,7 @@ def simulate(
 
     def seg_mean(s: np.ndarray) -> np.ndarray:
         # n + Σ w (s − n): exactly n when every stock is at target
-        dev = s - n_days
+        dev = np.subtract(s, n_days, out=wa)
         dev *= w_link
         out = by_segment(dev)
         out += n_days
@@ -774,6 +774,11 @@ def simulate(
         cons_fd[:, 0] = base
         cons_fdr[:, 0] = base
 
+    # work buffers: the step reuses them instead of allocating (page faults cost as much as the maths)
+    wa, wb, xc, o_buf = (np.empty((B, m)) for _ in range(4))
+    wbool = np.empty((B, m), dtype=bool)
+    s_bufs = (s, np.empty((B, m)))
+    d_bufs = (d, np.empty((B, m)))
     capf = np.ones((B, n))
     linkcap = np.ones((B, m))
     dfac = np.ones((B, n))
@@ -801,33 +806,38 @@ def simulate(
             else:
                 arrive = d
             # a client draws its sector need from each supplier's stock in proportion to it:
-            # S_ij κ = S_ij (P_i/p̄_i)(A^sec/S^sec) = s_ij · x_i / s̄  (relative units)
+            # S_ij κ = S_ij (P_i/p̄_i)(A^sec/S^sec) = (s_ij / s̄) · x_i in relative units, which is
+            # exactly x_i at the baseline (s_ij = s̄ = n)
+            np.take(sbar, net.link_seg, axis=1, out=wa)
+            np.take(x, cli, axis=1, out=xc)
             stock_ok = sbar > eps_seg
             if stock_ok.all():
-                rate = x[:, seg_client] / sbar
+                np.divide(s, wa, out=wb)
             else:
-                rate = np.where(stock_ok, x[:, seg_client] / np.where(stock_ok, sbar, 1.0), 0.0)
-            use = s * rate[:, net.link_seg]
-            s_new = s + arrive
-            s_new -= use
-            tiny = s_new <= eps_link
-            if tiny.any():
-                s_new[tiny] = 0.0
+                wb.fill(0.0)
+                np.divide(s, wa, out=wb, where=stock_ok[:, net.link_seg])
+            wb *= xc
+            s_new = s_bufs[0] if s is s_bufs[1] else s_bufs[1]
+            np.add(s, arrive, out=s_new)
+            s_new -= wb
+            np.less_equal(s_new, eps_link, out=wbool)
+            if wbool.any():
+                s_new[wbool] = 0.0
             if any_idle:
                 s_new[:, idle_link] = s[:, idle_link]
             s = s_new
             if reserve is not None and t >= ext.stockpile_release_day:
                 draw = np.minimum(np.minimum(reserve, np.maximum(n_days - s, 0.0)), ext.stockpile_release_rate)
-                s = s + draw
+                s += draw
                 reserve = reserve - draw
 
         # 3. orders (relative to A), from the client's own output last step
         if m:
             sbar = seg_mean(s)  # S^sec/A^sec in days, per (client, sector) segment
-            xc = x[:, cli]
+            o = o_buf
             if not extended:
                 # reference: per link, target n·A·P/p̄
-                o = n_days * xc
+                np.multiply(xc, n_days, out=o)
                 o -= s
             else:
                 # extended: per (client, sector) segment, so stock held at any supplier of the sector
@@ -837,7 +847,7 @@ def simulate(
                     lag = (lead - 1) - pipe if baseline_target else (lead - 1) * xc - pipe
                     lag *= w_link
                     gap_seg = gap_seg + by_segment(lag)
-                o = gap_seg[:, net.link_seg]
+                np.take(gap_seg, net.link_seg, axis=1, out=o)
             o /= tau
             o += xc
             np.maximum(o, 0.0, out=o)
@@ -859,9 +869,9 @@ def simulate(
         # 4. demand (ratio to p̄), with re-sourcing of orders a supplier cannot fill
         dem_dev = c_rel * (dfac - 1.0) if dem_sched.active else 0.0
         if m:
-            dev = o_eff - 1.0
-            dev *= a_rel
-            y = by_supplier(dev)
+            np.subtract(o_eff, 1.0, out=wa)
+            wa *= a_rel
+            y = by_supplier(wa)
             y += 1.0
             y += dem_dev
         else:
@@ -896,7 +906,13 @@ def simulate(
         if rationing == "proportional" or not np.any(xnew < y):
             pos = y > 0
             r = xnew / y if pos.all() else np.where(pos, xnew / np.where(pos, y, 1.0), 0.0)
-            d = o_eff * r[:, sup] if m else o_eff
+            if m:
+                d_new = d_bufs[0] if d is d_bufs[1] else d_bufs[1]
+                np.take(r, sup, axis=1, out=wa)
+                np.multiply(o_eff, wa, out=d_new)
+                d = d_new
+            else:
+                d = o_eff
             served = dfac * r
         else:
             d, served = _priority(xnew, y, o_eff, dfac, a_rel, c_rel, sup, n, B)
