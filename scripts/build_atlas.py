@@ -223,7 +223,8 @@ def mineral_production(resolve, items: pd.DataFrame) -> pd.DataFrame:
     m = read_curated("minerals.csv")
     imported = usgs_imported(set(m.loc[m["dataset"] == "usgs", "item"]))
     usgs = usgs_long(resolve) if imported is None else None
-    wmd = wmd_long(resolve)
+    wmd_imp = wmd_imported()
+    wmd = wmd_long(resolve) if wmd_imp is None else None
     frames = [] if imported is None else [imported]
     for r in m.itertuples(index=False):
         if r.dataset == "usgs" and imported is not None:
@@ -244,6 +245,12 @@ def mineral_production(resolve, items: pd.DataFrame) -> pd.DataFrame:
             q["estimated"] = bool(d["estimated"].any())
             q["source"] = "usgs_mcs2024"
             q["note"] = "USGS MCS 2024 estimate for 2023" if bool(d["estimated"].any()) else pd.NA
+        elif wmd_imp is not None:
+            q = wmd_imp[wmd_imp["item"] == r.item].copy()
+            if q.empty:
+                raise PaxsilicaError(f"wmd importer returned no rows for {r.item} ({r.commodity})")
+            frames.append(q)
+            continue
         else:
             d = wmd[wmd["mineral"] == r.commodity]
             year = int(d["year"].max())
@@ -307,8 +314,22 @@ def usgs_long(resolve) -> pd.DataFrame:
     return t[["commodity", "type", "year", "iso3", "value", "is_aggregate", "is_world", "estimated"]]
 
 
+def wmd_imported() -> pd.DataFrame | None:
+    """World Mining Data 2024 production (latest year) through the wmd importer (None if absent)."""
+    run = importer("wmd")
+    if run is None:
+        return None
+    try:
+        t = run([SHARED / "wmd-2024" / "wmd_production_2018_2024.csv"])
+    except PaxsilicaError as exc:
+        log(f"wmd importer unavailable ({exc}); using the fallback reader")
+        return None
+    log(f"production: WMD rows from the wmd importer ({len(t['production'])} rows)")
+    return t["production"]
+
+
 def wmd_long(resolve) -> pd.DataFrame:
-    # TODO(importers): switch to the wmd importer once its output columns are settled
+    # TODO(importers): fallback reader, used only when the wmd importer is unavailable
     w = pd.read_csv(SHARED / "wmd-2024" / "wmd_production_2018_2024.csv")
     w["value"] = pd.to_numeric(w["value"], errors="coerce")
     # WMD, like UN statistics, codes Taiwan as S19 ("Other Asia, nes")
@@ -317,7 +338,22 @@ def wmd_long(resolve) -> pd.DataFrame:
 
 
 def eol_rir(items: pd.DataFrame) -> pd.Series:
+    """EU 2023 EoL-RIR per item, by the WMD sheet named in minerals.csv (``eol_sheet``)."""
     m = read_curated("minerals.csv")
+    run = importer("wmd")
+    if run is not None:
+        try:
+            t = run([SHARED / "wmd-2024" / "mineral_hs_eolrir.csv"])
+            from paxsilica.importers.wmd import read_mapping
+
+            sheet_item = dict(zip(read_mapping()["mineral"], read_mapping()["item"], strict=True))
+            rate = dict(zip(t["items"]["item"], t["items"]["eol_rir"], strict=True))
+            by_item = {r.item: rate.get(sheet_item.get(r.eol_sheet)) for r in m.itertuples(index=False)
+                       if isinstance(r.eol_sheet, str)}
+            return items["item"].map(by_item)
+        except PaxsilicaError as exc:
+            log(f"wmd importer (EoL-RIR) unavailable ({exc}); using the fallback reader")
+    # TODO(importers): fallback reader of the EoL-RIR table
     e = pd.read_csv(SHARED / "wmd-2024" / "mineral_hs_eolrir.csv")
     rates = dict(zip(e["Sheet_name"], pd.to_numeric(e["EoL-RIR (2023)"], errors="coerce"), strict=True))
     by_item = {r.item: rates.get(r.eol_sheet) for r in m.itertuples(index=False)

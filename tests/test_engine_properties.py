@@ -132,6 +132,19 @@ def test_no_phantom_crisis(n: int, m: int, rationing: str, mode: str) -> None:
     assert np.max(np.abs(r.final_demand - net.final_demand.sum())) <= 1e-9 * net.final_demand.sum()
 
 
+@pytest.mark.parametrize("n", [50, 2000])
+def test_reference_arithmetic_reproduces_the_phantom_crisis(n: int) -> None:
+    # ENGINE.md: unshocked, the reference collapses by itself to ~35 % around steps 40-55.
+    # Absolute arithmetic reproduces that; the relative state does not move.
+    net = random_network(n, 5 * n, 10, seed=1)
+    ref = simulate(net, steps=120, arithmetic="reference")
+    rel = simulate(net, steps=120)
+    ratio = ref.production / ref.production[0]
+    assert ratio.min() < 0.45
+    assert 35 <= int(np.argmin(ratio)) - 1 <= 60
+    assert np.all(np.abs(rel.production / rel.production[0] - 1) <= 1e-12)
+
+
 @pytest.mark.parametrize(("n_days", "tau"), [(49.0, 7.0), (10.5, 3.3), (1.0, 1.0)])
 def test_no_phantom_crisis_any_parameters(n_days: float, tau: float) -> None:
     # the equilibrium is exact for any n and τ, not only for the default 15 and 6

@@ -134,6 +134,15 @@ def test_taiwan_strait_closed_by_geometry(atlas: Atlas, cache_dir: Path) -> None
     assert "taiwan_strait" not in r.chokepoints.split(";")
 
 
+def test_port_on_a_closed_strait_is_not_cut(atlas: Atlas, cache_dir: Path) -> None:
+    # Busan lies within the Korea Strait's closure radius; it still reaches the Sea of Japan
+    base = lane(atlas, "KOR", "JPN", cache=cache_dir)
+    r = lane(atlas, "KOR", "JPN", {"korea_strait"}, cache=cache_dir)
+    assert "korea_strait" in base.chokepoints.split(";")
+    assert not r.cut and r.distance_nm > base.distance_nm
+    assert "korea_strait" not in r.chokepoints.split(";")
+
+
 def test_closure_does_not_touch_searoute_graph(atlas: Atlas, cache_dir: Path) -> None:
     import searoute
 
@@ -186,6 +195,18 @@ def test_network_pairs_by_hand(atlas: Atlas) -> None:
     assert p[("helium", "QAT", "TWN")] == pytest.approx(1.0)
     assert p[("chip", "TWN", "USA")] == pytest.approx(1.0)
     assert p[("dc", "USA", "USA")] == pytest.approx(1.0)
+
+
+def test_rest_of_world_supply_has_no_lane(atlas: Atlas, cache_dir: Path) -> None:
+    prod = pd.DataFrame({"item": ["helium", "helium"], "producer": ["QAT", "ROW"],
+                         "producer_type": ["country", "rest_of_world"], "year": [2024, 2024],
+                         "share": [40.0, 60.0], "source": ["test", "test"]})
+    a = atlas.replace(production=pd.concat([atlas["production"][atlas["production"]["item"] != "helium"], prod]))
+    p = network_pairs(a)
+    assert p.loc[p["item"] == "helium", "weight"].sum() == pytest.approx(0.4)
+    ex = chokepoint_exposure(a, cache=cache_dir)
+    share = ex[(ex["chokepoint"] == "hormuz") & (ex["item"] == "helium")]["share"].iloc[0]
+    assert share == pytest.approx(0.4)  # of world supply, not of the located part
 
 
 def test_parse_closed_presets() -> None:

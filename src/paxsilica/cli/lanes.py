@@ -96,6 +96,15 @@ def show_cmd(
     """Sea lane(s) between countries: ports, distance, days, chokepoints; rerouted or cut when closed."""
     t = show_lanes(current_atlas(), _codes(from_), _codes(to), closed, speed_knots=speed, port_days=port_days)
     title = "lanes" + (f" with {', '.join(sorted(parse_closed(closed)))} closed" if closed else "")
+    if OutputFormat(fmt) is OutputFormat.table:
+        # a terminal is narrow: port names without ids, no baseline columns without a closure
+        t = t.assign(origin_port=t["origin_port"].str.replace(r" \(wpi[\d.]+\)$", "", regex=True),
+                     destination_port=t["destination_port"].str.replace(r" \(wpi[\d.]+\)$", "", regex=True))
+        t = t.rename(columns={"origin_port": "from port", "destination_port": "to port"})
+        cols = ["exporter", "importer", "from port", "to port", "distance_nm", "days", "chokepoints", "status"]
+        if closed:
+            cols[6:6] = ["added_days"]
+        t = t[cols]
     emit(t, fmt, title=title)
 
 

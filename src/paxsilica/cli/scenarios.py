@@ -104,7 +104,10 @@ def show_cmd(
         if fmt is OutputFormat.json:
             typer.echo(json.dumps(data, indent=1, default=str))
         else:
-            emit(pd.DataFrame(data["shocks"]).astype("string"), fmt)
+            cols = list(dict.fromkeys(k for sh in data["shocks"] for k in sh))
+            rows = [{k: "" if sh.get(k) is None else json.dumps(sh[k]) if isinstance(sh[k], dict | list)
+                     else str(sh[k]) for k in cols} for sh in data["shocks"]]
+            emit(pd.DataFrame(rows, columns=cols), fmt)
         return
     console.print(f"[bold]{s.name}[/bold]  horizon {s.horizon} days, step {s.step} day(s)  [dim]{s.file}[/dim]")
     console.print(s.description.strip())

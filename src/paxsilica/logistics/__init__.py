@@ -33,6 +33,7 @@ from .lanes import (
 from .network import (
     CLOSURE_RADIUS_KM,
     DEFAULT_RADIUS_KM,
+    MIN_SEA_NODES,
     Route,
     SeaNetwork,
     sea_network,
@@ -48,6 +49,7 @@ __all__ = [
     "DEFAULT_RADIUS_KM",
     "DEFAULT_SPEED_KNOTS",
     "LANE_COLUMNS",
+    "MIN_SEA_NODES",
     "Route",
     "SeaNetwork",
     "cache_dir",

@@ -434,4 +434,4 @@ def _sea_network(key: tuple, radii_items: tuple) -> SeaNetwork:
 
 
 __all__ = ["ALWAYS_CLOSED", "CLOSURE_RADIUS_KM", "CUT", "DEFAULT_RADIUS_KM", "KM_PER_NM", "Route",
-           "SeaNetwork", "haversine_km", "sea_network", "searoute_version", "unwrap_lon"]
+           "MIN_SEA_NODES", "SeaNetwork", "haversine_km", "sea_network", "searoute_version", "unwrap_lon"]

@@ -98,6 +98,16 @@ def _members(atlas: Any, on: str | None = None) -> dict[str, set[str]]:
     return out
 
 
+def _firm_countries(atlas: Any, firm: str) -> set[str]:
+    """Countries where a firm produces (``production.country`` of its rows), else its headquarters."""
+    prod = atlas["production"]
+    fc = {str(c) for c in prod.loc[prod["producer"] == firm, "country"].dropna()}
+    if not fc:
+        firms = atlas["firms"]
+        fc = {str(c) for c in firms.loc[firms["firm"] == firm, "country"].dropna()}
+    return fc
+
+
 def _date_of(scenario: Scenario, day: int) -> str | None:
     if scenario.reference_date is None:
         return None
@@ -287,7 +297,10 @@ def compile_scenario(
             record(i, s, f"{s.chokepoint} closed ({s.mode}): {n_cut} links cut, {n_re} rerouted", 0,
                    n_cut + n_re, end)
         elif isinstance(s, SiteOutage):
-            hit = np.flatnonzero(real_site & (sitem == s.item) & ((sprod == s.producer) | (scountry == s.producer)))
+            where_p = (sprod == s.producer) | (scountry == s.producer)
+            if not where_p.any():  # a firm: its production countries (else headquarters)
+                where_p = np.isin(scountry, list(_firm_countries(atlas, s.producer)))
+            hit = np.flatnonzero(real_site & (sitem == s.item) & where_p)
             cap.apply(hit, _capacity_profile(days, s.start, s.loss, s.recovery))
             record(i, s, f"{s.item}@{s.producer} loses {s.loss:g} ({s.recovery.profile})", hit.size, 0, None)
         elif isinstance(s, CyberIncident):
@@ -297,12 +310,9 @@ def compile_scenario(
             if s.producer is not None:
                 where &= (sprod == s.producer) | (scountry == s.producer)
             if s.firm is not None:
-                firms = atlas["firms"]
-                hq = firms.loc[firms["firm"] == s.firm, "country"]
                 prod = atlas["production"]
                 made = set(prod.loc[prod["producer"] == s.firm, "item"].dropna())
-                fc = set(prod.loc[prod["producer"] == s.firm, "country"].dropna()) or set(hq.dropna())
-                where &= np.isin(scountry, list(fc))
+                where &= np.isin(scountry, list(_firm_countries(atlas, s.firm)))
                 if s.item is None and made:
                     where &= np.isin(sitem, list(made))
             hit = np.flatnonzero(where)

@@ -278,7 +278,11 @@ class SupplyNetwork:
         if np.any(head < 0):
             raise InputError("capacity_headroom must be >= 0")
 
-        order = np.lexsort((sup, sec[sup], cli)) if m else np.zeros(0, dtype=np.int64)
+        if m and n * max(n_sec, 1) * n < 2**62:
+            # one int64 key (client, supplier sector, supplier) sorts faster than a 3-key lexsort
+            order = np.argsort((cli * max(n_sec, 1) + sec[sup]) * n + sup, kind="stable")
+        else:
+            order = np.lexsort((sup, sec[sup], cli)) if m else np.zeros(0, dtype=np.int64)
         sup, cli, amt, lt, grp = sup[order], cli[order], amt[order], lt[order], grp[order]
         if m > 1:
             dup = (sup[1:] == sup[:-1]) & (cli[1:] == cli[:-1])
