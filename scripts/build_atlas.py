@@ -21,6 +21,7 @@ The build is deterministic: same inputs, same bytes out (rows sorted by key, fix
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
 from collections.abc import Callable
@@ -365,8 +366,27 @@ def eol_rir(items: pd.DataFrame) -> pd.Series:
 # compute (Epoch AI)
 
 
+@functools.cache
+def epoch_imported() -> dict[str, pd.DataFrame] | None:
+    """Epoch AI clusters and data centres through the epoch importer (None if absent)."""
+    run = importer("epoch")
+    if run is None:
+        return None
+    d = SHARED / "epoch-ai-compute"
+    try:
+        t = run([d / "gpu_clusters.csv", d / "data_centers.csv"])
+    except PaxsilicaError as exc:
+        log(f"epoch importer unavailable ({exc}); using the fallback reader")
+        return None
+    log(f"production: {len(t['production'])} compute rows from the epoch importer")
+    return t
+
+
 def epoch_production(resolve) -> pd.DataFrame:
-    # TODO(importers): switch to the epoch importer when it lands
+    t = epoch_imported()
+    if t is not None:
+        return t["production"]
+    # TODO(importers): fallback reader, used only when the epoch importer is unavailable
     g = pd.read_csv(SHARED / "epoch-ai-compute" / "gpu_clusters.csv")
     dup = g["Possible Duplicate"].astype(str).str.lower().eq("true")
     sup = g["Superseded by"].notna()
@@ -416,8 +436,15 @@ def dms(text: str) -> float:
 
 
 def epoch_facilities() -> pd.DataFrame:
-    """The frontier AI data centres of Epoch AI as ``facilities`` rows."""
-    # TODO(importers): switch to the epoch importer when it covers data_centers.csv
+    """The frontier AI data centres of Epoch AI as ``facilities`` rows, owners linked to firms."""
+    t = epoch_imported()
+    if t is not None and "facilities" in t:
+        f = t["facilities"].copy()
+        owner = f["note"].astype(str).str.extract(r"owner: ([^#;]+)")[0].str.strip()
+        f["firm"] = f["firm"].fillna(owner.map(OWNER_FIRMS))
+        log(f"facilities: {len(f)} frontier AI data centres (epoch importer)")
+        return f
+    # TODO(importers): fallback reader, used only when the epoch importer is unavailable
     d = pd.read_csv(SHARED / "epoch-ai-compute" / "data_centers.csv")
     rows = []
     for r in d.to_dict("records"):
@@ -449,8 +476,24 @@ def trade_table(resolve, items: pd.DataFrame, countries_iso3) -> pd.DataFrame:
         if isinstance(r.hs_codes, str):
             for c in r.hs_codes.split(";"):
                 codes.setdefault(c.strip(), r.item)
-    # TODO(importers): switch to the baci importer when it lands
     base = SHARED / "baci-hs92-minerals"
+    run = importer("baci")
+    if run is not None:
+        try:
+            t = run([base / "baci_hs92_2020_2024.csv.gz", base / "country_codes.csv"])["trade"]
+            known_items = set(items["item"])
+            unknown = sorted(set(t["item"]) - known_items)
+            if unknown:
+                log(f"trade: items from the baci mapping not in the atlas, left out: {unknown}")
+            t = t[t["item"].isin(known_items) & t["exporter"].isin(set(countries_iso3))
+                  & t["importer"].isin(set(countries_iso3))]
+            t = t.assign(source="baci_hs92_v202401b")
+            log(f"trade: {len(t)} flows for {t['item'].nunique()} items, year {int(t['year'].max())} "
+                "(baci importer)")
+            return t
+        except PaxsilicaError as exc:
+            log(f"baci importer unavailable ({exc}); using the fallback reader")
+    # TODO(importers): fallback reader, used only when the baci importer is unavailable
     t = pd.read_csv(base / "baci_hs92_2020_2024.csv.gz", dtype={"k": str})
     cc = pd.read_csv(base / "country_codes.csv", dtype=str, keep_default_na=False)
     num2iso = dict(zip(cc["country_code"].astype(int), cc["country_iso3"], strict=True))

@@ -199,7 +199,7 @@ def test_frontier_data_centres_as_facilities(atlas):
     assert len(f) >= 15
     assert (f["item"] == TARGET).all()
     # Epoch AI: xAI Colossus 1 in Memphis, Tennessee (35°03'35"N 90°09'23"W)
-    c = f.loc["epoch_dc_xai_colossus_1_memphis_tennessee"]
+    c = f[f["name"] == "xAI Colossus 1"].iloc[0]
     assert c["country"] == "USA"
     assert c["lat"] == pytest.approx(35 + 3 / 60 + 35 / 3600, abs=1e-4)
     assert c["lon"] == pytest.approx(-(90 + 9 / 60 + 23 / 3600), abs=1e-4)

@@ -20,7 +20,7 @@ from paxsilica.countries import add_country_attributes, base_countries, country_
     ("Rep. of Korea", "KOR"), ("Other Asia, nes", "TWN"), ("S19", "TWN"), ("Bosnia Herzegovina", "BIH"),
     ("Dem. Rep. of the Congo", "COD"), ("CuraÃ§ao", "CUW"),
     # WMD, WPI, Epoch
-    ("Congo, D.R.", "COD"), ("Korea, South", "KOR"), ("R20", "XKX"), ("Korea (Republic of)", "KOR"),
+    ("Congo, D.R.", "COD"), ("Korea, South", "KOR"), ("Korea (Republic of)", "KOR"),
     ("United States of America", "USA"), ("Taiwan", "TWN"), ("Kosovo", "XKX"), ("Côte d’Ivoire", "CIV"),
     # plain ISO
     ("DEU", "DEU"), ("de", "DEU"), ("Germany", "DEU"), ("  netherlands ", "NLD"),
@@ -30,7 +30,8 @@ def test_resolve_publisher_spellings(name: str, iso3: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["World total (rounded)", "Other countries4", "Other countries", "EUR",
-                                  "Various countries", "USSR (...1990)", "", "   ", "Atlantis", "ANT"])
+                                  "Various countries", "USSR (...1990)", "", "   ", "Atlantis", "ANT", "ZA1",
+                                  "R20", "SUN"])
 def test_aggregates_and_unknowns_are_none(name: str) -> None:
     assert resolve_iso3(name) is None
 

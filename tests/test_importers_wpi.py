@@ -83,6 +83,7 @@ def test_per_country_and_country_filter(fake_resolver, tiny_wpi: Path) -> None:
     assert sorted(one["name"]) == ["Ras Laffan", "Rotterdam"]
     q = wpi.run(tiny_wpi, countries=["qat"])["ports"]
     assert set(q["iso3"]) == {"QAT"}
+    assert set(wpi.run(tiny_wpi, countries="QAT, NLD")["ports"]["iso3"]) == {"QAT", "NLD"}
 
 
 def test_strict_raises_on_unresolved(fake_resolver, tiny_wpi: Path) -> None:

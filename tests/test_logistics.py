@@ -25,6 +25,7 @@ from paxsilica.logistics import (
     chokepoint_ranking,
     closure_impact,
     lane_table,
+    lanes,
     lanes_geojson,
     network_pairs,
     parse_closed,
@@ -48,9 +49,11 @@ PORTS = pd.DataFrame(
         ("wpi54620", "Port Hedland", "AUS", -20.31667, 118.58333),
         ("wpi60390", "Busan", "KOR", 35.1, 129.03333),
         ("wpi61390", "Yokohama Ko", "JPN", 35.45, 139.58333),
+        ("wpi48340", "Ras  Tannurah", "SAU", 26.63333, 50.16667),
+        ("wpi48140", "Jiddah", "SAU", 21.48333, 39.18333),
     ],
     columns=["port", "name", "iso3", "lat", "lon"],
-).assign(rank=1, source="nga_wpi")
+).assign(rank=[1] * 9 + [2], source="nga_wpi")
 
 RAS_LAFFAN_ROTTERDAM_NM = 6400.0
 VIA_CAPE_NM = 11200.0
@@ -73,8 +76,9 @@ def cache_dir(tmp_path_factory) -> Path:
 def atlas() -> Atlas:
     """Ports and chokepoints, plus a helium -> chip -> data-centre chain known by hand:
     helium QAT 100 % (sea), ore CHN 60 % / AUS 40 % (sea), chip TWN 100 % (air), dc USA 100 %."""
-    countries = pd.DataFrame({"iso3": PORTS["iso3"], "name": PORTS["name"],
-                              "lat": PORTS["lat"], "lon": PORTS["lon"]})
+    first = PORTS.drop_duplicates("iso3")
+    countries = pd.DataFrame({"iso3": first["iso3"], "name": first["name"],
+                              "lat": first["lat"], "lon": first["lon"]})
     items = pd.DataFrame({
         "item": ["helium", "ore", "chip", "dc"], "name": ["Helium", "Ore", "Chip", "Data centre"],
         "stage": ["raw_material", "raw_material", "fabrication", "infrastructure"],
@@ -124,6 +128,18 @@ def test_hormuz_closed_cuts_the_lane(atlas: Atlas, cache_dir: Path) -> None:
     assert r.cut and r.status == "cut"
     assert math.isnan(r.distance_nm) and math.isnan(r.days)  # never a distance of 0
     assert r.base_distance_nm > 6000
+
+
+def test_alternate_ports_when_the_main_port_is_cut(atlas: Atlas, cache_dir: Path) -> None:
+    cut = lane(atlas, "SAU", "NLD", {"hormuz"}, cache=cache_dir)
+    assert cut.cut and cut.origin_port == "wpi48340"
+    alt = lane(atlas, "SAU", "NLD", {"hormuz"}, cache=cache_dir, alternate_ports=True)
+    assert not alt.cut and alt.status == "rerouted_alternate_port"
+    assert alt.origin_port == "wpi48140"  # Jiddah, on the Red Sea
+    assert "hormuz" not in alt.chokepoints.split(";") and "suez" in alt.chokepoints.split(";")
+    assert alt.added_days < 0  # Jiddah is nearer Rotterdam than Ras Tanura
+    # Qatar has no port outside the Gulf: still cut
+    assert lane(atlas, "QAT", "NLD", {"hormuz"}, cache=cache_dir, alternate_ports=True).cut
 
 
 def test_taiwan_strait_closed_by_geometry(atlas: Atlas, cache_dir: Path) -> None:
@@ -184,6 +200,9 @@ def test_country_without_port_ships_from_nearest_port(atlas: Atlas) -> None:
     a = atlas.replace(countries=countries)
     r = lane(a, "MNG", "JPN")
     assert r.origin_port == "wpi59970"  # Shanghai is the nearest port in this atlas
+    overland = lane(a, "MNG", "CHN")  # both would ship from Shanghai: overland instead
+    assert overland["mode"] == "land" and overland.status == "land" and overland.days > 0
+    assert math.isnan(overland.distance_nm) and not overland.cut
     no_coords = lane(atlas, "ZZZ", "JPN")
     assert no_coords.status == "no_port" and not no_coords.cut
 
@@ -325,6 +344,9 @@ def test_cli_lanes(atlas: Atlas, tmp_path: Path, cache_dir: Path, monkeypatch) -
     assert r.exit_code == 0, r.output
     rec = json.loads(r.output)[0]
     assert rec["status"] == "rerouted" and "Ras Laffan" in rec["origin_port"]
+    r = runner.invoke(app, ["show", "--from", "SAU", "--to", "NLD", "--closed", "hormuz", "--alternate-ports",
+                            "--format", "json"])
+    assert r.exit_code == 0 and json.loads(r.output)[0]["status"] == "rerouted_alternate_port"
     r = runner.invoke(app, ["show", "--from", "QAT,TWN", "--to", "NLD", "--format", "csv"])
     assert r.exit_code == 0 and len(r.output.strip().splitlines()) == 3
     r = runner.invoke(app, ["show", "--from", "QAT", "--to", "NLD", "--closed", "narnia"])
@@ -340,3 +362,17 @@ def test_cli_lanes(atlas: Atlas, tmp_path: Path, cache_dir: Path, monkeypatch) -
     r = runner.invoke(app, ["geojson", "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert json.loads(out.read_text())["type"] == "FeatureCollection"
+
+
+def test_bundled_atlas_lanes(tmp_path: Path) -> None:
+    from paxsilica.atlas import bundled_atlas
+
+    a = bundled_atlas()
+    if a["ports"].empty:
+        pytest.skip("bundled atlas has no ports yet")
+    t = lanes(a, cache=tmp_path)
+    assert len(t) and set(t["status"]) <= {"ok", "no_port", "air", "local", "land", "pipeline", "grid", "digital"}
+    sea = t[(t["mode"] == "sea") & (t["status"] == "ok")]
+    assert (sea["distance_nm"] > 0).all() and not sea["cut"].any()
+    r = lane_table(a, [("QAT", "NLD")], {"hormuz"}, cache=tmp_path).iloc[0]
+    assert r.cut and r.origin_port == "wpi48297"

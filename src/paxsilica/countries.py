@@ -66,7 +66,8 @@ _CODE_ALIASES: dict[str, str | None] = {
     "ZAR": "COD", "ROM": "ROU", "TMP": "TLS", "ADO": "AND", "KSV": "XKX", "WBG": "PSE",
     "ANT": None, "JEY": "JEY",
     # UN M49-style codes used by BACI and World Mining Data
-    "S19": "TWN", "R20": "XKX",
+    # (WMD writes Kosovo as R20 but BACI uses R20 for "Europe EFTA, nes": resolve R20 by name)
+    "S19": "TWN",
     "XKX": "XKX", "XK": "XKX", "KOS": "XKX",
     # aggregates some publishers put among countries
     "EUR": None, "EU": None, "WLD": None, "ROW": None,
@@ -289,6 +290,8 @@ def resolve_iso3(name_or_code: str) -> str | None:
     found = _lookup(key, original)
     if found is not False:
         return found  # type: ignore[return-value]
+    if re.fullmatch(r"[A-Z0-9]{2,3}", original.strip()):
+        return None  # an unknown code, not a name with a footnote
     # USGS footnote markers: digits ("New Caledonia11") or the letter e ("Japane") glued on
     candidates: list[str] = []
     no_digits = re.sub(r"\d+$", "", key).strip()

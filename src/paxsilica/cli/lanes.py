@@ -40,13 +40,13 @@ def _codes(text: str | None) -> list[str]:
 
 def show_lanes(atlas: Atlas, exporters: list[str], importers: list[str], closed: str | None = None,
                mode: str = "sea", speed_knots: float = DEFAULT_SPEED_KNOTS,
-               port_days: float = DEFAULT_PORT_DAYS) -> pd.DataFrame:
+               port_days: float = DEFAULT_PORT_DAYS, alternate_ports: bool = False) -> pd.DataFrame:
     """Lanes for every (exporter, importer) pair given, with port names added."""
     if not exporters or not importers:
         raise InputError("give at least one exporter (--from) and one importer (--to)")
     pairs = [(e, i) for e in exporters for i in importers]
     t = lane_table(atlas, pairs, parse_closed(closed), mode=mode, speed_knots=speed_knots,
-                   port_days=port_days)
+                   port_days=port_days, alternate_ports=alternate_ports)
     names = {}
     ports = atlas["ports"]
     if not ports.empty:
@@ -58,18 +58,19 @@ def show_lanes(atlas: Atlas, exporters: list[str], importers: list[str], closed:
 
 
 def exposure_table(atlas: Atlas, importer: str | None = None, closed: str | None = None,
-                   speed_knots: float = DEFAULT_SPEED_KNOTS) -> pd.DataFrame:
+                   speed_knots: float = DEFAULT_SPEED_KNOTS, alternate_ports: bool = False) -> pd.DataFrame:
     """Exposure listing: with ``closed``, the closure's impact per item; else the share of each
     item's supply (or of ``importer``'s imports) through each chokepoint."""
     if closed:
-        return closure_impact(atlas, parse_closed(closed), importer=importer, speed_knots=speed_knots)
+        return closure_impact(atlas, parse_closed(closed), importer=importer, speed_knots=speed_knots,
+                              alternate_ports=alternate_ports)
     return chokepoint_exposure(atlas, importer=importer, speed_knots=speed_knots)
 
 
 def ranking_table(atlas: Atlas, target: str = "ai_datacenter_capacity",
-                  speed_knots: float = DEFAULT_SPEED_KNOTS) -> pd.DataFrame:
+                  speed_knots: float = DEFAULT_SPEED_KNOTS, alternate_ports: bool = False) -> pd.DataFrame:
     """Chokepoints ranked by the loss at ``target`` when each is closed alone."""
-    return chokepoint_ranking(atlas, target, speed_knots=speed_knots)
+    return chokepoint_ranking(atlas, target, speed_knots=speed_knots, alternate_ports=alternate_ports)
 
 
 def geojson_collection(atlas: Atlas, closed: str | None = None) -> dict:
@@ -81,6 +82,7 @@ FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="table, 
 ClosedOpt = Annotated[str | None, typer.Option(
     "--closed", help="chokepoints closed, comma-separated ids or presets (e.g. hormuz,suez or red_sea)")]
 SpeedOpt = Annotated[float, typer.Option("--speed", help="sea speed in knots")]
+AltOpt = Annotated[bool, typer.Option("--alternate-ports", help="when a lane is cut, try the countries' other ports")]
 
 
 @app.command("show")
@@ -91,10 +93,12 @@ def show_cmd(
     speed: SpeedOpt = DEFAULT_SPEED_KNOTS,
     port_days: Annotated[float, typer.Option("--port-days", help="port time added to sea lanes (days)")]
     = DEFAULT_PORT_DAYS,
+    alternate_ports: AltOpt = False,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Sea lane(s) between countries: ports, distance, days, chokepoints; rerouted or cut when closed."""
-    t = show_lanes(current_atlas(), _codes(from_), _codes(to), closed, speed_knots=speed, port_days=port_days)
+    t = show_lanes(current_atlas(), _codes(from_), _codes(to), closed, speed_knots=speed, port_days=port_days,
+                   alternate_ports=alternate_ports)
     title = "lanes" + (f" with {', '.join(sorted(parse_closed(closed)))} closed" if closed else "")
     if OutputFormat(fmt) is OutputFormat.table:
         # a terminal is narrow: port names without ids, no baseline columns without a closure
@@ -113,11 +117,12 @@ def exposure_cmd(
     for_: Annotated[str | None, typer.Option("--for", help="importer iso3: exposure of its imports")] = None,
     closed: ClosedOpt = None,
     speed: SpeedOpt = DEFAULT_SPEED_KNOTS,
+    alternate_ports: AltOpt = False,
     fmt: FormatOpt = OutputFormat.table,
     limit: Annotated[int, typer.Option("--limit", help="rows shown in table format")] = 60,
 ) -> None:
     """Share of each item's supply passing each chokepoint (or a closure's impact with --closed)."""
-    t = exposure_table(current_atlas(), for_, closed, speed)
+    t = exposure_table(current_atlas(), for_, closed, speed, alternate_ports)
     emit(t, fmt, title="chokepoint exposure" + (f" of {for_.upper()} imports" if for_ else ""), max_rows=limit)
 
 
@@ -126,10 +131,12 @@ def rank_cmd(
     target: Annotated[str, typer.Option("--target", help="item whose supply is measured")]
     = "ai_datacenter_capacity",
     speed: SpeedOpt = DEFAULT_SPEED_KNOTS,
+    alternate_ports: AltOpt = False,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Chokepoints ranked by the loss of the target when each is closed."""
-    emit(ranking_table(current_atlas(), target, speed), fmt, title=f"chokepoints by effect on {target}")
+    emit(ranking_table(current_atlas(), target, speed, alternate_ports), fmt,
+         title=f"chokepoints by effect on {target}")
 
 
 @app.command("geojson")

@@ -379,7 +379,7 @@ def ports_table(wpi: pd.DataFrame, *, per_country: int | None = 3,
         From :func:`read_wpi` / :func:`parse_wpi`.
     per_country : int or None
         Keep the ``per_country`` best-ranked ports of each country (``None``: all).
-    countries : iterable of iso3, optional
+    countries : iterable of iso3 or comma-separated text, optional
         Keep only these countries (e.g. those of the atlas ``countries`` table).
     overrides : DataFrame, path, True or False/None
         Main-port overrides; ``True`` uses the bundled ``main_ports.csv``.
@@ -443,7 +443,9 @@ def ports_table(wpi: pd.DataFrame, *, per_country: int | None = 3,
     })
     out = out[out["iso3"].notna()]
     if countries is not None:
-        keep = {str(c).upper() for c in countries}
+        if isinstance(countries, str):  # "QAT,NLD" from the command line
+            countries = countries.split(",")
+        keep = {str(c).strip().upper() for c in countries}
         out = out[out["iso3"].isin(keep)]
     if per_country is not None:
         out = out[out["rank"] <= per_country]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .network import Route
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 """Bumped whenever the route computation changes, so that old files are not reused."""
 
 _MEMORY: dict[str, dict[str, Route]] = {}

@@ -100,8 +100,9 @@ def chokepoint_exposure(atlas: Atlas, importer: str | None = None, items: Iterab
 def closure_impact(atlas: Atlas, closed: Iterable[str] | str, items: Iterable[str] | None = None,
                    importer: str | None = None, speed_knots: float = DEFAULT_SPEED_KNOTS,
                    port_days: float = DEFAULT_PORT_DAYS,
-                   cache: bool | str | Path | None = True) -> pd.DataFrame:
-    """What a closure set does to each item's supply.
+                   cache: bool | str | Path | None = True, alternate_ports: bool = False) -> pd.DataFrame:
+    """What a closure set does to each item's supply (``alternate_ports``: see
+    :func:`~paxsilica.logistics.lanes.lane_table`).
 
     Returns
     -------
@@ -119,7 +120,8 @@ def closure_impact(atlas: Atlas, closed: Iterable[str] | str, items: Iterable[st
     ['item', 'name', 'stage']
     """
     closed = parse_closed(closed)
-    lt = lanes(atlas, closed, items=items, speed_knots=speed_knots, port_days=port_days, cache=cache)
+    lt = lanes(atlas, closed, items=items, speed_knots=speed_knots, port_days=port_days, cache=cache,
+               alternate_ports=alternate_ports)
     if importer is not None:
         importer = importer.upper()
         lt = lt[(lt["importer"] == importer) & (lt["exporter"] != importer)]
@@ -163,7 +165,7 @@ def chokepoint_ranking(atlas: Atlas, target: str = DEFAULT_TARGET,
                        chokepoints: Iterable[str] | None = None,
                        closure_sets: dict[str, Iterable[str]] | None = None,
                        speed_knots: float = DEFAULT_SPEED_KNOTS,
-                       cache: bool | str | Path | None = True) -> pd.DataFrame:
+                       cache: bool | str | Path | None = True, alternate_ports: bool = False) -> pd.DataFrame:
     """Rank chokepoints (or named closure sets) by their effect on the target.
 
     For each closure, the availability of each item is ``1 - share_cut`` (supply that has no sea
@@ -200,7 +202,8 @@ def chokepoint_ranking(atlas: Atlas, target: str = DEFAULT_TARGET,
         passing = np.array([bool(closed & c) for c in base_cps], dtype=bool)
         # only the lanes passing the closure can change: route just those again
         hit = base.loc[passing, ["exporter", "importer"]].drop_duplicates()
-        status = lane_table(atlas, hit, closed, mode="sea", speed_knots=speed_knots, cache=cache) \
+        status = lane_table(atlas, hit, closed, mode="sea", speed_knots=speed_knots, cache=cache,
+                            alternate_ports=alternate_ports) \
             if len(hit) else pd.DataFrame(columns=["exporter", "importer", "cut", "rerouted", "added_days"])
         key = dict(zip(zip(status["exporter"], status["importer"], strict=True),
                        zip(status["cut"], status["added_days"], strict=True), strict=True))

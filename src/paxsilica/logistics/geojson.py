@@ -102,6 +102,7 @@ def write_geojson(collection: dict, path: str | Path) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(collection, f, separators=(",", ":"), default=str)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a map file is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

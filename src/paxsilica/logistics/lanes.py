@@ -363,7 +363,8 @@ def _pairs_frame(pairs) -> pd.DataFrame:
 def lane_table(atlas: Atlas, pairs, closed: Iterable[str] | str = frozenset(), mode: str | None = "sea",
                speed_knots: float = DEFAULT_SPEED_KNOTS, port_days: float = DEFAULT_PORT_DAYS,
                cache: bool | str | Path | None = True,
-               radius_km: Mapping[str, float] | None = None) -> pd.DataFrame:
+               radius_km: Mapping[str, float] | None = None,
+               alternate_ports: bool = False) -> pd.DataFrame:
     """Lanes for (exporter, importer) pairs, at baseline and under a closure set.
 
     Parameters
@@ -384,6 +385,10 @@ def lane_table(atlas: Atlas, pairs, closed: Iterable[str] | str = frozenset(), m
         Disk cache of routes (True/None: the default folder; False: none; a path: that folder).
     radius_km : mapping, optional
         Proximity radii for chokepoints searoute has no name for.
+    alternate_ports : bool
+        When a lane is cut, try the countries' other ports in atlas ``ports`` (rank 2, 3, ...)
+        and keep the shortest route left (``status`` ``rerouted_alternate_port``, the ports
+        used in ``origin_port``/``destination_port``). Off by default.
 
     Returns
     -------
@@ -416,10 +421,13 @@ def lane_table(atlas: Atlas, pairs, closed: Iterable[str] | str = frozenset(), m
     ports = port_of_countries(atlas, set(df.loc[sea, "exporter"]) | set(df.loc[sea, "importer"]))
     od = []
     for e, i in zip(df.loc[sea, "exporter"], df.loc[sea, "importer"], strict=True):
-        if e in ports and i in ports:
+        if e in ports and i in ports and ports[e]["port"] != ports[i]["port"]:
             od.append(((ports[e]["lon"], ports[e]["lat"]), (ports[i]["lon"], ports[i]["lat"])))
     base = sea_routes(atlas, od, (), cache, radius_km) if od else {}
     under = sea_routes(atlas, od, closed, cache, radius_km) if (od and closed) else base
+    alt: dict[tuple[str, str], tuple[dict, dict, Route]] = {}
+    if alternate_ports and closed and od:
+        alt = _alternate_routes(atlas, df.loc[sea], ports, under, closed, cache, radius_km)
     pts = _country_points(atlas)
     rows = []
     for r in df.itertuples(index=False):
@@ -433,6 +441,11 @@ def lane_table(atlas: Atlas, pairs, closed: Iterable[str] | str = frozenset(), m
                 row["status"] = "no_port"
                 rows.append(row)
                 continue
+            if ports[e]["port"] == ports[i]["port"]:
+                # both ship from one port (a landlocked country beside its neighbour's port):
+                # the goods go overland
+                m = row["mode"] = row["status"] = "land"
+        if m == "sea":
             o = (ports[e]["lon"], ports[e]["lat"])
             d = (ports[i]["lon"], ports[i]["lat"])
             b = base.get((o, d), CUT)
@@ -449,6 +462,13 @@ def lane_table(atlas: Atlas, pairs, closed: Iterable[str] | str = frozenset(), m
             row["added_days"] = (u.distance_nm - b.distance_nm) / (speed_knots * 24.0) if row["rerouted"] else (
                 np.nan if u.cut else 0.0)
             row["status"] = "cut" if u.cut else ("rerouted" if row["rerouted"] else "ok")
+            if u.cut and (e, i) in alt:
+                pe, pi, ar = alt[(e, i)]
+                row.update(origin_port=pe["port"], destination_port=pi["port"], distance_nm=ar.distance_nm,
+                           days=days(ar), cut=False, chokepoints=";".join(ar.chokepoints), rerouted=True,
+                           status="rerouted_alternate_port",
+                           added_days=(ar.distance_nm - b.distance_nm) / (speed_knots * 24.0)
+                           if not b.cut else np.nan)
         elif m == "air":
             row.update(days=AIR_DAYS, base_days=AIR_DAYS)
         elif m in ("land", "pipeline"):
@@ -466,9 +486,45 @@ def lane_table(atlas: Atlas, pairs, closed: Iterable[str] | str = frozenset(), m
     return out
 
 
+def _alternate_routes(atlas: Atlas, sea: pd.DataFrame, ports: dict[str, dict], under: dict,
+                      closed: frozenset[str], cache, radius_km) -> dict[tuple[str, str], tuple[dict, dict, Route]]:
+    """For lanes cut between main ports: the shortest route left between any ranked ports."""
+    table = atlas["ports"]
+    table = table[table["iso3"].notna() & table["lat"].notna() & table["lon"].notna()].copy()
+    table["_r"] = pd.to_numeric(table["rank"], errors="coerce").fillna(np.inf)
+    table = table.sort_values(["iso3", "_r", "port"], kind="stable")
+    cand: dict[str, list[dict]] = {}
+    for r in table.itertuples(index=False):
+        cand.setdefault(str(r.iso3), []).append({"port": str(r.port), "lon": float(r.lon), "lat": float(r.lat)})
+    todo: dict[tuple[str, str], list[tuple[dict, dict]]] = {}
+    for e, i in set(zip(sea["exporter"], sea["importer"], strict=True)):
+        if e not in ports or i not in ports:
+            continue
+        if not under.get(((ports[e]["lon"], ports[e]["lat"]), (ports[i]["lon"], ports[i]["lat"])), CUT).cut:
+            continue
+        combos = [(pe, pi) for pe in cand.get(e, [ports[e]]) for pi in cand.get(i, [ports[i]])
+                  if (pe["port"], pi["port"]) != (ports[e]["port"], ports[i]["port"])]
+        if combos:
+            todo[(e, i)] = combos
+    if not todo:
+        return {}
+    od = [((pe["lon"], pe["lat"]), (pi["lon"], pi["lat"])) for combos in todo.values() for pe, pi in combos]
+    routes = sea_routes(atlas, od, closed, cache, radius_km)
+    out = {}
+    for key, combos in todo.items():
+        best = None
+        for pe, pi in combos:
+            r = routes[((pe["lon"], pe["lat"]), (pi["lon"], pi["lat"]))]
+            if not r.cut and (best is None or r.distance_nm < best[2].distance_nm):
+                best = (pe, pi, r)
+        if best is not None:
+            out[key] = best
+    return out
+
+
 def lanes(atlas: Atlas, closed: Iterable[str] | str = frozenset(), items: Iterable[str] | None = None,
           speed_knots: float = DEFAULT_SPEED_KNOTS, port_days: float = DEFAULT_PORT_DAYS,
-          cache: bool | str | Path | None = True) -> pd.DataFrame:
+          cache: bool | str | Path | None = True, alternate_ports: bool = False) -> pd.DataFrame:
     """Every lane the network needs (:func:`network_pairs`), each in its item's mode, with the
     flow ``weight`` and ``basis`` attached.
 
@@ -480,7 +536,8 @@ def lanes(atlas: Atlas, closed: Iterable[str] | str = frozenset(), items: Iterab
     """
     pairs = network_pairs(atlas, items)
     t = lane_table(atlas, pairs[["item", "exporter", "importer"]], closed, mode=None,
-                   speed_knots=speed_knots, port_days=port_days, cache=cache)
+                   speed_knots=speed_knots, port_days=port_days, cache=cache,
+                   alternate_ports=alternate_ports)
     t["weight"] = pairs["weight"].to_numpy()
     t["basis"] = pairs["basis"].to_numpy()
     return t

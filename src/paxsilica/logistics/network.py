@@ -2,9 +2,9 @@
 
 searoute ships an offline maritime graph (about 9,700 nodes and 16,000 edges, weights in km);
 some edges carry a ``passage`` name (``suez``, ``ormuz``, ``malacca``, ...). This module reads
-that graph and never changes it: a closure hides edges through the Dijkstra weight function
-(a restricted *view*, the same effect as removing the edges from a copy, without copying), so
-searoute's module-level graph stays as other callers expect it.
+that graph and never changes it: it copies the edges once into a sparse matrix, and a closure
+is that matrix without the closed chokepoints' edges (one per closure set), so searoute's
+module-level graph (and its ``restrictions``) stays as other callers expect it.
 
 A chokepoint is matched to the graph in one of two ways, and the same edge set serves both to
 *detect* that a route passes it and to *close* it, so the two always agree:
@@ -15,8 +15,9 @@ A chokepoint is matched to the graph in one of two ways, and the same edge set s
   point (:data:`CLOSURE_RADIUS_KM`, default :data:`DEFAULT_RADIUS_KM`).
 
 Routes are computed from searoute's graph node nearest each port (searoute's own snapping) by
-Dijkstra on searoute's edge weights (scipy's compiled ``csgraph.dijkstra``, all origins at once). Distances are the great-circle length of the node path
-in nautical miles (searoute's method: the port-to-node approach legs are not added).
+Dijkstra on searoute's edge weights (scipy's compiled ``csgraph.dijkstra``, all origins at
+once). Distances are the great-circle length of the node path in nautical miles (searoute's
+method: the port-to-node approach legs are not added).
 """
 
 from __future__ import annotations
@@ -329,7 +330,12 @@ class SeaNetwork:
                     d_node = self._index[self.snap(*d)]
                     if d_node != t:
                         path.append(d_node)
-                    out[(tuple(o), tuple(d))] = self._route_of(path)
+                    route = self._route_of(path)
+                    if len(path) < 2 and tuple(o) != tuple(d):
+                        # two ports on one graph node: the great circle between them, not 0
+                        route = Route(float(haversine_km(o[0], o[1], d[0], d[1])) / KM_PER_NM, (), False,
+                                      route.path)
+                    out[(tuple(o), tuple(d))] = route
         return out
 
     def routes_from(self, origin: tuple[float, float], destinations: Iterable[tuple[float, float]],

@@ -487,8 +487,12 @@ def _waterfill(seg: np.ndarray, w: np.ndarray, g: np.ndarray, target: np.ndarray
     ``seg`` holds segment ids 0..n_seg-1 for every claimant; every segment must have a claimant with
     positive weight and its total request must exceed its target (else no rationing is needed).
     """
-    order = np.lexsort((g, seg))
+    # one float sort on seg + g/(1+g) (fast), checked; exact two-key sort if rounding tied two keys
+    order = np.argsort(seg + g / (1.0 + g))
     seg_s, w_s, g_s = seg[order], w[order], g[order]
+    if seg_s.size > 1 and np.any((seg_s[1:] == seg_s[:-1]) & (g_s[1:] < g_s[:-1])):
+        order = np.lexsort((g, seg))
+        seg_s, w_s, g_s = seg[order], w[order], g[order]
     counts = np.bincount(seg_s, minlength=n_seg)
     start = np.zeros(n_seg + 1, np.int64)
     np.cumsum(counts, out=start[1:])
@@ -651,6 +655,7 @@ def simulate(
     eps_seg = EPS / net.seg_amount
     value_weight = np.where(idle, 0.0, pbar - net.input_total)
     n_seg = net.seg_start.size
+    inv_tau = 1.0 / tau
 
     def grouper(index: np.ndarray, size: int) -> Any:
         """Sum a (B, len(index)) array into (B, size) bins (bincount: sequential, so batch = single)."""
@@ -676,11 +681,21 @@ def simulate(
         out += n_days
         return out
 
+    has_seg = net.client_seg_start[1:] > net.client_seg_start[:-1]
+    first_seg = net.client_seg_start[:-1][has_seg]
+
     def prop_limit(sbar: np.ndarray, capmax: float) -> np.ndarray:
-        # only segments below every capacity can bind: scatter their minimum per client
+        # only segments below every capacity can bind; few of them: scatter their minimum per
+        # client, many: a segmented minimum over all
         out = np.full((B, n), np.inf)
-        bb, ss = np.nonzero(sbar < capmax)
-        if bb.size:
+        low = sbar < capmax
+        count = int(np.count_nonzero(low))
+        if count == 0:
+            return out
+        if count * 20 > low.size:
+            out[:, has_seg] = np.minimum.reduceat(sbar, first_seg, axis=1)
+        else:
+            bb, ss = np.nonzero(low)
             np.minimum.at(out, (bb, seg_client[ss]), sbar[bb, ss])
         return out
 
@@ -848,7 +863,7 @@ def simulate(
                     lag *= w_link
                     gap_seg = gap_seg + by_segment(lag)
                 np.take(gap_seg, net.link_seg, axis=1, out=o)
-            o /= tau
+            o *= inv_tau  # a product, not a quotient: 0 stays exactly 0 at the baseline
             o += xc
             np.maximum(o, 0.0, out=o)
             if any_idle:
