@@ -69,8 +69,9 @@ def parse_data(df: pd.DataFrame, file: str) -> pd.DataFrame:
     Examples
     --------
     >>> d = pd.DataFrame({"t": ["2022"], "i": ["156"], "j": ["392"], "k": ["811230"], "v": ["10.5"], "q": [""]})
-    >>> parse_data(d, "b.csv").iloc[0].tolist()
-    [2022, 156, 392, '811230', 10.5, nan]
+    >>> r = parse_data(d, "b.csv").iloc[0]
+    >>> int(r["t"]), r["k"], float(r["v"]), bool(np.isnan(r["q"]))
+    (2022, '811230', 10.5, True)
     """
     require_columns(df, DATA_COLUMNS, file, "BACI")
     out = {}

@@ -196,14 +196,27 @@ def derive_tables(links: pd.DataFrame, *, unit: str, stage: str, source: str) ->
             continue
         by_firm = g.groupby("supplier", sort=False).agg(amount=("amount", "sum"),
                                                         country=("supplier_country", "first"))
+        unnamed = []
         for fid, r in by_firm.iterrows():
+            if r["amount"] <= 0:
+                continue
+            if fid not in firm_rows:  # a firm needs a country: its amount goes to OTHER
+                unnamed.append((fid, r["amount"]))
+                continue
             prod.append({"item": item, "producer": fid, "producer_type": "firm", "country": r["country"],
                          "year": year, "quantity": r["amount"], "unit": unit, "share": 100 * r["amount"] / total,
                          "source": source, "note": "share of the amounts in the firm table"})
+        if unnamed:
+            a = sum(x for _, x in unnamed)
+            prod.append({"item": item, "producer": "OTHER", "producer_type": "rest_of_world", "year": year,
+                         "quantity": a, "unit": unit, "share": 100 * a / total, "source": source,
+                         "note": "suppliers without a country: " + ", ".join(f for f, _ in unnamed)})
         known = g[g["supplier_country"].notna()]
         if len(known):
             by_c = known.groupby("supplier_country")["amount"].sum()
             for c, a in by_c.items():
+                if a <= 0:
+                    continue
                 prod.append({"item": item, "producer": c, "producer_type": "country", "country": c, "year": year,
                              "quantity": a, "unit": unit, "share": 100 * a / total, "source": source,
                              "note": "sum of the firm rows of this country"})

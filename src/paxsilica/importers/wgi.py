@@ -244,8 +244,8 @@ def wgi_countries(long: pd.DataFrame, year: int | None = None, source: str = SOU
     >>> long = pd.DataFrame({"code": ["ZAR", "ZAR"], "country": ["Congo, Dem. Rep."] * 2,
     ...                      "year": [2022, 2022], "indicator": ["va", "pv"], "estimate": [-1.0, -2.0]})
     >>> c = wgi_countries(long)
-    >>> c.loc[0, ["iso3", "wgi_mean", "governance_risk"]].tolist()
-    ['COD', -1.5, 8.0]
+    >>> c.loc[0, "iso3"], float(c.loc[0, "wgi_mean"]), float(c.loc[0, "governance_risk"])
+    ('COD', -1.5, 8.0)
     """
     have = long[long["estimate"].notna()]
     if have.empty:

@@ -215,7 +215,7 @@ def read_wmd(path: str | Path) -> tuple[str, pd.DataFrame]:
     >>> p = Path(tempfile.mkdtemp()) / "w.csv"
     >>> _ = p.write_text("mineral,country,iso3,year,value,unit,data_source\\nGermanium,China,CHN,2024,140,metr. t,r\\n")
     >>> kind, df = read_wmd(p)
-    >>> kind, df.loc[0, "value"]
+    >>> kind, float(df.loc[0, "value"])
     ('production', 140.0)
     """
     path = Path(path)
