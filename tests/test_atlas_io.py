@@ -92,7 +92,14 @@ def test_non_utf8_file_is_a_clean_problem(tiny_atlas: Atlas, tmp_path: Path) -> 
 _cell = st.text(alphabet=string.printable + "éü€\u00a0", max_size=12)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.fixture(scope="module")
+def fuzz_dir(tmp_path_factory) -> Path:
+    from tests.conftest import tiny_frames
+
+    return write_atlas(Atlas.from_frames(tiny_frames()), tmp_path_factory.mktemp("fuzz") / "a", "csv")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     header=st.lists(st.sampled_from(["item", "producer", "producer_type", "year", "share", "source", "x",
                                      ""]), min_size=0, max_size=7),
@@ -100,9 +107,8 @@ _cell = st.text(alphabet=string.printable + "éü€\u00a0", max_size=12)
     raw=st.binary(max_size=40),
     use_raw=st.booleans(),
 )
-def test_random_malformed_csv_gives_only_clean_problems(tiny_atlas, tmp_path_factory, header, rows,
-                                                        raw, use_raw) -> None:
-    d = write_atlas(tiny_atlas, tmp_path_factory.mktemp("fuzz") / "a", "csv")
+def test_random_malformed_csv_gives_only_clean_problems(fuzz_dir, header, rows, raw, use_raw) -> None:
+    d = fuzz_dir  # each example overwrites production.csv in the same folder
     if use_raw:
         (d / "production.csv").write_bytes(raw)
     else:
