@@ -102,3 +102,41 @@ def test_emit_json_writes_unlimited_for_infinity(capsys) -> None:
     emit(pd.DataFrame({"node": ["a", "b"], "tts": [np.inf, 2.5]}), "json")
     rows = json.loads(capsys.readouterr().out)
     assert rows == [{"node": "a", "tts": "unlimited"}, {"node": "b", "tts": 2.5}]
+
+
+def test_import_merges_publishers_into_one_folder(shared_data: Path, tmp_path: Path) -> None:
+    into = tmp_path / "mine"
+    gallium = shared_data / "usgs-mcs2024-world" / "world" / "mcs2024-galli_world.csv"
+    r = run("atlas", "import", "usgs", str(gallium), "--into", str(into))
+    assert r.exit_code == 0, r.output
+    prod = read_atlas(into)["production"]
+    chn = prod[(prod["item"] == "gallium") & (prod["producer"] == "CHN") & (prod["year"] == 2023)]
+    assert len(chn) == 1 and 97 < float(chn["share"].iloc[0]) < 99  # USGS: China ~98 % in 2023
+    r = run("atlas", "import", "wgi", str(shared_data / "wgi-2023-update" / "wgi_2022_wide.csv"),
+            "--into", str(into))
+    assert r.exit_code == 0, r.output
+    merged = read_atlas(into)
+    assert len(merged["production"]) == len(prod)  # the second import kept the first
+    assert merged["countries"].set_index("iso3").loc["CHN", "governance_risk"] > 5
+
+
+def test_import_keeps_curated_columns(tiny_atlas: Atlas, shared_data: Path, tmp_path: Path) -> None:
+    countries = tiny_atlas["countries"].assign(region=["East Asia & Pacific"] * 5)
+    into = write_atlas(tiny_atlas.replace(countries=countries), tmp_path / "a")
+    r = run("atlas", "import", "wgi", str(shared_data / "wgi-2023-update" / "wgi_2022_wide.csv"),
+            "--into", str(into))
+    assert r.exit_code == 0, r.output
+    c = read_atlas(into)["countries"].set_index("iso3")
+    assert c.loc["AUS", "region"] == "East Asia & Pacific"  # kept
+    assert c.loc["AUS", "wgi_mean"] > 1  # added by the import
+
+
+def test_import_errors_are_clean(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Source,Country\nMCS2024,China\n")
+    r = run("atlas", "import", "usgs", str(bad), "--into", str(tmp_path / "x"))
+    assert r.exit_code == 1 and "bad.csv" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "x").exists()
+    assert run("atlas", "import", "nosuch", str(bad), "--into", str(tmp_path / "x")).exit_code == 2
+    r = run("atlas", "import", "usgs", str(tmp_path / "missing.csv"), "--into", str(tmp_path / "x"))
+    assert r.exit_code == 1 and "no such file" in r.output

@@ -245,3 +245,23 @@ def test_network_layout() -> None:
     assert net.baseline_output.tolist() == [6.0, 3.0, 1.0]
     assert net.by_supplier.tolist() == [1, 2, 3, 0]
     assert net.supplier_start.tolist() == [0, 2, 3, 4]
+
+
+def test_edge_cases_empty_links_zero_steps_and_batch_records() -> None:
+    alone = SupplyNetwork.from_arrays([], [], [], n_firms=3, final_demand=[1.0, 2.0, 3.0])
+    for rationing in ("proportional", "priority"):
+        r = simulate(alone, FirmShocks([0], [0.5]), steps=3, rationing=rationing)
+        assert r.production.tolist() == [6.0, 5.5, 5.5, 5.5]
+        r = simulate(alone, Scenario(capacity=Schedule([1], [0.0])), steps=2, rationing=rationing,
+                     extensions=Extensions(resourcing=True, lead_times=True, stockpile_days=1.0))
+        assert r.production.tolist() == [6.0, 4.0, 4.0]
+    net = SupplyNetwork.from_arrays([0], [1], [1.0], final_demand=[0.0, 1.0], sector=[0, 0])
+    r = simulate(net, steps=0)
+    assert r.step.tolist() == [-1] and r.production.tolist() == [2.0]
+    batch = [Scenario(), Scenario(shocks=FirmShocks([0], [1.0]))]
+    rb = simulate(net, batch, steps=5, inventory_days=2, record_sectors=True, record_links=True, record_firms=True)
+    assert rb.sector_production.shape == (2, 6, 1) and rb.link_stock.shape == (2, 6, 1)
+    one = simulate(net, batch[1], steps=5, inventory_days=2, record_sectors=True)
+    np.testing.assert_array_equal(rb.sector_production[1], one.sector_production)
+    assert rb.production[1].tolist() == [2.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+    assert rb.parameters["scenarios"] == ["", ""] and rb.batched

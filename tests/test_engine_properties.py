@@ -97,25 +97,46 @@ def test_recovery_profiles_are_monotone(kind, loss, start, delay, duration) -> N
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_networks(), st.floats(0.05, 1.0), st.integers(1, 10))
-def test_recovery_returns_to_baseline_and_faster_recovery_loses_less(net, delta, c) -> None:  # type: ignore[no-untyped-def]
-    """A single firm shocked with linear recovery: the extended mode settles back to the baseline, and
-    recovering faster never loses more total output (the loss is monotone in the recovery time).
+def test_recovery_settles_back_to_baseline(net, delta, c) -> None:  # type: ignore[no-untyped-def]
+    """A firm shocked with linear recovery: output never exceeds the baseline (no headroom) and the
+    extended mode settles back onto the baseline after the recovery.
 
     Every firm gets some final demand: a cycle of firms that only buy from each other and all stop
-    never restarts in this model (orders follow own output), see docs/engine.md."""
+    never restarts in this model (orders follow own output), see docs/engine.md. Note that on
+    cyclic networks a faster recovery is not always cheaper in total: hypothesis found a two-firm
+    cycle where C = 1 loses 131.3 and C = 6 loses 130.6 (the rebuild of stocks overshoots)."""
     net = SupplyNetwork.from_arrays(net.supplier, net.client, net.amount, n_firms=net.n_firms,
                                     final_demand=net.final_demand + 1.0, sector=net.sector,
                                     sector_names=net.sector_names)
     firm = int(np.argmax(net.baseline_output))
-    ext = Extensions()
-    fast = simulate(net, FirmShocks([firm], [delta]), steps=250, recovery_days=c, extensions=ext)
-    slow = simulate(net, FirmShocks([firm], [delta]), steps=250, recovery_days=c + 5, extensions=ext)
+    r = simulate(net, FirmShocks([firm], [delta]), steps=250, recovery_days=c, extensions=Extensions(),
+                 record_firms=True)
+    base = r.production[0]
+    assert np.all(r.production <= base * (1 + 1e-12))
+    assert np.all(r.firm_production <= net.baseline_output * (1 + 1e-12))
+    np.testing.assert_array_equal(r.firm_production[-20:], np.broadcast_to(net.baseline_output, (20, net.n_firms)))
+
+
+@st.composite
+def chains(draw: st.DrawFn) -> SupplyNetwork:
+    k = draw(st.integers(2, 5))
+    amounts = draw(st.lists(st.floats(1.0, 100.0), min_size=k - 1, max_size=k - 1))
+    fd = draw(st.lists(st.floats(0.0, 50.0), min_size=k - 1, max_size=k - 1)) + [draw(st.floats(1.0, 100.0))]
+    return SupplyNetwork.from_arrays(list(range(k - 1)), list(range(1, k)), amounts, final_demand=fd)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(chains(), st.integers(0, 4), st.floats(0.05, 1.0), st.integers(1, 10), st.integers(1, 10),
+       st.sampled_from(["reference", "extended"]))
+def test_monotone_recovery_on_chains(net, where, delta, c, extra, mode) -> None:  # type: ignore[no-untyped-def]
+    """On a supply chain, recovering faster never loses more output in total (the loss is monotone
+    in the recovery time)."""
+    firm = min(where, net.n_firms - 1)
+    ext = Extensions() if mode == "extended" else None
+    fast = simulate(net, FirmShocks([firm], [delta]), steps=120, recovery_days=c, extensions=ext)
+    slow = simulate(net, FirmShocks([firm], [delta]), steps=120, recovery_days=c + extra, extensions=ext)
     base = fast.production[0]
-    assert abs(fast.production[-1] - base) <= 1e-9 * base
-    assert abs(slow.production[-1] - base) <= 1e-9 * base
-    loss_fast = np.sum(base - fast.production[1:])
-    loss_slow = np.sum(base - slow.production[1:])
-    assert loss_fast <= loss_slow + 1e-9 * base * 250
+    assert np.sum(base - fast.production) <= np.sum(base - slow.production) + 1e-9 * base
 
 
 @pytest.mark.parametrize(("n", "m"), [(50, 250), (2000, 10000)])

@@ -36,7 +36,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .network.build import DEFAULT_TARGET, SiteIndex, build_network
+from .network.build import DEFAULT_TARGET, SiteIndex, build_index, lead_steps, to_supply_network
 from .scenarios.compile import CompiledScenario, compile_scenario
 from .scenarios.schema import Scenario, check_against_atlas
 
@@ -143,6 +143,58 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(a, b, out=np.ones_like(a, dtype=float), where=b > 0)
 
 
+class _Prepared:
+    """The network of one atlas for one (target, consumers, year), shared by the scenarios run on it.
+
+    The site index is built once (with one-day steps); other step lengths only change the links' lead
+    times in steps (:func:`paxsilica.network.build.lead_steps` of the same lane days), and a scenario's
+    surge capacity only the engine network's default headroom, so both are derived, not rebuilt.
+    """
+
+    def __init__(self, atlas: Any, *, target: str, consumers: Any, year: int | None,
+                 lanes: pd.DataFrame | None) -> None:
+        self.atlas = atlas
+        self.version = str(getattr(atlas, "version", ""))
+        self.target = target
+        self._args = {"target": target, "consumers": consumers, "year": year, "lanes": lanes}
+        self._index: dict[int, SiteIndex] = {}
+        self._net: dict[tuple[int, float | None], Any] = {}
+
+    def index(self, step_days: int) -> SiteIndex:
+        if step_days not in self._index:
+            if not self._index:
+                self._index[1] = build_index(self.atlas, step_days=1, **self._args)
+            base = self._index[1]
+            if step_days not in self._index:
+                links = base.links.assign(lead_steps=lead_steps(base.links["lead_days"].to_numpy(dtype=float),
+                                                                step_days))
+                self._index[step_days] = replace(base, links=links, step_days=step_days)
+        return self._index[step_days]
+
+    def network(self, step_days: int, surge_capacity: float | None) -> tuple[Any, SiteIndex]:
+        index = self.index(step_days)
+        key = (step_days, surge_capacity)
+        if key not in self._net:
+            self._net[key] = to_supply_network(index, surge_capacity=surge_capacity)
+        return self._net[key], index
+
+
+def _check(scenario: Scenario, atlas: Any) -> None:
+    from .errors import ValidationError
+
+    problems = check_against_atlas(scenario, atlas)
+    if problems:
+        raise ValidationError(problems, f"scenario {scenario.file} does not fit atlas {getattr(atlas, 'name', '')}")
+
+
+def _simulate(net: Any, comp: CompiledScenario, scenario: Scenario, inventory_days: float, tau_days: float) -> Any:
+    from .sim import simulate
+
+    return simulate(net, comp.engine_scenario, steps=comp.steps, rationing=comp.rationing,
+                    inventory_days=inventory_days / scenario.step, tau=tau_days / scenario.step,
+                    mode="extended", extensions=comp.extensions, record_firms=True)
+
+
 def run_stress(
     scenario: Scenario,
     atlas: Any,
@@ -187,80 +239,58 @@ def run_stress(
     -------
     StressResult
     """
-    from .errors import ValidationError
-    from .sim import simulate
-
     say = progress or (lambda _s: None)
     if check:
-        problems = check_against_atlas(scenario, atlas)
-        if problems:
-            raise ValidationError(problems, f"scenario {scenario.file} does not fit atlas {getattr(atlas, 'name', '')}")
+        _check(scenario, atlas)
     if inventory_days < 0 or tau_days <= 0:
         raise InputError("inventory days must be >= 0 and tau > 0")
     say("network")
-    net, index = build_network(atlas, target=target, consumers=consumers, year=year, lanes=lanes,
-                               step_days=scenario.step, surge_capacity=scenario.policies.surge_capacity)
+    prep = _Prepared(atlas, target=target, consumers=consumers, year=year, lanes=lanes)
+    net, index = prep.network(scenario.step, scenario.policies.surge_capacity)
     say("compile")
     comp: CompiledScenario = compile_scenario(scenario, net, index, atlas, steps=steps, lanes_under=lanes_under)
     say("simulate")
-    res = simulate(net, comp.engine_scenario, steps=comp.steps, rationing=comp.rationing,
-                   inventory_days=inventory_days / scenario.step, tau=tau_days / scenario.step,
-                   mode="extended", extensions=comp.extensions, record_firms=True)
+    res = _simulate(net, comp, scenario, inventory_days, tau_days)
     say("measures")
     return _assemble(scenario, atlas, net, index, comp, res, target, for_country,
                      {"target": target, "consumers": consumers if isinstance(consumers, str) else list(consumers),
                       "steps": comp.steps, "step_days": scenario.step, "inventory_days": inventory_days,
                       "tau_days": tau_days, "year": year, "for_country": for_country,
-                      "survive_threshold": SURVIVE_THRESHOLD, "engine": res.parameters})
+                      "survive_threshold": SURVIVE_THRESHOLD, "engine": res.parameters},
+                     atlas_version=prep.version)
 
 
-def _assemble(scenario: Scenario, atlas: Any, net: Any, index: SiteIndex, comp: CompiledScenario, res: Any,
-              target: str, focus: str | None, params: dict[str, Any]) -> StressResult:
+def _tables(scenario: Scenario, net: Any, index: SiteIndex, comp: CompiledScenario, res: Any,
+            target: str) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    """Headline summary, per-item and per-consumer measures of one engine result (no series)."""
     step_days = scenario.step
-    steps = res.step
-    day = np.where(steps >= 0, steps * step_days, -step_days)
     sites = index.sites
     real = ~sites["virtual"].to_numpy(bool)
     pbar = net.baseline_output
-    fp = np.asarray(res.firm_production)  # (T+1, n)
-    frames = []
-
-    def add(kind: str, name: str, out: np.ndarray, base: np.ndarray) -> None:
-        frames.append(pd.DataFrame({"step": steps, "day": day, "kind": kind, "name": name, "output": out,
-                                    "baseline": base, "level": _ratio(out, base),
-                                    "shortfall": np.maximum(base - out, 0.0)}))
-
-    fd_out = np.asarray(res.final_demand, float)
-    fd_req = np.asarray(res.final_demand_requested, float)
-    add("target", target, fd_out, fd_req)
+    fp = np.asarray(res.firm_production)
+    sitem = sites["item"].to_numpy()
+    stage = sites["stage"].to_numpy()
     item_rows = []
-    for it in dict.fromkeys(sites.loc[real, "item"]):
-        ids = np.flatnonzero(real & (sites["item"].to_numpy() == it))
-        out = fp[:, ids].sum(axis=1)
+    for it in dict.fromkeys(sitem[real]):
+        ids = np.flatnonzero(real & (sitem == it))
+        out = fp[1:, ids].sum(axis=1)
         base = np.full(out.shape, float(pbar[ids].sum()))
-        add("item", str(it), out, base)
-        m = _measures(_ratio(out[1:], base[1:]), out[1:], base[1:], step_days)
-        item_rows.append({"item": it, "stage": sites.loc[ids[0], "stage"], **m})
+        m = _measures(_ratio(out, base), out, base, step_days)
+        item_rows.append({"item": it, "stage": stage[ids[0]], **m})
     cons_rows = []
     if res.consumer_final_demand is not None:
-        names = comp.extensions.consumers.names
         cfd = np.asarray(res.consumer_final_demand, float)
         cfr = np.asarray(res.consumer_final_demand_requested, float)
-        for k, c in enumerate(names):
-            add("consumer", c, cfd[:, k], cfr[:, k])
+        for k, c in enumerate(comp.extensions.consumers.names):
             m = _measures(_ratio(cfd[1:, k], cfr[1:, k]), cfd[1:, k], cfr[1:, k], step_days)
             cons_rows.append({"consumer": c, **m})
-    for i in np.flatnonzero(real):
-        add("site", f"{sites.at[i, 'item']}@{sites.at[i, 'producer']}", fp[:, i], np.full(len(steps), pbar[i]))
-    series = pd.concat(frames, ignore_index=True)
-    series["kind"] = series["kind"].astype("string")
-    series["name"] = series["name"].astype("string")
-
     items = pd.DataFrame(item_rows).sort_values(["loss_pct", "min_level"], ascending=[False, True],
                                                 kind="mergesort").reset_index(drop=True)
     consumers = pd.DataFrame(cons_rows, columns=["consumer", "min_level", "loss_pct", "lost_units",
                                                  "time_to_survive_days", "time_to_recover_days"])
     consumers = consumers.sort_values("loss_pct", ascending=False, kind="mergesort").reset_index(drop=True)
+    fd_out = np.asarray(res.final_demand, float)
+    fd_req = np.asarray(res.final_demand_requested, float)
     head = _measures(_ratio(fd_out[1:], fd_req[1:]), fd_out[1:], fd_req[1:], step_days)
     summary: dict[str, Any] = {
         "scenario": scenario.name, "target": target, "steps": int(comp.steps), "step_days": step_days,
@@ -269,6 +299,61 @@ def _assemble(scenario: Scenario, atlas: Any, net: Any, index: SiteIndex, comp: 
         "most_affected_items": items.loc[items["loss_pct"] > 1e-6, "item"].head(5).tolist(),
         "most_affected_consumers": consumers.loc[consumers["loss_pct"] > 1e-6, "consumer"].head(5).tolist(),
     }
+    return summary, items, consumers
+
+
+def _assemble(scenario: Scenario, atlas: Any, net: Any, index: SiteIndex, comp: CompiledScenario, res: Any,
+              target: str, focus: str | None, params: dict[str, Any], atlas_version: str | None = None
+              ) -> StressResult:
+    step_days = scenario.step
+    steps = res.step
+    day = np.where(steps >= 0, steps * step_days, -step_days)
+    sites = index.sites
+    real = ~sites["virtual"].to_numpy(bool)
+    pbar = net.baseline_output
+    fp = np.asarray(res.firm_production)  # (T+1, n)
+    sitem = sites["item"].to_numpy()
+    sprod = sites["producer"].astype(str).to_numpy()
+    summary, items, consumers = _tables(scenario, net, index, comp, res, target)
+
+    # the long series, built as one block of columns (one per entity) rather than frame by frame
+    kinds: list[str] = []
+    names: list[str] = []
+    outs: list[np.ndarray] = []
+    bases: list[np.ndarray] = []
+
+    def add(kind: str, name: str, out: np.ndarray, base: np.ndarray) -> None:
+        kinds.append(kind)
+        names.append(name)
+        outs.append(out)
+        bases.append(base)
+
+    add("target", target, np.asarray(res.final_demand, float), np.asarray(res.final_demand_requested, float))
+    for it in dict.fromkeys(sitem[real]):
+        ids = np.flatnonzero(real & (sitem == it))
+        out = fp[:, ids].sum(axis=1)
+        add("item", str(it), out, np.full(out.shape, float(pbar[ids].sum())))
+    if res.consumer_final_demand is not None:
+        cfd = np.asarray(res.consumer_final_demand, float)
+        cfr = np.asarray(res.consumer_final_demand_requested, float)
+        for k, c in enumerate(comp.extensions.consumers.names):
+            add("consumer", c, cfd[:, k], cfr[:, k])
+    real_ids = np.flatnonzero(real)
+    T1 = len(steps)
+    out_m = np.column_stack(outs + [fp[:, real_ids]]) if len(outs) else fp[:, real_ids]
+    base_m = np.column_stack(bases + [np.broadcast_to(pbar[real_ids], (T1, real_ids.size))])
+    kinds += ["site"] * real_ids.size
+    names += [f"{sitem[i]}@{sprod[i]}" for i in real_ids]
+    out_f = out_m.T.ravel()
+    base_f = base_m.T.ravel()
+    k = len(names)
+    series = pd.DataFrame({
+        "step": np.tile(steps, k), "day": np.tile(day, k),
+        "kind": pd.array(np.repeat(np.array(kinds, dtype=object), T1), dtype="string"),
+        "name": pd.array(np.repeat(np.array(names, dtype=object), T1), dtype="string"),
+        "output": out_f, "baseline": base_f, "level": _ratio(out_f, base_f),
+        "shortfall": np.maximum(base_f - out_f, 0.0)})
+
     if focus:
         f: dict[str, Any] = {"country": focus}
         crow = consumers[consumers["consumer"] == focus]
@@ -278,11 +363,12 @@ def _assemble(scenario: Scenario, atlas: Any, net: Any, index: SiteIndex, comp: 
         for i in mine:
             out = fp[1:, i]
             base = np.full(out.shape, float(pbar[i]))
-            srows.append({"site": f"{sites.at[i, 'item']}@{focus}", **_measures(_ratio(out, base), out, base, step_days)})
+            srows.append({"site": f"{sitem[i]}@{focus}", **_measures(_ratio(out, base), out, base, step_days)})
         f["sites"] = sorted(srows, key=lambda r: -r["loss_pct"])
         summary["focus"] = f
     meta = {
-        "atlas_name": getattr(atlas, "name", ""), "atlas_version": getattr(atlas, "version", ""),
+        "atlas_name": getattr(atlas, "name", ""),
+        "atlas_version": getattr(atlas, "version", "") if atlas_version is None else atlas_version,
         "scenario": scenario.to_dict(), "parameters": params, "code_version": code_version(),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "network": {"sites": int(real.sum()), "virtual_sites": int((~real).sum()), "links": int(net.n_links),
@@ -471,26 +557,163 @@ def chart_html(result: StressResult) -> str:
     )
 
 
-def run_library(atlas: Any, names: list[str] | None = None, *, target: str = DEFAULT_TARGET,
-                steps: int | None = None, inventory_days: float = DEFAULT_INVENTORY_DAYS) -> pd.DataFrame:
-    """Run built-in scenarios (default: all) and tabulate their headline measures (for the briefing).
+LIBRARY_COLUMNS = ("scenario", "name", "description", "sources", "horizon_days", "step_days", "first_shock_day",
+                   "loss_pct", "lost_units", "min_level", "time_to_survive_days", "time_to_recover_days",
+                   "most_affected_items", "most_affected_consumers", "level", "atlas_version", "note")
+"""Columns of :func:`run_library`'s table."""
+
+
+def _batch_key(comp: CompiledScenario, scenario: Scenario) -> tuple | None:
+    """Scenarios with equal keys can share one batched engine call: the engine takes one rationing rule
+    and one set of extensions per batch. ``None``: run alone."""
+    ext = comp.extensions
+
+    def arr(v: Any) -> Any:
+        return None if v is None else (np.asarray(v, float).tobytes() if np.ndim(v) else float(v))
+
+    if ext.stockpile_days is not None:
+        return None
+    return (scenario.step, scenario.policies.surge_capacity, comp.rationing, ext.lead_times, ext.resourcing,
+            ext.ramp_days if ext.resourcing else 0, arr(ext.capacity_headroom) if ext.resourcing else None,
+            ext.stockpile_release_day, ext.stockpile_release_rate, ext.order_target, ext.settle_tol)
+
+
+class _Slice:
+    """One scenario's rows of a batched engine result, cut to its own horizon."""
+
+    def __init__(self, res: Any, b: int, steps: int) -> None:
+        t1 = steps + 1
+        self.step = res.step[:t1]
+        self.final_demand = res.final_demand[b, :t1]
+        self.final_demand_requested = res.final_demand_requested[b, :t1]
+        self.firm_production = res.firm_production[b, :t1]
+        cfd, cfr = res.consumer_final_demand, res.consumer_final_demand_requested
+        self.consumer_final_demand = None if cfd is None else cfd[b, :t1]
+        self.consumer_final_demand_requested = None if cfr is None else cfr[b, :t1]
+        self.parameters = res.parameters
+
+
+def run_library(
+    atlas: Any,
+    names: list[str | Path | Scenario] | None = None,
+    *,
+    target: str = DEFAULT_TARGET,
+    consumers: Any = "producers",
+    steps: int | None = None,
+    inventory_days: float = DEFAULT_INVENTORY_DAYS,
+    tau_days: float = DEFAULT_TAU_DAYS,
+    year: int | None = None,
+    lanes: pd.DataFrame | None = None,
+    lanes_under: Callable[[frozenset], pd.DataFrame] | None = None,
+    batch: bool = False,
+    errors: str = "raise",
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Run several scenarios (default: every built-in) on one atlas and tabulate their headline measures.
+
+    The atlas network is built once and shared by every scenario (one :func:`run_stress` per
+    scenario would rebuild it each time); each scenario is then compiled and simulated on it, and
+    measured exactly as :func:`run_stress` measures it, without the per-step series of every site.
+
+    Parameters
+    ----------
+    atlas : Atlas
+    names : list of str, Path or Scenario, optional
+        Built-in scenario names or YAML paths (see :func:`paxsilica.scenarios.load_scenario`), or
+        parsed scenarios. Default: every built-in scenario.
+    target, consumers, steps, inventory_days, tau_days, year, lanes, lanes_under
+        As for :func:`run_stress`; ``steps`` overrides every scenario's horizon.
+    batch : bool
+        Run compatible scenarios (same rationing rule and engine extensions) as one batched engine
+        call. Off by default: the engine settles a batch to its baseline only when every scenario
+        of it is back at baseline, so batched results may differ from single runs by the engine's
+        settle tolerance (1e-9 relative).
+    errors : {"raise", "note"}
+        A scenario that does not fit the atlas raises, or (``"note"``) gets a row with the reason in
+        ``note`` and missing measures (for the briefing on a user's own atlas).
+    progress : callable, optional
+        Called with each scenario's name as it is compiled and run.
 
     Returns
     -------
     DataFrame
-        One row per scenario: ``scenario``, ``description``, ``loss_pct``, ``min_level``,
-        ``time_to_survive_days``, ``time_to_recover_days``, ``most_affected_items``, ``atlas_version``.
+        One row per scenario, columns :data:`LIBRARY_COLUMNS`: ``scenario`` (the name asked for),
+        ``name`` and ``description`` (from the file), ``sources`` (tuple of citations),
+        ``horizon_days``, ``step_days``, ``first_shock_day``, ``loss_pct``, ``lost_units``,
+        ``min_level``, ``time_to_survive_days``, ``time_to_recover_days`` (``None``: unlimited / not
+        reached, see the module docstring), ``most_affected_items`` and ``most_affected_consumers``
+        (comma-separated, most affected first), ``level`` (array: target level per step),
+        ``atlas_version``, ``note``.
+
+    Examples
+    --------
+    >>> from paxsilica.network.build import tiny_atlas
+    >>> from paxsilica.scenarios import parse_scenario
+    >>> s = parse_scenario("name: t\\ndescription: d\\nhorizon: 40\\nshocks:\\n  - {type: export_ban, "
+    ...                    "exporter: JPN, items: [wafer], start: 0}\\n")
+    >>> t = run_library(tiny_atlas(), [s], target="chip", inventory_days=10)
+    >>> t.loc[0, ["time_to_survive_days", "most_affected_items"]].tolist()
+    [16, 'chip, wafer']
     """
+    from .errors import PaxsilicaError
     from .scenarios import list_scenarios, load_scenario
 
-    rows = []
-    for n in names or list_scenarios():
-        s = load_scenario(n)
-        r = run_stress(s, atlas, target=target, steps=steps, inventory_days=inventory_days)
-        sm = r.summary
-        rows.append({"scenario": n, "description": " ".join(s.description.split()), "loss_pct": sm["loss_pct"],
-                     "min_level": sm["min_level"], "time_to_survive_days": sm["time_to_survive_days"],
-                     "time_to_recover_days": sm["time_to_recover_days"],
-                     "most_affected_items": ", ".join(sm["most_affected_items"]),
-                     "atlas_version": r.metadata["atlas_version"]})
-    return pd.DataFrame(rows)
+    if errors not in ("raise", "note"):
+        raise InputError(f"errors must be 'raise' or 'note', got {errors!r}")
+    if inventory_days < 0 or tau_days <= 0:
+        raise InputError("inventory days must be >= 0 and tau > 0")
+    say = progress or (lambda _s: None)
+    prep = _Prepared(atlas, target=target, consumers=consumers, year=year, lanes=lanes)
+    rows: list[dict[str, Any]] = []
+    todo: list[tuple[int, Scenario, Any, SiteIndex, CompiledScenario]] = []
+    for n in (list(list_scenarios()) if names is None else list(names)):
+        s = n if isinstance(n, Scenario) else load_scenario(n)
+        row: dict[str, Any] = dict.fromkeys(LIBRARY_COLUMNS)
+        row.update(scenario=s.name if isinstance(n, Scenario) else (Path(n).stem if Path(str(n)).suffix else str(n)),
+                   name=s.name, description=" ".join(s.description.split()), sources=tuple(s.sources),
+                   step_days=s.step, atlas_version=prep.version, note="")
+        rows.append(row)
+        say(row["scenario"])
+        try:
+            _check(s, atlas)
+            net, index = prep.network(s.step, s.policies.surge_capacity)
+            comp = compile_scenario(s, net, index, atlas, steps=steps, lanes_under=lanes_under)
+        except PaxsilicaError as e:
+            if errors == "raise":
+                raise
+            row["note"] = f"not run: {e}"
+            continue
+        todo.append((len(rows) - 1, s, net, index, comp))
+
+    groups: dict[Any, list[int]] = {}
+    for k, (_, s, _, _, comp) in enumerate(todo):
+        key = _batch_key(comp, s) if batch else None
+        groups.setdefault(("alone", k) if key is None else key, []).append(k)
+    from .sim import simulate
+
+    for members in groups.values():
+        first = todo[members[0]]
+        if len(members) == 1:
+            results = [_simulate(first[2], first[4], first[1], inventory_days, tau_days)]
+        else:
+            comps = [todo[k][4] for k in members]
+            T = max(c.steps for c in comps)
+            res = simulate(first[2], [c.engine_scenario for c in comps], steps=T, rationing=first[4].rationing,
+                           inventory_days=inventory_days / first[1].step, tau=tau_days / first[1].step,
+                           mode="extended", extensions=first[4].extensions, record_firms=True)
+            results = [_Slice(res, b, c.steps) for b, c in enumerate(comps)]
+        for k, res in zip(members, results, strict=True):
+            r, s, net, index, comp = todo[k]
+            summary, _, _ = _tables(s, net, index, comp, res, target)
+            fd_out = np.asarray(res.final_demand, float)[1:]
+            fd_req = np.asarray(res.final_demand_requested, float)[1:]
+            rows[r].update({c: summary[c] for c in ("horizon_days", "first_shock_day", "loss_pct", "lost_units",
+                                                    "min_level", "time_to_survive_days", "time_to_recover_days")})
+            rows[r]["most_affected_items"] = ", ".join(summary["most_affected_items"])
+            rows[r]["most_affected_consumers"] = ", ".join(summary["most_affected_consumers"])
+            rows[r]["level"] = _ratio(fd_out, fd_req)
+    table = pd.DataFrame(rows, columns=list(LIBRARY_COLUMNS))
+    for c in ("first_shock_day", "time_to_survive_days", "time_to_recover_days"):
+        # None means "unlimited" / "not reached": keep it (and whole days as int) instead of NaN floats
+        table[c] = pd.Series([r[c] for r in rows], dtype=object)
+    return table

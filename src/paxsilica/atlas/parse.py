@@ -53,15 +53,15 @@ def _convert(col: Column, values: pd.Series, file: str, row_base: int) -> tuple[
 
     if col.dtype in ("str", "date"):
         out = values.astype("string").str.strip()
-        out = out.mask(blank.to_numpy(), pd.NA)
+        out = out.mask(blank.to_numpy(dtype=bool), pd.NA)
         return out.astype("string"), problems
     if col.dtype in ("float", "int"):
         if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
             num = values.astype("float64")
         else:
             text = values.astype("string").str.strip().str.replace(",", "", regex=False)
-            num = pd.to_numeric(text.mask(blank.to_numpy(), pd.NA), errors="coerce").astype("float64")
-        bad(num.isna().to_numpy() & ~blank.to_numpy(), "not a number")
+            num = pd.to_numeric(text.mask(blank.to_numpy(dtype=bool), pd.NA), errors="coerce").astype("float64")
+        bad(num.isna().to_numpy() & ~blank.to_numpy(dtype=bool), "not a number")
         if col.dtype == "float":
             return num, problems
         frac = num.notna().to_numpy() & (num.fillna(0) % 1 != 0).to_numpy()
@@ -77,7 +77,7 @@ def _convert(col: Column, values: pd.Series, file: str, row_base: int) -> tuple[
         is_false = text.isin(_FALSE).fillna(False).to_numpy()
         out[is_true] = True
         out[is_false] = False
-        bad(~(is_true | is_false | blank.to_numpy()), "not true/false")
+        bad(~(is_true | is_false | blank.to_numpy(dtype=bool)), "not true/false")
         return out, problems
     raise ValueError(f"unknown dtype {col.dtype!r} in schema")  # pragma: no cover - schema bug
 

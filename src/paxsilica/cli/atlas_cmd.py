@@ -120,7 +120,21 @@ def _parse_options(options: list[str]) -> dict[str, str]:
 
 
 def merge_into(existing: Atlas | None, tables: dict[str, pd.DataFrame], name: str) -> Atlas:
-    """Merge imported tables into an atlas: imported rows replace existing rows with the same key."""
+    """Merge imported tables into an atlas.
+
+    A row whose key already exists is updated column by column: the imported value wins where it is
+    not blank, and the existing value is kept where the import has none (so importing WGI figures
+    never blanks a curated region or coordinates). New keys are appended.
+
+    Examples
+    --------
+    >>> old = Atlas.from_frames({"countries": pd.DataFrame({"iso3": ["QAT"], "name": ["Qatar"],
+    ...                                                     "region": ["Middle East"]})})
+    >>> new = {"countries": pd.DataFrame({"iso3": ["QAT", "JPN"], "name": ["Qatar", "Japan"],
+    ...                                   "wgi_mean": [0.5, 1.2]})}
+    >>> merge_into(old, new, "x")["countries"][["iso3", "region", "wgi_mean"]].values.tolist()
+    [['QAT', 'Middle East', 0.5], ['JPN', <NA>, 1.2]]
+    """
     frames: dict[str, pd.DataFrame] = {}
     for t in TABLE_ORDER:
         new = tables.get(t)
@@ -132,8 +146,12 @@ def merge_into(existing: Atlas | None, tables: dict[str, pd.DataFrame], name: st
         if old is None or old.empty:
             frames[t] = new
             continue
-        both = pd.concat([old.astype(object), new.astype(object)], ignore_index=True)
-        frames[t] = both.drop_duplicates(list(SCHEMA[t].key), keep="last").reset_index(drop=True)
+        key = list(SCHEMA[t].key)
+        new = new.drop_duplicates(key, keep="last")
+        old_i, new_i = old.set_index(key), new.set_index(key)
+        merged = new_i.combine_first(old_i)
+        order = old_i.index.append(new_i.index.difference(old_i.index, sort=False))
+        frames[t] = merged.loc[order, [c for c in old.columns if c not in key]].reset_index()
     return Atlas.from_frames({k: v for k, v in frames.items() if v is not None}, name=name)
 
 

@@ -23,6 +23,9 @@ import pandas as pd
 from paxsilica.atlas.schema import SCHEMA
 from paxsilica.errors import InputError
 
+PathsArg = str | Path | Sequence[str | Path]
+"""What ``run`` accepts: one path or a list of paths (files or, where noted, folders)."""
+
 MAPPINGS = Path(__file__).resolve().parents[1] / "data" / "mappings"
 """Folder of the publisher -> atlas item mapping tables."""
 
@@ -97,7 +100,7 @@ def coerce_options(kind: str, spec: Sequence[Option], options: dict[str, Any]) -
     return out
 
 
-def as_paths(paths: Sequence[str | Path] | str | Path) -> list[Path]:
+def as_paths(paths: PathsArg) -> list[Path]:
     """One path or many -> list of Path; an empty list is an error."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -331,7 +334,7 @@ def report(df: pd.DataFrame, **lists: list[str]) -> pd.DataFrame:
 
 
 __all__ = [
-    "MAPPINGS", "Importer", "Option", "add_shares", "as_paths", "coerce_options", "frame",
+    "MAPPINGS", "Importer", "Option", "PathsArg", "add_shares", "as_paths", "coerce_options", "frame",
     "load_mapping", "parse_csv_text", "read_csv", "read_text", "report", "require_columns", "slug",
     "to_numbers",
 ]

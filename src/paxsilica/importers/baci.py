@@ -30,6 +30,7 @@ from paxsilica.errors import InputError
 
 from ._common import (
     Option,
+    PathsArg,
     as_paths,
     coerce_options,
     frame,
@@ -47,6 +48,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("all_years", bool, "keep every year instead of the latest", False),
     Option("all", bool, "also import HS codes with no atlas item, as items hs<code>", False),
     Option("mapping", str, "CSV mapping hs6 -> item (default: bundled baci_hs.csv)"),
+    Option("items", bool, "also return items rows (name, stage, unit from the mapping) for the items written", True),
     Option("source", str, "id of the sources row", SOURCE_ID),
 )
 
@@ -181,7 +183,7 @@ def trade_table(data: pd.DataFrame, to_iso: dict[int, str | None], names: dict[i
     return frame("trade", out), rep
 
 
-def run(paths, **options: Any) -> dict[str, pd.DataFrame]:
+def run(paths: PathsArg, **options: Any) -> dict[str, pd.DataFrame]:
     """Import BACI files into ``trade``, ``items`` and ``sources``.
 
     Parameters
@@ -239,7 +241,10 @@ def run(paths, **options: Any) -> dict[str, pd.DataFrame]:
     codes = trade.groupby("item")["hs_codes"].agg(lambda s: ";".join(sorted({c for x in s for c in x.split(";")})))
     items = frame("items", list(item_rows.values()))
     items["hs_codes"] = items["item"].map(codes).astype("string")
-    return {"trade": trade, "items": items, "sources": source_row(opts["source"])}
+    out = {"trade": trade, "items": items, "sources": source_row(opts["source"])}
+    if not opts["items"]:
+        del out["items"]
+    return out
 
 
 __all__ = ["DATA_COLUMNS", "OPTIONS", "SOURCE_ID", "parse_data", "read_country_codes", "read_mapping", "run",

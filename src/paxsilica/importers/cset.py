@@ -46,6 +46,7 @@ from paxsilica.errors import InputError
 
 from ._common import (
     Option,
+    PathsArg,
     as_paths,
     coerce_options,
     frame,
@@ -274,7 +275,7 @@ def import_cset(tables: dict[str, tuple[str, pd.DataFrame]], *, atlas_ids: bool 
     return out
 
 
-def run(paths, **options: Any) -> dict[str, pd.DataFrame]:
+def run(paths: PathsArg, **options: Any) -> dict[str, pd.DataFrame]:
     """Import the CSET ETO supply-chain CSVs.
 
     Parameters

@@ -37,6 +37,7 @@ from paxsilica.errors import InputError
 
 from ._common import (
     Option,
+    PathsArg,
     add_shares,
     as_paths,
     coerce_options,
@@ -256,7 +257,7 @@ def centers_facilities(df: pd.DataFrame, file: str, strict: bool = False) -> tup
     return frame("facilities", recs), rep
 
 
-def run(paths, **options: Any) -> dict[str, pd.DataFrame]:
+def run(paths: PathsArg, **options: Any) -> dict[str, pd.DataFrame]:
     """Import Epoch AI files into ``production``, ``facilities`` and ``sources``.
 
     Parameters

@@ -40,7 +40,7 @@ from paxsilica.atlas.schema import STAGE_ORDER, UNITS
 from paxsilica.countries import resolve_iso3
 from paxsilica.errors import InputError
 
-from ._common import Option, as_paths, coerce_options, frame, read_csv, slug, to_numbers
+from ._common import Option, PathsArg, as_paths, coerce_options, frame, read_csv, slug, to_numbers
 
 SOURCE_ID = "firm_table"
 
@@ -257,7 +257,7 @@ def source_row(source: str, files: list[str]) -> pd.DataFrame:
     }])
 
 
-def run(paths, **options: Any) -> dict[str, pd.DataFrame]:
+def run(paths: PathsArg, **options: Any) -> dict[str, pd.DataFrame]:
     """Import firm-level supplier tables.
 
     Parameters

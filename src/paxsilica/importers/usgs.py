@@ -46,6 +46,7 @@ from paxsilica.errors import InputError
 
 from ._common import (
     Option,
+    PathsArg,
     add_shares,
     as_paths,
     coerce_options,
@@ -63,6 +64,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("all", bool, "also import commodities with no atlas item, under slug ids", False),
     Option("strict", bool, "fail on country names that cannot be resolved (default: skip and report)", False),
     Option("mapping", str, "CSV mapping commodity_code,type_contains -> item (default: bundled usgs_items.csv)"),
+    Option("items", bool, "also return items rows (name, stage, unit from the mapping) for the items written", True),
     Option("source", str, "id of the sources row", SOURCE_ID),
 )
 
@@ -380,7 +382,8 @@ def production_table(long: pd.DataFrame, *, year: int | None = None, all_items: 
                     continue
             est = bool(r.column_estimated or r.value_estimated or (
                 re.search(r"estimat", r.notes, re.IGNORECASE) and str(r.year) in r.notes))
-            capv = cap[(cap["country"] == r.country) & (cap["year"] == r.year)]
+            capv = cap[(cap["country"] == r.country) & (cap["year"] == r.year)
+                       & cap["qualifier"].isin([r.qualifier, ""])]
             capacity = float(sum(v * (unit_factor(u, unit) or np.nan)
                                  for v, u in zip(capv["value"], capv["unit"], strict=True))) if len(capv) else np.nan
             prod_rows.append({
@@ -391,10 +394,10 @@ def production_table(long: pd.DataFrame, *, year: int | None = None, all_items: 
     p = pd.DataFrame(prod_rows)
     agg = p.groupby(["item", "producer", "year"], as_index=False, sort=False).agg(
         quantity=("quantity", "sum"), capacity=("capacity", lambda s: s.sum(min_count=1)),
-        estimated=("estimated", "any"), names=("raw_name", lambda s: sorted(set(s))))
+        estimated=("estimated", "any"), names=("raw_name", lambda s: "; ".join(sorted(set(s)))))
     agg["producer_type"] = np.where(agg["producer"] == "ROW", "rest_of_world", "country")
     agg["country"] = agg["producer"].where(agg["producer"] != "ROW", pd.NA)
-    agg["note"] = [("USGS rows summed: " + "; ".join(n)) if len(n) > 1 else
+    agg["note"] = [("USGS rows summed: " + n) if "; " in n else
                    ("USGS 'Other countries'" if prod == "ROW" else pd.NA)
                    for n, prod in zip(agg["names"], agg["producer"], strict=True)]
     agg = agg.drop(columns="names")
@@ -410,7 +413,7 @@ def production_table(long: pd.DataFrame, *, year: int | None = None, all_items: 
     return frame("production", out), frame("items", list(items.values())), rep
 
 
-def run(paths, **options: Any) -> dict[str, pd.DataFrame]:
+def run(paths: PathsArg, **options: Any) -> dict[str, pd.DataFrame]:
     """Import USGS MCS world files into ``production``, ``items`` and ``sources``.
 
     Parameters
@@ -445,7 +448,10 @@ def run(paths, **options: Any) -> dict[str, pd.DataFrame]:
     prod, items, rep = production_table(long, year=opts["year"], all_items=opts["all"], strict=opts["strict"],
                                         mapping=mapping, source=opts["source"])
     prod.attrs.update(rep)
-    return {"production": prod, "items": items, "sources": source_row(opts["source"])}
+    out = {"production": prod, "items": items, "sources": source_row(opts["source"])}
+    if not opts["items"]:
+        del out["items"]
+    return out
 
 
 __all__ = ["OPTIONS", "SOURCE_ID", "parse_tidy_csv", "parse_world_csv", "production_table", "read_mapping",

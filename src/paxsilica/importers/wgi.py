@@ -33,7 +33,16 @@ import pandas as pd
 from paxsilica.countries import country_name, resolve_iso3
 from paxsilica.errors import InputError
 
-from ._common import Option, as_paths, coerce_options, frame, read_csv, require_columns, to_numbers
+from ._common import (
+    Option,
+    PathsArg,
+    as_paths,
+    coerce_options,
+    frame,
+    read_csv,
+    require_columns,
+    to_numbers,
+)
 
 SOURCE_ID = "wgi2023"
 DIMENSIONS: tuple[str, ...] = ("va", "pv", "ge", "rq", "rl", "cc")
@@ -290,7 +299,7 @@ def wgi_countries(long: pd.DataFrame, year: int | None = None, source: str = SOU
     return out
 
 
-def run(paths, **options: Any) -> dict[str, pd.DataFrame]:
+def run(paths: PathsArg, **options: Any) -> dict[str, pd.DataFrame]:
     """Import WGI files into ``countries`` (governance columns) and ``sources``.
 
     Parameters

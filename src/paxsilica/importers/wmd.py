@@ -33,6 +33,7 @@ from paxsilica.errors import InputError
 
 from ._common import (
     Option,
+    PathsArg,
     add_shares,
     as_paths,
     coerce_options,
@@ -53,6 +54,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("all", bool, "also import minerals with no atlas item, under slug ids", False),
     Option("strict", bool, "fail on country names that cannot be resolved (default: skip and report)", False),
     Option("mapping", str, "CSV mapping mineral -> item (default: bundled wmd_items.csv)"),
+    Option("items", bool, "also return items rows (name, stage, unit from the mapping) for the items written", True),
     Option("source", str, "id of the sources row", SOURCE_ID),
 )
 
@@ -326,7 +328,7 @@ def production_table(long: pd.DataFrame, *, year: int | None = None, all_years: 
     return frame("production", out), frame("items", list(items.values())), rep
 
 
-def run(paths, **options: Any) -> dict[str, pd.DataFrame]:
+def run(paths: PathsArg, **options: Any) -> dict[str, pd.DataFrame]:
     """Import World Mining Data files into ``production``, ``items`` and ``sources``.
 
     Parameters
@@ -384,7 +386,8 @@ def run(paths, **options: Any) -> dict[str, pd.DataFrame]:
         items["eol_rir"] = items["item"].map(by_item).astype(float)
         items.loc[items["eol_rir"].notna(), "source"] = "eu_crm2023"
         sources.append(eol_source_row())
-    out["items"] = items.drop_duplicates("item").reset_index(drop=True)
+    if opts["items"] or eols:
+        out["items"] = items.drop_duplicates("item").reset_index(drop=True)
     out["sources"] = pd.concat(sources, ignore_index=True)
     return out
 

@@ -218,30 +218,46 @@ def _world_output(items: list[str], recipes: pd.DataFrame, target: str, demand: 
     return np.maximum(w, 0.0)
 
 
-def _trade_mix(atlas: Any, item: str, producers: list[str], year: int | None) -> dict[str, np.ndarray]:
+def _trade_by_item(atlas: Any, year: int | None) -> dict[str, pd.DataFrame]:
+    """Trade rows per item (years not after ``year``), split once for every :func:`_trade_mix`."""
     tr = atlas["trade"]
     if tr.empty:
         return {}
-    tr = tr[tr["item"] == item]
     if year is not None:
         tr = tr[tr["year"].astype("float64") <= year]
-    if tr.empty:
+    return {str(k): g for k, g in tr.groupby("item", sort=False)}
+
+
+def _trade_mix(atlas: Any, item: str, producers: list[str], year: int | None,
+               by_item: Mapping[str, pd.DataFrame] | None = None) -> dict[str, np.ndarray]:
+    if by_item is None:
+        by_item = _trade_by_item(atlas, year)
+    tr = by_item.get(item)
+    if tr is None or tr.empty:
         return {}
     tr = tr[tr["year"] == tr["year"].max()]
     qty = tr["quantity"].astype("float64")
     use = qty if qty.notna().any() and qty.fillna(0).sum() > 0 else tr["value"].astype("float64")
-    tr = tr.assign(w=use.fillna(0.0))
+    w_all = use.fillna(0.0).to_numpy(dtype=float)
+    exp_all = tr["exporter"].astype(object).to_numpy()
+    imp_all = tr["importer"].astype(object).to_numpy()
     pos = {p: i for i, p in enumerate(producers)}
+    row_pos = pos.get("ROW")
+    groups: dict[str, list[int]] = {}
+    for k, imp in enumerate(imp_all):
+        if isinstance(imp, str):  # like groupby, rows without an importer are left out
+            groups.setdefault(imp, []).append(k)
     out: dict[str, np.ndarray] = {}
-    for imp, g in tr.groupby("importer"):
+    for imp in sorted(groups, key=str):
         v = np.zeros(len(producers))
-        for exp, w in zip(g["exporter"], g["w"], strict=True):
+        for k in groups[imp]:
+            exp = exp_all[k]
             if exp == imp:
                 continue
             if exp in pos:
-                v[pos[exp]] += w
-            elif "ROW" in pos:
-                v[pos["ROW"]] += w
+                v[pos[exp]] += w_all[k]
+            elif row_pos is not None:
+                v[row_pos] += w_all[k]
         if v.sum() > 0:
             out[str(imp)] = v / v.sum()
     return out
@@ -435,7 +451,8 @@ def build_index(
     cnames = list(cons)
     cneed = np.array([cons[c] for c in cnames])
     tprods = producers_of[target]
-    tmix = _trade_mix(atlas, target, tprods, year)
+    trade_by_item = _trade_by_item(atlas, year)
+    tmix = _trade_mix(atlas, target, tprods, year, trade_by_item)
     x = _sourcing(cnames, cneed, tprods, shares_of[target], tmix, local=target in local_items)
     final_rows = []
     for ci, c in enumerate(cnames):
@@ -449,7 +466,11 @@ def build_index(
     # site baselines: share of world output (links below are fitted to these)
     sites["baseline"] = [world[it] * s for it, s in zip(sites["item"], sites["share"], strict=True)]
 
-    # links
+    # links (plain lists: per-cell DataFrame access dominated the build time)
+    s_item = [str(v) for v in sites["item"]]
+    s_prod = [str(v) for v in sites["producer"]]
+    s_country = [str(v) for v in sites["country"]]
+    s_base = sites["baseline"].to_numpy(dtype=float)
     link_rows: list[dict[str, Any]] = []
     virtual_rows: list[dict[str, Any]] = []
     for j in items:
@@ -464,22 +485,22 @@ def build_index(
             q = 1.0 if normalize else float(u.quantity)
             for p in producers_of[u.item]:
                 ci = site_pos[(u.item, p)]
-                pbar = float(sites.at[ci, "baseline"])
+                pbar = float(s_base[ci])
                 clients.append(ci)
                 needs.append(ds * q * pbar)
                 if ds < 1.0:
                     no_need.append((ci, (1.0 - ds) * q * pbar))
-        ccountries = [str(sites.at[c, "country"]) or "ROW" for c in clients]
+        ccountries = [s_country[c] or "ROW" for c in clients]
         mix = _sourcing(ccountries, np.array(needs), producers_of[j], shares_of[j],
-                        _trade_mix(atlas, j, producers_of[j], year), local=j in local_items)
-        for r, ci in enumerate(clients):
-            for pi, p in enumerate(producers_of[j]):
-                a = float(mix[r, pi])
-                if a > 0:
-                    link_rows.append({"supplier": site_pos[(j, p)], "client": ci, "item": j,
-                                      "client_item": sites.at[ci, "item"],
-                                      "exporter": "" if p == "ROW" else p,
-                                      "importer": sites.at[ci, "country"], "amount": a, "virtual": False})
+                        _trade_mix(atlas, j, producers_of[j], year, trade_by_item), local=j in local_items)
+        sup_ids = [site_pos[(j, p)] for p in producers_of[j]]
+        exps = ["" if p == "ROW" else p for p in producers_of[j]]
+        rr, pp = np.nonzero(mix > 0)
+        vals = mix[rr, pp].tolist()
+        for r, pi, a in zip(rr.tolist(), pp.tolist(), vals, strict=True):
+            ci = clients[r]
+            link_rows.append({"supplier": sup_ids[pi], "client": ci, "item": j, "client_item": s_item[ci],
+                              "exporter": exps[pi], "importer": s_country[ci], "amount": a, "virtual": False})
         if no_need:
             virtual_rows.append({"item": j, "clients": no_need})
     # virtual no-need suppliers, one per (client, input) pair with dependent_share < 1, so that no
@@ -490,11 +511,11 @@ def build_index(
             if a <= 0:
                 continue
             vid = len(sites) + len(vrows)
-            vrows.append({"item": v["item"], "producer": f"{VIRTUAL_PRODUCER}:{sites.at[ci, 'item']}@{sites.at[ci, 'producer']}",
+            vrows.append({"item": v["item"], "producer": f"{VIRTUAL_PRODUCER}:{s_item[ci]}@{s_prod[ci]}",
                           "country": "", "share": 0.0, "capacity_headroom": 0.0, "virtual": True,
                           "stage": stage.get(v["item"], ""), "baseline": a, "final_demand": 0.0})
-            link_rows.append({"supplier": vid, "client": ci, "item": v["item"], "client_item": sites.at[ci, "item"],
-                              "exporter": "", "importer": sites.at[ci, "country"], "amount": a, "virtual": True})
+            link_rows.append({"supplier": vid, "client": ci, "item": v["item"], "client_item": s_item[ci],
+                              "exporter": "", "importer": s_country[ci], "amount": a, "virtual": True})
     if vrows:
         sites = pd.concat([sites, pd.DataFrame(vrows)], ignore_index=True)
     links = pd.DataFrame(link_rows, columns=["supplier", "client", "item", "client_item", "exporter", "importer",

@@ -779,7 +779,7 @@ def simulate(
         link_st[:, 0] = n_days * A
     sector_prod = np.empty((B, T1, net.n_sectors)) if record_sectors else None
     if sector_prod is not None:
-        sector_prod[:, 0] = by_sector(np.where(idle, 0.0, 1.0)[None, :] * pbar)
+        sector_prod[:, 0] = by_sector(np.broadcast_to(pbar, (B, n)).copy())
     if consumers is not None:
         k_cons = len(consumers.names)
         cons_w = consumers.share * c[consumers.firm]
@@ -823,8 +823,8 @@ def simulate(
             # a client draws its sector need from each supplier's stock in proportion to it:
             # S_ij κ = S_ij (P_i/p̄_i)(A^sec/S^sec) = (s_ij / s̄) · x_i in relative units, which is
             # exactly x_i at the baseline (s_ij = s̄ = n)
-            np.take(sbar, net.link_seg, axis=1, out=wa)
-            np.take(x, cli, axis=1, out=xc)
+            np.take(sbar, net.link_seg, axis=1, out=wa, mode="clip")
+            np.take(x, cli, axis=1, out=xc, mode="clip")
             stock_ok = sbar > eps_seg
             if stock_ok.all():
                 np.divide(s, wa, out=wb)
@@ -862,7 +862,7 @@ def simulate(
                     lag = (lead - 1) - pipe if baseline_target else (lead - 1) * xc - pipe
                     lag *= w_link
                     gap_seg = gap_seg + by_segment(lag)
-                np.take(gap_seg, net.link_seg, axis=1, out=o)
+                np.take(gap_seg, net.link_seg, axis=1, out=o, mode="clip")
             o *= inv_tau  # a product, not a quotient: 0 stays exactly 0 at the baseline
             o += xc
             np.maximum(o, 0.0, out=o)
@@ -923,7 +923,7 @@ def simulate(
             r = xnew / y if pos.all() else np.where(pos, xnew / np.where(pos, y, 1.0), 0.0)
             if m:
                 d_new = d_bufs[0] if d is d_bufs[1] else d_bufs[1]
-                np.take(r, sup, axis=1, out=wa)
+                np.take(r, sup, axis=1, out=wa, mode="clip")
                 np.multiply(o_eff, wa, out=d_new)
                 d = d_new
             else:
