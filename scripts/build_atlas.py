@@ -8,12 +8,12 @@ Usage::
 Inputs
 ------
 - ``data-src/curated/*.csv``: hand-curated tables (items, sources, recipes, groups, firms, production
-  of the non-mineral stages, the mineral-to-dataset map, country centroids and regions).
+  of the non-mineral stages, stocks, the mineral-to-dataset map, transit ports of landlocked
+  countries, country centroids and regions).
 - ``../shared/data``: USGS MCS 2024, World Mining Data 2024, WGI 2023, BACI HS92, Epoch AI,
   NGA World Port Index, chokepoints. These are read through the project's importers
-  (``paxsilica.importers``); where an importer is not available the script falls back to a small
-  reader of its own (marked TODO) so that the build never depends on the order in which the
-  importers land.
+  (``paxsilica.importers``), the only code that reads those formats; an importer error stops the
+  build and nothing is written.
 
 The build is deterministic: same inputs, same bytes out (rows sorted by key, fixed float rounding).
 """
@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +36,9 @@ OUT = ROOT / "src" / "paxsilica" / "data" / "ai-stack"
 sys.path.insert(0, str(ROOT / "src"))
 
 from paxsilica.atlas import SCHEMA, TABLE_ORDER, Atlas, validate, write_atlas  # noqa: E402
+from paxsilica.countries import base_countries  # noqa: E402
 from paxsilica.errors import PaxsilicaError  # noqa: E402
+from paxsilica.importers import IMPORTERS  # noqa: E402
 
 LOG: list[str] = []
 
@@ -57,66 +57,20 @@ def read_curated(name: str) -> pd.DataFrame:
     return pd.read_csv(CURATED / name, dtype=str, keep_default_na=False, na_values=[""])
 
 
-def importer(kind: str) -> Callable[..., dict[str, pd.DataFrame]] | None:
-    """The ``run`` function of a project importer, or None when it is not (yet) available."""
-    try:
-        reg = importlib.import_module("paxsilica.importers")
-        table = getattr(reg, "IMPORTERS", None)
-        if table and kind in table:
-            imp = table[kind]
-            return imp.run if hasattr(imp, "run") else imp
-    except Exception as exc:  # an importer that fails to import must not stop the build
-        log(f"importer registry unavailable ({type(exc).__name__}: {exc})")
-    try:
-        mod = importlib.import_module(f"paxsilica.importers.{kind}")
-        return mod.run
-    except Exception:
-        return None
+def run_importer(kind: str, paths, **options) -> dict[str, pd.DataFrame]:
+    """Run the project importer ``kind`` (``paxsilica.importers``) on ``paths``.
 
-
-def country_resolver() -> Callable[[str], str | None]:
-    """``paxsilica.countries.resolve_iso3`` when present, else a pycountry-based fallback."""
-    try:
-        from paxsilica.countries import resolve_iso3  # type: ignore
-
-        def res(name: str) -> str | None:
-            try:
-                return resolve_iso3(name)
-            except Exception:
-                return None
-
-        return res
-    except Exception:
-        pass
-    # TODO(importers): fallback until paxsilica.countries lands
-    import pycountry
-
-    alias = {
-        "burma": "MMR", "congo (kinshasa)": "COD", "korea, north": "PRK", "russia": "RUS",
-        "turkey": "TUR", "korea, republic of": "KOR", "korea, south": "KOR", "taiwan": "TWN",
-        "korea (republic of)": "KOR", "philippines (the)": "PHL",
-    }
-
-    def res(name: str) -> str | None:
-        n = str(name).strip()
-        key = n.lower()
-        if key.startswith("united states"):
-            return "USA"
-        if key in alias:
-            return alias[key]
-        try:
-            return pycountry.countries.lookup(n).alpha_3
-        except LookupError:
-            return None
-
-    return res
+    The importers are the only code that reads the publishers' formats; a failure is a
+    ``PaxsilicaError`` that stops the build (nothing is written).
+    """
+    return IMPORTERS[kind].run(paths, **options)
 
 
 def shares_from_quantities(df: pd.DataFrame, world: float | None) -> pd.DataFrame:
     """Add ``share`` (percent of world) and, where named producers fall short, a ROW row.
 
     ``df`` has columns producer, quantity (one row per country). ``world`` is the publisher's world
-    total when it has one (USGS), else None (shares of the named producers' sum).
+    total when it has one, else None (shares of the named producers' sum).
     """
     df = df[df["quantity"].notna()].copy()
     named = float(df["quantity"].sum())
@@ -135,32 +89,9 @@ def shares_from_quantities(df: pd.DataFrame, world: float | None) -> pd.DataFram
 # countries
 
 
-def build_countries(resolve) -> pd.DataFrame:
-    base = None
-    try:
-        from paxsilica.countries import base_countries  # type: ignore
-
-        try:
-            base = base_countries(with_iso2=True)
-        except TypeError:
-            base = base_countries()
-        base = base.rename(columns={c: c.lower() for c in base.columns})
-        if "iso3" not in base.columns:
-            base = None
-    except Exception:
-        base = None
-    if base is None:
-        # TODO(importers): fallback until paxsilica.countries.base_countries lands
-        import pycountry
-
-        base = pd.DataFrame([{"iso3": c.alpha_3, "name": getattr(c, "common_name", c.name),
-                              "iso2": c.alpha_2} for c in pycountry.countries])
-    if "iso2" not in base.columns:
-        import pycountry
-
-        base["iso2"] = [getattr(pycountry.countries.get(alpha_3=i), "alpha_2", None) for i in base["iso3"]]
-    base = base[["iso3", "name", "iso2"]].drop_duplicates("iso3")
-
+def build_countries() -> pd.DataFrame:
+    """Every ISO country (``paxsilica.countries.base_countries``) with position, region and WGI."""
+    base = base_countries(with_iso2=True)[["iso3", "name", "iso2"]]
     cent = read_curated("country_centroids_dspl.csv").rename(columns={"country": "iso2"})
     cent["lat"] = pd.to_numeric(cent["latitude"])
     cent["lon"] = pd.to_numeric(cent["longitude"])
@@ -168,8 +99,7 @@ def build_countries(resolve) -> pd.DataFrame:
     reg = read_curated("country_regions_wb.csv")
     base = base.merge(reg, on="iso3", how="left")
 
-    wgi = wgi_table(resolve)
-    out = base.merge(wgi, on="iso3", how="left")
+    out = base.merge(wgi_table(), on="iso3", how="left")
     out["source"] = "wgi2023"
     out.loc[out["wgi_year"].isna(), "source"] = pd.NA
     cols = SCHEMA["countries"].column_names
@@ -179,185 +109,51 @@ def build_countries(resolve) -> pd.DataFrame:
     return out[cols].sort_values("iso3").reset_index(drop=True)
 
 
-WGI_CODES = {"ADO": "AND", "ZAR": "COD", "ROM": "ROU", "TMP": "TLS", "WBG": "PSE", "KSV": "XKX",
-             "ANT": None}
-
-
-def wgi_table(resolve) -> pd.DataFrame:
-    dims = ["va", "pv", "ge", "rq", "rl", "cc"]
-    run = importer("wgi")
-    if run is not None:
-        try:
-            t = run([SHARED / "wgi-2023-update" / "wgi_2022_wide.csv"])
-            c = t.get("countries")
-            if c is not None and {"iso3", "wgi_va"} <= set(c.columns):
-                keep = ["iso3", "wgi_year"] + [f"wgi_{d}" for d in dims] + ["wgi_mean", "governance_risk"]
-                c = c[[k for k in keep if k in c.columns]].copy()
-                if "wgi_year" not in c.columns:
-                    c["wgi_year"] = 2022
-                if "governance_risk" not in c.columns:
-                    c["governance_risk"] = (5 - 2 * c["wgi_mean"]).clip(0, 10)
-                log(f"countries: WGI from the wgi importer ({len(c)} economies)")
-                return c
-        except PaxsilicaError as exc:
-            log(f"wgi importer failed: {exc}; using the fallback reader")
-    # TODO(importers): fallback reader of the WGI wide file
-    w = pd.read_csv(SHARED / "wgi-2023-update" / "wgi_2022_wide.csv")
-    w["iso3"] = [WGI_CODES.get(c, c) for c in w["code"]]
-    w = w[w["iso3"].notna()]
-    out = pd.DataFrame({"iso3": w["iso3"], "wgi_year": 2022})
-    for d in dims:
-        out[f"wgi_{d}"] = w[f"{d.upper()}_est"].to_numpy()
-    out["wgi_mean"] = out[[f"wgi_{d}" for d in dims]].mean(axis=1, skipna=True)
-    out.loc[out[[f"wgi_{d}" for d in dims]].notna().sum(axis=1) == 0, ["wgi_mean", "wgi_year"]] = np.nan
-    out["governance_risk"] = (5 - 2 * out["wgi_mean"]).clip(0, 10)
-    log(f"countries: WGI from the fallback reader ({len(out)} economies)")
-    return out
+def wgi_table() -> pd.DataFrame:
+    """WGI 2022 estimates, their mean and governance risk per iso3 (the ``wgi`` importer)."""
+    c = run_importer("wgi", [SHARED / "wgi-2023-update" / "wgi_2022_wide.csv"])["countries"]
+    keep = ["iso3", "wgi_year"] + [f"wgi_{d}" for d in ("va", "pv", "ge", "rq", "rl", "cc")]
+    keep += ["wgi_mean", "governance_risk"]
+    c = c[[k for k in keep if k in c.columns]].copy()
+    log(f"countries: WGI from the wgi importer ({len(c)} economies)")
+    return c
 
 
 # ---------------------------------------------------------------------------------------------
 # minerals
 
 
-def mineral_production(resolve, items: pd.DataFrame) -> pd.DataFrame:
+def mineral_production() -> pd.DataFrame:
     """Production rows of the mineral items, each from the dataset chosen in minerals.csv."""
     m = read_curated("minerals.csv")
-    imported = usgs_imported(set(m.loc[m["dataset"] == "usgs", "item"]))
-    usgs = usgs_long(resolve) if imported is None else None
-    wmd_imp = wmd_imported()
-    wmd = wmd_long(resolve) if wmd_imp is None else None
-    frames = [] if imported is None else [imported]
-    for r in m.itertuples(index=False):
-        if r.dataset == "usgs" and imported is not None:
-            continue
-        if r.dataset == "usgs":
-            d = usgs[(usgs["commodity"] == r.commodity) & (usgs["type"] == r.type)]
-            year = int(d["year"].max())
-            d = d[d["year"] == year]
-            world = d.loc[d["is_world"], "value"].sum() if d["is_world"].any() else None
-            named = d[~d["is_aggregate"] & d["iso3"].notna()]
-            other = d[d["is_aggregate"] & ~d["is_world"]]["value"].sum()
-            q = named.groupby("iso3", as_index=False)["value"].sum().rename(
-                columns={"iso3": "producer", "value": "quantity"})
-            q = q[q["quantity"] > 0]
-            if world is None and other > 0:
-                world = float(q["quantity"].sum() + other)
-            q = shares_from_quantities(q, world)
-            q["estimated"] = bool(d["estimated"].any())
-            q["source"] = "usgs_mcs2024"
-            q["note"] = "USGS MCS 2024 estimate for 2023" if bool(d["estimated"].any()) else pd.NA
-        elif wmd_imp is not None:
-            q = wmd_imp[wmd_imp["item"] == r.item].copy()
-            if q.empty:
-                raise PaxsilicaError(f"wmd importer returned no rows for {r.item} ({r.commodity})")
-            frames.append(q)
-            continue
-        else:
-            d = wmd[wmd["mineral"] == r.commodity]
-            year = int(d["year"].max())
-            d = d[(d["year"] == year) & d["iso3"].notna()]
-            q = d.groupby("iso3", as_index=False).agg(quantity=("value", "sum"),
-                                                      est=("data_source", lambda s: (s == "e").any()))
-            q = q.rename(columns={"iso3": "producer"})
-            q = q[q["quantity"] > 0]
-            q["quantity"] = q["quantity"] * float(r.factor or 1)
-            q = shares_from_quantities(q, None)
-            q["estimated"] = q["est"].fillna(False).astype(bool)
-            q["source"] = "wmd2024"
-            q["note"] = np.where(q["estimated"], "WMD flag e (estimated)", None)
-            q = q.drop(columns="est")
-        q["item"] = r.item
-        q["year"] = year
-        q["unit"] = pd.NA
-        q["producer_type"] = np.where(q["producer"] == "ROW", "rest_of_world", "country")
-        q["country"] = np.where(q["producer"] == "ROW", None, q["producer"])
-        q.loc[q["producer"] == "ROW", "note"] = "rest of world: publisher's world total minus named producers"
+    usgs_items = set(m.loc[m["dataset"] == "usgs", "item"])
+    p = run_importer("usgs", [SHARED / "usgs-mcs2024-world" / "world"], year=2023)["production"]
+    missing = usgs_items - set(p["item"])
+    if missing:
+        raise PaxsilicaError(f"usgs importer returned no rows for {sorted(missing)}")
+    frames = [p[p["item"].isin(usgs_items)]]
+    log(f"production: {len(frames[0])} USGS rows for {len(usgs_items)} items from the usgs importer")
+    wmd = run_importer("wmd", [SHARED / "wmd-2024" / "wmd_production_2018_2024.csv"])["production"]
+    for item in m.loc[m["dataset"] == "wmd", "item"]:
+        q = wmd[wmd["item"] == item]
+        if q.empty:
+            raise PaxsilicaError(f"wmd importer returned no rows for {item}")
         frames.append(q)
     out = pd.concat(frames, ignore_index=True)
     log(f"production: {len(out)} mineral rows for {out['item'].nunique()} items")
     return out
 
 
-def usgs_imported(items: set[str]) -> pd.DataFrame | None:
-    """USGS MCS 2024 production of ``items`` for 2023 through the usgs importer (None if absent)."""
-    run = importer("usgs")
-    if run is None:
-        return None
-    try:
-        t = run([SHARED / "usgs-mcs2024-world" / "world"], year=2023)
-    except PaxsilicaError as exc:
-        log(f"usgs importer failed: {exc}; using the fallback reader")
-        return None
-    p = t["production"]
-    missing = items - set(p["item"])
-    if missing:
-        log(f"usgs importer: no rows for {sorted(missing)}")
-    p = p[p["item"].isin(items)].copy()
-    log(f"production: {len(p)} USGS rows for {p['item'].nunique()} items from the usgs importer")
-    return p
-
-
-def usgs_long(resolve) -> pd.DataFrame:
-    # TODO(importers): fallback reader of the USGS MCS 2024 tidy world file, used only when the
-    # usgs importer is unavailable
-    t = pd.read_csv(SHARED / "usgs-mcs2024-world" / "mcs2024_world_tidy.csv")
-    t = t[t["measure"] == "production"].copy()
-    t["commodity"] = t["commodity_code"]
-    t["is_world"] = t["country"].astype(str).str.startswith("World total")
-    # USGS splits US helium into "United States (extracted from natural gas)" and "(from Cliffside Field)"
-    names = t["country"].astype(str).str.replace(r"^United States \(.*\)$", "United States", regex=True)
-    t["iso3"] = [None if a else resolve(c) for c, a in zip(names, t["is_aggregate"], strict=True)]
-    lost = sorted(set(names[t["iso3"].isna() & ~t["is_aggregate"]]))
-    if lost:
-        log(f"usgs: country names not resolved (rows left out): {'; '.join(lost)}")
-    t["value"] = pd.to_numeric(t["value"], errors="coerce")
-    t["estimated"] = t["estimated"].astype(str).str.lower().eq("true")
-    return t[["commodity", "type", "year", "iso3", "value", "is_aggregate", "is_world", "estimated"]]
-
-
-def wmd_imported() -> pd.DataFrame | None:
-    """World Mining Data 2024 production (latest year) through the wmd importer (None if absent)."""
-    run = importer("wmd")
-    if run is None:
-        return None
-    try:
-        t = run([SHARED / "wmd-2024" / "wmd_production_2018_2024.csv"])
-    except PaxsilicaError as exc:
-        log(f"wmd importer unavailable ({exc}); using the fallback reader")
-        return None
-    log(f"production: WMD rows from the wmd importer ({len(t['production'])} rows)")
-    return t["production"]
-
-
-def wmd_long(resolve) -> pd.DataFrame:
-    # TODO(importers): fallback reader, used only when the wmd importer is unavailable
-    w = pd.read_csv(SHARED / "wmd-2024" / "wmd_production_2018_2024.csv")
-    w["value"] = pd.to_numeric(w["value"], errors="coerce")
-    # WMD, like UN statistics, codes Taiwan as S19 ("Other Asia, nes")
-    w["iso3"] = w["iso3"].replace({"S19": "TWN"})
-    return w
-
-
 def eol_rir(items: pd.DataFrame) -> pd.Series:
     """EU 2023 EoL-RIR per item, by the WMD sheet named in minerals.csv (``eol_sheet``)."""
-    m = read_curated("minerals.csv")
-    run = importer("wmd")
-    if run is not None:
-        try:
-            t = run([SHARED / "wmd-2024" / "mineral_hs_eolrir.csv"])
-            from paxsilica.importers.wmd import read_mapping
+    from paxsilica.importers.wmd import read_mapping
 
-            sheet_item = dict(zip(read_mapping()["mineral"], read_mapping()["item"], strict=True))
-            rate = dict(zip(t["items"]["item"], t["items"]["eol_rir"], strict=True))
-            by_item = {r.item: rate.get(sheet_item.get(r.eol_sheet)) for r in m.itertuples(index=False)
-                       if isinstance(r.eol_sheet, str)}
-            return items["item"].map(by_item)
-        except PaxsilicaError as exc:
-            log(f"wmd importer (EoL-RIR) unavailable ({exc}); using the fallback reader")
-    # TODO(importers): fallback reader of the EoL-RIR table
-    e = pd.read_csv(SHARED / "wmd-2024" / "mineral_hs_eolrir.csv")
-    rates = dict(zip(e["Sheet_name"], pd.to_numeric(e["EoL-RIR (2023)"], errors="coerce"), strict=True))
-    by_item = {r.item: rates.get(r.eol_sheet) for r in m.itertuples(index=False)
+    m = read_curated("minerals.csv")
+    t = run_importer("wmd", [SHARED / "wmd-2024" / "mineral_hs_eolrir.csv"])
+    mapping = read_mapping()
+    sheet_item = dict(zip(mapping["mineral"], mapping["item"], strict=True))
+    rate = dict(zip(t["items"]["item"], t["items"]["eol_rir"], strict=True))
+    by_item = {r.item: rate.get(sheet_item.get(r.eol_sheet)) for r in m.itertuples(index=False)
                if isinstance(r.eol_sheet, str)}
     return items["item"].map(by_item)
 
@@ -367,152 +163,46 @@ def eol_rir(items: pd.DataFrame) -> pd.Series:
 
 
 @functools.cache
-def epoch_imported() -> dict[str, pd.DataFrame] | None:
-    """Epoch AI clusters and data centres through the epoch importer (None if absent)."""
-    run = importer("epoch")
-    if run is None:
-        return None
+def epoch_tables() -> dict[str, pd.DataFrame]:
+    """Epoch AI clusters and data centres through the ``epoch`` importer."""
     d = SHARED / "epoch-ai-compute"
-    try:
-        t = run([d / "gpu_clusters.csv", d / "data_centers.csv"])
-    except PaxsilicaError as exc:
-        log(f"epoch importer unavailable ({exc}); using the fallback reader")
-        return None
+    t = run_importer("epoch", [d / "gpu_clusters.csv", d / "data_centers.csv"])
     log(f"production: {len(t['production'])} compute rows from the epoch importer")
     return t
-
-
-def epoch_production(resolve) -> pd.DataFrame:
-    t = epoch_imported()
-    if t is not None:
-        return t["production"]
-    # TODO(importers): fallback reader, used only when the epoch importer is unavailable
-    g = pd.read_csv(SHARED / "epoch-ai-compute" / "gpu_clusters.csv")
-    dup = g["Possible Duplicate"].astype(str).str.lower().eq("true")
-    sup = g["Superseded by"].notna()
-    e = g[(g["Status"] == "Existing") & ~dup & ~sup & g["Country"].notna()].copy()
-    e["iso3"] = e["Country"].map(resolve)
-    lost = e["iso3"].isna()
-    if lost.any():
-        log(f"epoch: {int(lost.sum())} clusters with unresolved country left out: "
-            + "; ".join(sorted(set(e.loc[lost, "Country"].astype(str)))))
-    e = e[e["iso3"].notna()]
-    frames = []
-    for item, col, unit in (("gpu_cluster_capacity", "H100 equivalents", None),
-                            ("ai_datacenter_capacity", "Power Capacity (MW)", None)):
-        v = pd.to_numeric(e[col], errors="coerce")
-        q = e.assign(v=v).groupby("iso3", as_index=False)["v"].sum()
-        q = q.rename(columns={"iso3": "producer", "v": "quantity"})
-        q = q[q["quantity"] > 0]
-        q = shares_from_quantities(q, None)
-        q["item"] = item
-        q["year"] = 2025
-        q["unit"] = unit
-        q["estimated"] = False
-        q["source"] = "epoch_gpu_clusters"
-        q["producer_type"] = "country"
-        q["country"] = q["producer"]
-        q["note"] = ("existing clusters, possible duplicates and superseded phases excluded; "
-                     "clusters with a known value only")
-        frames.append(q)
-    return pd.concat(frames, ignore_index=True)
 
 
 OWNER_FIRMS = {"Amazon": "amazon", "Google Cloud": "google", "Meta": "meta", "Microsoft": "microsoft",
                "Oracle": "oracle", "xAI": "xai", "Alibaba": "alibaba", "G42": "g42",
                "Coreweave": "coreweave"}
-
-
-def dms(text: str) -> float:
-    """Parse an Epoch DMS coordinate such as ``32°35'25"N`` to decimal degrees."""
-    import re
-
-    m = re.match(r"\s*(\d+)°(\d+)'([\d.]+)\"\s*([NSEW])", str(text))
-    if not m:
-        raise ValueError(f"not a DMS coordinate: {text!r}")
-    d, mi, se, hemi = m.groups()
-    v = int(d) + int(mi) / 60 + float(se) / 3600
-    return -v if hemi in "SW" else v
+"""Epoch owner names -> atlas firm ids (the firms table lists them)."""
 
 
 def epoch_facilities() -> pd.DataFrame:
     """The frontier AI data centres of Epoch AI as ``facilities`` rows, owners linked to firms."""
-    t = epoch_imported()
-    if t is not None and "facilities" in t:
-        f = t["facilities"].copy()
-        owner = f["note"].astype(str).str.extract(r"owner: ([^#;]+)")[0].str.strip()
-        f["firm"] = f["firm"].fillna(owner.map(OWNER_FIRMS))
-        log(f"facilities: {len(f)} frontier AI data centres (epoch importer)")
-        return f
-    # TODO(importers): fallback reader, used only when the epoch importer is unavailable
-    d = pd.read_csv(SHARED / "epoch-ai-compute" / "data_centers.csv")
-    rows = []
-    for r in d.to_dict("records"):
-        raw_owner = r["Owner"] if isinstance(r["Owner"], str) else ""
-        owner = raw_owner.split("#")[0].strip()
-        addr = str(r["Address"])
-        country = "CHN" if "China" in addr else "ARE" if "United Arab Emirates" in addr else "USA"
-        slug = "".join(ch if ch.isalnum() else "_" for ch in str(r["Handle"]).lower())
-        rows.append({
-            "facility": "epoch_dc_" + "_".join(filter(None, slug.split("_"))),
-            "name": r["Title"], "firm": OWNER_FIRMS.get(owner), "item": "ai_datacenter_capacity",
-            "country": country, "lat": dms(r["Latitude"]), "lon": dms(r["Longitude"]),
-            "capacity": pd.to_numeric(r["Current power (MW)"], errors="coerce"), "unit": "MW",
-            "source": "epoch_data_centers",
-            "note": f"{addr}; owner: {raw_owner}" if raw_owner else addr,
-        })
-    out = pd.DataFrame(rows)
-    log(f"facilities: {len(out)} frontier AI data centres (Epoch AI)")
-    return out
+    f = epoch_tables()["facilities"].copy()
+    owner = f["note"].astype(str).str.extract(r"owner: ([^#;]+)")[0].str.strip()
+    f["firm"] = f["firm"].fillna(owner.map(OWNER_FIRMS))
+    log(f"facilities: {len(f)} frontier AI data centres (epoch importer)")
+    return f
 
 
 # ---------------------------------------------------------------------------------------------
 # trade (BACI)
 
 
-def trade_table(resolve, items: pd.DataFrame, countries_iso3) -> pd.DataFrame:
-    codes: dict[str, str] = {}
-    for r in items.itertuples(index=False):
-        if isinstance(r.hs_codes, str):
-            for c in r.hs_codes.split(";"):
-                codes.setdefault(c.strip(), r.item)
+def trade_table(items: pd.DataFrame, countries_iso3) -> pd.DataFrame:
+    """BACI flows of the atlas items (the ``baci`` importer), latest year, known countries only."""
     base = SHARED / "baci-hs92-minerals"
-    run = importer("baci")
-    if run is not None:
-        try:
-            t = run([base / "baci_hs92_2020_2024.csv.gz", base / "country_codes.csv"])["trade"]
-            known_items = set(items["item"])
-            unknown = sorted(set(t["item"]) - known_items)
-            if unknown:
-                log(f"trade: items from the baci mapping not in the atlas, left out: {unknown}")
-            t = t[t["item"].isin(known_items) & t["exporter"].isin(set(countries_iso3))
-                  & t["importer"].isin(set(countries_iso3))]
-            t = t.assign(source="baci_hs92_v202401b")
-            log(f"trade: {len(t)} flows for {t['item'].nunique()} items, year {int(t['year'].max())} "
-                "(baci importer)")
-            return t
-        except PaxsilicaError as exc:
-            log(f"baci importer unavailable ({exc}); using the fallback reader")
-    # TODO(importers): fallback reader, used only when the baci importer is unavailable
-    t = pd.read_csv(base / "baci_hs92_2020_2024.csv.gz", dtype={"k": str})
-    cc = pd.read_csv(base / "country_codes.csv", dtype=str, keep_default_na=False)
-    num2iso = dict(zip(cc["country_code"].astype(int), cc["country_iso3"], strict=True))
-    # BACI (like UN Comtrade) reports Taiwan as "Other Asia, nes" (code 490, iso3 S19)
-    num2iso = {k: ("TWN" if v == "S19" else v) for k, v in num2iso.items()}
+    t = run_importer("baci", [base / "baci_hs92_2020_2024.csv.gz", base / "country_codes.csv"])["trade"]
+    known_items = set(items["item"])
+    unknown = sorted(set(t["item"]) - known_items)
+    if unknown:
+        log(f"trade: items from the baci mapping not in the atlas, left out: {unknown}")
     known = set(countries_iso3)
-    year = int(t["t"].max())
-    t = t[(t["t"] == year) & t["k"].isin(codes)].copy()
-    t["item"] = t["k"].map(codes)
-    t["exporter"] = t["i"].map(num2iso)
-    t["importer"] = t["j"].map(num2iso)
-    t = t[t["exporter"].isin(known) & t["importer"].isin(known)]
-    out = t.groupby(["item", "exporter", "importer"], as_index=False).agg(
-        quantity=("q", "sum"), value=("v", "sum"),
-        hs_codes=("k", lambda s: ";".join(sorted(set(s)))))
-    out["year"] = year
-    out["source"] = "baci_hs92_v202401b"
-    log(f"trade: {len(out)} flows for {out['item'].nunique()} items, year {year}")
-    return out
+    t = t[t["item"].isin(known_items) & t["exporter"].isin(known) & t["importer"].isin(known)]
+    t = t.assign(source="baci_hs92_v202401b")
+    log(f"trade: {len(t)} flows for {t['item'].nunique()} items, year {int(t['year'].max())} (baci importer)")
+    return t
 
 
 def lng_production(trade: pd.DataFrame) -> pd.DataFrame:
@@ -532,69 +222,90 @@ def lng_production(trade: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
-# ports and chokepoints
+# ports, transit ports and chokepoints
+
+WPI_FILE = SHARED / "nga-world-port-index" / "wpi_slim.csv"
+
+TRANSIT_PORTS = False
+"""Emit the transit-port rows of ``transit_ports.csv`` (``--transit-ports``).
+
+Off by default: ``paxsilica.logistics.lanes`` decides that two countries ship from one port (and
+so trade overland) by comparing port ids, and a transit row is a copy of the neighbour's port
+under its own id, so a landlocked country and its transit neighbour would get a zero-length sea
+lane. Switch it on once lanes compares port positions (or strips the ``-ISO3`` suffix)."""
 
 
-def ports_and_chokepoints(producers: set[str], resolve) -> dict[str, pd.DataFrame]:
-    out: dict[str, pd.DataFrame] = {}
-    run = importer("wpi")
-    try:
-        importlib.import_module("paxsilica.countries")
-    except ImportError:
-        # TODO(importers): until paxsilica.countries lands, lend the wpi importer our resolver
-        wpi_mod = importlib.import_module("paxsilica.importers.wpi")
-        wpi_mod._resolver = lambda: resolve
-    if run is not None:
-        try:
-            t = run([SHARED / "nga-world-port-index" / "wpi_slim.csv"], per_country=2,
-                    countries=sorted(producers))
-            out["ports"] = t["ports"]
-            out["sources_ports"] = t["sources"]
-            log(f"ports: {len(t['ports'])} ports for {t['ports']['iso3'].nunique()} countries")
-        except Exception as exc:
-            log(f"wpi importer failed ({type(exc).__name__}: {exc}); no ports")
-    else:
-        log("wpi importer not available; no ports")
-    run = importer("chokepoints")
-    if run is not None:
-        try:
-            f = sorted((SHARED / "chokepoints-handcompiled").glob("*.csv"))
-            t = run(f)
-            out["chokepoints"] = t["chokepoints"]
-            out["sources_chokepoints"] = t["sources"]
-            log(f"chokepoints: {len(t['chokepoints'])}")
-        except Exception as exc:
-            log(f"chokepoints importer failed ({type(exc).__name__}: {exc}); no chokepoints")
-    return out
+def ports_table(countries: set[str], transit: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Main ports (up to 2) of ``countries`` from the ``wpi`` importer, plus transit ports.
+
+    With ``transit``, a country without a WPI port (landlocked) gets the rows of ``transit_ports.csv``: the
+    neighbour's port, with ``iso3`` = the landlocked country (so lanes use it as that country's
+    main port), a port id ``wpi<number>-<ISO3>`` (ids are unique) and the mapping's rank.
+    """
+    t = run_importer("wpi", [WPI_FILE], per_country=2, countries=sorted(countries))
+    ports = t["ports"]
+    mapping = read_curated("transit_ports.csv")
+    mapping = mapping[~mapping["iso3"].isin(set(ports["iso3"])) & mapping["iso3"].isin(countries)]
+    if not transit:
+        mapping = mapping.iloc[0:0]
+    if not mapping.empty:
+        every = run_importer("wpi", [WPI_FILE], per_country=None,
+                             countries=sorted(set(mapping["port_iso3"])))["ports"]
+        by_id = every.set_index("port")
+        rows = []
+        for r in mapping.itertuples(index=False):
+            pid = f"wpi{r.wpi_number}"
+            if pid not in by_id.index:
+                raise PaxsilicaError(f"transit_ports.csv: {pid} ({r.port_name}) is not a WPI port of {r.port_iso3}")
+            w = by_id.loc[pid]
+            if str(w["iso3"]) != r.port_iso3:
+                raise PaxsilicaError(f"transit_ports.csv: {pid} is in {w['iso3']}, not {r.port_iso3}")
+            rows.append({"port": f"{pid}-{r.iso3}", "name": w["name"], "iso3": r.iso3, "lat": w["lat"],
+                         "lon": w["lon"], "unlocode": w["unlocode"], "harbor_size": w["harbor_size"],
+                         "rank": int(r.rank), "source": "paxsilica_transit_ports",
+                         "note": f"transit port for landlocked {r.iso3} (port in {r.port_iso3}): {r.reason}"})
+        ports = pd.concat([ports, pd.DataFrame(rows)], ignore_index=True)
+    no_port = sorted(countries - set(ports["iso3"]))
+    log(f"ports: {len(ports)} ports for {ports['iso3'].nunique()} countries "
+        f"({len(mapping)} transit rows); countries without a port: {', '.join(no_port) or 'none'}")
+    return ports, t["sources"]
+
+
+def chokepoints_table() -> dict[str, pd.DataFrame]:
+    files = sorted((SHARED / "chokepoints-handcompiled").glob("*.csv"))
+    t = run_importer("chokepoints", files)
+    log(f"chokepoints: {len(t['chokepoints'])}")
+    return t
 
 
 # ---------------------------------------------------------------------------------------------
 # main
 
 
-def build() -> Atlas:
-    resolve = country_resolver()
+def build(transit_ports: bool = TRANSIT_PORTS) -> Atlas:
+    """The atlas from ``data-src`` and the shared public files (see the module docstring)."""
     items = read_curated("items.csv")
     items["eol_rir"] = eol_rir(items)
     items["source"] = np.where(items["eol_rir"].notna(), "eu_crm2023", None)
 
     sources = read_curated("sources.csv")
-    countries = build_countries(resolve)
+    countries = build_countries()
 
     prod = pd.concat([
         read_curated("production.csv"),
-        mineral_production(resolve, items),
-        epoch_production(resolve),
+        mineral_production(),
+        epoch_tables()["production"],
     ], ignore_index=True)
-    trade = trade_table(resolve, items, countries["iso3"])
+    trade = trade_table(items, countries["iso3"])
     prod = pd.concat([prod, lng_production(trade)], ignore_index=True)
 
+    # ports for every country that produces or trades (lanes need both ends)
     producers = set(prod.loc[prod["producer_type"] == "country", "producer"].dropna())
-    extra = ports_and_chokepoints(producers, resolve)
-    for key in ("sources_ports", "sources_chokepoints"):
-        if key in extra:
-            s = extra[key]
-            sources = pd.concat([sources, s[~s["source"].isin(sources["source"])]], ignore_index=True)
+    traders = set(trade["exporter"]) | set(trade["importer"])
+    ports, port_sources = ports_table(producers | traders, transit=transit_ports)
+    choke = chokepoints_table()
+    for s in (port_sources, choke["sources"]):
+        sources = pd.concat([sources, s[~s["source"].isin(sources["source"])]], ignore_index=True)
 
     tables = {
         "sources": sources,
@@ -606,10 +317,10 @@ def build() -> Atlas:
         "trade": trade,
         "firms": read_curated("firms.csv"),
         "facilities": epoch_facilities(),
-        "ports": extra.get("ports"),
-        "chokepoints": extra.get("chokepoints"),
+        "ports": ports,
+        "chokepoints": choke["chokepoints"],
+        "stocks": read_curated("stocks.csv"),
     }
-    tables = {k: v for k, v in tables.items() if v is not None}
     return Atlas.from_frames(finalize(tables))
 
 
@@ -634,9 +345,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="build and validate only; write nothing")
     ap.add_argument("--out", type=Path, default=OUT, help="output folder (default: the bundled atlas)")
+    ap.add_argument("--transit-ports", action="store_true",
+                    help="add transit-port rows for landlocked countries (see TRANSIT_PORTS)")
     args = ap.parse_args(argv)
     try:
-        atlas = build()
+        atlas = build(transit_ports=TRANSIT_PORTS or args.transit_ports)
     except PaxsilicaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

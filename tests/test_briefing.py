@@ -155,3 +155,7 @@ def test_brief_on_bundled_atlas(tmp_path):
     html = out.read_text(encoding="utf-8")
     assert atlas.version in html and "<script" not in html
     assert not re.search(r"<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*[\"']?(https?:)?//", html, re.I)
+    # the stress section runs every built-in scenario by default, within the same 10 s
+    from paxsilica.scenarios import list_scenarios
+
+    assert 'id="stress"' in html and html.count('<td class="scen">') == len(list_scenarios())

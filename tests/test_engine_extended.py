@@ -265,3 +265,15 @@ def test_edge_cases_empty_links_zero_steps_and_batch_records() -> None:
     np.testing.assert_array_equal(rb.sector_production[1], one.sector_production)
     assert rb.production[1].tolist() == [2.0, 1.0, 1.0, 0.0, 0.0, 0.0]
     assert rb.parameters["scenarios"] == ["", ""] and rb.batched
+
+
+def test_extended_mode_with_output_target_matches_reference_on_single_supplier_sectors() -> None:
+    # with one supplier per (client, sector), per-segment orders are per-link orders; with the
+    # reference's stock target the extended mode then reproduces Part A
+    net = SupplyNetwork.from_arrays([0, 1], [1, 0], [100.0, 100.0], final_demand=[100.0, 100.0])
+    ref = simulate(net, FirmShocks([0], [0.1]), steps=12)
+    ext = simulate(net, FirmShocks([0], [0.1]), steps=12, extensions=Extensions(order_target="output"))
+    np.testing.assert_allclose(ext.production, ref.production, rtol=1e-14)
+    base = simulate(net, FirmShocks([0], [0.1]), steps=12, extensions=Extensions())
+    assert base.production[3] != pytest.approx(ref.production[3], rel=1e-6)  # the stable target differs
+    assert ext.parameters["extensions"]["order_target"] == "output"

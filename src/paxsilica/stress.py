@@ -152,9 +152,9 @@ class _Prepared:
     """
 
     def __init__(self, atlas: Any, *, target: str, consumers: Any, year: int | None,
-                 lanes: pd.DataFrame | None) -> None:
+                 lanes: pd.DataFrame | None, version: str | None = None) -> None:
         self.atlas = atlas
-        self.version = str(getattr(atlas, "version", ""))
+        self.version = str(getattr(atlas, "version", "")) if version is None else version
         self.target = target
         self._args = {"target": target, "consumers": consumers, "year": year, "lanes": lanes}
         self._index: dict[int, SiteIndex] = {}
@@ -163,7 +163,7 @@ class _Prepared:
     def index(self, step_days: int) -> SiteIndex:
         if step_days not in self._index:
             if not self._index:
-                self._index[1] = build_index(self.atlas, step_days=1, **self._args)
+                self._index[1] = build_index(self.atlas, step_days=1, atlas_version=self.version, **self._args)
             base = self._index[1]
             if step_days not in self._index:
                 links = base.links.assign(lead_steps=lead_steps(base.links["lead_days"].to_numpy(dtype=float),
@@ -564,8 +564,8 @@ LIBRARY_COLUMNS = ("scenario", "name", "description", "sources", "horizon_days",
 
 
 def _batch_key(comp: CompiledScenario, scenario: Scenario) -> tuple | None:
-    """Scenarios with equal keys can share one batched engine call: the engine takes one rationing rule
-    and one set of extensions per batch. ``None``: run alone."""
+    """Scenarios with equal keys can share one batched engine call: the engine takes one step count,
+    one rationing rule and one set of extensions per batch. ``None``: run alone."""
     ext = comp.extensions
 
     def arr(v: Any) -> Any:
@@ -573,7 +573,7 @@ def _batch_key(comp: CompiledScenario, scenario: Scenario) -> tuple | None:
 
     if ext.stockpile_days is not None:
         return None
-    return (scenario.step, scenario.policies.surge_capacity, comp.rationing, ext.lead_times, ext.resourcing,
+    return (comp.steps, scenario.step, scenario.policies.surge_capacity, comp.rationing, ext.lead_times, ext.resourcing,
             ext.ramp_days if ext.resourcing else 0, arr(ext.capacity_headroom) if ext.resourcing else None,
             ext.stockpile_release_day, ext.stockpile_release_rate, ext.order_target, ext.settle_tol)
 
@@ -608,6 +608,7 @@ def run_library(
     batch: bool = False,
     errors: str = "raise",
     progress: Callable[[str], None] | None = None,
+    atlas_version: str | None = None,
 ) -> pd.DataFrame:
     """Run several scenarios (default: every built-in) on one atlas and tabulate their headline measures.
 
@@ -624,15 +625,19 @@ def run_library(
     target, consumers, steps, inventory_days, tau_days, year, lanes, lanes_under
         As for :func:`run_stress`; ``steps`` overrides every scenario's horizon.
     batch : bool
-        Run compatible scenarios (same rationing rule and engine extensions) as one batched engine
-        call. Off by default: the engine settles a batch to its baseline only when every scenario
-        of it is back at baseline, so batched results may differ from single runs by the engine's
-        settle tolerance (1e-9 relative).
+        Run compatible scenarios (same steps, rationing rule and engine extensions) as one batched
+        engine call. Off by default: on the bundled atlas it is slower (the engine's step is bound by
+        array work, not by Python overhead, and a batch runs until its longest scenario settles), and
+        the engine settles a batch to its baseline only when every scenario of it is back at
+        baseline, so batched results may differ from single runs by the engine's settle tolerance
+        (1e-9 relative).
     errors : {"raise", "note"}
         A scenario that does not fit the atlas raises, or (``"note"``) gets a row with the reason in
         ``note`` and missing measures (for the briefing on a user's own atlas).
     progress : callable, optional
         Called with each scenario's name as it is compiled and run.
+    atlas_version : str, optional
+        The atlas's version when the caller already has it (hashing the atlas takes a while).
 
     Returns
     -------
@@ -653,7 +658,7 @@ def run_library(
     ...                    "exporter: JPN, items: [wafer], start: 0}\\n")
     >>> t = run_library(tiny_atlas(), [s], target="chip", inventory_days=10)
     >>> t.loc[0, ["time_to_survive_days", "most_affected_items"]].tolist()
-    [16, 'chip, wafer']
+    [16, 'wafer, chip']
     """
     from .errors import PaxsilicaError
     from .scenarios import list_scenarios, load_scenario
@@ -663,7 +668,7 @@ def run_library(
     if inventory_days < 0 or tau_days <= 0:
         raise InputError("inventory days must be >= 0 and tau > 0")
     say = progress or (lambda _s: None)
-    prep = _Prepared(atlas, target=target, consumers=consumers, year=year, lanes=lanes)
+    prep = _Prepared(atlas, target=target, consumers=consumers, year=year, lanes=lanes, version=atlas_version)
     rows: list[dict[str, Any]] = []
     todo: list[tuple[int, Scenario, Any, SiteIndex, CompiledScenario]] = []
     for n in (list(list_scenarios()) if names is None else list(names)):

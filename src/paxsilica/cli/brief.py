@@ -23,7 +23,7 @@ FORMATS = ("html", "md")
 def brief(atlas: Atlas, for_iso3: str | None = None, coalition: str = DEFAULT_COALITION,
           date: str | None = None, out: Path | str = "brief.html", fmt: str | None = None,
           add: str | list[str] | tuple[str, ...] = (), target: str = DEFAULT_TARGET,
-          console: Console | None = None) -> Path:
+          console: Console | None = None, scenarios: bool | list = True, steps: int | None = None) -> Path:
     """Build the briefing, write it to ``out`` and print a summary with rich tables.
 
     Parameters
@@ -45,6 +45,11 @@ def brief(atlas: Atlas, for_iso3: str | None = None, coalition: str = DEFAULT_CO
         Target item (default ``ai_datacenter_capacity``).
     console : rich Console, optional
         Where the summary goes (default: standard output; pass ``Console(quiet=True)`` to silence).
+    scenarios : bool or list
+        Run the built-in stress scenarios (default) or the ones listed (names or YAML paths) for the
+        "Stress tests" section; ``False`` leaves it out.
+    steps : int, optional
+        Steps for every scenario (default: each scenario's horizon).
 
     Returns
     -------
@@ -57,9 +62,14 @@ def brief(atlas: Atlas, for_iso3: str | None = None, coalition: str = DEFAULT_CO
         raise InputError(f"unknown briefing format {fmt!r}; use one of: {', '.join(FORMATS)}")
     console = console or Console()
     t0 = time.perf_counter()
-    with console.status("computing measures…"):
+    if steps is not None and steps < 1:
+        raise InputError(f"steps must be at least 1, got {steps}")
+    with console.status("computing measures…") as status:
+        def progress(name: str) -> None:
+            status.update(f"stress scenario {name}…")
+
         b = build_briefing(atlas, for_iso3=for_iso3, coalition=coalition, date=date, target=target,
-                           add=add)
+                           add=add, scenarios=scenarios or None, steps=steps, progress=progress)
     print_summary(b, console)
     text = render_html(b) if fmt == "html" else render_markdown(b)
     _write_atomic(out, text)
@@ -119,6 +129,17 @@ def print_summary(b: Briefing, console: Console) -> None:
             t.add_row(r.stage, str(r.n_items), pct(r.coalition_share_mean), str(r.weakest_item),
                       str(r.n_spof), str(r.n_coercive))
         console.print(t)
+    if b.stress is not None and len(b.stress):
+        from ..report.briefing import _stress_rows
+
+        t = Table(title=f"Stress tests: {b.target_name}", header_style="bold")
+        for c, j in (("scenario", "left"), ("loss", "right"), ("lowest", "right"), ("survives", "right"),
+                     ("recovers in", "right"), ("most affected items", "left")):
+            t.add_column(c, justify=j)
+        for r in _stress_rows(b, svg=False):
+            t.add_row(r["title"], r["loss"], r["min_level"], r["tts"], r["ttr"],
+                      ", ".join(r["affected_ids"][:3]) if r["ran"] else r["note"])
+        console.print(t)
 
 
 def brief_command(
@@ -129,11 +150,18 @@ def brief_command(
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="html or md (default: from --out).")] = None,
     add: Annotated[str, typer.Option("--add", help="What-if: countries joining, e.g. NLD,TWN,IND.")] = "",
     target: Annotated[str, typer.Option("--target", help="Target item.")] = DEFAULT_TARGET,
+    scenarios: Annotated[bool, typer.Option("--scenarios/--no-scenarios",
+                                            help="Run the built-in stress scenarios for the 'Stress tests' section.")
+                         ] = True,
+    steps: Annotated[int | None, typer.Option("--steps", min=1,
+                                              help="Steps (days) for every stress scenario (default: each one's horizon).")
+                     ] = None,
 ) -> None:
     """Write the AI supply-chain security briefing (self-contained HTML, or Markdown)."""
     from .common import console, current_atlas
 
-    brief(current_atlas(), for_iso3, coalition, date, out, fmt, add, target, console=console)
+    brief(current_atlas(), for_iso3, coalition, date, out, fmt, add, target, console=console,
+          scenarios=scenarios, steps=steps)
 
 
 def register(app: typer.Typer) -> None:

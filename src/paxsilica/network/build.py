@@ -348,6 +348,7 @@ def build_index(
     lanes: pd.DataFrame | None = None,
     step_days: int = 1,
     demand: float | None = None,
+    atlas_version: str | None = None,
 ) -> SiteIndex:
     """Build the tables of the simulation network (see the module docstring for every choice).
 
@@ -372,6 +373,8 @@ def build_index(
     demand : float, optional
         World final demand of the target (default 100 normalized units, or the target's production
         quantity when ``normalize=False``).
+    atlas_version : str, optional
+        The atlas's version when the caller already has it (hashing the atlas takes a while).
 
     Returns
     -------
@@ -540,7 +543,8 @@ def build_index(
     links = _attach_stocks(atlas, links, sites, notes)
     return SiteIndex(sites=sites.reset_index(drop=True), links=links, final=final, target=target,
                      units="normalized" if normalize else "item units", step_days=step_days,
-                     atlas_version=getattr(atlas, "version", ""), notes=tuple(notes), consumers=tuple(cnames))
+                     atlas_version=getattr(atlas, "version", "") if atlas_version is None else atlas_version,
+                     notes=tuple(notes), consumers=tuple(cnames))
 
 
 def _real_cross(links: pd.DataFrame) -> pd.Series:

@@ -38,6 +38,7 @@ from ..metrics import (
     supply_risk,
 )
 from ..metrics._common import country_names, governance, parse_codes, require_group, require_item
+from ..stress import DEFAULT_INVENTORY_DAYS, DEFAULT_TAU_DAYS, SURVIVE_THRESHOLD, run_library
 
 
 @dataclass
@@ -71,6 +72,10 @@ class Briefing:
     points: dict[str, tuple[float, float]] = field(default_factory=dict)
     governance: dict[str, float] = field(default_factory=dict)
     item_sources: dict[str, str] = field(default_factory=dict)
+    item_names: dict[str, str] = field(default_factory=dict)
+    stress: pd.DataFrame | None = None
+    """Built-in stress scenarios' results (:func:`paxsilica.stress.run_library`), None when not run."""
+    stress_parameters: dict[str, Any] = field(default_factory=dict)
 
     @property
     def spofs(self) -> pd.DataFrame:
@@ -91,13 +96,41 @@ class Briefing:
         tables = {k: rec(getattr(self, k)) for k in (
             "dangers", "exposure", "by_stage", "bottlenecks", "country_knockouts",
             "coalition_bottlenecks", "whatif", "supply_risk", "import_risk", "sources")}
-        return {"meta": meta, **tables}
+        return {"meta": meta, **tables, "stress": stress_records(self.stress),
+                "stress_parameters": dict(self.stress_parameters)}
+
+
+def stress_records(table: pd.DataFrame | None) -> list[dict[str, Any]] | None:
+    """The stress table as JSON-ready records (``level``: list of floats; ``None`` for missing).
+
+    ``None`` when the scenarios were not run (``--no-scenarios``).
+    """
+    if table is None:
+        return None
+    out = []
+    for r in table.to_dict("records"):
+        row: dict[str, Any] = {}
+        for k, v in r.items():
+            if isinstance(v, np.ndarray):
+                v = [float(x) for x in v]
+            elif isinstance(v, tuple):
+                v = list(v)
+            elif isinstance(v, np.generic):
+                v = v.item()
+            if isinstance(v, float) and not np.isfinite(v):
+                v = None
+            elif v is pd.NA:
+                v = None
+            row[k] = v
+        out.append(row)
+    return out
 
 
 def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = DEFAULT_COALITION,
                    date: str | dt.date | None = None, target: str = DEFAULT_TARGET,
                    add: Iterable[str] | str | None = (), top: int = 10,
-                   generated: str | None = None) -> Briefing:
+                   generated: str | None = None, scenarios: Any = None, steps: int | None = None,
+                   progress: Any = None) -> Briefing:
     """Compute every measure the briefing shows.
 
     Parameters
@@ -119,6 +152,14 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
         Length of the "most dangerous dependencies" list.
     generated : str, optional
         Date printed as the generation date (default: today).
+    scenarios : True, list of names/paths/Scenario, or None
+        Stress scenarios for the "Stress tests" section: ``True`` runs every built-in, a list those
+        (:func:`paxsilica.stress.run_library`); ``None`` or ``False`` (default) leaves the section out.
+        A scenario that does not fit the atlas is listed with the reason instead of its results.
+    steps : int, optional
+        Steps for every scenario (default: each scenario's horizon).
+    progress : callable, optional
+        Called with each scenario's name as it runs.
 
     Examples
     --------
@@ -130,6 +171,7 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
     True
     """
     require_item(atlas, target)
+    version = atlas.version
     if not parse_codes(add) or coalition in set(atlas["groups"]["group"].dropna().astype(str)):
         require_group(atlas, coalition)
     for_iso3 = for_iso3.strip().upper() if for_iso3 else None
@@ -165,19 +207,28 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
                                   ascending=[False, False, True], kind="mergesort").head(top)
     dangers = dangers.reset_index(drop=True)
 
+    stress = None
+    stress_params: dict[str, Any] = {}
+    if scenarios is not None and scenarios is not False:
+        stress = run_library(atlas, None if scenarios is True else list(scenarios), target=target, steps=steps,
+                             errors="note", progress=progress, atlas_version=version)
+        stress_params = {"steps": steps, "inventory_days": DEFAULT_INVENTORY_DAYS, "tau_days": DEFAULT_TAU_DAYS,
+                         "survive_threshold": SURVIVE_THRESHOLD, "consumers": "producers"}
+
     prod = latest_production(atlas)
     c = atlas["countries"]
     points = {str(i): (float(la), float(lo)) for i, la, lo in zip(c["iso3"], c["lat"], c["lon"], strict=True)
               if isinstance(i, str) and pd.notna(la) and pd.notna(lo)}
     return Briefing(
-        atlas_name=atlas.name, atlas_version=atlas.version, code_version=__version__,
+        atlas_name=atlas.name, atlas_version=version, code_version=__version__,
         generated=generated or dt.date.today().isoformat(), coalition=coalition, date=date_s,
         target=target, target_name=target_name, for_iso3=for_iso3, add=added,
         members=tuple(sorted(mem)), concentration=conc, exposure=expo,
         by_stage=coalition_by_stage(expo), bottlenecks=bott, country_knockouts=knock,
         coalition_bottlenecks=cb, whatif=whatif, supply_risk=sr, import_risk=ir, dangers=dangers,
         production=prod, sources=cited_sources(atlas), names=names, points=points, governance=gov,
-        item_sources=item_sources(atlas),
+        item_sources=item_sources(atlas), item_names={str(k): str(v) for k, v in items["name"].items()},
+        stress=stress, stress_parameters=stress_params,
     )
 
 
@@ -257,6 +308,20 @@ def _summary_points(b: Briefing) -> list[str]:
             out.append(f"{r2['scenario'][:1].upper()}{r2['scenario'][1:]}: that loss becomes {pct(r2['autarky_loss'])}; "
                        f"the worst single outsider becomes {_txt(r2['worst_outsider'])} "
                        f"({pct(r2['worst_outsider_loss'])}).")
+    st = b.stress
+    if st is not None and st["loss_pct"].notna().any():
+        ran = st[st["loss_pct"].notna()]
+        w = ran.loc[ran["loss_pct"].astype(float).idxmax()]
+        hit = int((ran["loss_pct"].astype(float) > 0.01).sum())
+        if float(w["loss_pct"]) > 0.01:
+            out.append(f"Stress tests: {hit} of {len(ran)} built-in scenarios cut {b.target_name}. The worst, "
+                       f"{_scenario_title(w['name'], b.names.values())}, loses {w['loss_pct']:.1f} % of demand over "
+                       f"{w['horizon_days']} days (lowest level {pct(w['min_level'])}; "
+                       f"{_survive_text(w['time_to_survive_days'])} before it falls below "
+                       f"{pct(SURVIVE_THRESHOLD)}).")
+        else:
+            out.append(f"Stress tests: none of the {len(ran)} built-in scenarios cuts {b.target_name} by more "
+                       "than 0.01 % of demand over its horizon (inventories and re-sourcing absorb them).")
     d = b.dangers
     if len(d):
         r = d.iloc[0]
@@ -264,6 +329,82 @@ def _summary_points(b: Briefing) -> list[str]:
                    f"{pct(r['largest_outside_share'])} of world output; losing it costs "
                    f"{pct(r['outside_loss'])} of {b.target_name}.")
     return out
+
+
+_TITLE_WORDS = {"hbm": "HBM", "euv": "EUV", "duv": "DUV", "lng": "LNG", "ai": "AI", "us": "US", "eu": "EU",
+                "red": "Red", "sea": "Sea", "strait": "Strait", "hormuz": "Hormuz", "suez": "Suez"}
+
+
+def _scenario_title(name: str, names: Iterable[str] = ()) -> str:
+    """A scenario id as a heading: ``hbm_demand_surge`` → ``HBM demand surge``; country names (from
+    ``names``) and a few acronyms and places are capitalised.
+
+    Examples
+    --------
+    >>> _scenario_title("neon_shortage_ukraine", ["Ukraine"])
+    'Neon shortage Ukraine'
+    """
+    proper = {n.lower(): n for n in names if isinstance(n, str) and " " not in n}
+    words = [proper.get(w, _TITLE_WORDS.get(w, w)) for w in str(name).split("_")]
+    t = " ".join(words)
+    return t[:1].upper() + t[1:]
+
+
+def _loss_text(v: float) -> str:
+    if v <= 0:
+        return "0 %"
+    if v < 0.01:
+        return "< 0.01 %"
+    return f"{v:.2f} %" if v < 1 else f"{v:.1f} %"
+
+
+def _survive_text(days: Any) -> str:
+    return "never falls below the threshold" if days is None else f"{int(days)} days"
+
+
+def _days_or(v: Any, none: str) -> str:
+    return none if v is None or (isinstance(v, float) and np.isnan(v)) else f"{int(v)} days"
+
+
+def _stress_rows(b: Briefing, svg: bool = True) -> list[dict[str, Any]]:
+    """Formatted rows of the stress table, worst loss first (scenarios not run last)."""
+    from .svg import sparkline
+
+    st = b.stress
+    if st is None:
+        return []
+    rows = []
+    order = st.assign(_k=st["loss_pct"].astype(float).fillna(-1.0)).sort_values(
+        ["_k", "scenario"], ascending=[False, True], kind="mergesort")
+    for r in order.to_dict("records"):
+        ran = r["loss_pct"] is not None and r["loss_pct"] == r["loss_pct"]
+        tts, ttr = r["time_to_survive_days"], r["time_to_recover_days"]
+        first = r["first_shock_day"]
+        items = [x.strip() for x in str(r["most_affected_items"] or "").split(",") if x.strip()]
+        level = r["level"] if isinstance(r["level"], np.ndarray) else np.zeros(0)
+        title = _scenario_title(r["name"], b.names.values())
+        rows.append({
+            "scenario": r["scenario"], "title": title, "description": r["description"],
+            "ran": ran, "note": r["note"] or "",
+            "loss": _loss_text(float(r["loss_pct"])) if ran else "–",
+            "min_level": pct(r["min_level"]) if ran else "–",
+            "tts": ("unlimited" if tts is None else f"{int(tts)} days") if ran else "–",
+            "ttr": ("–" if tts is None else _days_or(ttr, f"not within {r['horizon_days']} days")) if ran else "–",
+            "first_shock_day": first, "horizon_days": r["horizon_days"],
+            "affected": ", ".join(b.item_names.get(i, i) for i in items) or ("none" if ran else "–"),
+            "affected_ids": items,
+            "spark": sparkline(level, int(r["step_days"] or 1), title=title)
+            if svg and ran and level.size else "",
+        })
+    return rows
+
+
+def _scenario_sources(b: Briefing) -> list[dict[str, Any]]:
+    st = b.stress
+    if st is None:
+        return []
+    return [{"title": _scenario_title(r["name"], b.names.values()), "scenario": r["scenario"], "sources": list(r["sources"] or ())}
+            for r in st.to_dict("records") if r["sources"]]
 
 
 def _focus(b: Briefing) -> dict[str, Any] | None:
@@ -428,6 +569,10 @@ def briefing_context(b: Briefing, maps: int = 6) -> dict[str, Any]:
                                    "n10": r.n_outsiders_over_10pct}
                                   for r in b.coalition_bottlenecks.itertuples()],
         "whatif": whatif, "supply_risk": sr_rows, "focus": _focus(b),
+        "stress": _stress_rows(b, svg=maps > 0) if b.stress is not None else None,
+        "scenario_sources": _scenario_sources(b), "stress_method": STRESS_METHOD,
+        "stress_steps": b.stress_parameters.get("steps"),
+        "stress_inventory_days": num(b.stress_parameters.get("inventory_days")),
         "sources": [{k: ("" if v is None or (isinstance(v, float) and np.isnan(v)) else v)
                      for k, v in r.items()} for r in b.sources.to_dict("records")],
         "members": ", ".join(b.members) or "none",
@@ -473,6 +618,8 @@ def render_html(b: Briefing) -> str:
         ctx[k] = Markup(ctx[k])
     for m in ctx["maps"]:
         m["svg"] = Markup(m["svg"])
+    for r in ctx["stress"] or []:
+        r["spark"] = Markup(r["spark"])
     return env.get_template("briefing.html.j2").render(**ctx)
 
 
@@ -526,6 +673,20 @@ def render_markdown(b: Briefing) -> str:
     L.append(_md_table(["#", "item", "producer", "share", "target loss", "binding chain"],
                        [[r["rank"], r["name"], r["producer"], r["share"], r["loss"], r["path"]]
                         for r in ctx["bottlenecks"]]))
+    if ctx["stress"] is not None:
+        L += ["", "## Stress tests", "",
+              f"The built-in scenarios run through the dynamic production-network model on this atlas, worst "
+              f"first. Level: final demand for {b.target_name} delivered ÷ requested per day; loss: shortfall "
+              "over the horizon ÷ demand; time to survive: days from day 0 until the level first falls below "
+              "99 %; time to recover: days from then until it stays at or above 99 %.", ""]
+        L.append(_md_table(["scenario", "days", "loss at target", "lowest level", "time to survive",
+                            "time to recover", "most affected items", "description"],
+                           [[r["title"], r["horizon_days"] if r["horizon_days"] is not None else "–", r["loss"],
+                             r["min_level"],
+                             r["tts"] + (f" (shock on day {r['first_shock_day']})"
+                                         if r["ran"] and r["first_shock_day"] else ""),
+                             r["ttr"], r["affected"], r["description"] + (f" — {r['note']}" if r["note"] else "")]
+                            for r in ctx["stress"]]))
     L += ["", "### Whole-country knock-outs", ""]
     L.append(_md_table(["#", "country", "member", "target loss", "items", "largest share"],
                        [[r["rank"], f"{r['name']} ({r['country']})", "yes" if r["member"] else "no",
@@ -558,14 +719,35 @@ def render_markdown(b: Briefing) -> str:
                         "SR (GS proxy)", "SR bound", "SR ≥ 1", "missing inputs"],
                        [[r["name"], r["hhi_wgi"], r["hhi_wgi_eu"], r["eol"], r["si"], r["ir"], r["sr"], r["proxy"],
                          r["bound"], r["critical"], r["missing"]] for r in ctx["supply_risk"]]))
-    L += ["", "## Methodology", "", METHODOLOGY_MD, "", "## Sources", ""]
+    L += ["", "## Methodology", "", METHODOLOGY_MD]
+    if ctx["stress"] is not None:
+        L += ["- **Stress tests**: " + STRESS_METHOD]
+    L += ["", "## Sources", ""]
     for s in ctx["sources"]:
         parts = [f"**{s['source']}**", s["publisher"], f"*{s['title']}*" if s["title"] else "",
                  s["table"], str(s["year"]), s["url"], f"licence: {s['licence']}" if s["licence"] else "",
                  f"accessed {s['accessed']}" if s["accessed"] else "", s["kind"],
                  f"used by {s['used_by']}", "" if s["known"] else "(not in the sources table)"]
         L.append("- " + ". ".join(p for p in parts if p))
+    if ctx["scenario_sources"]:
+        L += ["", "### Stress scenarios", ""]
+        for s in ctx["scenario_sources"]:
+            L.append(f"- **{s['title']}** (`{s['scenario']}`): " + "; ".join(s["sources"]))
     return "\n".join(L) + "\n"
+
+
+STRESS_METHOD = (
+    "The stress tests simulate each scenario day by day on the atlas's network of sites (item × producing "
+    "country) with the adaptive input-output model of Hallegatte (2008, Risk Analysis 28(3)) as run on "
+    "firm networks by Inoue & Todo (2019, Nature Sustainability 2): every site keeps a working inventory "
+    "of each input (15 days of use), orders to restore it, produces no more than its capacity and its "
+    "scarcest input allow and rations a shortfall among its clients, with paxsilica's extensions for "
+    "sea-lane lead times, export caps and closures, re-sourcing with a ramp-up and stockpile release "
+    "(docs/engine.md). Time to survive is how long the target stays at or above 99 % of demand, counted "
+    "from day 0 of the scenario (a shock may start later; \"unlimited\": it never fell below), and time to "
+    "recover how long it then takes to get back to 99 % for good (\"not within N days\": not by the end of "
+    "the horizon). The results are model outcomes under each scenario's stated assumptions, not forecasts."
+)
 
 
 METHODOLOGY_MD = """\

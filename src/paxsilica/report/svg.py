@@ -159,5 +159,53 @@ def stacked_share_bars(labels: Sequence[str], parts: Sequence[Sequence[float]],
     return "".join(out)
 
 
+def sparkline(values: Sequence[float], step_days: int = 1, width: int = 170, height: int = 38,
+              threshold: float | None = 0.99, lo: float = 0.0, hi: float = 1.0, title: str = "") -> str:
+    """A small line of a level over time (fractions; 1 = baseline) with the shortfall shaded.
+
+    The y range is fixed (``lo`` .. ``hi``, clipped) so that sparklines side by side compare; the
+    dotted line is ``threshold`` (e.g. 99 %: time-to-survive / -recover). Hover shows the lowest
+    level and its day.
+
+    Examples
+    --------
+    >>> svg = sparkline([1.0, 1.0, 0.5, 0.8, 1.0])
+    >>> svg.startswith("<svg") and "polyline" in svg and "lowest 50% on day 2" in svg
+    True
+    """
+    v = [float(x) if x == x else 1.0 for x in values]
+    n = len(v)
+    pad_x, pad_t, pad_b = 2.0, 3.0, 3.0
+    w, h = width - 2 * pad_x, height - pad_t - pad_b
+    span = max(hi - lo, 1e-9)
+
+    def X(k: float) -> float:
+        return pad_x + (k / max(n - 1, 1)) * w
+
+    def Y(x: float) -> float:
+        return pad_t + (hi - min(max(x, lo), hi)) / span * h
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+           f'height="{height}" role="img" aria-label="{escape(title)}" style="{FONT}">',
+           f'<rect x="0" y="0" width="{width}" height="{height}" fill="#f7fafc"/>']
+    if n:
+        k_min = min(range(n), key=lambda k: v[k])
+        tip = f"{title + ': ' if title else ''}lowest {_pct(v[k_min])} on day {k_min * step_days}"
+        out.append(f"<title>{escape(tip)}</title>")
+        pts = " ".join(f"{X(k):.1f},{Y(x):.1f}" for k, x in enumerate(v))
+        top = f"{X(n - 1):.1f},{Y(1.0):.1f} {X(0):.1f},{Y(1.0):.1f}"
+        if any(x < 1.0 - 1e-9 for x in v):
+            out.append(f'<polygon points="{pts} {top}" fill="{OUTSIDE}" fill-opacity="0.18" stroke="none"/>')
+        out.append(f'<line x1="{pad_x}" x2="{pad_x + w}" y1="{Y(1.0):.1f}" y2="{Y(1.0):.1f}" stroke="#a0aec0" '
+                   'stroke-width="0.6"/>')
+        if threshold is not None:
+            out.append(f'<line x1="{pad_x}" x2="{pad_x + w}" y1="{Y(threshold):.1f}" y2="{Y(threshold):.1f}" '
+                       'stroke="#718096" stroke-width="0.6" stroke-dasharray="2 2"/>')
+        out.append(f'<polyline points="{pts}" fill="none" stroke="{MEMBER}" stroke-width="1.4" '
+                   'stroke-linejoin="round"/>')
+    out.append("</svg>")
+    return "".join(out)
+
+
 def _clip(s: str, n: int) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"

@@ -278,22 +278,31 @@ def compile_scenario(
                     n_cut = int(through.sum())
                 else:
                     key = ["exporter", "importer"] + (["item"] if "item" in table.columns else [])
-                    t = table.drop_duplicates(key).set_index(key)
-                    for li in np.flatnonzero(through):
-                        k = tuple(str(links.at[li, c]) for c in key)
-                        k = k if len(k) > 1 else k[0]
-                        row = t.loc[k] if k in t.index else None
-                        if row is None or bool(row.get("cut", False)) or not np.isfinite(float(row["days"])):
-                            lcap.apply([canon[li]], np.where(on, 0.0, 1.0))
-                            n_cut += 1
-                        else:
-                            new = int(lead_steps(np.array([float(row["days"])]), step_days)[0])
-                            base = int(links.at[li, "lead_steps"])
-                            if new != base:
-                                col = np.where(on, float(new), float(base))
-                                old = lead.get(int(canon[li]))
-                                lead[int(canon[li])] = col if old is None else np.maximum(old, col)
-                                n_re += 1
+                    t = table.drop_duplicates(key)
+                    li_all = np.flatnonzero(through)
+                    # one merge instead of a lookup per link (same rows: keys are unique after the dedup)
+                    left = links.loc[through, key].astype(str).reset_index(drop=True)
+                    right = t[key].astype(str).assign(_days=t["days"].astype("float64").to_numpy(),
+                                                      _cut=(t["cut"].to_numpy(dtype=object) if "cut" in t.columns
+                                                            else np.zeros(len(t), dtype=object)),
+                                                      _hit=True)
+                    m = left.merge(right, on=key, how="left", sort=False)
+                    hit = m["_hit"].eq(True).to_numpy(dtype=bool)
+                    days_v = m["_days"].to_numpy(dtype=float)
+                    cut_v = np.array([bool(v) for v in m["_cut"].to_numpy(dtype=object)], dtype=bool)
+                    is_cut = ~hit | cut_v | ~np.isfinite(days_v)
+                    if is_cut.any():
+                        lcap.apply(canon[li_all[is_cut]], np.where(on, 0.0, 1.0))
+                    n_cut = int(is_cut.sum())
+                    ok = ~is_cut
+                    new = lead_steps(np.where(ok, days_v, 0.0), step_days)
+                    base = links["lead_steps"].to_numpy(np.int64)[li_all]
+                    for li, nw, bs in zip(li_all[ok & (new != base)].tolist(), new[ok & (new != base)].tolist(),
+                                          base[ok & (new != base)].tolist(), strict=True):
+                        col = np.where(on, float(nw), float(bs))
+                        old = lead.get(int(canon[li]))
+                        lead[int(canon[li])] = col if old is None else np.maximum(old, col)
+                        n_re += 1
             record(i, s, f"{s.chokepoint} closed ({s.mode}): {n_cut} links cut, {n_re} rerouted", 0,
                    n_cut + n_re, end)
         elif isinstance(s, SiteOutage):

@@ -433,7 +433,6 @@ class _Sparse:
                                         if np.ndim(default) else float(default), (self.index.size,)))
         self.scheds = scheds
         self.pos = [None if s is None else np.searchsorted(self.index, s.index) for s in scheds]
-        self.last = max((s.values.shape[0] for s in present), default=0)
         # per schedule row: does it differ from the default? (for the settle check)
         self.moved_rows = [None if s is None else np.any(s.values != self.default[p], axis=1)
                            for s, p in zip(scheds, self.pos, strict=True)]
@@ -653,6 +652,7 @@ def simulate(
     w_link = A / net.seg_amount[net.link_seg] if m else np.zeros(0)
     eps_link = EPS / A
     eps_seg = EPS / net.seg_amount
+    eps_seg_max = float(eps_seg.max(initial=0.0))
     value_weight = np.where(idle, 0.0, pbar - net.input_total)
     n_seg = net.seg_start.size
     inv_tau = 1.0 / tau
@@ -673,11 +673,16 @@ def simulate(
     by_sector = grouper(net.sector, net.n_sectors)
     seg_client = net.seg_client
 
+    # Sums are taken as deviations from their baseline value, computed by the same bincount in
+    # the same order, so that at the baseline they cancel exactly.
+    w_n = by_segment(np.broadcast_to(w_link * n_days, (B, m)))  # Σ w·n per segment
+    a_one = by_supplier(np.broadcast_to(a_rel, (B, m)))  # Σ a per supplier
+
     def seg_mean(s: np.ndarray) -> np.ndarray:
-        # n + Σ w (s − n): exactly n when every stock is at target
-        dev = np.subtract(s, n_days, out=wa)
-        dev *= w_link
-        out = by_segment(dev)
+        # n + (Σ w·s − Σ w·n): exactly n when every stock is at target
+        ws = np.multiply(s, w_link, out=wa)
+        out = by_segment(ws)
+        out -= w_n
         out += n_days
         return out
 
@@ -688,6 +693,8 @@ def simulate(
         # only segments below every capacity can bind; few of them: scatter their minimum per
         # client, many: a segmented minimum over all
         out = np.full((B, n), np.inf)
+        if sbar.size == 0 or sbar.min() >= capmax:
+            return out
         low = sbar < capmax
         count = int(np.count_nonzero(low))
         if count == 0:
@@ -792,6 +799,7 @@ def simulate(
     # work buffers: the step reuses them instead of allocating (page faults cost as much as the maths)
     wa, wb, xc, o_buf = (np.empty((B, m)) for _ in range(4))
     wbool = np.empty((B, m), dtype=bool)
+    nbuf = np.empty(n)
     s_bufs = (s, np.empty((B, m)))
     d_bufs = (d, np.empty((B, m)))
     capf = np.ones((B, n))
@@ -825,10 +833,10 @@ def simulate(
             # exactly x_i at the baseline (s_ij = s̄ = n)
             np.take(sbar, net.link_seg, axis=1, out=wa, mode="clip")
             np.take(x, cli, axis=1, out=xc, mode="clip")
-            stock_ok = sbar > eps_seg
-            if stock_ok.all():
+            if n_seg == 0 or sbar.min() > eps_seg_max:  # no segment near zero stock (one pass)
                 np.divide(s, wa, out=wb)
             else:
+                stock_ok = sbar > eps_seg
                 wb.fill(0.0)
                 np.divide(s, wa, out=wb, where=stock_ok[:, net.link_seg])
             wb *= xc
@@ -837,7 +845,7 @@ def simulate(
             s_new -= wb
             np.less_equal(s_new, eps_link, out=wbool)
             if wbool.any():
-                s_new[wbool] = 0.0
+                np.copyto(s_new, 0.0, where=wbool)
             if any_idle:
                 s_new[:, idle_link] = s[:, idle_link]
             s = s_new
@@ -884,9 +892,10 @@ def simulate(
         # 4. demand (ratio to p̄), with re-sourcing of orders a supplier cannot fill
         dem_dev = c_rel * (dfac - 1.0) if dem_sched.active else 0.0
         if m:
-            np.subtract(o_eff, 1.0, out=wa)
-            wa *= a_rel
+            # 1 + (Σ a·o − Σ a): exactly 1 at the baseline
+            np.multiply(o_eff, a_rel, out=wa)
             y = by_supplier(wa)
+            y -= a_one
             y += 1.0
             y += dem_dev
         else:
@@ -906,7 +915,10 @@ def simulate(
                 extra = np.where(moved, u_seg / np.where(moved, e_seg, 1.0), 0.0)[:, net.link_seg]
                 mv = moved[:, net.link_seg]
                 o_eff = np.where(mv, np.where(ok, o_eff + extra, o_eff * fill_l), o_eff)
-                y = 1.0 + by_supplier(a_rel * (o_eff - 1.0)) + dem_dev
+                y = by_supplier(o_eff * a_rel)  # the same sum as above, so a batch equals single runs
+                y -= a_one
+                y += 1.0
+                y += dem_dev
                 np.maximum(y, 0.0, out=y)
                 if any_idle:
                     y[:, idle] = 0.0
@@ -941,11 +953,13 @@ def simulate(
         x = xnew
 
         # 7. output
-        for b in range(B):  # one dot per scenario: a batch sums exactly like single runs
-            out_prod[b, t + 1] = x[b] @ pbar
-            out_va[b, t + 1] = x[b] @ value_weight
-            out_fd[b, t + 1] = served[b] @ c
-            out_fdr[b, t + 1] = dfac[b] @ c
+        # one sum per scenario, so a batch sums exactly like single runs (no BLAS: its threads
+        # would spin on the other core)
+        for b in range(B):
+            out_prod[b, t + 1] = np.multiply(x[b], pbar, out=nbuf).sum()
+            out_va[b, t + 1] = np.multiply(x[b], value_weight, out=nbuf).sum()
+            out_fd[b, t + 1] = np.multiply(served[b], c, out=nbuf).sum()
+            out_fdr[b, t + 1] = np.multiply(dfac[b], c, out=nbuf).sum()
         if firm_prod is not None:
             firm_prod[:, t + 1] = x * pbar
             firm_fd[:, t + 1] = served * c
