@@ -168,6 +168,16 @@ def parse_csv_text(text: str, file: str, *, engine_c: bool = False) -> pd.DataFr
     return df
 
 
+def open_workbook(path: Path):  # -> openpyxl.Workbook
+    """Open an Excel workbook read-only, turning any openpyxl failure into an InputError."""
+    import openpyxl
+
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:  # openpyxl raises many types on a broken file
+        raise InputError(f"cannot read as an Excel workbook: {type(e).__name__}: {e}", file=path.name) from None
+
+
 def read_csv(path: Path, *, engine_c: bool = False) -> pd.DataFrame:
     """Read a CSV file as text cells (see :func:`parse_csv_text`)."""
     return parse_csv_text(read_text(path), path.name, engine_c=engine_c)

@@ -39,6 +39,7 @@ from ._common import (
     as_paths,
     coerce_options,
     frame,
+    open_workbook,
     read_csv,
     require_columns,
     to_numbers,
@@ -136,12 +137,7 @@ def read_wide_csv(df: pd.DataFrame, file: str, year: int | None) -> pd.DataFrame
 
 def read_workbook(path: Path) -> pd.DataFrame:
     """Read the World Bank WGI workbook (one sheet per indicator)."""
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as e:  # openpyxl raises many types on a broken file
-        raise InputError(f"cannot read as an Excel workbook: {type(e).__name__}: {e}", file=path.name) from None
+    wb = open_workbook(path)
     parts = []
     try:
         for ws in wb.worksheets:

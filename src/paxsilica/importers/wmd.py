@@ -39,6 +39,7 @@ from ._common import (
     coerce_options,
     frame,
     load_mapping,
+    open_workbook,
     read_csv,
     require_columns,
     slug,
@@ -114,12 +115,7 @@ def parse_long(df: pd.DataFrame, file: str) -> pd.DataFrame:
 
 def read_workbook(path: Path) -> pd.DataFrame:
     """Read the publisher's workbook (one sheet per mineral)."""
-    import openpyxl
-
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as e:  # openpyxl raises many types on a broken file
-        raise InputError(f"cannot read as an Excel workbook: {type(e).__name__}: {e}", file=path.name) from None
+    wb = open_workbook(path)
     parts = []
     try:
         for ws in wb.worksheets:
