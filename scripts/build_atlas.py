@@ -4,6 +4,7 @@ Usage::
 
     python scripts/build_atlas.py            # writes src/paxsilica/data/ai-stack/*.csv
     python scripts/build_atlas.py --check    # build, validate, print a summary, write nothing
+    python scripts/build_atlas.py --transit-ports   # also add transit ports of landlocked countries
 
 Inputs
 ------

@@ -187,15 +187,31 @@ def test_linear_profile_equals_reference_recovery() -> None:
     np.testing.assert_allclose(a.production, b.production, rtol=1e-12)
 
 
-def test_extended_mode_settles_exactly_after_full_recovery() -> None:
+def test_extended_mode_settles_after_full_recovery() -> None:
+    """Three large firms lose 80 % and recover over 20 steps; lead times, re-sourcing, stockpiles on.
+
+    Production returns to the baseline (no oscillation into new crises). Stocks drawn down upstream
+    of suppliers without spare capacity can only be rebuilt with headroom: without it they stay
+    below target while production is back; with it the whole state reaches the baseline and is
+    then set to it exactly (settle_tol)."""
     net = random_network(2000, 10000, 20, seed=3)
     big = np.argsort(-net.baseline_output)[:3]
-    ext = Extensions(lead_times=True, resourcing=True, ramp_days=5, stockpile_days=2.0)
-    r = simulate(net, FirmShocks(big, [0.8, 0.8, 0.8]), steps=365, recovery_days=20, extensions=ext,
-                 record_firms=True)
-    assert r.production[1:20].min() < 0.95 * r.production[0]
-    # back on the baseline, exactly per firm, well before the end
-    np.testing.assert_array_equal(r.firm_production[-100:], np.broadcast_to(net.baseline_output, (100, 2000)))
+    shocks = FirmShocks(big, [0.8, 0.8, 0.8])
+    base = np.broadcast_to(net.baseline_output, (100, 2000))
+    for headroom in (0.0, 0.5):
+        ext = Extensions(lead_times=True, resourcing=True, ramp_days=5, stockpile_days=2.0,
+                         capacity_headroom=headroom)
+        r = simulate(net, shocks, steps=365, recovery_days=20, extensions=ext, record_firms=True,
+                     record_links=True)
+        assert r.production[1:20].min() < 0.95 * r.production[0]
+        np.testing.assert_allclose(r.firm_production[-100:], base, rtol=1e-9)
+        stock_gap = net.amount * 15.0 - r.link_stock[-1]
+        if headroom == 0.0:
+            assert stock_gap.max() > 1e-3 * net.amount.min()  # still refilling, slowly
+        else:
+            # exactly on the baseline at the end: production and every stock
+            np.testing.assert_array_equal(r.firm_production[-2:], base[:2])
+            np.testing.assert_array_equal(r.link_stock[-2:], np.broadcast_to(net.amount * 15.0, (2, net.n_links)))
 
 
 def test_lead_time_schedule_reroute_delays_deliveries() -> None:
