@@ -227,7 +227,7 @@ def lng_production(trade: pd.DataFrame) -> pd.DataFrame:
 
 WPI_FILE = SHARED / "nga-world-port-index" / "wpi_slim.csv"
 
-TRANSIT_PORTS = False
+TRANSIT_PORTS = True
 """Emit the transit-port rows of ``transit_ports.csv`` (``--transit-ports``).
 
 Off by default: ``paxsilica.logistics.lanes`` decides that two countries ship from one port (and

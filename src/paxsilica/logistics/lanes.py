@@ -360,6 +360,12 @@ def _pairs_frame(pairs) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+def _same_port(a: dict, b: dict) -> bool:
+    # A landlocked country's transit port is a copy of its neighbour's port under another id:
+    # compare positions, not ids.
+    return (a["lon"], a["lat"]) == (b["lon"], b["lat"])
+
+
 def lane_table(atlas: Atlas, pairs, closed: Iterable[str] | str = frozenset(), mode: str | None = "sea",
                speed_knots: float = DEFAULT_SPEED_KNOTS, port_days: float = DEFAULT_PORT_DAYS,
                cache: bool | str | Path | None = True,
@@ -421,7 +427,7 @@ def lane_table(atlas: Atlas, pairs, closed: Iterable[str] | str = frozenset(), m
     ports = port_of_countries(atlas, set(df.loc[sea, "exporter"]) | set(df.loc[sea, "importer"]))
     od = []
     for e, i in zip(df.loc[sea, "exporter"], df.loc[sea, "importer"], strict=True):
-        if e in ports and i in ports and ports[e]["port"] != ports[i]["port"]:
+        if e in ports and i in ports and not _same_port(ports[e], ports[i]):
             od.append(((ports[e]["lon"], ports[e]["lat"]), (ports[i]["lon"], ports[i]["lat"])))
     base = sea_routes(atlas, od, (), cache, radius_km) if od else {}
     under = sea_routes(atlas, od, closed, cache, radius_km) if (od and closed) else base
@@ -441,7 +447,7 @@ def lane_table(atlas: Atlas, pairs, closed: Iterable[str] | str = frozenset(), m
                 row["status"] = "no_port"
                 rows.append(row)
                 continue
-            if ports[e]["port"] == ports[i]["port"]:
+            if _same_port(ports[e], ports[i]):
                 # both ship from one port (a landlocked country beside its neighbour's port):
                 # the goods go overland
                 m = row["mode"] = row["status"] = "land"
