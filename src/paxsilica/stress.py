@@ -698,15 +698,23 @@ def run_library(
 
     for members in groups.values():
         first = todo[members[0]]
-        if len(members) == 1:
-            results = [_simulate(first[2], first[4], first[1], inventory_days, tau_days)]
-        else:
-            comps = [todo[k][4] for k in members]
-            T = max(c.steps for c in comps)
-            res = simulate(first[2], [c.engine_scenario for c in comps], steps=T, rationing=first[4].rationing,
-                           inventory_days=inventory_days / first[1].step, tau=tau_days / first[1].step,
-                           mode="extended", extensions=first[4].extensions, record_firms=True)
-            results = [_Slice(res, b, c.steps) for b, c in enumerate(comps)]
+        try:
+            if len(members) == 1:
+                results = [_simulate(first[2], first[4], first[1], inventory_days, tau_days)]
+            else:
+                comps = [todo[k][4] for k in members]
+                T = max(c.steps for c in comps)
+                res = simulate(first[2], [c.engine_scenario for c in comps], steps=T,
+                               rationing=first[4].rationing, inventory_days=inventory_days / first[1].step,
+                               tau=tau_days / first[1].step, mode="extended", extensions=first[4].extensions,
+                               record_firms=True)
+                results = [_Slice(res, b, c.steps) for b, c in enumerate(comps)]
+        except PaxsilicaError as e:
+            if errors == "raise":
+                raise
+            for k in members:
+                rows[todo[k][0]]["note"] = f"not run: {e}"
+            continue
         for k, res in zip(members, results, strict=True):
             r, s, net, index, comp = todo[k]
             summary, _, _ = _tables(s, net, index, comp, res, target)
