@@ -1,6 +1,6 @@
 """``paxsilica tts``: time-to-survive, impact for a time-to-recover and risk exposure per node.
 
-The lead registers it through :func:`register`; :func:`tts_report` takes an Atlas, so the global
+`cli/main.py` registers it through :func:`register`; :func:`tts_report` takes an Atlas, so the global
 ``--atlas`` option decides which atlas is analysed.
 """
 
