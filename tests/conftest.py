@@ -55,11 +55,16 @@ def tiny_atlas() -> Atlas:
     return Atlas.from_frames(tiny_frames(), name="tiny")
 
 
+def require_shared(path: Path = SHARED_DATA) -> Path:
+    """``path`` inside the shared reference data; skip where it is absent, but fail in CI (CI has it)."""
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared reference data not found at {path}")
+        pytest.skip(f"shared reference data not found at {path}")
+    return path
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """The real public reference data beside the project (``../shared/data``)."""
-    if not SHARED_DATA.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"shared reference data not found at {SHARED_DATA}")
-        pytest.skip(f"shared reference data not found at {SHARED_DATA}")
-    return SHARED_DATA
+    return require_shared(SHARED_DATA)

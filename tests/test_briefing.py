@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pandas as pd
 import pytest
@@ -95,11 +94,10 @@ def test_markdown():
     assert "| # | item |" in md and "## Methodology" in md and "test_src" in md
 
 
-def test_brief_writes_files_fast(tmp_path):
+def test_brief_writes_files(tmp_path):
+    # its speed is measured by bench/bench_stress.py, not asserted here
     quiet = Console(quiet=True)
-    t0 = time.perf_counter()
     out = brief(demo_atlas(), "QAT", out=tmp_path / "b.html", add="TWN,IND", console=quiet)
-    assert time.perf_counter() - t0 < 10
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     md = brief(demo_atlas(), out=tmp_path / "b.md", console=quiet)
     assert md.read_text(encoding="utf-8").startswith("# ")
@@ -143,19 +141,12 @@ def test_cli_risk_and_brief(tmp_path, monkeypatch):
 def test_brief_on_bundled_atlas(tmp_path):
     from paxsilica.atlas import bundled_atlas
 
-    try:
-        atlas = bundled_atlas()
-    except Exception:  # pragma: no cover - the bundled atlas is being curated
-        pytest.skip("no bundled atlas")
-    if atlas["items"].empty or "ai_datacenter_capacity" not in set(atlas["items"]["item"]):
-        pytest.skip("bundled atlas not populated yet")
-    t0 = time.perf_counter()
+    atlas = bundled_atlas()
     out = brief(atlas, "QAT", out=tmp_path / "brief.html", add="NLD,TWN", console=Console(quiet=True))
-    assert time.perf_counter() - t0 < 10
     html = out.read_text(encoding="utf-8")
     assert atlas.version in html and "<script" not in html
     assert not re.search(r"<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*[\"']?(https?:)?//", html, re.I)
-    # the stress section runs every built-in scenario by default, within the same 10 s
+    # the stress section runs every built-in scenario by default
     from paxsilica.scenarios import list_scenarios
 
     assert 'id="stress"' in html and html.count('<td class="scen">') == len(list_scenarios())

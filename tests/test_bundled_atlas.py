@@ -10,6 +10,7 @@ import pytest
 
 from paxsilica.atlas import STAGE_ORDER, bundled_atlas, validate
 from paxsilica.atlas.validate import production_level
+from tests.conftest import require_shared
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -138,9 +139,7 @@ def test_gallium_china_share_usgs(atlas):
 
 def test_gallium_china_share_agrees_with_world_mining_data():
     # World Mining Data 2024: China 974 t of 987 t in 2024 (98.7 %) - the two publishers agree
-    f = SHARED / "wmd-2024" / "wmd_production_2018_2024.csv"
-    if not f.exists():
-        pytest.skip("shared data not present")
+    f = require_shared(SHARED / "wmd-2024" / "wmd_production_2018_2024.csv")
     w = pd.read_csv(f)
     w = w[(w["mineral"] == "Gallium") & (w["year"] == 2024)]
     wmd_share = 100 * w.loc[w["iso3"] == "CHN", "value"].sum() / w["value"].sum()
@@ -207,8 +206,6 @@ def test_frontier_data_centres_as_facilities(atlas):
 
 def test_main_ports_of_key_producers(atlas):
     p = atlas["ports"]
-    if p.empty:
-        pytest.skip("ports not built (wpi importer unavailable)")
     main = p[p["rank"] == 1].set_index("iso3")["name"]
     assert main["QAT"] == "Ras Laffan"
     for iso in ("CHN", "TWN", "KOR", "JPN", "USA", "AUS", "NLD"):
@@ -217,8 +214,7 @@ def test_main_ports_of_key_producers(atlas):
 
 def test_bundled_files_are_reproducible_from_data_src(tmp_path):
     """`python scripts/build_atlas.py` rebuilds exactly the committed CSV files."""
-    if not (SHARED / "usgs-mcs2024-world").exists():
-        pytest.skip("shared data not present")
+    require_shared(SHARED / "usgs-mcs2024-world")
     root = Path(__file__).resolve().parents[1]
     assert load_build_script().main(["--out", str(tmp_path)]) == 0
     bundled = root / "src" / "paxsilica" / "data" / "ai-stack"
@@ -335,8 +331,7 @@ def test_ports_for_every_producing_and_trading_country(atlas):
 
 def test_transit_ports_of_landlocked_countries(tmp_path):
     """`build_atlas.py --transit-ports` gives each landlocked producer its neighbour's port."""
-    if not (SHARED / "nga-world-port-index").exists():
-        pytest.skip("shared data not present")
+    require_shared(SHARED / "nga-world-port-index")
     from paxsilica.atlas import read_atlas
     from paxsilica.logistics.lanes import port_of_countries
 

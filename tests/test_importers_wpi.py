@@ -9,6 +9,7 @@ import pytest
 
 from paxsilica.errors import InputError, ValidationError
 from paxsilica.importers import wpi
+from tests.conftest import require_shared
 
 WPI_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "nga-world-port-index"
 FULL = WPI_DIR / "WPI_UpdatedPub150_full.csv"
@@ -160,9 +161,7 @@ def test_bad_override_table(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def real_ports() -> dict[str, pd.DataFrame]:
-    pytest.importorskip("paxsilica.countries")
-    if not FULL.exists():
-        pytest.skip("shared WPI data not found")
+    require_shared(FULL)
     return {"full": wpi.run(FULL, per_country=None)["ports"], "slim": wpi.run(SLIM, per_country=None)["ports"]}
 
 
@@ -195,7 +194,6 @@ def test_real_slim_file_agrees_with_full(real_ports) -> None:
 
 
 def test_real_default_keeps_three_per_country(real_ports) -> None:
-    pytest.importorskip("paxsilica.countries")
     p = wpi.run(SLIM)["ports"]
     assert p.groupby("iso3").size().max() <= 3
 

@@ -34,6 +34,7 @@ from paxsilica.logistics import (
 )
 from paxsilica.logistics import network as netmod
 from paxsilica.logistics.cache import clear_memory
+from tests.conftest import require_shared
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CHOKEPOINTS_CSV = SHARED / "chokepoints-handcompiled" / "maritime_chokepoints.csv"
@@ -61,9 +62,7 @@ TOL = 0.05
 
 
 def _chokepoints() -> pd.DataFrame:
-    if CHOKEPOINTS_CSV.exists():
-        return read_chokepoints(CHOKEPOINTS_CSV)
-    pytest.skip("shared chokepoint data not found")
+    return read_chokepoints(require_shared(CHOKEPOINTS_CSV))
 
 
 @pytest.fixture(scope="module")
@@ -368,8 +367,6 @@ def test_bundled_atlas_lanes(tmp_path: Path) -> None:
     from paxsilica.atlas import bundled_atlas
 
     a = bundled_atlas()
-    if a["ports"].empty:
-        pytest.skip("bundled atlas has no ports yet")
     t = lanes(a, cache=tmp_path)
     assert len(t) and set(t["status"]) <= {"ok", "no_port", "air", "local", "land", "pipeline", "grid", "digital"}
     sea = t[(t["mode"] == "sea") & (t["status"] == "ok")]

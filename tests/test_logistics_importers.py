@@ -9,14 +9,13 @@ import pytest
 from paxsilica.errors import InputError, ValidationError
 from paxsilica.importers import chokepoints
 from paxsilica.logistics import sea_network
+from tests.conftest import require_shared
 
 CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "chokepoints-handcompiled" / "maritime_chokepoints.csv"
 
 
 def test_real_file() -> None:
-    if not CSV.exists():
-        pytest.skip("shared chokepoint data not found")
-    t = chokepoints.run(CSV)
+    t = chokepoints.run(require_shared(CSV))
     cp = t["chokepoints"].set_index("chokepoint")
     assert len(cp) == 31
     assert cp.loc["hormuz", "searoute_passage"] == "ormuz"

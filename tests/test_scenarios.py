@@ -146,8 +146,6 @@ def test_builtins_validate_against_bundled_atlas() -> None:
     from paxsilica.atlas import bundled_atlas
 
     atlas = bundled_atlas()
-    if atlas["items"].empty or atlas["chokepoints"].empty:
-        pytest.skip("the bundled atlas (src/paxsilica/data/ai-stack) has no items/chokepoints yet")
     bad = []
     for n in list_scenarios():
         bad += [str(p) for p in check_against_atlas(load_scenario(n), atlas)]

@@ -145,8 +145,6 @@ def test_builtin_runs_on_bundled_atlas() -> None:
     from paxsilica.stress import run_library
 
     atlas = bundled_atlas()
-    if atlas["recipes"].empty or atlas["production"].empty:
-        pytest.skip("the bundled atlas (src/paxsilica/data/ai-stack) has no recipes/production yet")
     table = run_library(atlas, ["advanced_fab_cyber_incident"], steps=20)
     row = table.iloc[0]
     assert row["scenario"] == "advanced_fab_cyber_incident" and row["atlas_version"] == atlas.version

@@ -166,8 +166,6 @@ def test_bundled_atlas_smoke() -> None:
     from paxsilica.atlas import bundled_atlas
 
     atlas = bundled_atlas()
-    if atlas["production"].empty or atlas["recipes"].empty:
-        pytest.skip("bundled atlas not populated yet")
     df = tts_report(atlas, ttr_days=30)
     assert len(df) > 20
     assert df["rank"].tolist() == list(range(1, len(df) + 1))
