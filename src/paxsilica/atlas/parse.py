@@ -107,8 +107,8 @@ def parse_table(
     Examples
     --------
     >>> df, problems = parse_table("items", pd.DataFrame({"item": ["ga"], "eol_rir": ["x"]}))
-    >>> str(problems[0])
-    "items.csv, row 2, column 'eol_rir': not a number: 'x'"
+    >>> [str(p) for p in problems if p.column == "eol_rir"]
+    ["items.csv, row 2, column 'eol_rir': not a number: 'x'"]
     """
     table: Table = SCHEMA[name]
     file = file or f"{name}.csv"

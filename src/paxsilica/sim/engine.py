@@ -236,6 +236,19 @@ class Extensions:
         At most this many days of reserve released per link and step (default unlimited).
     consumers : ConsumerSplit, optional
         Report final demand served per consumer group.
+    link_priority : int array (m,), optional
+        Priority class of each link's client as a claimant on its supplier, in canonical link order
+        (``net.links_of(...)`` finds links). **Class 0 is served first**, then 1, and so on: a short
+        supplier fills every claimant of a class before the next class gets anything; within a class
+        the ``rationing`` rule applies. Coalition-first: ``np.where(np.isin(net.client, members), 0, 1)``.
+        Default: every link in class 0.
+    consumer_priority : int array (k,), optional
+        Priority class of each consumer group of ``consumers`` (needs ``consumers``), e.g.
+        ``[0 if name in coalition else 1 for name in consumers.names]``.
+    final_demand_priority : int, optional
+        Class of final demand not attributed to a consumer group (all of it without ``consumers``;
+        else the part of a firm's final demand its shares leave over). Default: the last (largest)
+        class given in ``link_priority`` or ``consumer_priority``.
     order_target : {"baseline", "output"}
         Inventory target of orders: ``n·A`` (baseline, stable; default) or ``n·A·P/p̄`` (the reference).
     settle_tol : float
@@ -258,6 +271,9 @@ class Extensions:
     consumers: ConsumerSplit | None = None
     order_target: Literal["baseline", "output"] = "baseline"
     settle_tol: float = 1e-9
+    link_priority: np.ndarray | None = None
+    consumer_priority: np.ndarray | None = None
+    final_demand_priority: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain summary for the result's parameters."""
@@ -273,6 +289,12 @@ class Extensions:
             "stockpile_release_rate": self.stockpile_release_rate,
             "consumers": None if self.consumers is None else list(self.consumers.names),
             "order_target": self.order_target, "settle_tol": self.settle_tol,
+            "link_priority": None if self.link_priority is None else {  # links per class
+                str(k): int(v) for k, v in zip(*np.unique(np.asarray(self.link_priority), return_counts=True),
+                                               strict=True)},
+            "consumer_priority": None if self.consumer_priority is None else [
+                int(v) for v in np.asarray(self.consumer_priority).ravel()],
+            "final_demand_priority": self.final_demand_priority,
         }
 
 
@@ -511,6 +533,138 @@ def _waterfill(seg: np.ndarray, w: np.ndarray, g: np.ndarray, target: np.ndarray
     return np.maximum(level, 0.0)
 
 
+@dataclass(frozen=True, eq=False)
+class _Classes:
+    """Priority classes of a run's claimants, renumbered 0..k-1 (only the order of classes matters)."""
+
+    k: int
+    link: np.ndarray  # (m,) class of each link's client
+    key: np.ndarray  # (m,) supplier * k + class: bins of the per-(supplier, class) demand
+    fd_frac: np.ndarray  # (n, k) share of each firm's final demand in each class (rows sum to 1)
+    entry: np.ndarray | None  # class of each ConsumerSplit entry
+
+
+def _class_array(v: object, size: int, what: str) -> np.ndarray:
+    arr = np.asarray(v)
+    if arr.dtype == bool:
+        raise InputError(f"{what}: give integer classes (0 = served first), not booleans; "
+                         "e.g. np.where(in_coalition, 0, 1)")
+    arr = arr.ravel()
+    if arr.size != size:
+        raise InputError(f"{what}: {arr.size} entries, expected {size}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if not (np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr))):
+            raise InputError(f"{what}: classes must be integers >= 0")
+    arr = arr.astype(np.int64)
+    if arr.size and arr.min() < 0:
+        raise InputError(f"{what}: classes must be integers >= 0")
+    return arr
+
+
+def _priority_classes(ext: Extensions, net: SupplyNetwork, consumers: ConsumerSplit | None) -> _Classes | None:
+    """Validate the priority extension; None when every claimant falls in one class (no effect)."""
+    if ext.link_priority is None and ext.consumer_priority is None and ext.final_demand_priority is None:
+        return None
+    n, m = net.n_firms, net.n_links
+    link = np.zeros(m, np.int64) if ext.link_priority is None else _class_array(ext.link_priority, m, "link_priority")
+    cons = None
+    if ext.consumer_priority is not None:
+        if consumers is None:
+            raise InputError("consumer_priority needs Extensions(consumers=ConsumerSplit(...))")
+        cons = _class_array(ext.consumer_priority, len(consumers.names), "consumer_priority")
+    if ext.final_demand_priority is not None:
+        rest = int(_class_array([ext.final_demand_priority], 1, "final_demand_priority")[0])
+    else:
+        rest = max(int(link.max(initial=0)), int(cons.max(initial=0)) if cons is not None else 0)
+    c = net.final_demand
+    if cons is not None and consumers is not None:
+        entry = cons[consumers.consumer]
+        share = np.where(c[consumers.firm] > 0, consumers.share, 0.0)
+        total = np.bincount(consumers.firm, weights=share, minlength=n)
+        if np.any(total > 1.0 + 1e-9):
+            k = int(np.flatnonzero(total > 1.0 + 1e-9)[0])
+            raise InputError(f"consumers: the shares of firm {net.firm_ids[k]} sum to {total[k]:.6g} > 1")
+        resid = np.where(c > 0, np.maximum(1.0 - total, 0.0), 0.0)
+        used_e = np.unique(entry[share > 0])
+    else:
+        entry, share, resid = None, None, np.where(c > 0, 1.0, 0.0)
+        used_e = np.zeros(0, np.int64)
+    used = np.unique(np.concatenate((link, used_e, [rest] if np.any(resid > 0) else [])).astype(np.int64))
+    if used.size <= 1:
+        return None
+    k = int(used.size)
+    link = np.searchsorted(used, link)
+    rest_k = int(np.searchsorted(used, rest))  # a class not used by anyone maps to its rank: harmless
+    fd_frac = np.zeros((n, k))
+    fd_frac[:, min(rest_k, k - 1)] = resid
+    if entry is not None and share is not None and consumers is not None:
+        entry = np.minimum(np.searchsorted(used, entry), k - 1)
+        fd_frac += np.bincount(consumers.firm * k + entry, weights=share, minlength=n * k).reshape(n, k)
+    return _Classes(k=k, link=link, key=net.supplier * k + link, fd_frac=fd_frac, entry=entry)
+
+
+def _ration_classes(x: np.ndarray, y: np.ndarray, o: np.ndarray, dfac: np.ndarray, a_rel: np.ndarray,
+                    c_rel: np.ndarray, sup: np.ndarray, pc: _Classes, rationing: str,
+                    by_key: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coalition-first rationing: a short supplier serves its claimants class by class (0 first).
+
+    Classes before the marginal one (the first the remaining output cannot fill) get everything
+    they asked, classes after it nothing; within the marginal class the ``rationing`` rule shares
+    what is left. Suppliers that are not short are computed exactly as without classes.
+
+    Returns deliveries (relative to A), final demand served per firm and per (firm, class) (relative
+    to c and to c times the class's share of it).
+    """
+    B, n = x.shape
+    K = pc.k
+    short = x < y
+    pos_y = y > 0
+    r = np.where(pos_y, x / np.where(pos_y, y, 1.0), 0.0)  # the classless rule, for suppliers not short
+    dem = by_key(o * a_rel).reshape(B, n, K)  # demand per (supplier, class), relative to p̄
+    dem += (c_rel[:, None] * pc.fd_frac)[None] * dfac[:, :, None]
+    before = np.zeros_like(dem)  # demand of the classes served before class k
+    np.cumsum(dem[..., :-1], axis=2, out=before[..., 1:])
+    room = x[..., None] - before  # output left for class k
+    has = dem > 0
+    if rationing == "proportional":
+        ratio = np.where(has, np.clip(room / np.where(has, dem, 1.0), 0.0, 1.0), 1.0)
+        ratio = np.where(short[..., None], ratio, r[..., None])
+        d = o * np.take_along_axis(ratio.reshape(B, n * K), np.broadcast_to(pc.key, o.shape), axis=1)
+        served_k = dfac[..., None] * ratio
+    else:
+        d = o.copy()
+        served_k = np.repeat(dfac[..., None], K, axis=2)
+        for b in range(B):
+            sj = np.flatnonzero(short[b])
+            if not sj.size:
+                continue
+            lack = (room[b, sj] < dem[b, sj]) & has[b, sj]
+            marg = lack.any(axis=1)
+            kof = np.full(n, K, np.int64)  # marginal class per supplier (K: none, everyone is filled)
+            kof[sj] = np.where(marg, lack.argmax(axis=1), K)
+            lk = kof[sup]
+            d[b, pc.link > lk] = 0.0
+            ml = np.flatnonzero(pc.link == lk)  # links of the marginal class
+            mj = sj[marg]
+            km = kof[mj]
+            seg_of = np.full(n, -1, np.int64)
+            seg_of[mj] = np.arange(mj.size)
+            wf = c_rel[mj] * pc.fd_frac[mj, km]
+            fj = mj[wf > 0]
+            seg_l = seg_of[sup[ml]]
+            seg = np.concatenate((seg_l, seg_of[fj]))
+            w = np.concatenate((a_rel[ml], wf[wf > 0]))
+            g = np.concatenate((o[b, ml], dfac[b, fj]))
+            level = _waterfill(seg, w, g, np.maximum(room[b, mj, km], 0.0), mj.size)
+            d[b, ml] = np.minimum(o[b, ml], level[seg_l])
+            after = np.arange(K)[None, :] > kof[sj, None]
+            served_k[b, sj] = np.where(after, 0.0, served_k[b, sj])
+            served_k[b, mj, km] = np.minimum(dfac[b, mj], level)
+        ratio = None
+    served = np.where(short, (served_k * pc.fd_frac[None]).sum(axis=2), dfac * r if ratio is not None else dfac)
+    return d, served, served_k
+
+
 def _as_scenarios(scenario: Scenario | FirmShocks | Sequence[Scenario] | None) -> tuple[list[Scenario], bool]:
     if scenario is None:
         return [Scenario()], False
@@ -671,6 +825,7 @@ def simulate(
     by_supplier = grouper(sup, n)
     by_segment = grouper(net.link_seg, n_seg)
     by_sector = grouper(net.sector, net.n_sectors)
+    by_key = None  # per (supplier, priority class), set up with the extensions
     seg_client = net.seg_client
 
     # Sums are taken as deviations from their baseline value, computed by the same bincount in
@@ -745,6 +900,9 @@ def simulate(
     consumers = ext.consumers if extended else None
     if consumers is not None and consumers.firm.size and (consumers.firm.min() < 0 or consumers.firm.max() >= n):
         raise InputError("consumers: firm index out of range")
+    prio = _priority_classes(ext, net, consumers) if extended else None
+    if prio is not None:
+        by_key = grouper(prio.key, n * prio.k)
     baseline_target = extended and ext.order_target == "baseline"
     if ext.order_target not in ("baseline", "output"):
         raise InputError(f"unknown order_target {ext.order_target!r}")
@@ -930,7 +1088,11 @@ def simulate(
             xnew[:, idle] = 0.0
 
         # 6. rationing: deliveries (relative to A) and final demand served (relative to c)
-        if rationing == "proportional" or not np.any(xnew < y):
+        served_k = None
+        if prio is not None and np.any(xnew < y):
+            d, served, served_k = _ration_classes(xnew, y, o_eff, dfac, a_rel, c_rel, sup, prio, rationing,
+                                                  by_key)
+        elif rationing == "proportional" or not np.any(xnew < y):
             pos = y > 0
             r = xnew / y if pos.all() else np.where(pos, xnew / np.where(pos, y, 1.0), 0.0)
             if m:
@@ -971,8 +1133,9 @@ def simulate(
             sector_prod[:, t + 1] = by_sector(x * pbar)
         if consumers is not None:
             for b in range(B):
-                cons_fd[b, t + 1] = np.bincount(consumers.consumer, weights=cons_w * served[b, consumers.firm],
-                                                minlength=k_cons)
+                got = served[b, consumers.firm] if served_k is None or prio is None or prio.entry is None \
+                    else served_k[b, consumers.firm, prio.entry]
+                cons_fd[b, t + 1] = np.bincount(consumers.consumer, weights=cons_w * got, minlength=k_cons)
                 cons_fdr[b, t + 1] = np.bincount(consumers.consumer, weights=cons_w * dfac[b, consumers.firm],
                                                  minlength=k_cons)
 
