@@ -13,7 +13,7 @@ import pandas as pd
 import typer
 
 from ..atlas import Atlas
-from ..optimize.atlas_tts import DEFAULT_TARGET, atlas_tts
+from ..metrics import DEFAULT_TARGET
 from .common import OutputFormat, console, current_atlas, emit, err_console
 
 _COLUMNS = ["rank", "item", "producer", "share", "tts_days", "sustainable_fraction", "ttr_days",
@@ -40,6 +40,8 @@ def tts_report(
     >>> int(df["rank"].iloc[0])
     1
     """
+    from ..optimize.atlas_tts import atlas_tts  # scipy.optimize loads only when this runs
+
     df = atlas_tts(atlas, target, ttr_days, spare_capacity=spare_capacity,
                    default_stock_days=stock_days)
     notes = df.attrs.get("notes", [])
