@@ -18,6 +18,8 @@ import pandas as pd
 
 from paxsilica.errors import InputError, Problem, ValidationError
 
+from ._common import read_csv
+
 SOURCE_ID = "chokepoints_handcompiled"
 
 SEAROUTE_PASSAGES: dict[str, str] = {
@@ -151,13 +153,7 @@ def read_chokepoints(path: str | Path) -> pd.DataFrame:
     ['suez']
     """
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("file not found", file=str(path)) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
-        raise InputError(f"cannot read as CSV: {e}", file=str(path)) from None
-    return parse_chokepoints(raw, file=path.name)
+    return parse_chokepoints(read_csv(path), file=path.name)
 
 
 def run(paths: str | Path | Sequence[str | Path], **options) -> dict[str, pd.DataFrame]:

@@ -32,6 +32,8 @@ import pandas as pd
 
 from paxsilica.errors import InputError, PaxsilicaError, Problem, ValidationError
 
+from ._common import read_csv
+
 SOURCE_ID = "nga_wpi"
 """Id of the ``sources`` row this importer writes."""
 
@@ -233,13 +235,7 @@ def read_wpi(path: str | Path) -> pd.DataFrame:
     ['Rotterdam']
     """
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("file not found", file=str(path)) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
-        raise InputError(f"cannot read as CSV: {e}", file=str(path)) from None
-    return parse_wpi(raw, file=path.name)
+    return parse_wpi(read_csv(path, engine_c=True), file=path.name)
 
 
 # ---------------------------------------------------------------------------------------------
