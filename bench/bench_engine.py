@@ -5,6 +5,11 @@ Usage::
     python bench/bench_engine.py            # 100k firms / 500k links x 30 steps (text files read
                                             # included), then 1M firms / 5M links x 365 steps
     python bench/bench_engine.py --quick    # one repetition, and 200k firms / 1M links x 365 instead
+    python bench/bench_engine.py --compare OLD_ENGINE.py [--quick]
+                                            # before/after in one process: an older engine.py (e.g.
+                                            # `git show HEAD:src/paxsilica/sim/engine.py > /tmp/old.py`)
+                                            # against the current one, runs alternated, results
+                                            # compared bit for bit, ratio of the best times
 
 Prints a Markdown table (paste it into bench/RESULTS.md with the machine and date lines printed
 above it). Timings are wall-clock seconds; peak memory is the child process's maximum resident set
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import platform
 import resource
@@ -109,6 +115,45 @@ def run_child(n: int, m: int, steps: int, rationing: str) -> dict[str, object]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def load_engine(path: str):  # type: ignore[no-untyped-def]
+    """Import an engine.py from a file as a module of paxsilica.sim (its relative imports work)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("paxsilica.sim._engine_before", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def compare(old_path: str, n: int, m: int, steps: int, reps: int) -> None:
+    """Best-of-``reps`` wall and CPU time of the old and the current engine, alternated."""
+    from paxsilica.sim import engine as new
+
+    old = load_engine(old_path)
+    net = random_network(n, m, 50, seed=SEED)
+    best: dict[str, list[float]] = {}
+    prod: dict[str, np.ndarray] = {}
+    for rep in range(reps):
+        for name, eng in (("before", old), ("after", new)):
+            sh = shocks_for(net, np.random.default_rng(SEED))
+            sh = eng.FirmShocks(sh.firm, sh.delta, sh.day)
+            c0, t0 = time.process_time(), time.perf_counter()
+            res = eng.simulate(net, sh, steps=steps)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            print(f"{name} run {rep + 1}: {wall:.2f} s wall, {cpu:.2f} s CPU, load {os.getloadavg()[0]:.2f}",
+                  flush=True)
+            b = best.setdefault(name, [math.inf, math.inf])
+            best[name] = [min(b[0], wall), min(b[1], cpu)]
+            prod[name] = res.production
+    same = np.array_equal(prod["before"], prod["after"])
+    print(f"{n:,} firms / {net.n_links:,} links x {steps} steps, proportional: best before "
+          f"{best['before'][0]:.2f} s, after {best['after'][0]:.2f} s, ratio {best['after'][0] / best['before'][0]:.3f} "
+          f"(CPU ratio {best['after'][1] / best['before'][1]:.3f}); production bit-identical: {same}")
+
+
 def table(rows: list[dict[str, object]]) -> str:
     head = ("| case | rationing | read (s) | simulate (s) | total (s, median) | best (s) | CPU (s) | peak memory "
             "| output loss at end |")
@@ -125,7 +170,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="one repetition and a smaller large case")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--compare", metavar="OLD_ENGINE_PY", help="time an older engine.py against the current one")
     args = ap.parse_args()
+    if args.compare:
+        print(f"machine: {machine()}")
+        print(f"date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}")
+        big = (200_000, 1_000_000) if args.quick else (1_000_000, 5_000_000)
+        compare(args.compare, big[0], big[1], 365, 1 if args.quick else 2)
+        return
     if args.child:
         n, m, steps, rationing = args.child
         print(json.dumps(case_large(int(n), int(m), int(steps), rationing)))

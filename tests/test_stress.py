@@ -181,3 +181,36 @@ def test_outside_group_uses_membership_on_the_date(tiny_atlas) -> None:
     r = run_stress(parse_scenario(text.format(ref="reference_date: '2024-01-01'\n")), tiny_atlas,
                    target="datacentre", lanes=one_day)
     assert r.effects.loc[0, "links"] == 1  # before USA joined: banned
+
+
+def test_coalition_first_serves_members_before_others() -> None:
+    # chip made half in TWN, half in USA, both on wafers from JPN (60 %) and CHN (40 %); JPN's wafers
+    # stop. CHN's wafers are all delivered either way (same total loss), but with coalition_first the
+    # club's member (TWN) is served before USA instead of both getting the same fill.
+    from paxsilica.network import build_network
+    from paxsilica.scenarios.compile import compile_scenario
+
+    prod = pd.DataFrame({"item": ["chip", "chip", "wafer", "wafer"], "producer": ["TWN", "USA", "JPN", "CHN"],
+                         "producer_type": ["country"] * 4, "year": [2023] * 4,
+                         "share": [50.0, 50.0, 60.0, 40.0], "source": ["hand"] * 4})
+    atlas = tiny_atlas().replace(production=prod,
+                                 groups=pd.DataFrame({"group": ["club"], "iso3": ["TWN"], "source": ["hand"]}))
+    text = ("name: ban\ndescription: d\nhorizon: 60\nsources: [hand]\nshocks:\n"
+            "  - {type: export_ban, exporter: JPN, items: [wafer], start: 0}\n")
+    plain = run_stress(parse_scenario(text, file="a.yaml"), atlas, target="chip", inventory_days=5)
+    first = run_stress(parse_scenario(text + "policies: {coalition_first: club}\n", file="b.yaml"), atlas,
+                       target="chip", inventory_days=5)
+    lv0 = plain.consumers.set_index("consumer")["min_level"]
+    lv1 = first.consumers.set_index("consumer")["min_level"]
+    assert lv0["TWN"] == pytest.approx(lv0["USA"])
+    assert lv1["TWN"] > lv0["TWN"] and lv1["USA"] < lv0["USA"] and lv1["TWN"] > lv1["USA"]
+    assert first.summary["loss_pct"] == pytest.approx(plain.summary["loss_pct"], rel=1e-9)
+    # the classes: links into TWN's chip site are class 0, into USA's class 1
+    net, index = build_network(atlas, target="chip")
+    comp = compile_scenario(parse_scenario(text + "policies: {coalition_first: club}\n", file="b.yaml"),
+                            net, index, atlas)
+    links = index.links
+    canon = net.link_positions(links["link"].to_numpy(np.int64))
+    country = index.sites["country"].to_numpy(object)[links["client"].to_numpy(np.int64)]
+    classes = comp.extensions.link_priority[canon]
+    assert set(classes[country == "TWN"]) == {0} and set(classes[country == "USA"]) == {1}

@@ -29,8 +29,9 @@ Policies: ``rationing`` → the engine's rule; ``resourcing``/``ramp_up_days``/`
 ``Extensions(resourcing, ramp_days, capacity_headroom)`` (headroom from the atlas's capacity/quantity
 where known, else ``surge_capacity``); ``stockpile_release`` → ``Extensions.stockpile_days`` from atlas
 ``stocks`` on the links of the released items (and holders), released from the earliest ``start``;
-``coalition_first`` is recorded but the engine has no per-consumer priority yet, so it is reported
-as not applied.
+``coalition_first: GROUP`` → priority classes in rationing: a short supplier serves the claims of the
+group's members (links whose client site is in a member country, members' final demand) before anyone
+else's; membership on ``reference_date`` when the scenario has one.
 """
 
 from __future__ import annotations
@@ -174,6 +175,23 @@ def _closed_with(scenario: Scenario, s: ChokepointClosure) -> frozenset[str]:
             if (end is None or o.start < end) and (o_end is None or s.start < o_end):
                 out.add(o.chokepoint)
     return frozenset(out)
+
+
+def _coalition_first(
+    inside: set[str], network: Any, sites: pd.DataFrame, links: pd.DataFrame, canon: np.ndarray,
+    consumer_names: list[str] | None,
+) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Priority classes for coalition-first rationing: members' claims (class 0) before others' (1).
+
+    A link's class is that of its client site's country; a consumer group's, that of its country;
+    final demand left unattributed to a group (rest of the world) is served last.
+    """
+    client_country = sites["country"].astype(object).to_numpy()[links["client"].to_numpy(np.int64)]
+    prio = np.ones(network.amount.shape[0], np.int64)
+    prio[canon] = np.where(np.isin(client_country, sorted(inside)), 0, 1)
+    cons = None if consumer_names is None else np.array([0 if c in inside else 1 for c in consumer_names],
+                                                        np.int64)
+    return prio, cons, 1
 
 
 def compile_scenario(
@@ -381,9 +399,6 @@ def compile_scenario(
             sd[canon[hit]] = np.maximum(sd[canon[hit]], links.loc[hit, "stock_days"].to_numpy(float) / step_days)
         release_day = min(r.start for r in pol.stockpile_release) // step_days
         stock = sd if sd.any() else None
-    if pol.coalition_first:
-        notes.append(f"coalition_first ({pol.coalition_first}) is recorded but not applied: the engine has no "
-                     "per-consumer priority")
     fin = index.final
     fd_site = sites["final_demand"].to_numpy(float)
     cnames = list(dict.fromkeys(fin["consumer"].astype(str)))
@@ -394,10 +409,16 @@ def compile_scenario(
                                   np.array([cpos[c] for c in fin["consumer"].astype(str)], np.int64),
                                   fin["amount"].to_numpy(float) / fd_site[fin["site"].to_numpy(np.int64)],
                                   cnames)
+    link_prio = cons_prio = fd_prio = None
+    if pol.coalition_first:
+        link_prio, cons_prio, fd_prio = _coalition_first(
+            _members(atlas, scenario.reference_date).get(pol.coalition_first, set()),
+            network, sites, links, canon, cnames if consumers is not None else None)
     uses_lead = bool(np.any(network.lead_time > 1) or lead_sched is not None)
     ext = Extensions(lead_times=uses_lead, resourcing=pol.resourcing, ramp_days=int(pol.ramp_up_days // step_days),
                      capacity_headroom=head, stockpile_days=stock, stockpile_release_day=int(release_day),
-                     consumers=consumers)
+                     consumers=consumers, link_priority=link_prio, consumer_priority=cons_prio,
+                     final_demand_priority=fd_prio)
     eff = pd.DataFrame(effects, columns=["shock", "type", "what", "sites", "links", "start_step", "end_step"])
     for e in effects:
         if e["sites"] == 0 and e["links"] == 0:

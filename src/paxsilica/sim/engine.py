@@ -259,6 +259,12 @@ class Extensions:
     --------
     >>> Extensions(resourcing=True, ramp_days=10).order_target
     'baseline'
+
+    Coalition-first: links to clients 0 and 2 are served before the others (class 1).
+
+    >>> net = SupplyNetwork.from_arrays([3, 3, 3], [0, 1, 2], [1.0, 1.0, 1.0])
+    >>> Extensions(link_priority=np.where(np.isin(net.client, [0, 2]), 0, 1)).as_dict()["link_priority"]
+    {'0': 2, '1': 1}
     """
 
     lead_times: bool = False
@@ -290,7 +296,7 @@ class Extensions:
             "consumers": None if self.consumers is None else list(self.consumers.names),
             "order_target": self.order_target, "settle_tol": self.settle_tol,
             "link_priority": None if self.link_priority is None else {  # links per class
-                str(k): int(v) for k, v in zip(*np.unique(np.asarray(self.link_priority), return_counts=True),
+                str(int(k)): int(v) for k, v in zip(*np.unique(np.asarray(self.link_priority), return_counts=True),
                                                strict=True)},
             "consumer_priority": None if self.consumer_priority is None else [
                 int(v) for v in np.asarray(self.consumer_priority).ravel()],
@@ -627,7 +633,8 @@ def _ration_classes(x: np.ndarray, y: np.ndarray, o: np.ndarray, dfac: np.ndarra
     room = x[..., None] - before  # output left for class k
     has = dem > 0
     if rationing == "proportional":
-        ratio = np.where(has, np.clip(room / np.where(has, dem, 1.0), 0.0, 1.0), 1.0)
+        with np.errstate(over="ignore"):  # a denormal class demand: the ratio clips to 1
+            ratio = np.where(has, np.clip(room / np.where(has, dem, 1.0), 0.0, 1.0), 1.0)
         ratio = np.where(short[..., None], ratio, r[..., None])
         d = o * np.take_along_axis(ratio.reshape(B, n * K), np.broadcast_to(pc.key, o.shape), axis=1)
         served_k = dfac[..., None] * ratio
@@ -655,7 +662,8 @@ def _ration_classes(x: np.ndarray, y: np.ndarray, o: np.ndarray, dfac: np.ndarra
             seg = np.concatenate((seg_l, seg_of[fj]))
             w = np.concatenate((a_rel[ml], wf[wf > 0]))
             g = np.concatenate((o[b, ml], dfac[b, fj]))
-            level = _waterfill(seg, w, g, np.maximum(room[b, mj, km], 0.0), mj.size)
+            with np.errstate(over="ignore"):  # denormal weights: an infinite level fills every request
+                level = _waterfill(seg, w, g, np.maximum(room[b, mj, km], 0.0), mj.size)
             d[b, ml] = np.minimum(o[b, ml], level[seg_l])
             after = np.arange(K)[None, :] > kof[sj, None]
             served_k[b, sj] = np.where(after, 0.0, served_k[b, sj])
@@ -830,13 +838,28 @@ def simulate(
 
     # Sums are taken as deviations from their baseline value, computed by the same bincount in
     # the same order, so that at the baseline they cancel exactly.
-    w_n = by_segment(np.broadcast_to(w_link * n_days, (B, m)))  # Σ w·n per segment
+    seg_w = None
+    if B == 1 and m:
+        # Σ w·s per segment as a CSR product: links of a segment are contiguous, so the product reads
+        # s in order and folds the weights in (one pass instead of a multiply and a bincount); it adds
+        # in the same order as bincount, so the sums are the same to the bit (a batch still equals
+        # single runs)
+        from scipy.sparse import csr_matrix
+
+        seg_w = csr_matrix((w_link, np.arange(m), np.append(net.seg_start, m)), shape=(n_seg, m))
+
+    def seg_wsum(v: np.ndarray) -> np.ndarray:
+        if seg_w is not None:
+            return (seg_w @ v[0])[None, :]
+        return by_segment(np.multiply(v, w_link, out=wa))
+
+    w_n = (seg_w @ np.full(m, n_days))[None, :] if seg_w is not None else \
+        by_segment(np.broadcast_to(w_link * n_days, (B, m)))  # Σ w·n per segment
     a_one = by_supplier(np.broadcast_to(a_rel, (B, m)))  # Σ a per supplier
 
     def seg_mean(s: np.ndarray) -> np.ndarray:
         # n + (Σ w·s − Σ w·n): exactly n when every stock is at target
-        ws = np.multiply(s, w_link, out=wa)
-        out = by_segment(ws)
+        out = seg_wsum(s)
         out -= w_n
         out += n_days
         return out
@@ -989,14 +1012,12 @@ def simulate(
             # a client draws its sector need from each supplier's stock in proportion to it:
             # S_ij κ = S_ij (P_i/p̄_i)(A^sec/S^sec) = (s_ij / s̄) · x_i in relative units, which is
             # exactly x_i at the baseline (s_ij = s̄ = n)
-            np.take(sbar, net.link_seg, axis=1, out=wa, mode="clip")
-            np.take(x, cli, axis=1, out=xc, mode="clip")
             if n_seg == 0 or sbar.min() > eps_seg_max:  # no segment near zero stock (one pass)
-                np.divide(s, wa, out=wb)
-            else:
-                stock_ok = sbar > eps_seg
-                wb.fill(0.0)
-                np.divide(s, wa, out=wb, where=stock_ok[:, net.link_seg])
+                np.take(sbar, net.link_seg, axis=1, out=wa, mode="clip")
+            else:  # a segment without stock gives nothing: s / inf is exactly 0 (no mask over links)
+                np.take(np.where(sbar > eps_seg, sbar, np.inf), net.link_seg, axis=1, out=wa, mode="clip")
+            np.take(x, cli, axis=1, out=xc, mode="clip")
+            np.divide(s, wa, out=wb)
             wb *= xc
             s_new = s_bufs[0] if s is s_bufs[1] else s_bufs[1]
             np.add(s, arrive, out=s_new)
@@ -1121,7 +1142,7 @@ def simulate(
             out_prod[b, t + 1] = np.multiply(x[b], pbar, out=nbuf).sum()
             out_va[b, t + 1] = np.multiply(x[b], value_weight, out=nbuf).sum()
             out_fd[b, t + 1] = np.multiply(served[b], c, out=nbuf).sum()
-            out_fdr[b, t + 1] = np.multiply(dfac[b], c, out=nbuf).sum()
+            out_fdr[b, t + 1] = np.multiply(dfac[b], c, out=nbuf).sum() if dem_sched.active else out_fdr[b, 0]
         if firm_prod is not None:
             firm_prod[:, t + 1] = x * pbar
             firm_fd[:, t + 1] = served * c
