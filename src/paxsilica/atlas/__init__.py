@@ -24,6 +24,7 @@ from .model import Atlas, Origin
 from .parse import empty_table, parse_table
 from .schema import SCHEMA, STAGE_ORDER, STAGES, TABLE_ORDER, UNITS, schema_markdown
 from .validate import production_level, validate
+from .views import country_production
 
 __all__ = [
     "BUNDLED",
@@ -37,6 +38,7 @@ __all__ = [
     "Origin",
     "bundled_atlas",
     "bundled_path",
+    "country_production",
     "empty_table",
     "parse_table",
     "production_level",

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from ..atlas import Atlas, production_level
+from ..atlas import Atlas, country_production, production_level
 from ..atlas.schema import OTHER_FIRMS_PRODUCER, ROW_PRODUCER
 from ..errors import InputError, NotFoundError
 
@@ -40,24 +40,21 @@ def latest_production(atlas: Atlas, level: str = "country", year: int | None = N
 
 
 def _country_level(atlas: Atlas, year: int | None, cols: list[str]) -> pd.DataFrame:
-    """Country rows; items that only have firm rows get them summed by the firms' countries
-    (``OTHER`` becomes ``ROW``), so that firm-only items still count at country level."""
-    prod = atlas["production"]
-    country = _one_level(atlas, prod, "country", year, cols)
-    firm = _one_level(atlas, prod, "firm", year, cols)
-    firm = firm[~firm["item"].isin(set(country["item"]))]
-    if firm.empty:
-        return country
-    firm = firm.assign(producer=np.where(firm["rest"], ROW_PRODUCER, firm["country"].astype(object)))
-    firm = firm[firm["producer"].notna()]
-    agg = (firm.groupby(["item", "producer"], sort=True, as_index=False)
-               .agg(year=("year", "first"), share=("share", "sum"), rest=("rest", "first")))
-    agg["producer_type"] = np.where(agg["rest"], "rest_of_world", "country")
-    agg["country"] = np.where(agg["rest"], None, agg["producer"])
-    # concat with an empty frame warns on pandas 2.x: skip it
-    out = agg[cols].copy() if country.empty else pd.concat([country, agg[cols]], ignore_index=True)
-    out["rest"] = out["rest"].astype(bool)
-    return out.sort_values(["item", "producer"], kind="mergesort").reset_index(drop=True)
+    """Country rows of :func:`paxsilica.atlas.country_production` (items that only have firm rows
+    count at country level, summed by the firms' countries), shares as fractions."""
+    cp = country_production(atlas, year)
+    if cp.empty:
+        return _empty(cols)
+    rest = cp["producer_type"].eq("rest_of_world").to_numpy()
+    return pd.DataFrame({
+        "item": cp["item"].astype(object).to_numpy(),
+        "producer": cp["producer"].astype(object).to_numpy(),
+        "producer_type": cp["producer_type"].astype(object).to_numpy(),
+        "country": np.where(rest, None, cp["producer"].astype(object).to_numpy()),
+        "year": cp["year"].astype("int64").to_numpy(),
+        "share": cp["share"].to_numpy(dtype="float64") / 100.0,
+        "rest": rest,
+    })[cols]
 
 
 def _one_level(atlas: Atlas, prod: pd.DataFrame, level: str, year: int | None,

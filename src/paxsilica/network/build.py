@@ -123,52 +123,14 @@ class SiteIndex:
 
 
 def _country_production(atlas: Any, year: int | None) -> pd.DataFrame:
-    prod = atlas["production"].copy()
-    if prod.empty:
-        return prod.assign(share_f=pd.Series(dtype="float64"))
-    prod = prod.assign(quantity=prod["quantity"].astype("float64"), capacity=prod["capacity"].astype("float64"))
-    level_country = (prod["producer_type"].isin(["country", "rest_of_world"])) & (prod["producer"] != "OTHER")
-    prod = prod[level_country.fillna(False).astype(bool)]
-    if year is not None:
-        prod = prod[prod["year"].astype("float64") <= year]
-    if prod.empty:
-        return prod.assign(share_f=pd.Series(dtype="float64"))
-    latest = prod.groupby("item")["year"].transform("max")
-    prod = prod[prod["year"] == latest].copy()
-    prod = pd.concat([prod, _firm_level_as_countries(atlas, year, set(prod["item"]))], ignore_index=True)
-    prod["share_f"] = prod["share"].astype("float64").fillna(0.0) / 100.0
+    """Country-level production (firm-only items summed by country) with ``share_f``, each item's
+    shares as fractions normalized to sum to 1."""
+    from ..atlas import country_production
+
+    prod = country_production(atlas, year)
+    prod = prod.assign(share_f=prod["share"].astype("float64").fillna(0.0) / 100.0)
     prod = prod[prod["share_f"] > 0]
-    tot = prod.groupby("item")["share_f"].transform("sum")
-    prod["share_f"] = prod["share_f"] / tot
-    return prod
-
-
-def _firm_level_as_countries(atlas: Any, year: int | None, have: set[str]) -> pd.DataFrame:
-    """Country rows derived from firm rows, for items that only have firm-level production.
-
-    A firm row's country is its ``country`` (where it produces), else the firm's headquarters
-    (``firms.country``); ``OTHER`` and firms of unknown country go to ``ROW``. Shares are summed per
-    country.
-    """
-    prod = atlas["production"]
-    firm_level = (prod["producer_type"] == "firm") | (prod["producer"] == "OTHER")
-    f = prod[firm_level.fillna(False).astype(bool) & ~prod["item"].isin(list(have))]
-    if year is not None:
-        f = f[f["year"].astype("float64") <= year]
-    if f.empty:
-        return f.iloc[0:0]
-    f = f[f["year"] == f.groupby("item")["year"].transform("max")]
-    hq = dict(zip(atlas["firms"]["firm"], atlas["firms"]["country"], strict=True))
-    country = [c if isinstance(c, str) and c else (hq.get(p) if p != "OTHER" else None)
-               for c, p in zip(f["country"].astype(object).where(f["country"].notna(), None), f["producer"], strict=True)]
-    f = f.assign(producer=[c if isinstance(c, str) and c else "ROW" for c in country])
-    g = f.groupby(["item", "producer"], as_index=False).agg(year=("year", "max"), share=("share", "sum"),
-                                                            quantity=("quantity", lambda x: x.astype("float64").sum(min_count=1)),
-                                                            capacity=("capacity", lambda x: x.astype("float64").sum(min_count=1)))
-    g["producer_type"] = ["rest_of_world" if p == "ROW" else "country" for p in g["producer"]]
-    g["country"] = [pd.NA if p == "ROW" else p for p in g["producer"]]
-    g["from_firms"] = True
-    return g
+    return prod.assign(share_f=prod["share_f"] / prod.groupby("item")["share_f"].transform("sum"))
 
 
 def _local_items(atlas: Any) -> set[str]:

@@ -5,7 +5,8 @@ How the Atlas becomes a :class:`~paxsilica.optimize.tts.Network` (period = one d
 * **Items**: the target and everything upstream of it through ``recipes`` (rows with
   ``dependent_share > 0``; rows whose input is the target itself are left out, noted).
 * **Nodes**: one per (item, producer) of ``production``, per item the latest year, country level
-  (countries and the ``ROW`` rest-of-world row). Where the shares of an item sum to less than 100 %
+  (countries and the ``ROW`` rest-of-world row; items with only firm rows are summed by the firms'
+  countries, see :func:`paxsilica.atlas.country_production`). Where the shares of an item sum to less than 100 %
   and no ``ROW`` row exists, an unnamed rest-of-world node ``<item>@ROW*`` holds the remainder. An
   item in the chain without any production row gets one unlimited-in-practice node
   ``<item>@WORLD*`` (its inputs still constrain it); such nodes are not ranked.
@@ -58,7 +59,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..atlas import Atlas, production_level
+from ..atlas import Atlas, country_production
 from ..errors import InputError, NotFoundError
 from .tts import Network, analyze
 
@@ -135,29 +136,9 @@ def _recipes(atlas: Atlas) -> pd.DataFrame:
 
 
 def _production(atlas: Atlas, items: list[str]) -> pd.DataFrame:
-    """Country-level rows, per item the latest year, summed per (item, producer)."""
-    prod = atlas["production"]
-    cols = ["item", "producer", "share", "quantity", "capacity", "year"]
-    if prod.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
-    df = pd.DataFrame({
-        "item": prod["item"].astype(object).to_numpy(),
-        "producer": prod["producer"].astype(object).to_numpy(),
-        "level": production_level(prod).to_numpy(),
-        "year": pd.to_numeric(prod["year"], errors="coerce").astype("float64").to_numpy(),
-        "share": pd.to_numeric(prod["share"], errors="coerce").astype("float64").to_numpy(),
-        "quantity": pd.to_numeric(prod["quantity"], errors="coerce").astype("float64").to_numpy(),
-        "capacity": pd.to_numeric(prod["capacity"], errors="coerce").astype("float64").to_numpy(),
-    })
-    df = df[(df["level"] == "country") & df["item"].isin(items) & df["share"].notna()
-            & df["year"].notna() & df["producer"].map(lambda v: isinstance(v, str))]
-    if df.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
-    df = df[df["year"] == df.groupby("item")["year"].transform("max")]
-    out = df.groupby(["item", "producer"], sort=True, as_index=False).agg(
-        share=("share", "sum"), quantity=("quantity", lambda s: s.sum(min_count=1)),
-        capacity=("capacity", lambda s: s.sum(min_count=1)), year=("year", "first"))
-    return out[cols]
+    """Country-level rows (firm-only items summed by country), per item the latest year."""
+    prod = country_production(atlas)
+    return prod.loc[prod["item"].isin(items), ["item", "producer", "share", "quantity", "capacity", "year"]]
 
 
 def network_from_atlas(
