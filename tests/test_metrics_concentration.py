@@ -153,3 +153,16 @@ def test_firm_only_item_is_summed_by_country():
     assert r["top1"] == "NLD" and r["top1_share"] == pytest.approx(0.9)
     assert r["top3"] == "NLD 90%, DEU 5.0%"
     assert r["rest_share"] == pytest.approx(0.05)
+
+
+def test_concentration_is_computed_once_per_atlas_and_handed_out_as_copies(tiny_atlas) -> None:
+    from paxsilica.metrics import concentration
+
+    first = concentration(tiny_atlas)
+    first.loc[:, "hhi"] = -1.0  # a caller changing its copy
+    again = concentration(tiny_atlas)
+    assert (again["hhi"] >= 0).all()
+    prod = tiny_atlas["production"].copy()
+    prod.loc[0:1, "share"] = [50.0, 50.0]
+    changed = concentration(tiny_atlas.replace(production=prod)).set_index("item")
+    assert changed.loc["ore", "hhi"] == 5000.0 and again.set_index("item").loc["ore", "hhi"] == 5200.0

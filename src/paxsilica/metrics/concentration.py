@@ -5,6 +5,7 @@ Shares in outputs are fractions 0-1; HHI is on the usual 0-10,000 scale (shares 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 
 import numpy as np
@@ -53,6 +54,11 @@ def hhi_wgi(shares: Iterable[float], governance_risk: Iterable[float]) -> float:
     return float(np.sum(s[ok] ** 2 * g[ok]))
 
 
+# The briefing, supply risk and import risk all need the same table; an Atlas is immutable, so it is
+# computed once per atlas (and level, year) and handed out as copies.
+_CONCENTRATION: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def concentration(atlas: Atlas, level: str = "country", year: int | None = None) -> pd.DataFrame:
     """Concentration of producers per item (latest year of each item).
 
@@ -89,6 +95,13 @@ def concentration(atlas: Atlas, level: str = "country", year: int | None = None)
     >>> float(r["hhi"]), float(r["hhi_upper"]), r["top1"], bool(r["spof"])
     (4500.0, 4600.0, 'CHN', True)
     """
+    cache = _CONCENTRATION.setdefault(atlas, {})
+    if (level, year) not in cache:
+        cache[(level, year)] = _concentration(atlas, level, year)
+    return cache[(level, year)].copy()
+
+
+def _concentration(atlas: Atlas, level: str, year: int | None) -> pd.DataFrame:
     prod = latest_production(atlas, level, year)
     info = item_info(atlas)
     gov = governance(atlas)
