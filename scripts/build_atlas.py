@@ -58,6 +58,38 @@ def read_curated(name: str) -> pd.DataFrame:
     return pd.read_csv(CURATED / name, dtype=str, keep_default_na=False, na_values=[""])
 
 
+def read_curated_parts(pattern: str) -> pd.DataFrame:
+    """Concatenate the curated CSVs matching ``pattern`` (sorted by name; none: an empty frame).
+
+    Tables curated by topic (``dynamics_materials.csv``, ``dynamics_chips.csv``; ``sources_*.csv``)
+    are kept in separate files so each names its own evidence.
+    """
+    parts = [read_curated(p.name) for p in sorted(CURATED.glob(pattern))]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def read_optional(name: str) -> pd.DataFrame:
+    """A curated CSV that may be absent (an empty frame then)."""
+    return read_curated(name) if (CURATED / name).exists() else pd.DataFrame()
+
+
+def merge_sources(sources: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFrame:
+    """Add source rows whose id is new (the first file that names an id wins)."""
+    if extra.empty:
+        return sources
+    extra = extra.drop_duplicates("source")
+    return pd.concat([sources, extra[~extra["source"].isin(sources["source"])]], ignore_index=True)
+
+
+def override_rows(base: pd.DataFrame, extra: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """Rows of ``extra`` replace rows of ``base`` with the same key and add the others."""
+    if extra.empty:
+        return base
+    k_base = base[key].astype(str).agg("|".join, axis=1)
+    k_extra = set(extra[key].astype(str).agg("|".join, axis=1))
+    return pd.concat([base[~k_base.isin(k_extra)], extra], ignore_index=True)
+
+
 def run_importer(kind: str, paths, **options) -> dict[str, pd.DataFrame]:
     """Run the project importer ``kind`` (``paxsilica.importers``) on ``paths``.
 
@@ -289,11 +321,12 @@ def build(transit_ports: bool = TRANSIT_PORTS) -> Atlas:
     items["eol_rir"] = eol_rir(items)
     items["source"] = np.where(items["eol_rir"].notna(), "eu_crm2023", None)
 
-    sources = read_curated("sources.csv")
+    sources = merge_sources(read_curated("sources.csv"), read_curated_parts("sources_*.csv"))
     countries = build_countries()
 
     prod = pd.concat([
-        read_curated("production.csv"),
+        override_rows(read_curated("production.csv"), read_optional("production_more.csv"),
+                      ["item", "producer", "year"]),
         mineral_production(),
         epoch_tables()["production"],
     ], ignore_index=True)
@@ -316,11 +349,15 @@ def build(transit_ports: bool = TRANSIT_PORTS) -> Atlas:
         "production": prod,
         "recipes": read_curated("recipes.csv"),
         "trade": trade,
-        "firms": read_curated("firms.csv"),
+        "firms": override_rows(read_curated("firms.csv"), read_optional("firms_more.csv"), ["firm"]),
         "facilities": epoch_facilities(),
         "ports": ports,
         "chokepoints": choke["chokepoints"],
         "stocks": read_curated("stocks.csv"),
+        "dynamics": read_curated_parts("dynamics_*.csv"),
+        "power_mix": read_optional("power_mix.csv"),
+        "sourcing": read_optional("sourcing.csv"),
+        "restrictions": read_optional("restrictions.csv"),
     }
     return Atlas.from_frames(finalize(tables))
 

@@ -97,7 +97,9 @@ def test_markdown():
 def test_brief_writes_files(tmp_path):
     # its speed is measured by bench/bench_stress.py, not asserted here
     quiet = Console(quiet=True)
-    out = brief(demo_atlas(), "QAT", out=tmp_path / "b.html", add="TWN,IND", console=quiet)
+    out = brief(demo_atlas(), "QAT", out=tmp_path / "b.html", add="TWN", console=quiet)
+    with pytest.raises(NotFoundError, match="unknown country 'IND'"):  # not in this atlas: a typo?
+        brief(demo_atlas(), "QAT", out=tmp_path / "b.html", add="TWN,IND", console=quiet)
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     md = brief(demo_atlas(), out=tmp_path / "b.md", console=quiet)
     assert md.read_text(encoding="utf-8").startswith("# ")

@@ -52,7 +52,13 @@ def test_section_has_one_row_per_scenario(tiny_atlas, scenario_files) -> None:
     assert "Ore ban" in sec and "Chip outage" in sec
     assert sec.count("<svg") == 2 and sec.count("<polyline") == 2  # one sparkline each
     ban = b.stress.set_index("scenario").loc["ore_ban"]
-    assert ban["loss_pct"] > 0 and f"{ban['loss_pct']:.1f} %" in sec
+    from paxsilica.report.briefing import _loss_text
+
+    assert ban["loss_pct"] > 0 and _loss_text(float(ban["loss_pct"])) in sec
+    # the measure is AI compute (a stock) with its band and its two parts
+    assert "AI compute lost" in sec and "lost additions" in sec and "lost operation" in sec
+    lo, hi = ban["bands"]["loss_pct"]
+    assert lo <= ban["loss_pct"] + 1e-9 and hi >= lo and f"{_loss_text(lo)} – {_loss_text(hi)}" in sec
     assert 'href="#stress"' in html  # in the navigation
     # methodology and sources
     assert "Hallegatte" in html and "Inoue &amp; Todo" in html and "time to recover" in html.lower()

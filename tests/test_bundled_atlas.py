@@ -105,8 +105,9 @@ def test_every_item_is_used_or_is_the_target(atlas):
 def test_pax_silica_membership(atlas):
     g = atlas["groups"]
     pax = g[g["group"] == "pax_silica"].set_index("iso3")["joined"]
-    assert set(pax.index) == {"USA", "JPN", "KOR", "SGP", "GBR", "ISR", "AUS", "QAT", "ARE"}
+    assert set(pax.index) == {"USA", "JPN", "KOR", "SGP", "GBR", "ISR", "AUS", "QAT", "ARE", "IND"}
     assert pax["USA"] == "2025-12-12"
+    assert pax["IND"] == "2026-02-20"
     assert pax["QAT"] == "2026-01-12"
     assert pax["ARE"] == "2026-01-14"
     guests = set(g.loc[g["group"] == "pax_silica_guests", "iso3"])

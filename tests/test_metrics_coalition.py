@@ -47,15 +47,15 @@ def test_coalition_exposure_hand_case():
     e = coalition_exposure(a, "pax", "2026-06-30").set_index("item")
     assert e.loc["ga", "coalition_share"] == pytest.approx(0.30)
     assert e.loc["ga", "outside_share"] == pytest.approx(0.70)
-    assert e.loc["ga", "largest_outside"] == "CHN" and bool(e.loc["ga", "coercive"])
+    assert e.loc["ga", "largest_outside"] == "CHN" and bool(e.loc["ga", "nonmember_dependency"])
     assert e.loc["ga", "members_producing"] == "JPN;KOR"
     assert e.loc["chip", "coalition_share"] == pytest.approx(0.30)
-    assert bool(e.loc["chip", "spof"]) and bool(e.loc["chip", "coercive"])
+    assert bool(e.loc["chip", "spof"]) and bool(e.loc["chip", "nonmember_dependency"])
     # before KOR joined
     e0 = coalition_exposure(a, "pax", "2026-01-01").set_index("item")
     assert e0.loc["chip", "coalition_share"] == pytest.approx(0.10)
     by_stage = coalition_by_stage(e.reset_index()).set_index("stage")
-    assert by_stage.loc["raw_material", "n_coercive"] == 1
+    assert by_stage.loc["raw_material", "n_nonmember_dependency"] == 1
     assert by_stage.loc["fabrication", "weakest_item"] == "chip"
 
 
@@ -64,7 +64,7 @@ def test_whatif_taiwan_joins():
                     "ga": {"CHN": 90.0, "JPN": 10.0}})
     w = coalition_whatif(a, "TWN", group="pax", date="2026-06-30").set_index("item")
     assert w.loc["chip", "gain"] == pytest.approx(0.70)
-    assert bool(w.loc["chip", "coercive_before"]) and not bool(w.loc["chip", "coercive_after"])
+    assert bool(w.loc["chip", "nonmember_dependency_before"]) and not bool(w.loc["chip", "nonmember_dependency_after"])
     assert w.loc["ga", "gain"] == pytest.approx(0.0)
     assert w.index[0] == "chip"
 

@@ -131,7 +131,7 @@ def test_flows_conserved_random_shares(shares, ds1, ds2) -> None:
                         "dependent_share": [ds1, ds2, 0.1], "rationale": "r", "source": "h"})
     countries = pd.DataFrame({"iso3": ["USA", "TWN", "JPN", "CHN", "AUS"], "name": list("abcde")})
     a = Atlas.from_frames({"items": items, "production": prod, "recipes": rec, "countries": countries})
-    net, ix = build_network(a, target="dc")
+    ix = build_index(a, target="dc", prune=0.0)  # exact fit (pruning is tested on its own)
     assert conserved(ix) < 1e-9
     # world output of ore = what its users' dependent parts need: ds2*W(chip) + 0.1*W(dc), W(chip) = ds1*100
     ore = ix.sites.loc[(ix.sites["item"] == "ore") & ~ix.sites["virtual"], "baseline"].sum()
@@ -140,3 +140,18 @@ def test_flows_conserved_random_shares(shares, ds1, ds2) -> None:
     got = ix.sites[(ix.sites["item"] == "ore") & ~ix.sites["virtual"]].set_index("producer")["baseline"] / ore
     for p, sh in zip(prods, shares, strict=True):
         assert got[p] == pytest.approx(sh / tot, rel=1e-6)
+
+
+def test_pruning_drops_slivers_and_keeps_needs_exact() -> None:
+    # ore from JPN 0.5 %, CHN 99.5 %: the JPN sliver (below 1 % of the client's need) is dropped and
+    # CHN takes its part; the client's need stays exact, and the largest supplier is always kept
+    a = tiny_atlas()
+    prod = a["production"].copy()
+    prod.loc[prod["producer"] == "JPN", "share"] = 0.5
+    prod.loc[prod["producer"] == "CHN", "share"] = 99.5
+    full = build_index(frames_with(production=prod), target="chip", prune=0.0)
+    cut = build_index(frames_with(production=prod), target="chip")
+    assert sorted(full.links["exporter"]) == ["CHN", "JPN"]
+    assert cut.links["exporter"].tolist() == ["CHN"]
+    assert cut.links["amount"].sum() == pytest.approx(100.0)
+    assert conserved(cut) < 1e-9

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from paxsilica.errors import ValidationError
 from paxsilica.network import tiny_atlas
 from paxsilica.scenarios import parse_scenario
 from paxsilica.stress import run_stress, save_result
@@ -22,7 +23,15 @@ def ban(who: str = "JPN", item: str = "wafer", h: int = 40, extra: str = "") -> 
 
 
 def levels(r) -> list[float]:
-    return [round(v, 9) for v in r.target_series()["level"]]
+    """Delivered over requested additions of the target per step (for a flow target: the target level)."""
+    return [round(v, 9) for v in r.additions_series()["level"]]
+
+
+def tts(r) -> int | None:
+    """Time to survive of the additions (the hand derivations are about deliveries)."""
+    from paxsilica.stress import _tts_ttr
+
+    return _tts_ttr(np.array(levels(r)), 1)[0]
 
 
 def test_full_ban_on_the_60_percent_supplier_by_hand() -> None:
@@ -50,21 +59,26 @@ def test_two_tiers_and_lead_time(tiny_atlas) -> None:
     one_day = pd.DataFrame({"exporter": ["CHN", "AUS", "TWN"], "importer": ["TWN", "TWN", "USA"],
                             "days": [1.0, 1.0, 1.0], "chokepoints": ["", "", ""]})
     r = run_stress(ban("CHN", "ore", 60), tiny_atlas, target="datacentre", inventory_days=10, lanes=one_day)
-    assert r.summary["time_to_survive_days"] == 32
+    assert tts(r) == 32
     assert levels(r)[32:] == [0.4] * 28
     # a 3-day lane for chips delays the data centre's fall by the 2 extra days in transit
     three = one_day.assign(days=[1.0, 1.0, 3.0])
     r3 = run_stress(ban("CHN", "ore", 60), tiny_atlas, target="datacentre", inventory_days=10, lanes=three)
-    assert r3.summary["time_to_survive_days"] == 34
+    assert tts(r3) == 34
+    # the data centre is installed capacity: additions lost from day 32 lower the stock from then on, so
+    # the capacity that runs falls later and by less than the additions (paxsilica.capacity)
+    assert r.summary["time_to_survive_days"] > 32 and r.summary["min_level"] > 0.4
+    assert r.summary["loss_pct"] == pytest.approx(r.summary["lost_additions_pct"])
+    assert r.summary["lost_operation_pct"] == 0.0
 
 
 def test_licence_destinations_and_recovery(tiny_atlas) -> None:
     one_day = pd.DataFrame({"exporter": ["CHN", "AUS", "TWN"], "importer": ["TWN", "TWN", "USA"],
                             "days": [1.0] * 3, "chokepoints": [""] * 3})
-    # ban only towards USA: TWN (the ore client) is not hit
-    r = run_stress(ban("CHN", "ore", 30, ", destinations: [USA]"), tiny_atlas, target="datacentre",
-                   lanes=one_day)
-    assert r.summary["loss_pct"] == 0.0 and r.summary["time_to_survive_days"] is None
+    # ban only towards USA: TWN (the ore client) is not hit, so the ban touches nothing: an error naming
+    # the file, the shock and the reason, not a silent zero
+    with pytest.raises(ValidationError, match=r"ban.yaml, row 6, column 'shocks.0'.*touches no site and no link"):
+        run_stress(ban("CHN", "ore", 30, ", destinations: [USA]"), tiny_atlas, target="datacentre", lanes=one_day)
     # a 50 % licence on 60 % of supply, 10 days of stock: chip whole while 1000 - 30 t >= 100 (t <= 30)
     r = run_stress(ban("CHN", "ore", 40, ", licence: 0.5"), tiny_atlas, target="chip", inventory_days=10,
                    lanes=one_day)
@@ -85,16 +99,17 @@ def test_site_outage_cyber_and_demand_surge(tiny_atlas) -> None:
     cyber = parse_scenario("name: c\ndescription: d\nhorizon: 60\nshocks:\n  - {type: cyber_incident, item: chip, "
                            "producer: TWN, duration: 14, start: 0, restore: {profile: linear, days: 3}}\n")
     r = run_stress(cyber, tiny_atlas, target="datacentre", inventory_days=10, lanes=one_day)
-    # the data centre's 10 days of chips run out before the 14-day outage ends, then it recovers
-    assert r.summary["time_to_survive_days"] is not None and r.summary["time_to_recover_days"] is not None
-    assert r.summary["min_level"] == pytest.approx(0.0)
-    assert levels(r)[-1] == 1.0
+    # the data centre's 10 days of chips run out before the 14-day outage ends, then additions recover;
+    # the installed stock stays below its baseline path by the additions it missed
+    add = np.array(levels(r))
+    assert add.min() == pytest.approx(0.0) and add[-1] == 1.0
+    assert 0.9 < r.summary["min_level"] < 1.0 and r.summary["time_to_recover_days"] is None
     surge = parse_scenario("name: s\ndescription: d\nhorizon: 20\nshocks:\n  - {type: demand_surge, item: datacentre, "
                            "factor: 1.5, start: 0}\n")
     r = run_stress(surge, tiny_atlas, target="datacentre", lanes=one_day)
     # no headroom: 100 delivered of 150 asked
-    assert r.summary["min_level"] == pytest.approx(2 / 3)
-    assert r.summary["time_to_survive_days"] == 0
+    assert min(levels(r)) == pytest.approx(2 / 3)
+    assert tts(r) == 0
 
 
 def test_chokepoint_cut_with_hand_lanes(tiny_atlas) -> None:
@@ -128,7 +143,7 @@ def test_result_records_versions_and_saves(tmp_path) -> None:
     assert r.summary["focus"]["consumer"]["loss_pct"] == pytest.approx(36.0)
     paths = save_result(r, tmp_path / "out")
     series = pd.read_parquet(paths["series"])
-    assert set(series["kind"]) == {"target", "item", "consumer", "site"}
+    assert set(series["kind"]) == {"target", "additions", "item", "consumer", "site"}
     with duckdb.connect(str(paths["duckdb"])) as con:
         run = con.execute("SELECT scenario, atlas_version, code_version FROM runs").fetchone()
         n = con.execute("SELECT count(*) FROM series WHERE kind = 'target'").fetchone()[0]
@@ -176,8 +191,8 @@ def test_outside_group_uses_membership_on_the_date(tiny_atlas) -> None:
                             "days": [1.0] * 3, "chokepoints": [""] * 3})
     text = ("name: g\ndescription: d\nhorizon: 30\n{ref}shocks:\n  - {{type: export_ban, exporter: TWN, items: [chip], "
             "destinations: {{outside: pax_silica}}}}\n")
-    r = run_stress(parse_scenario(text.format(ref="")), tiny_atlas, target="datacentre", lanes=one_day)
-    assert r.effects.loc[0, "links"] == 0  # USA is a member: not banned
+    with pytest.raises(ValidationError, match="touches no site and no link"):  # USA is a member: nothing banned
+        run_stress(parse_scenario(text.format(ref="")), tiny_atlas, target="datacentre", lanes=one_day)
     r = run_stress(parse_scenario(text.format(ref="reference_date: '2024-01-01'\n")), tiny_atlas,
                    target="datacentre", lanes=one_day)
     assert r.effects.loc[0, "links"] == 1  # before USA joined: banned

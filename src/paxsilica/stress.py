@@ -90,11 +90,19 @@ class StressResult:
     metadata: dict[str, Any]
     notes: tuple[str, ...] = field(default=())
     index: SiteIndex | None = field(default=None, repr=False, compare=False)
+    checks: tuple[dict[str, Any], ...] = field(default=())
+    """Backtest checks of the scenario (``observed``/``expected``) with the model's value and band."""
 
     def target_series(self) -> pd.DataFrame:
-        """Per-step target level (steps 0.., without the setup row)."""
+        """Per-step target level (steps 0.., without the setup row): capacity that runs over its baseline
+        path for a stock target (:mod:`paxsilica.capacity`), delivered over requested for a flow."""
         s = self.series
         return s[(s["kind"] == "target") & (s["step"] >= 0)].reset_index(drop=True)
+
+    def additions_series(self) -> pd.DataFrame:
+        """Per-step additions of the target delivered over requested (steps 0..)."""
+        s = self.series
+        return s[(s["kind"] == "additions") & (s["step"] >= 0)].reset_index(drop=True)
 
 
 def code_version() -> str:
@@ -178,6 +186,101 @@ class _Prepared:
             self._net[key] = to_supply_network(index, surge_capacity=surge_capacity)
         return self._net[key], index
 
+    def draws(self, step_days: int, surge_capacity: float | None, n: int, seed: int) -> Any:
+        """Band draws of the network's parameters (shared by every scenario on it)."""
+        from .bands import make_draws
+
+        key = (step_days, surge_capacity, n, seed)
+        if not hasattr(self, "_draws"):
+            self._draws: dict[tuple, Any] = {}
+        if key not in self._draws:
+            net, index = self.network(step_days, surge_capacity)
+            self._draws[key] = make_draws(index, net, n, seed)
+        return self._draws[key]
+
+
+def _run_draws(net: Any, index: SiteIndex, comp: CompiledScenario, scenario: Scenario, draws: Any,
+               inventory_days: float, tau_days: float) -> list[Any]:
+    """One batched engine call over the band draws; a per-draw view of the result for each."""
+    from .bands import batched_extensions
+    from .sim import simulate
+
+    pol = scenario.policies
+    ext = batched_extensions(comp.extensions, draws, step_days=scenario.step, inventory_days=inventory_days,
+                             surge_capacity=pol.surge_capacity, ramp_up_days=pol.ramp_up_days,
+                             virtual=(index.sites["kind"].to_numpy() != "site"))
+    res = simulate(net, [comp.engine_scenario] * draws.n, steps=comp.steps, rationing=comp.rationing,
+                   inventory_days=inventory_days / scenario.step, tau=tau_days / scenario.step, mode="extended",
+                   extensions=ext, record_firms=True, amounts=draws.amounts, final_demand=draws.final_demand)
+    return [_Slice(res, b, comp.steps) for b in range(draws.n)]
+
+
+BAND_MEASURES = ("loss_pct", "lost_additions_pct", "lost_operation_pct", "min_level")
+"""Headline measures that carry a band."""
+
+
+def _bands_of(scenario: Scenario, net: Any, index: SiteIndex, comp: CompiledScenario, slices: list[Any],
+              draws: Any, target: str) -> tuple[dict[str, Any], list[list[float | None]]]:
+    """Band (5th-95th percentile over draws) of each headline measure and its drivers, and the value of
+    each backtest check in every draw (measured directly on the batched arrays, not table by table)."""
+    from .bands import band, drivers
+
+    heads: dict[str, list[float]] = {m: [] for m in BAND_MEASURES}
+    checks = scenario.backtest.checks if scenario.backtest is not None else ()
+    values: list[list[float | None]] = [[] for _ in checks]
+    for b_, sl in enumerate(slices):
+        pbar = draws.baseline[b_]
+        stock, names = _stock(index, comp, sl, scenario.step, pbar)
+        heads["loss_pct"].append(stock.loss_pct)
+        heads["lost_additions_pct"].append(stock.lost_additions_pct)
+        heads["lost_operation_pct"].append(stock.lost_operation_pct)
+        heads["min_level"].append(float(stock.level.min()) if stock.level.size else 1.0)
+        for c, chk in enumerate(checks):
+            values[c].append(_draw_check_value(chk, index, sl, pbar, scenario.step, stock, names))
+    out: dict[str, Any] = {"draws": draws.n - 1}
+    for mname in BAND_MEASURES:
+        out[mname] = list(band(heads[mname]))
+    out["drivers"] = drivers(draws, heads["loss_pct"])
+    return out, values
+
+
+def _site_ids(index: SiteIndex, item: str, producer: str | None = None) -> np.ndarray:
+    def make() -> np.ndarray:
+        s = index.sites
+        m = (s["kind"].to_numpy() == "site") & (s["item"].to_numpy() == item)
+        if producer is not None:
+            m &= s["producer"].astype(str).to_numpy() == producer
+        return np.flatnonzero(m)
+
+    return _cached(index, ("sites", item, producer), make)
+
+
+def _draw_check_value(chk: Any, index: SiteIndex, res: Any, pbar: np.ndarray, step_days: int, stock: Any,
+                      names: list[str]) -> float | None:
+    """One backtest check's value in one run (item, site and target measures as in :func:`_tables`)."""
+    if chk.of == "target":
+        return float(stock.loss_pct) if chk.measure == "loss_pct" else float(stock.level.min())
+    kind, _, name = chk.of.partition(":")
+    if kind == "consumer":
+        if name not in names:
+            return None
+        col = names.index(name)
+        if chk.measure == "loss_pct":
+            return float(stock.per_consumer()["loss_pct"][col])
+        return float(_ratio(stock.running[:, col], stock.baseline[:, col]).min())
+    if kind == "item":
+        ids = _site_ids(index, name)
+    elif kind == "site":
+        it, _, ctry = name.partition("@")
+        ids = _site_ids(index, it, ctry)
+    else:
+        return None
+    if not ids.size:
+        return None
+    out = np.asarray(res.firm_production, float)[1:, ids].sum(axis=1)
+    base = np.full(out.shape, float(pbar[ids].sum()))
+    return float(_measures(_ratio(out, base), out, base, step_days)[chk.measure])
+
 
 def _check(scenario: Scenario, atlas: Any) -> None:
     from .errors import ValidationError
@@ -210,6 +313,8 @@ def run_stress(
     lanes_under: Callable[[frozenset], pd.DataFrame] | None = None,
     check: bool = True,
     progress: Callable[[str], None] | None = None,
+    bands: int = 0,
+    seed: int | None = None,
 ) -> StressResult:
     """Run a scenario on an atlas.
 
@@ -234,6 +339,12 @@ def run_stress(
         Check the scenario against the atlas first (unknown items, countries, … raise).
     progress : callable, optional
         Called with a stage name ("network", "compile", "simulate", "measures") as each begins.
+    bands : int
+        Draws of the parameter ranges for uncertainty bands (:mod:`paxsilica.bands`; 0: none). The
+        central run is draw 0 of the same batch; ``summary["bands"]`` holds each headline measure's
+        5th–95th percentile and the parameters that drive it.
+    seed : int, optional
+        Seed of the band draws (default :data:`paxsilica.bands.DEFAULT_SEED`).
 
     Returns
     -------
@@ -242,31 +353,195 @@ def run_stress(
     say = progress or (lambda _s: None)
     if check:
         _check(scenario, atlas)
-    if inventory_days < 0 or tau_days <= 0:
-        raise InputError("inventory days must be >= 0 and tau > 0")
+    if not (inventory_days >= 1 and math.isfinite(inventory_days)) or not (tau_days > 0 and math.isfinite(tau_days)):
+        raise InputError("inventory days must be at least 1 (a client consumes a day's need from the stock it "
+                         f"held before the day's deliveries) and tau > 0; got {inventory_days:g} and {tau_days:g}")
     say("network")
     prep = _Prepared(atlas, target=target, consumers=consumers, year=year, lanes=lanes)
     net, index = prep.network(scenario.step, scenario.policies.surge_capacity)
     say("compile")
-    comp: CompiledScenario = compile_scenario(scenario, net, index, atlas, steps=steps, lanes_under=lanes_under)
+    comp: CompiledScenario = compile_scenario(scenario, net, index, atlas, steps=steps, lanes_under=lanes_under,
+                                              inventory_days=inventory_days)
     say("simulate")
-    res = _simulate(net, comp, scenario, inventory_days, tau_days)
+    slices = draws = None
+    if bands:
+        from .bands import DEFAULT_SEED
+
+        seed = DEFAULT_SEED if seed is None else int(seed)
+        draws = prep.draws(scenario.step, scenario.policies.surge_capacity, int(bands), seed)
+        slices = _run_draws(net, index, comp, scenario, draws, inventory_days, tau_days)
+        res = slices[0]
+    else:
+        res = _simulate(net, comp, scenario, inventory_days, tau_days)
     say("measures")
-    return _assemble(scenario, atlas, net, index, comp, res, target, for_country,
-                     {"target": target, "consumers": consumers if isinstance(consumers, str) else list(consumers),
-                      "steps": comp.steps, "step_days": scenario.step, "inventory_days": inventory_days,
-                      "tau_days": tau_days, "year": year, "for_country": for_country,
-                      "survive_threshold": SURVIVE_THRESHOLD, "engine": res.parameters},
-                     atlas_version=prep.version)
+    result = _assemble(scenario, atlas, net, index, comp, res, target, for_country,
+                       {"target": target, "consumers": consumers if isinstance(consumers, str) else list(consumers),
+                        "steps": comp.steps, "step_days": scenario.step, "inventory_days": inventory_days,
+                        "tau_days": tau_days, "year": year, "for_country": for_country,
+                        "survive_threshold": SURVIVE_THRESHOLD, "bands": int(bands), "seed": seed,
+                        "engine": res.parameters},
+                       atlas_version=prep.version)
+    values = None
+    if bands and slices is not None:
+        band_info, values = _bands_of(scenario, net, index, comp, slices, draws, target)
+        result.summary["bands"] = band_info
+    checks = evaluate_checks(scenario, index, (result.summary, result.items, result.consumers), res, values)
+    return replace(result, checks=tuple(checks))
+
+
+def _check_value(chk: Any, tables: tuple[dict, pd.DataFrame, pd.DataFrame], res: Any, index: SiteIndex,
+                 pbar: np.ndarray, step_days: int) -> float | None:
+    """The model's value of one backtest check (None: the thing checked is not in the network)."""
+    summary, items, consumers = tables
+    if chk.of == "target":
+        return float(summary[chk.measure])
+    kind, _, name = chk.of.partition(":")
+    if kind == "item":
+        row = items[items["item"] == name]
+        return None if row.empty else float(row.iloc[0][chk.measure])
+    if kind == "consumer":
+        row = consumers[consumers["consumer"] == name]
+        return None if row.empty else float(row.iloc[0][chk.measure])
+    if kind == "site":
+        it, _, ctry = name.partition("@")
+        s = index.sites
+        ids = np.flatnonzero((s["kind"].to_numpy() == "site") & (s["item"].to_numpy() == it)
+                             & (s["producer"].astype(str).to_numpy() == ctry))
+        if not ids.size:
+            return None
+        out = np.asarray(res.firm_production, float)[1:, ids].sum(axis=1)
+        base = np.full(out.shape, float(pbar[ids].sum()))
+        return float(_measures(_ratio(out, base), out, base, step_days)[chk.measure])
+    return None
+
+
+def evaluate_checks(scenario: Scenario, index: SiteIndex, tables: tuple[dict, pd.DataFrame, pd.DataFrame],
+                    res: Any, values: list[list[float | None]] | None = None) -> list[dict[str, Any]]:
+    """Each backtest check of a scenario with the model's central value, band and verdict.
+
+    ``tables`` and ``res`` are the central run's; ``values`` (optional) each check's value in every
+    band draw (draw 0 = central). A check passes (``ok``) when the central value lies in
+    ``[min, max]``; ``band_overlaps`` says whether the 5th–95th percentile band meets the range.
+    """
+    from .bands import band
+
+    bt = scenario.backtest
+    if bt is None:
+        return []
+    out = []
+    for c, chk in enumerate(bt.checks):
+        central = _check_value(chk, tables, res, index, index.sites["baseline"].to_numpy(float), scenario.step)
+        vals = [v for v in (values[c] if values is not None else []) if v is not None]
+        lo = -math.inf if chk.min is None else chk.min
+        hi = math.inf if chk.max is None else chk.max
+        row: dict[str, Any] = {"scenario": scenario.name, "kind": bt.kind, "of": chk.of, "measure": chk.measure,
+                               "min": chk.min, "max": chk.max, "why": chk.why, "model": central,
+                               "band": list(band(vals)) if len(vals) > 1 else None}
+        if central is None:
+            row["ok"] = False
+            row["note"] = f"{chk.of} is not in the network"
+        else:
+            row["ok"] = bool(lo - 1e-9 <= central <= hi + 1e-9)
+            if row["band"] is not None:
+                blo, bhi = row["band"]
+                row["band_overlaps"] = bool(blo <= hi and bhi >= lo)
+        out.append(row)
+    return out
+
+
+def _stock_params(index: SiteIndex) -> tuple[float, float]:
+    from .capacity import DEFAULT_GROWTH, DEFAULT_LIFE_YEARS
+
+    d = index.dynamics
+    g = d.value(index.target, "installed_growth", default=DEFAULT_GROWTH)
+    life = d.value(index.target, "service_life_years", default=DEFAULT_LIFE_YEARS)
+    return float(DEFAULT_GROWTH if g is None else g), float(DEFAULT_LIFE_YEARS if life is None else life)
+
+
+def _target_is_stock(index: SiteIndex) -> bool:
+    """Capacity items (stage ``infrastructure``) are stocks; any other target is a flow."""
+    st = index.sites.loc[index.sites["item"] == index.target, "stage"]
+    return bool(len(st)) and str(st.iloc[0]) == "infrastructure"
+
+
+def _ai_consumers(comp: CompiledScenario) -> list[int]:
+    names = comp.extensions.consumers.names if comp.extensions.consumers is not None else ()
+    out = comp.outside or tuple(False for _ in names)
+    return [k for k, o in enumerate(out) if not o]
+
+
+def _operation_weights(index: SiteIndex, names: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Operation sinks and, per AI consumer, the weight of each sink's level in its operation
+    (the consumer's shares of the target sites the sinks run): ``(sink ids, weights (k, sinks))``."""
+    sites = index.sites
+    if "kind" not in sites.columns:
+        return None
+    kind = sites["kind"].to_numpy()
+    sinks = np.flatnonzero(kind == "operation")
+    if not sinks.size:
+        return None
+    of_site = sites["of_site"].to_numpy(np.int64)
+    col_of = {int(of_site[s]): c for c, s in enumerate(sinks)}
+    w = np.zeros((len(names), sinks.size))
+    fin = index.final
+    pos = {n: r for r, n in enumerate(names)}
+    for s, c, a in zip(fin["site"].to_numpy(np.int64), fin["consumer"].astype(str), fin["amount"].to_numpy(float),
+                       strict=True):
+        if c in pos and int(s) in col_of:
+            w[pos[c], col_of[int(s)]] += a
+    tot = w.sum(axis=1, keepdims=True)
+    w = np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
+    return sinks, w
+
+
+def _stock(index: SiteIndex, comp: CompiledScenario, res: Any, step_days: int,
+           pbar: np.ndarray | None = None) -> tuple[Any, list[str]]:
+    """The installed AI capacity of a run (:mod:`paxsilica.capacity`), per AI consumer."""
+    from .capacity import capacity_stock, flow_stock
+
+    sites = index.sites
+    fp = res.firm_production
+    pbar = sites["baseline"].to_numpy(float) if pbar is None else pbar
+    ks = _ai_consumers(comp)
+    names = [comp.extensions.consumers.names[k] for k in ks] if ks else [index.target]
+    if ks:
+        cfd = np.asarray(res.consumer_final_demand, float)[1:, ks]
+        cfr = np.asarray(res.consumer_final_demand_requested, float)[1:, ks]
+    else:  # no consumer groups: the target's total
+        cfr = np.asarray(res.final_demand_requested, float)[1:, None]
+        cfd = np.asarray(res.final_demand, float)[1:, None]
+    if not _target_is_stock(index):
+        return flow_stock(cfr, cfd), names
+    T = cfd.shape[0]
+    u = np.ones((T, len(names)))
+    ow = _cached(index, ("operation", tuple(names)), lambda: _operation_weights(index, names))
+    if ow is not None:
+        sinks, w = ow
+        lvl = np.asarray(fp, float)[1:, sinks] / np.where(pbar[sinks] > 0, pbar[sinks], 1.0)
+        has = w.sum(axis=1) > 0
+        u[:, has] = lvl @ w[has].T
+    g, life = _stock_params(index)
+    return capacity_stock(cfr, cfd, u, step_days=step_days, growth=g, life_years=life), names
+
+
+def _cached(index: SiteIndex, key: tuple, make: Callable[[], Any]) -> Any:
+    """Lookup tables derived from an index, kept in the index's own memo (scoped to it)."""
+    if key not in index.memo:
+        index.memo[key] = make()
+    return index.memo[key]
 
 
 def _tables(scenario: Scenario, net: Any, index: SiteIndex, comp: CompiledScenario, res: Any,
-            target: str) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    """Headline summary, per-item and per-consumer measures of one engine result (no series)."""
+            target: str, pbar: np.ndarray | None = None) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    """Headline summary, per-item and per-consumer measures of one engine result (no series).
+
+    ``pbar``: the sites' baseline output of the run (default the index's; a band draw has its own).
+    """
     step_days = scenario.step
     sites = index.sites
-    real = ~sites["virtual"].to_numpy(bool)
-    pbar = net.baseline_output
+    kind = sites["kind"].to_numpy() if "kind" in sites.columns else np.where(sites["virtual"], "no_need", "site")
+    real = kind == "site"
+    pbar = np.asarray(sites["baseline"], float) if pbar is None else np.asarray(pbar, float)
     fp = np.asarray(res.firm_production)
     sitem = sites["item"].to_numpy()
     stage = sites["stage"].to_numpy()
@@ -277,25 +552,47 @@ def _tables(scenario: Scenario, net: Any, index: SiteIndex, comp: CompiledScenar
         base = np.full(out.shape, float(pbar[ids].sum()))
         m = _measures(_ratio(out, base), out, base, step_days)
         item_rows.append({"item": it, "stage": stage[ids[0]], **m})
+    stock, cnames = _stock(index, comp, res, step_days, pbar)
+    per = stock.per_consumer()
     cons_rows = []
-    if res.consumer_final_demand is not None:
-        cfd = np.asarray(res.consumer_final_demand, float)
-        cfr = np.asarray(res.consumer_final_demand_requested, float)
-        for k, c in enumerate(comp.extensions.consumers.names):
-            m = _measures(_ratio(cfd[1:, k], cfr[1:, k]), cfd[1:, k], cfr[1:, k], step_days)
-            cons_rows.append({"consumer": c, **m})
+    for col, c in enumerate(cnames):
+        lvl = _ratio(stock.running[:, col], stock.baseline[:, col])
+        m = _measures(lvl, stock.running[:, col], stock.baseline[:, col], step_days)
+        cons_rows.append({"consumer": c, **m, "lost_additions_pct": float(per["lost_additions_pct"][col]),
+                          "lost_operation_pct": float(per["lost_operation_pct"][col])})
     items = pd.DataFrame(item_rows).sort_values(["loss_pct", "min_level"], ascending=[False, True],
                                                 kind="mergesort").reset_index(drop=True)
     consumers = pd.DataFrame(cons_rows, columns=["consumer", "min_level", "loss_pct", "lost_units",
-                                                 "time_to_survive_days", "time_to_recover_days"])
+                                                 "time_to_survive_days", "time_to_recover_days",
+                                                 "lost_additions_pct", "lost_operation_pct"])
     consumers = consumers.sort_values("loss_pct", ascending=False, kind="mergesort").reset_index(drop=True)
-    fd_out = np.asarray(res.final_demand, float)
-    fd_req = np.asarray(res.final_demand_requested, float)
-    head = _measures(_ratio(fd_out[1:], fd_req[1:]), fd_out[1:], fd_req[1:], step_days)
+    head = _measures(stock.level, stock.running.sum(axis=1), stock.baseline.sum(axis=1), step_days)
+    ks = _ai_consumers(comp)
+    if ks and res.consumer_final_demand is not None:
+        add_got = np.asarray(res.consumer_final_demand, float)[1:, ks].sum(axis=1)
+        add_req = np.asarray(res.consumer_final_demand_requested, float)[1:, ks].sum(axis=1)
+    else:
+        add_got = np.asarray(res.final_demand, float)[1:]
+        add_req = np.asarray(res.final_demand_requested, float)[1:]
+    additions = _measures(_ratio(add_got, add_req), add_got, add_req, step_days)
+    cap_rows = []
+    if np.any(kind == "capital"):
+        of_site = sites["of_site"].to_numpy(np.int64)
+        cap_item = np.array([str(sitem[of_site[i]]) if of_site[i] >= 0 else "" for i in range(len(sites))])
+        for it in dict.fromkeys(cap_item[kind == "capital"]):
+            ids = np.flatnonzero((kind == "capital") & (cap_item == it))
+            out = fp[1:, ids].sum(axis=1)
+            base = np.full(out.shape, float(pbar[ids].sum()))
+            loss = _measures(_ratio(out, base), out, base, step_days)["loss_pct"]
+            if loss > 1e-6:
+                cap_rows.append({"item": it, "capacity_additions_loss_pct": loss})
     summary: dict[str, Any] = {
         "scenario": scenario.name, "target": target, "steps": int(comp.steps), "step_days": step_days,
         "horizon_days": int(comp.steps * step_days),
         "first_shock_day": min((x.start for x in scenario.shocks), default=None), **head,
+        "lost_additions_pct": stock.lost_additions_pct, "lost_operation_pct": stock.lost_operation_pct,
+        "additions_loss_pct": additions["loss_pct"],
+        "capacity_additions": sorted(cap_rows, key=lambda r: -r["capacity_additions_loss_pct"]),
         "most_affected_items": items.loc[items["loss_pct"] > 1e-6, "item"].head(5).tolist(),
         "most_affected_consumers": consumers.loc[consumers["loss_pct"] > 1e-6, "consumer"].head(5).tolist(),
     }
@@ -309,8 +606,8 @@ def _assemble(scenario: Scenario, atlas: Any, net: Any, index: SiteIndex, comp: 
     steps = res.step
     day = np.where(steps >= 0, steps * step_days, -step_days)
     sites = index.sites
-    real = ~sites["virtual"].to_numpy(bool)
-    pbar = net.baseline_output
+    real = (sites["kind"].to_numpy() == "site") if "kind" in sites.columns else ~sites["virtual"].to_numpy(bool)
+    pbar = np.asarray(sites["baseline"], float)
     fp = np.asarray(res.firm_production)  # (T+1, n)
     sitem = sites["item"].to_numpy()
     sprod = sites["producer"].astype(str).to_numpy()
@@ -328,16 +625,28 @@ def _assemble(scenario: Scenario, atlas: Any, net: Any, index: SiteIndex, comp: 
         outs.append(out)
         bases.append(base)
 
-    add("target", target, np.asarray(res.final_demand, float), np.asarray(res.final_demand_requested, float))
+    stock, cnames = _stock(index, comp, res, step_days)
+
+    def with_setup(v: np.ndarray, first: float) -> np.ndarray:
+        return np.concatenate(([first], v))
+
+    kb_tot = stock.baseline.sum(axis=1)
+    add("target", target, with_setup(stock.running.sum(axis=1), float(kb_tot[0]) if kb_tot.size else 0.0),
+        with_setup(kb_tot, float(kb_tot[0]) if kb_tot.size else 0.0))
+    ks = _ai_consumers(comp)
+    if ks and res.consumer_final_demand is not None:
+        cfd = np.asarray(res.consumer_final_demand, float)[:, ks].sum(axis=1)
+        cfr = np.asarray(res.consumer_final_demand_requested, float)[:, ks].sum(axis=1)
+    else:
+        cfd, cfr = np.asarray(res.final_demand, float), np.asarray(res.final_demand_requested, float)
+    add("additions", target, cfd, cfr)
     for it in dict.fromkeys(sitem[real]):
         ids = np.flatnonzero(real & (sitem == it))
         out = fp[:, ids].sum(axis=1)
         add("item", str(it), out, np.full(out.shape, float(pbar[ids].sum())))
-    if res.consumer_final_demand is not None:
-        cfd = np.asarray(res.consumer_final_demand, float)
-        cfr = np.asarray(res.consumer_final_demand_requested, float)
-        for k, c in enumerate(comp.extensions.consumers.names):
-            add("consumer", c, cfd[:, k], cfr[:, k])
+    for col, c in enumerate(cnames):
+        k0 = float(stock.baseline[0, col]) if len(stock.baseline) else 0.0
+        add("consumer", c, with_setup(stock.running[:, col], k0), with_setup(stock.baseline[:, col], k0))
     real_ids = np.flatnonzero(real)
     T1 = len(steps)
     out_m = np.column_stack(outs + [fp[:, real_ids]]) if len(outs) else fp[:, real_ids]
@@ -559,6 +868,7 @@ def chart_html(result: StressResult) -> str:
 
 LIBRARY_COLUMNS = ("scenario", "name", "description", "sources", "horizon_days", "step_days", "first_shock_day",
                    "loss_pct", "lost_units", "min_level", "time_to_survive_days", "time_to_recover_days",
+                   "lost_additions_pct", "lost_operation_pct", "additions_loss_pct", "bands", "checks",
                    "most_affected_items", "most_affected_consumers", "level", "atlas_version", "note")
 """Columns of :func:`run_library`'s table."""
 
@@ -574,7 +884,8 @@ def _batch_key(comp: CompiledScenario, scenario: Scenario) -> tuple | None:
     if ext.stockpile_days is not None:
         return None
     return (comp.steps, scenario.step, scenario.policies.surge_capacity, comp.rationing, ext.lead_times, ext.resourcing,
-            ext.ramp_days if ext.resourcing else 0, arr(ext.capacity_headroom) if ext.resourcing else None,
+            arr(ext.ramp_days) if ext.resourcing else 0, arr(ext.capacity_headroom) if ext.resourcing else None,
+            arr(ext.inventory_days), arr(ext.substitution), arr(ext.substitution_days),
             ext.stockpile_release_day, ext.stockpile_release_rate, ext.order_target, ext.settle_tol)
 
 
@@ -609,6 +920,9 @@ def run_library(
     errors: str = "raise",
     progress: Callable[[str], None] | None = None,
     atlas_version: str | None = None,
+    bands: int = 0,
+    seed: int | None = None,
+    workers: int | None = None,
 ) -> pd.DataFrame:
     """Run several scenarios (default: every built-in) on one atlas and tabulate their headline measures.
 
@@ -638,6 +952,13 @@ def run_library(
         Called with each scenario's name as it is compiled and run.
     atlas_version : str, optional
         The atlas's version when the caller already has it (hashing the atlas takes a while).
+    bands, seed : int
+        Uncertainty bands from ``bands`` seeded draws per scenario, as for :func:`run_stress`
+        (``bands`` and ``checks`` columns); 0: none. With bands, ``batch`` is ignored (each scenario's
+        draws are one batch).
+    workers : int, optional
+        With bands, scenarios run in this many processes (default: the cores available, at most one
+        per scenario); results do not depend on it.
 
     Returns
     -------
@@ -665,8 +986,9 @@ def run_library(
 
     if errors not in ("raise", "note"):
         raise InputError(f"errors must be 'raise' or 'note', got {errors!r}")
-    if inventory_days < 0 or tau_days <= 0:
-        raise InputError("inventory days must be >= 0 and tau > 0")
+    if not (inventory_days >= 1 and math.isfinite(inventory_days)) or not (tau_days > 0 and math.isfinite(tau_days)):
+        raise InputError("inventory days must be at least 1 (a client consumes a day's need from the stock it "
+                         f"held before the day's deliveries) and tau > 0; got {inventory_days:g} and {tau_days:g}")
     say = progress or (lambda _s: None)
     prep = _Prepared(atlas, target=target, consumers=consumers, year=year, lanes=lanes, version=atlas_version)
     rows: list[dict[str, Any]] = []
@@ -682,13 +1004,37 @@ def run_library(
         try:
             _check(s, atlas)
             net, index = prep.network(s.step, s.policies.surge_capacity)
-            comp = compile_scenario(s, net, index, atlas, steps=steps, lanes_under=lanes_under)
+            comp = compile_scenario(s, net, index, atlas, steps=steps, lanes_under=lanes_under,
+                                    inventory_days=inventory_days)
         except PaxsilicaError as e:
             if errors == "raise":
                 raise
             row["note"] = f"not run: {e}"
             continue
         todo.append((len(rows) - 1, s, net, index, comp))
+
+    if bands:
+        from .bands import DEFAULT_SEED
+
+        seed_ = DEFAULT_SEED if seed is None else int(seed)
+        for _r, s, _net, _index, _comp in todo:  # draws first: shared by every scenario (and worker)
+            prep.draws(s.step, s.policies.surge_capacity, int(bands), seed_)
+        jobs = [(s, net, index, comp, prep.draws(s.step, s.policies.surge_capacity, int(bands), seed_))
+                for _r, s, net, index, comp in todo]
+        n_workers = _workers(workers, len(jobs))
+        args = (inventory_days, tau_days, target, errors)
+        if n_workers > 1:
+            outs = _in_processes(jobs, args, n_workers)
+        else:
+            outs = [_band_job(job, *args) for job in jobs]
+        for (r, *_rest), out in zip(todo, outs, strict=True):
+            if isinstance(out, str):
+                rows[r]["note"] = out
+            elif isinstance(out, BaseException):
+                raise out
+            else:
+                rows[r].update(out)
+        return _library_table(rows)
 
     groups: dict[Any, list[int]] = {}
     for k, (_, s, _, _, comp) in enumerate(todo):
@@ -717,16 +1063,83 @@ def run_library(
             continue
         for k, res in zip(members, results, strict=True):
             r, s, net, index, comp = todo[k]
-            summary, _, _ = _tables(s, net, index, comp, res, target)
-            fd_out = np.asarray(res.final_demand, float)[1:]
-            fd_req = np.asarray(res.final_demand_requested, float)[1:]
-            rows[r].update({c: summary[c] for c in ("horizon_days", "first_shock_day", "loss_pct", "lost_units",
-                                                    "min_level", "time_to_survive_days", "time_to_recover_days")})
-            rows[r]["most_affected_items"] = ", ".join(summary["most_affected_items"])
-            rows[r]["most_affected_consumers"] = ", ".join(summary["most_affected_consumers"])
-            rows[r]["level"] = _ratio(fd_out, fd_req)
+            tables = _tables(s, net, index, comp, res, target)
+            _library_row(rows[r], tables[0], _stock(index, comp, res, s.step)[0].level)
+            rows[r]["checks"] = evaluate_checks(s, index, tables, res)
+    return _library_table(rows)
+
+
+def _band_job(job: tuple, inventory_days: float, tau_days: float, target: str, errors: str) -> Any:
+    """One scenario's band run: the library row's measures, or a note (``errors="note"``)."""
+    from .errors import PaxsilicaError
+
+    s, net, index, comp, draws = job
+    try:
+        slices = _run_draws(net, index, comp, s, draws, inventory_days, tau_days)
+    except PaxsilicaError as e:
+        if errors == "raise":
+            return e
+        return f"not run: {e}"
+    info, values = _bands_of(s, net, index, comp, slices, draws, target)
+    tables = _tables(s, net, index, comp, slices[0], target)
+    row: dict[str, Any] = {}
+    _library_row(row, tables[0], _stock(index, comp, slices[0], s.step)[0].level)
+    row["bands"] = info
+    row["checks"] = evaluate_checks(s, index, tables, slices[0], values)
+    return row
+
+
+def _workers(asked: int | None, jobs: int) -> int:
+    import os
+
+    if asked is not None:
+        if asked < 1:
+            raise InputError(f"workers must be at least 1, got {asked}")
+        return min(asked, max(jobs, 1))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, jobs))
+
+
+_JOBS: list[tuple] = []
+
+
+def _job_in_child(k: int, args: tuple) -> Any:
+    return _band_job(_JOBS[k], *args)
+
+
+def _in_processes(jobs: list[tuple], args: tuple, n: int) -> list[Any]:
+    """Run band jobs in ``n`` forked processes (the prepared network and draws are inherited, not
+    pickled); falls back to one process where fork is not available."""
+    import multiprocessing as mp
+
+    try:
+        ctx = mp.get_context("fork")
+    except ValueError:
+        return [_band_job(j, *args) for j in jobs]
+    global _JOBS
+    _JOBS = jobs
+    try:
+        with ctx.Pool(n) as pool:
+            return pool.starmap(_job_in_child, [(k, args) for k in range(len(jobs))], chunksize=1)
+    finally:
+        _JOBS = []
+
+
+def _library_row(row: dict[str, Any], summary: dict[str, Any], level: np.ndarray) -> None:
+    row.update({c: summary[c] for c in ("horizon_days", "first_shock_day", "loss_pct", "lost_units", "min_level",
+                                        "time_to_survive_days", "time_to_recover_days", "lost_additions_pct",
+                                        "lost_operation_pct", "additions_loss_pct")})
+    row["most_affected_items"] = ", ".join(summary["most_affected_items"])
+    row["most_affected_consumers"] = ", ".join(summary["most_affected_consumers"])
+    row["level"] = level
+
+
+def _library_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=list(LIBRARY_COLUMNS))
-    for c in ("first_shock_day", "time_to_survive_days", "time_to_recover_days"):
+    for c in ("first_shock_day", "time_to_survive_days", "time_to_recover_days", "bands", "checks"):
         # None means "unlimited" / "not reached": keep it (and whole days as int) instead of NaN floats
         table[c] = pd.Series([r[c] for r in rows], dtype=object)
     return table

@@ -59,6 +59,14 @@ ROW_PRODUCER = "ROW"
 OTHER_FIRMS_PRODUCER = "OTHER"
 """Producer id of an explicit "all other firms" row at firm level in ``production``."""
 REST_PRODUCERS = (ROW_PRODUCER, OTHER_FIRMS_PRODUCER)
+RECIPE_USES = ("material", "capital", "operating")
+"""How a client uses an input: consumed per unit of output, a capital good of its capacity, or needed
+every day to run its installed capacity."""
+DYNAMICS_PARAMETERS = (
+    "outside_share", "low_value_share", "inventory_days", "spare_capacity", "ramp_days",
+    "substitution", "substitution_days", "installed_growth", "service_life_years",
+)
+"""Parameters of the ``dynamics`` table (docs/atlas.md, 'Dynamics')."""
 
 
 @dataclass(frozen=True)
@@ -207,7 +215,8 @@ SCHEMA: dict[str, Table] = {
                 Column("item", "str", required=True, description="item id"),
                 Column("producer", "str", required=True, description="country iso3, firm id, `ROW` (rest of the world, country level) or `OTHER` (all other firms, firm level)"),
                 Column("producer_type", "str", required=True, description="`country`, `firm` or `rest_of_world`", choices=PRODUCER_TYPES),
-                Column("country", "str", description="country of a firm's production (iso3); equals producer for countries"),
+                Column("country", "str", description="where the output is made (iso3): the sites physical shocks hit; equals producer for countries"),
+                Column("controlled_by", "str", description="headquarters or jurisdiction of the producer (iso3), which export controls and ownership use (blank: the firm's headquarters, or the country itself)"),
                 Column("year", "int", required=True, description="year of the figure", minimum=1990, maximum=2100),
                 Column("quantity", "float", description="quantity produced, in `unit`", minimum=0),
                 Column("unit", "str", description="unit of quantity and capacity (blank: the item's unit)", choices=tuple(UNITS)),
@@ -222,6 +231,7 @@ SCHEMA: dict[str, Table] = {
                 Reference("producer", "countries", "iso3", when=("producer_type", "country")),
                 Reference("producer", "firms", "firm", when=("producer_type", "firm")),
                 Reference("country", "countries", "iso3"),
+                Reference("controlled_by", "countries", "iso3"),
             ),
         ),
         Table(
@@ -234,6 +244,15 @@ SCHEMA: dict[str, Table] = {
                 Column("quantity", "float", description="input per unit of output, in input units per item unit (blank: unknown)", minimum=0),
                 Column("dependent_share", "float", "fraction", required=True,
                        description="part of the item's output that needs this input, 0..1", minimum=0, maximum=1),
+                Column("dependent_share_low", "float", "fraction", minimum=0, maximum=1,
+                       description="low end of the range of `dependent_share` (blank: the value itself)"),
+                Column("dependent_share_high", "float", "fraction", minimum=0, maximum=1,
+                       description="high end of the range of `dependent_share` (blank: the value itself)"),
+                Column("use", "str", choices=RECIPE_USES,
+                       description="`material` (consumed per unit of output; blank means this), `capital` "
+                                   "(a capital good of the item's capacity: tools, transformers; a cut delays "
+                                   "capacity additions, installed capacity keeps running) or `operating` (needed "
+                                   "every day to run installed capacity: electricity)"),
                 Column("rationale", "str", required=True, description="one line: why the item needs the input"),
                 _src(),
             ),
@@ -347,6 +366,93 @@ SCHEMA: dict[str, Table] = {
                 _note(),
             ),
             (Reference("item", "items", "item"),),
+            required_table=False,
+        ),
+        Table(
+            "dynamics",
+            "How each item behaves in a disruption: demand outside the AI chain, inventories, spare capacity, "
+            "ramp-up, substitution (optional; the stress model's parameters, each cited with a range).",
+            ("item", "parameter", "client", "holder"),
+            (
+                Column("item", "str", required=True, description="item id"),
+                Column("parameter", "str", required=True, choices=DYNAMICS_PARAMETERS,
+                       description="which parameter (see docs/atlas.md, 'Dynamics')"),
+                Column("client", "str", description="client item whose stock of `item` this is (blank: every client)"),
+                Column("holder", "str", description="country iso3 where the holder sits (blank: everywhere)"),
+                Column("value", "float", required=True, description="central value (fractions 0..1, days, years)", minimum=0),
+                Column("low", "float", description="low end of the range (blank: the value)", minimum=0),
+                Column("high", "float", description="high end of the range (blank: the value)", minimum=0),
+                _src(),
+                _note(),
+            ),
+            (Reference("item", "items", "item"), Reference("client", "items", "item"),
+             Reference("holder", "countries", "iso3")),
+            required_table=False,
+        ),
+        Table(
+            "power_mix",
+            "Where each country's electricity comes from, for the power drawn by fabs and data centres (optional).",
+            ("country",),
+            (
+                Column("country", "str", required=True, description="country iso3"),
+                Column("year", "int", description="year of the figures", minimum=1990, maximum=2100),
+                Column("gas_share", "float", "fraction", required=True, minimum=0, maximum=1,
+                       description="share of electricity generated from natural gas"),
+                Column("gas_share_low", "float", "fraction", minimum=0, maximum=1, description="low end of the range"),
+                Column("gas_share_high", "float", "fraction", minimum=0, maximum=1, description="high end of the range"),
+                Column("lng_share", "float", "fraction", minimum=0, maximum=1,
+                       description="share of that gas imported as LNG (blank: 0)"),
+                Column("lng_share_low", "float", "fraction", minimum=0, maximum=1, description="low end of the range"),
+                Column("lng_share_high", "float", "fraction", minimum=0, maximum=1, description="high end of the range"),
+                Column("storage_days", "float", "days", minimum=0,
+                       description="days of gas-fired generation held in LNG tanks or gas storage"),
+                Column("storage_days_low", "float", "days", minimum=0, description="low end of the range"),
+                Column("storage_days_high", "float", "days", minimum=0, description="high end of the range"),
+                Column("fab_share", "float", "fraction", minimum=0, maximum=1,
+                       description="wafer fabs' share of the country's electricity use, where known"),
+                _src(),
+                _note(),
+            ),
+            (Reference("country", "countries", "iso3"),),
+            required_table=False,
+        ),
+        Table(
+            "sourcing",
+            "Known supply relations (foundry to chip designer, HBM maker to accelerator maker) that override the "
+            "fitted country shares (optional).",
+            ("item", "client_item", "client", "supplier"),
+            (
+                Column("item", "str", required=True, description="the input supplied"),
+                Column("client_item", "str", required=True, description="the item its buyer makes"),
+                Column("client", "str", description="buyer's country iso3 (blank: every buyer of `client_item`)"),
+                Column("supplier", "str", required=True, description="supplying country iso3 (or `ROW`)"),
+                Column("share", "float", "percent", required=True, minimum=0, maximum=100,
+                       description="share of the buyer's need of `item` from this supplier, 0..100"),
+                _src(),
+                _note(),
+            ),
+            (Reference("item", "items", "item"), Reference("client_item", "items", "item"),
+             Reference("client", "countries", "iso3"),
+             Reference("supplier", "countries", "iso3", allow=(ROW_PRODUCER,))),
+            required_table=False,
+        ),
+        Table(
+            "restrictions",
+            "Export restrictions used as leverage: a dated record (optional).",
+            ("country", "item", "announced"),
+            (
+                Column("country", "str", required=True, description="restricting country iso3"),
+                Column("item", "str", required=True, description="item restricted"),
+                Column("announced", "date", required=True, description="date announced"),
+                Column("effective", "date", description="date in force"),
+                Column("ended", "date", description="date lifted or suspended (blank: in force)"),
+                Column("kind", "str", description="licensing, ban, quota or ban_to_country",
+                       choices=("licensing", "ban", "quota", "ban_to_country")),
+                Column("targets", "str", description="countries targeted, `;`-separated (blank: all)"),
+                _src(),
+                _note(),
+            ),
+            (Reference("country", "countries", "iso3"), Reference("item", "items", "item")),
             required_table=False,
         ),
     )

@@ -33,7 +33,8 @@ def validate(atlas: Atlas) -> list[Problem]:
     Checks: cells that could not be parsed; missing required tables and values; values outside their
     allowed set (stages, units, producer types) or range (shares outside 0–100, …); duplicate keys;
     references to unknown items, countries, firms and sources; producer shares of an item that do not
-    sum to 100 ± 2 without an explicit rest-of-world row; recipe cycles; bad dates.
+    sum to 100 ± 2 (below 98 or above 102, with or without an explicit rest-of-world row); recipe
+    cycles; bad dates.
 
     Parameters
     ----------
@@ -208,6 +209,11 @@ def _check_shares(atlas: Atlas) -> list[Problem]:
         if has_rest and total > 100 + SHARE_TOLERANCE:
             out.append(Problem(origin.file, row, "share",
                                f"{level} shares of {item!r} in {year} sum to {total:.4g} %, over 100 ± {SHARE_TOLERANCE:g}"))
+        elif has_rest and total < 100 - SHARE_TOLERANCE:
+            out.append(Problem(origin.file, row, "share",
+                               f"{level} shares of {item!r} in {year} sum to {total:.4g} %, under 100 ± "
+                               f"{SHARE_TOLERANCE:g} although there is a rest row ({rest_name!r}): the rest "
+                               "row should complete the total to 100"))
         elif not has_rest and abs(total - 100) > SHARE_TOLERANCE:
             out.append(Problem(origin.file, row, "share",
                                f"{level} shares of {item!r} in {year} sum to {total:.4g} %, not 100 ± {SHARE_TOLERANCE:g}, "

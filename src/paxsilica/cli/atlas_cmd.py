@@ -78,20 +78,79 @@ def show_cmd(
         if not sep or col not in df.columns:
             raise InputError(f"--where {cond!r}: expected COLUMN=VALUE with a column of {table}: "
                              f"{', '.join(df.columns)}")
+        check_value(atlas, col, val)
         df = df[df[col].astype("string") == val]
     emit(df, fmt, title=f"{table} ({len(df)} rows)", max_rows=limit)
 
 
+_ITEM_COLUMNS = ("item", "input", "client_item")
+_COUNTRY_COLUMNS = ("iso3", "country", "exporter", "importer", "holder", "supplier", "client", "controlled_by")
+
+
+def check_value(atlas: Atlas, column: str, value: str) -> None:
+    """Raise :class:`NotFoundError` (with suggestions) when a ``--where`` value names an item,
+    country, producer or group the atlas does not have (a typo would print an empty table)."""
+    from ..metrics._common import country_codes, did_you_mean, require_group, require_item
+
+    if column in _ITEM_COLUMNS:
+        require_item(atlas, value)
+    elif column in _COUNTRY_COLUMNS:
+        known = country_codes(atlas)
+        if value not in known:
+            raise did_you_mean(value, known, "country", case=False)
+    elif column == "producer":
+        known = country_codes(atlas) | set(atlas["firms"]["firm"].dropna().astype(str)) | {"OTHER"}
+        if value not in known:
+            raise did_you_mean(value, known, "producer")
+    elif column == "group":
+        require_group(atlas, value)
+
+
+SUFFIX_FORMATS = {".xlsx": "xlsx", ".json": "json", ".graphml": "graphml", ".parquet": "parquet", ".csv": "csv"}
+"""Export format implied by the suffix of ``--to`` (no suffix: a CSV folder)."""
+
+
+def export_format(to: Path, fmt: str | None) -> str:
+    """The format to write: ``--format`` if given, else from the suffix of ``--to``.
+
+    Examples
+    --------
+    >>> export_format(Path("out.xlsx"), None), export_format(Path("out"), None), export_format(Path("x"), "json")
+    ('xlsx', 'csv', 'json')
+    """
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
+        return fmt
+    suffix = to.suffix.lower()
+    if suffix and suffix not in SUFFIX_FORMATS:
+        raise typer.BadParameter(f"cannot tell the format from {to.name!r}; add --format "
+                                 f"({', '.join(FORMATS)})", param_hint="--to")
+    return SUFFIX_FORMATS.get(suffix, "csv")
+
+
+def _share_permissions(path: Path) -> None:
+    """Give written files the user's normal permissions (temporary files are created 0600)."""
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    paths = [path] + (sorted(path.rglob("*")) if path.is_dir() else [])
+    for p in paths:
+        os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~umask)
+
+
 @app.command("export")
 def export_cmd(
-    to: Annotated[Path, typer.Option("--to", help="Folder (csv, parquet) or file (xlsx, json, graphml).")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)}.")] = "csv",
+    to: Annotated[Path, typer.Option("--to", help="File (.xlsx, .json, .graphml) or folder (CSV; .parquet).")],
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)} "
+                                            "(default: from the suffix of --to; none: a CSV folder).")] = None,
 ) -> None:
     """Write the atlas in another format (atomically: nothing is half-written)."""
-    if fmt not in FORMATS:
-        raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
+    fmt = export_format(to, fmt)
     atlas = current_atlas()
     path = write_atlas(atlas, to, fmt)
+    _share_permissions(Path(path))
     console.print(f"wrote atlas '{atlas.name}' (version {atlas.version}) as {fmt} to {path}")
 
 

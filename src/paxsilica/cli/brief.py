@@ -23,7 +23,8 @@ FORMATS = ("html", "md")
 def brief(atlas: Atlas, for_iso3: str | None = None, coalition: str = DEFAULT_COALITION,
           date: str | None = None, out: Path | str = "brief.html", fmt: str | None = None,
           add: str | list[str] | tuple[str, ...] = (), target: str = DEFAULT_TARGET,
-          console: Console | None = None, scenarios: bool | list = True, steps: int | None = None) -> Path:
+          console: Console | None = None, scenarios: bool | list = True, steps: int | None = None,
+          allies: str | list[str] | tuple[str, ...] = (), bands: int = 32) -> Path:
     """Build the briefing, write it to ``out`` and print a summary with rich tables.
 
     Parameters
@@ -50,6 +51,10 @@ def brief(atlas: Atlas, for_iso3: str | None = None, coalition: str = DEFAULT_CO
         "Stress tests" section; ``False`` leaves it out.
     steps : int, optional
         Steps for every scenario (default: each scenario's horizon).
+    allies : group ids
+        Groups whose members count as partners, e.g. ``oecd,g7`` (the coalition's guests always do).
+    bands : int
+        Draws of the parameter ranges for the stress results' uncertainty bands (0: none).
 
     Returns
     -------
@@ -69,7 +74,8 @@ def brief(atlas: Atlas, for_iso3: str | None = None, coalition: str = DEFAULT_CO
             status.update(f"stress scenario {name}…")
 
         b = build_briefing(atlas, for_iso3=for_iso3, coalition=coalition, date=date, target=target,
-                           add=add, scenarios=scenarios or None, steps=steps, progress=progress)
+                           add=add, scenarios=scenarios or None, steps=steps, progress=progress,
+                           allies=allies, bands=bands)
     print_summary(b, console)
     text = render_html(b) if fmt == "html" else render_markdown(b)
     _write_atomic(out, text)
@@ -104,30 +110,33 @@ def print_summary(b: Briefing, console: Console) -> None:
     for s in _summary_points(b):
         console.print(f"• {s}", highlight=False)
     t = Table(title="Most dangerous dependencies", header_style="bold")
-    for c, j in (("#", "right"), ("item", "left"), ("outside producer", "left"), ("share", "right"),
-                 ("target loss", "right"), ("coalition", "right"), ("flags", "left")):
-        t.add_column(c, justify=j)
+    for c, j in (("#", "right"), ("item", "left"), ("outside producer", "left"), ("tier", "left"),
+                 ("share", "right"), ("target loss", "right"), ("coalition", "right"), ("flags", "left")):
+        t.add_column(c, justify=j, overflow="fold")
     for i, r in enumerate(b.dangers.itertuples(), 1):
-        flags = " ".join(f for f, on in (("SPOF", r.spof), ("COERCIVE", r.coercive)) if on)
-        t.add_row(str(i), r.name, f"{r.largest_outside_name} ({r.largest_outside})",
-                  pct(r.largest_outside_share), pct(r.outside_loss), pct(r.coalition_share), flags)
+        t.add_row(str(i), r.name, str(r.largest_outside_name), str(r.largest_outside_tier or "other"),
+                  pct(r.largest_outside_share), pct(r.outside_loss), pct(r.coalition_share),
+                  "SPOF" if r.spof else "")
     console.print(t)
     k = b.country_knockouts.head(8)
     if len(k):
         t = Table(title=f"Whole-country knock-outs: loss of {b.target_name}", header_style="bold")
         for c, j in (("country", "left"), ("member", "left"), ("loss", "right"), ("via", "left")):
             t.add_column(c, justify=j)
+        from ..report.briefing import named_path
+
         for r in k.itertuples():
-            t.add_row(f"{r.name} ({r.country})", "yes" if r.member else "no", pct(r.loss), r.path)
+            t.add_row(f"{r.name} ({r.country})", "yes" if r.member else "no", pct(r.loss),
+                      named_path(r.path, b.item_names))
         console.print(t)
     if len(b.by_stage):
         t = Table(title="Coalition coverage by stage", header_style="bold")
         for c, j in (("stage", "left"), ("items", "right"), ("mean share", "right"),
-                     ("weakest", "left"), ("SPOF", "right"), ("coercive", "right")):
+                     ("weakest", "left"), ("SPOF", "right"), ("non-member ≥ 50%", "right")):
             t.add_column(c, justify=j)
         for r in b.by_stage.itertuples():
             t.add_row(r.stage, str(r.n_items), pct(r.coalition_share_mean), str(r.weakest_item),
-                      str(r.n_spof), str(r.n_coercive))
+                      str(r.n_spof), str(r.n_nonmember_dependency))
         console.print(t)
     if b.stress is not None and len(b.stress):
         from ..report.briefing import _stress_rows
@@ -149,6 +158,8 @@ def brief_command(
     date: Annotated[str | None, typer.Option("--date", help="Membership as of YYYY-MM-DD (default: latest).")] = None,
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="html or md (default: from --out).")] = None,
     add: Annotated[str, typer.Option("--add", help="What-if: countries joining, e.g. NLD,TWN,IND.")] = "",
+    allies: Annotated[str, typer.Option("--allies", help="Groups whose members count as partners, e.g. "
+                                        "oecd,eu27,g7 (the coalition's guests always do).")] = "",
     target: Annotated[str, typer.Option("--target", help="Target item.")] = DEFAULT_TARGET,
     scenarios: Annotated[bool, typer.Option("--scenarios/--no-scenarios",
                                             help="Run the built-in stress scenarios for the 'Stress tests' section.")
@@ -156,12 +167,15 @@ def brief_command(
     steps: Annotated[int | None, typer.Option("--steps", min=1,
                                               help="Steps (days) for every stress scenario (default: each one's horizon).")
                      ] = None,
+    bands: Annotated[int, typer.Option("--bands", min=0, max=1000,
+                                       help="Draws of the parameter ranges for the stress results' "
+                                            "uncertainty bands (0: central values only).")] = 32,
 ) -> None:
     """Write the AI supply-chain security briefing (self-contained HTML, or Markdown)."""
     from .common import console, current_atlas
 
     brief(current_atlas(), for_iso3, coalition, date, out, fmt, add, target, console=console,
-          scenarios=scenarios, steps=steps)
+          scenarios=scenarios, steps=steps, allies=allies, bands=bands)
 
 
 def register(app: typer.Typer) -> None:

@@ -25,6 +25,7 @@ from ..logistics import (
     parse_closed,
     write_geojson,
 )
+from ..metrics._common import require_countries, require_item
 from .common import OutputFormat, console, current_atlas, emit
 
 app = typer.Typer(help="Sea lanes, chokepoints passed, closures and chokepoint exposure.",
@@ -97,7 +98,10 @@ def show_cmd(
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Sea lane(s) between countries: ports, distance, days, chokepoints; rerouted or cut when closed."""
-    t = show_lanes(current_atlas(), _codes(from_), _codes(to), closed, speed_knots=speed, port_days=port_days,
+    atlas = current_atlas()
+    require_countries(atlas, from_, "country")
+    require_countries(atlas, to, "country")
+    t = show_lanes(atlas, _codes(from_), _codes(to), closed, speed_knots=speed, port_days=port_days,
                    alternate_ports=alternate_ports)
     title = "lanes" + (f" with {', '.join(sorted(parse_closed(closed)))} closed" if closed else "")
     if OutputFormat(fmt) is OutputFormat.table:
@@ -105,10 +109,11 @@ def show_cmd(
         t = t.assign(origin_port=t["origin_port"].str.replace(r" \(wpi[\d.]+\)$", "", regex=True),
                      destination_port=t["destination_port"].str.replace(r" \(wpi[\d.]+\)$", "", regex=True))
         t = t.rename(columns={"origin_port": "from port", "destination_port": "to port"})
-        cols = ["exporter", "importer", "from port", "to port", "distance_nm", "days", "chokepoints", "status"]
+        cols = ["exporter", "importer", "from port", "to port", "distance_nm", "days", "status", "chokepoints"]
         if closed:
             cols[6:6] = ["added_days"]
-        t = t[cols]
+        t = t[cols].assign(distance_nm=t["distance_nm"].astype("float64").round(0),
+                           days=t["days"].astype("float64").round(1))
     emit(t, fmt, title=title)
 
 
@@ -122,7 +127,10 @@ def exposure_cmd(
     limit: Annotated[int, typer.Option("--limit", help="rows shown in table format")] = 60,
 ) -> None:
     """Share of each item's supply passing each chokepoint (or a closure's impact with --closed)."""
-    t = exposure_table(current_atlas(), for_, closed, speed, alternate_ports)
+    atlas = current_atlas()
+    if for_:
+        (for_,) = require_countries(atlas, for_, "country")
+    t = exposure_table(atlas, for_, closed, speed, alternate_ports)
     emit(t, fmt, title="chokepoint exposure" + (f" of {for_.upper()} imports" if for_ else ""), max_rows=limit)
 
 
@@ -135,7 +143,9 @@ def rank_cmd(
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Chokepoints ranked by the loss of the target when each is closed."""
-    emit(ranking_table(current_atlas(), target, speed, alternate_ports), fmt,
+    atlas = current_atlas()
+    require_item(atlas, target)
+    emit(ranking_table(atlas, target, speed, alternate_ports), fmt,
          title=f"chokepoints by effect on {target}")
 
 

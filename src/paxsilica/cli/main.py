@@ -39,6 +39,14 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"paxsilica {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     atlas: Annotated[
@@ -46,6 +54,10 @@ def _root(
         typer.Option("--atlas", help="Atlas to use: a folder of CSV/Parquet files or an .xlsx workbook "
                      "(default: the bundled 'ai-stack').", show_default=False),
     ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", "-V", help="Print the version and exit.", callback=_print_version,
+                           is_eager=True),
+    ] = False,
 ) -> None:
     STATE.atlas_path = atlas
 
@@ -61,7 +73,7 @@ def version_cmd() -> None:
 app.add_typer(atlas_cmd.app, name="atlas", help="Inspect, validate, export and import atlases.")
 
 # Sub-apps built in their own modules; each exposes `register(app)` or a typer sub-app `app`.
-_SUBCOMMANDS = ("risk", "brief", "lanes", "sim", "scenarios", "tts")
+_SUBCOMMANDS = ("risk", "brief", "lanes", "sim", "scenarios", "tts", "backtest")
 for _mod in _SUBCOMMANDS:
     try:
         _m = importlib.import_module(f"{__package__}.{_mod}")

@@ -151,12 +151,26 @@ def stress_cmd(
     steps: Annotated[int | None, typer.Option("--steps", min=1, help="Steps to run (default: the scenario horizon).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Folder for series.parquet, result.duckdb, "
                                              "summary.json and chart.html.")] = None,
-    inventory_days: Annotated[float, typer.Option("--inventory-days", min=0.0,
-                                                  help="Working inventory in days of use.")] = 15.0,
+    inventory_days: Annotated[float, typer.Option("--inventory-days", min=1.0,
+                                                  help="Working stock in days of use, where the atlas's "
+                                                       "dynamics give none (at least 1).")] = 15.0,
+    bands: Annotated[int, typer.Option("--bands", min=0, max=1000,
+                                       help="Draws of the parameter ranges for the uncertainty band "
+                                            "(0: central values only).")] = 32,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the band draws.")] = None,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
-    """Run a stress scenario on the atlas network: loss at the target, time-to-survive, time-to-recover."""
+    """Run a stress scenario: AI compute lost (lost additions and lost operation) with its band,
+    time-to-survive, time-to-recover, the most affected items and the scenario's backtest checks."""
     atlas = current_atlas()
+    from ..metrics._common import require_countries
+
+    if for_country:
+        (for_country,) = require_countries(atlas, for_country, "country")
+    if target and target not in set(atlas["items"]["item"].dropna().astype(str)):
+        from ..metrics._common import did_you_mean
+
+        raise did_you_mean(target, atlas["items"]["item"].dropna().astype(str), "target item")
     stages = ["network", "compile", "simulate", "measures"]
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True, disable=fmt is not OutputFormat.table) as prog:
@@ -171,7 +185,7 @@ def stress_cmd(
         from ..network.build import DEFAULT_TARGET
 
         result = run_stress(s, atlas, target=target or DEFAULT_TARGET, steps=steps, for_country=for_country,
-                            inventory_days=inventory_days, progress=on)
+                            inventory_days=inventory_days, progress=on, bands=bands, seed=seed)
         paths: dict[str, Path] = {}
         if out is not None:
             prog.update(task, completed=len(stages), description="saving")
@@ -193,9 +207,25 @@ def stress_cmd(
     def days(v: Any) -> str:
         return "unlimited" if v is None else f"{v} days"
 
+    bd = sm.get("bands") or {}
+
+    def with_band(key: str, fmt_: str = "{:.2f} %", scale: float = 1.0) -> str:
+        v = fmt_.format(scale * sm[key])
+        if key in bd and bd[key] and bd[key][0] == bd[key][0]:
+            lo, hi = (scale * x for x in bd[key])
+            v += f"  (band {fmt_.format(lo)} – {fmt_.format(hi)})"
+        return v
+
     t.add_row("target", sm["target"])
-    t.add_row("loss at the target", f"{sm['loss_pct']:.2f} % of demand over {sm['horizon_days']} days")
-    t.add_row("lowest level", f"{100 * sm['min_level']:.1f} %")
+    t.add_row("AI compute lost", with_band("loss_pct") + f" of capacity-days over {sm['horizon_days']} days")
+    t.add_row("  of which lost additions", with_band("lost_additions_pct") + "  (capacity not delivered or installed)")
+    t.add_row("  of which lost operation", with_band("lost_operation_pct") + "  (installed capacity that could not run)")
+    t.add_row("additions not delivered", f"{sm['additions_loss_pct']:.2f} % of the planned additions")
+    t.add_row("lowest level", with_band("min_level", "{:.1f} %", 100.0))
+    if bd:
+        drv = "; ".join(f"{d['parameter']} (rho {d['rho']:+.2f})" for d in bd.get("drivers", [])) or "-"
+        t.add_row("band", f"5th–95th percentile of {bd['draws']} seeded draws of the parameter ranges")
+        t.add_row("band driven by", drv)
     t.add_row("time to survive", days(sm["time_to_survive_days"]))
     ttr = sm["time_to_recover_days"]
     t.add_row("time to recover", "-" if sm["time_to_survive_days"] is None else
@@ -215,10 +245,25 @@ def stress_cmd(
             emit(pd.DataFrame(f["sites"]), OutputFormat.table, title=f"sites in {f['country']}")
         elif not f["consumer"]:
             console.print(f"[dim]{f['country']} has no sites and no final demand in this network[/dim]")
+    caps = sm.get("capacity_additions") or []
+    if caps:
+        emit(pd.DataFrame(caps), OutputFormat.table,
+             title="capacity additions delayed (capital goods; installed capacity keeps running)")
+    if result.checks:
+        rows = [{"check": f"{c['of']} {c['measure']}", "range": f"[{_num(c['min'])}, {_num(c['max'])}]",
+                 "model": _num(c["model"]), "band": "-" if not c.get("band") else
+                 f"{_num(c['band'][0])} – {_num(c['band'][1])}", "verdict": "in" if c["ok"] else "OUT"}
+                for c in result.checks]
+        kind = result.checks[0]["kind"]
+        emit(pd.DataFrame(rows), OutputFormat.table, title=f"backtest ({kind}): model against the {kind} range")
     for n in result.notes:
         console.print(f"[dim]note: {n}[/dim]", highlight=False)
     for k, p in paths.items():
         console.print(f"[dim]{k}: {p}[/dim]", highlight=False)
+
+
+def _num(v: Any) -> str:
+    return "-" if v is None else f"{float(v):.2f}"
 
 
 def register(root: typer.Typer) -> None:

@@ -1,7 +1,7 @@
 """``paxsilica sim``: run the simulation engine on users' own data.
 
 ``paxsilica sim firms LINKS FINAL_DEMAND INITIAL SECTORS --out DIR`` reads the reference simulator's
-text formats (ENGINE.md) and writes ``production.txt``, ``value_added.txt`` and ``final_demand.txt``
+text formats (docs/engine.md) and writes ``production.txt``, ``value_added.txt`` and ``final_demand.txt``
 (``t value`` per line from t = -1, ``%.17g``), plus ``firm_production.txt`` with ``--per-firm``.
 """
 
@@ -23,7 +23,7 @@ app = typer.Typer(help="Simulate shock propagation in production networks.", no_
 
 @app.callback()
 def _sim() -> None:
-    """Simulate shock propagation in production networks (ENGINE.md)."""
+    """Simulate shock propagation in production networks (docs/engine.md)."""
 
 
 class RationingChoice(StrEnum):
@@ -68,7 +68,7 @@ def firms_cmd(
         "--arithmetic", help="relative (exact equilibrium) or reference (the reference simulator's rounding).")] =
         ArithmeticChoice.relative,
 ) -> None:
-    """Run Part A of ENGINE.md on firm-level text files and write the per-step series."""
+    """Run the firm-level engine (Inoue & Todo's model; docs/engine.md) on text files and write the per-step series."""
     net, shock = read_firm_files(FirmFiles(links, final_demand, initial, sectors, shocks))
     result = simulate(net, shock, steps=steps, rationing=rationing.value, inventory_days=inventory_days,
                       tau=tau, recovery_days=recovery_days, record_firms=per_firm,

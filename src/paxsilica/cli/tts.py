@@ -73,15 +73,22 @@ def tts_cmd(
     stock_days: Annotated[float, typer.Option("--stock-days", min=0,
                                               help="Days of cover assumed for items without stock data.")] = 0.0,
     item: Annotated[str | None, typer.Option("--item", help="Show only the nodes of this item.")] = None,
-    top: Annotated[int | None, typer.Option("--top", help="Rows shown in table format (default 30).")] = 30,
+    top: Annotated[int | None, typer.Option("--top", help="Rows shown in table format.")] = 30,
 ) -> None:
     """Time-to-survive and risk exposure of every (item, producer) node (Simchi-Levi LPs, HiGHS).
 
     For each node knocked out alone: how many days the target's baseline output can still be met
-    from inventories and the remaining producers (``unlimited`` if forever), the output lost over
+    from inventories and the remaining producers ("unlimited" if forever), the output lost over
     the time-to-recover (in days of the target's output) and the risk exposure index (1 = worst).
     """
     atlas = current_atlas()
+    from ..metrics._common import did_you_mean, require_item
+
+    known_items = set(atlas["items"]["item"].dropna().astype(str))
+    if target not in known_items:
+        raise did_you_mean(target, known_items, "target item")
+    if item is not None:
+        require_item(atlas, item)
     df = tts_report(atlas, target, ttr_days, spare_capacity=spare, stock_days=stock_days, item=item)
     notes = df.attrs.get("notes", [])
     if fmt is OutputFormat.table:

@@ -137,17 +137,87 @@ def country_names(atlas: Atlas) -> dict[str, str]:
             if isinstance(i, str) and isinstance(n, str)}
 
 
+def did_you_mean(word: str, known: Iterable[str], kind: str, *, case: bool = True) -> NotFoundError:
+    """The error for an unknown ``kind`` (item, country, group): with the closest known names.
+
+    Examples
+    --------
+    >>> str(did_you_mean("galium", ["gallium", "germanium"], "item"))
+    "unknown item 'galium' — did you mean 'gallium'?"
+    """
+    import difflib
+
+    known = sorted({str(k) for k in known})
+    pool = known if case else [k.upper() for k in known]
+    back = dict(zip(pool, known, strict=True))
+    probe = word if case else word.upper()
+    close = [back[c] for c in difflib.get_close_matches(probe, pool, n=1, cutoff=0.6)]
+    if close:
+        return NotFoundError(f"unknown {kind} {word!r} — did you mean {close[0]!r}?")
+    if not known:
+        return NotFoundError(f"unknown {kind} {word!r}")
+    return NotFoundError(f"unknown {kind} {word!r}; the atlas has {len(known)} {kind}s"
+                         + (f": {', '.join(known)}" if len(known) <= 12 else ""))
+
+
 def require_item(atlas: Atlas, item: str) -> None:
+    """Raise :class:`NotFoundError` (with the closest item ids) unless the atlas has ``item``."""
     known = set(atlas["items"]["item"].dropna().astype(str))
     if item not in known:
-        raise NotFoundError(f"unknown item {item!r}; the atlas has {len(known)} items")
+        raise did_you_mean(item, known, "item")
+
+
+def require_items(atlas: Atlas, items: Iterable[str]) -> None:
+    for i in items:
+        require_item(atlas, i)
+
+
+def country_codes(atlas: Atlas) -> set[str]:
+    """Every iso3 of ``countries`` (plus ``ROW``)."""
+    return set(atlas["countries"]["iso3"].dropna().astype(str)) | {ROW_PRODUCER}
+
+
+def require_countries(atlas: Atlas, codes: str | Iterable[str] | None, what: str = "country"
+                      ) -> tuple[str, ...]:
+    """Parse ``"NLD, twn"`` and raise :class:`NotFoundError` on a code the atlas does not know.
+
+    Returns the parsed upper-case codes. A name ("Netherlands") is suggested as its code.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from paxsilica.atlas import Atlas
+    >>> a = Atlas.from_frames({"countries": pd.DataFrame({"iso3": ["NLD", "TWN"],
+    ...     "name": ["Netherlands", "Taiwan"]})})
+    >>> require_countries(a, "nld,TWN")
+    ('NLD', 'TWN')
+    >>> require_countries(a, "NL")
+    Traceback (most recent call last):
+    ...
+    paxsilica.errors.NotFoundError: unknown country 'NL' — did you mean 'NLD'?
+    """
+    parsed = parse_codes(codes)
+    if atlas["countries"].empty:  # nothing to check against (a partial atlas)
+        return parsed
+    known = country_codes(atlas)
+    names = {v.upper(): k for k, v in country_names(atlas).items()}
+    for c in parsed:
+        if c in known:
+            continue
+        if c in names:
+            raise NotFoundError(f"unknown {what} {c!r} — did you mean {names[c]!r}? (use iso3 codes)")
+        prefix = sorted(k for k in known if k.startswith(c[:2])) if len(c) == 2 else []
+        if len(prefix) == 1:
+            raise NotFoundError(f"unknown {what} {c!r} — did you mean {prefix[0]!r}?")
+        raise did_you_mean(c, {k for k in known if k[:1] == c[:1]}, what)
+    return parsed
 
 
 def require_group(atlas: Atlas, group: str) -> None:
     """Raise :class:`NotFoundError` unless ``groups`` has ``group`` (catches typos in shells)."""
     known = sorted(set(atlas["groups"]["group"].dropna().astype(str)))
     if group not in known:
-        raise NotFoundError(f"unknown group {group!r}; the atlas has: {', '.join(known) or 'none'}")
+        raise did_you_mean(group, known, "group")
 
 
 def parse_codes(codes: str | Iterable[str] | None) -> tuple[str, ...]:

@@ -20,6 +20,25 @@ SPOF_TOP_SHARE = 0.65
 (Regulation (EU) 2024/1252, Art. 5(1)(d)) caps reliance on one third country at 65 %."""
 SPOF_HHI = 2500.0
 """HHI above which a market is highly concentrated (US DOJ/FTC 2010 merger guidelines)."""
+STALE_YEARS = 5
+"""A figure older than this many years (before the reference year) is flagged as stale."""
+
+
+def stale_year(year: object, as_of: int | None = None, limit: int = STALE_YEARS) -> bool:
+    """True when ``year`` is more than ``limit`` years before ``as_of`` (default: this year).
+
+    Examples
+    --------
+    >>> stale_year(2019, 2026), stale_year(2021, 2026), stale_year(None, 2026)
+    (True, False, False)
+    """
+    import datetime as dt
+
+    try:
+        y = int(year)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return False
+    return y < (as_of or dt.date.today().year) - limit
 
 
 def hhi(shares: Iterable[float]) -> float:
@@ -79,10 +98,11 @@ def concentration(atlas: Atlas, level: str = "country", year: int | None = None)
     DataFrame
         One row per item with production data: ``item, name, stage, year, n_producers,
         n_above_1pct, top1, top1_name, top1_share, top3, top3_share, rest_share, hhi, hhi_upper,
-        hhi_wgi, wgi_coverage, wgi_missing, spof``. ``hhi_wgi`` (0-10) uses ``countries.
+        hhi_wgi, wgi_coverage, wgi_missing, spof, stale``. ``hhi_wgi`` (0-10) uses ``countries.
         governance_risk`` of the producer's country; ``wgi_coverage`` is the part of sum s^2 whose
         governance is known; ``spof`` is the single-point-of-failure flag (top producer >= 65 % or
-        HHI >= 2,500).
+        HHI >= 2,500); ``stale`` marks figures more than 5 years older than this year
+        (:data:`STALE_YEARS`).
 
     Examples
     --------
@@ -142,10 +162,11 @@ def _concentration(atlas: Atlas, level: str, year: int | None) -> pd.DataFrame:
             "wgi_missing": ";".join(sorted({str(c) for c, k in zip(named["producer"], known,
                                                                    strict=True) if not k})),
             "spof": bool(top1_share >= SPOF_TOP_SHARE or h >= SPOF_HHI),
+            "stale": stale_year(g["year"].iloc[0]),
         })
     cols = ["item", "name", "stage", "year", "n_producers", "n_above_1pct", "top1", "top1_name",
             "top1_share", "top3", "top3_share", "rest_share", "hhi", "hhi_upper", "hhi_wgi",
-            "wgi_coverage", "wgi_missing", "spof"]
+            "wgi_coverage", "wgi_missing", "spof", "stale"]
     out = pd.DataFrame(rows, columns=cols)
     return _stage_sorted(out)
 

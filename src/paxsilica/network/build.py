@@ -50,13 +50,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError, NotFoundError
+from .dynamics import MAX_OUTSIDE_SHARE, Dynamics
 
 DEFAULT_TARGET = "ai_datacenter_capacity"
 TARGET_DEMAND = 100.0
@@ -67,6 +68,19 @@ SEED_FLOOR = 1e-9
 """Numerical floor added to IPF seeds so every producer can reach its share (not a data assumption)."""
 VIRTUAL_PRODUCER = "NO_NEED"
 WORLD = "WORLD"
+OPERATION_SUFFIX = ".operation"
+CAPACITY_SUFFIX = ".capacity"
+"""Item label of the sinks that stand for the capacity additions of an item with capital goods."""
+"""Item label of the sinks that stand for running the installed target capacity (its operating inputs)."""
+PRUNE_SHARE = 0.01
+"""Links below 1 % of their client's need of an input are dropped (the client's other suppliers of it
+take their part): fitted sourcing otherwise gives every producer a sliver of every client."""
+DS_FLOOR = 1e-6
+"""Smallest dependent share of a link that exists (a share that may be 0 in a draw keeps its link)."""
+VIRTUAL_FLOOR = 1e-6
+"""Smallest no-need share kept on a virtual link whose dependent share may reach 1 in a draw (numerical)."""
+DEFAULT_SUBSTITUTION_DAYS = 90.0
+"""Adaptation time where a substitution fraction is given without one (assumption; docs/atlas.md)."""
 
 
 @dataclass(frozen=True)
@@ -105,6 +119,13 @@ class SiteIndex:
     atlas_version: str = ""
     notes: tuple[str, ...] = ()
     consumers: tuple[str, ...] = field(default=())
+    capital: pd.DataFrame | None = field(default=None, repr=False)
+    dynamics: Dynamics = field(default_factory=Dynamics, repr=False)
+    ranges: dict = field(default_factory=dict, repr=False)
+    order: tuple[str, ...] = ()
+    local_items: frozenset[str] = frozenset()
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
+    """Lookup tables derived from this index by the stress measures (scoped to the index)."""
 
     def site_id(self, item: str, producer: str) -> int:
         """Engine index of site (item, producer)."""
@@ -133,7 +154,7 @@ def _country_production(atlas: Any, year: int | None) -> pd.DataFrame:
     return prod.assign(share_f=prod["share_f"] / prod.groupby("item")["share_f"].transform("sum"))
 
 
-def _local_items(atlas: Any) -> set[str]:
+def _local_items(atlas: Any, modes_of: tuple[str, ...] = ("local", "grid")) -> set[str]:
     try:
         from ..logistics import transport_modes
 
@@ -141,7 +162,7 @@ def _local_items(atlas: Any) -> set[str]:
     except Exception:
         it = atlas["items"]
         modes = {str(a): str(b) for a, b in zip(it["item"], it["transport_mode"], strict=True) if isinstance(b, str)}
-    return {k for k, v in modes.items() if v in ("local", "grid")}
+    return {k for k, v in modes.items() if v in modes_of}
 
 
 def _upstream(recipes: pd.DataFrame, target: str) -> list[str]:
@@ -300,6 +321,134 @@ def _consumer_demand(consumers: Any, target_prod: pd.DataFrame, demand: float) -
 # --------------------------------------------------------------------------- main
 
 
+def _use_of(rec: pd.DataFrame) -> pd.Series:
+    if "use" not in rec.columns:
+        return pd.Series("material", index=rec.index)
+    return rec["use"].astype(object).where(rec["use"].notna(), "material").astype(str)
+
+
+def _topo_order(items: list[str], rec: pd.DataFrame) -> list[str]:
+    """Items ordered clients first (every item after all items that use it)."""
+    from graphlib import TopologicalSorter
+
+    pos = set(items)
+    ts: TopologicalSorter = TopologicalSorter({it: set() for it in items})
+    for k, j in zip(rec["item"], rec["input"], strict=True):
+        if k in pos and j in pos:
+            ts.add(j, k)  # j (input) comes after k (its client)
+    order = list(ts.static_order())
+    return [it for it in order if it in pos]
+
+
+def _ds_range(row: Any) -> tuple[float, float, float]:
+    v = float(row.dependent_share)
+    lo = getattr(row, "dependent_share_low", None)
+    hi = getattr(row, "dependent_share_high", None)
+    lo = float(lo) if lo is not None and lo == lo and lo is not pd.NA else v
+    hi = float(hi) if hi is not None and hi == hi and hi is not pd.NA else v
+    return v, min(lo, v), max(hi, v)
+
+
+def _power_mix(atlas: Any) -> dict[str, dict[str, tuple[float, float, float]]]:
+    """Per country: gas_share, lng_share, storage_days as (value, low, high)."""
+    try:
+        pm = atlas["power_mix"]
+    except KeyError:
+        return {}
+    out: dict[str, dict[str, tuple[float, float, float]]] = {}
+    for r in pm.to_dict("records"):
+        c = str(r.get("country"))
+        d: dict[str, tuple[float, float, float]] = {}
+        for f in ("gas_share", "lng_share", "storage_days"):
+            v = r.get(f)
+            if v is None or v != v or v is pd.NA:
+                continue
+            lo, hi = r.get(f + "_low"), r.get(f + "_high")
+            lo = float(lo) if lo is not None and lo == lo and lo is not pd.NA else float(v)
+            hi = float(hi) if hi is not None and hi == hi and hi is not pd.NA else float(v)
+            d[f] = (float(v), min(lo, float(v)), max(hi, float(v)))
+        out[c] = d
+    return out
+
+
+def _controllers(atlas: Any, year: int | None) -> dict[tuple[str, str], dict[str, float]]:
+    """Who controls each (item, made-in country) site: controller iso3 -> share of the site's output.
+
+    Country rows: ``controlled_by`` where given, else the country. Firm rows (items with only firm rows):
+    ``controlled_by``, else the firm's headquarters; the site is where the firm makes it (``country``).
+    """
+    from ..atlas import country_production
+    from ..atlas.validate import production_level
+
+    prod = atlas["production"]
+    if "controlled_by" not in prod.columns:
+        return {}
+    prod = prod[prod["share"].notna() & prod["year"].notna()]
+    if year is not None:
+        prod = prod[prod["year"] <= year]
+    lvl = production_level(prod).to_numpy()
+    cp = country_production(atlas, year)
+    firm_only = set(cp.loc[cp["from_firms"].astype(bool), "item"])
+    hq = dict(zip(atlas["firms"]["firm"], atlas["firms"]["country"], strict=True)) if not atlas["firms"].empty else {}
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    for it, g in prod.groupby("item"):
+        want = "firm" if it in firm_only else "country"
+        g = g[lvl[prod.index.get_indexer(g.index)] == want]
+        if g.empty:
+            continue
+        g = g[g["year"] == g["year"].max()]
+        for r in g.to_dict("records"):
+            p = str(r["producer"])
+            cb = r.get("controlled_by")
+            cb = str(cb) if isinstance(cb, str) and cb else None
+            if want == "country":
+                site = p
+                ctrl = cb or p
+            else:
+                made = r.get("country")
+                site = str(made) if isinstance(made, str) and made else (hq.get(p) or "ROW")
+                if p == "OTHER":
+                    site = "ROW"
+                ctrl = cb or hq.get(p) or site
+            d = out.setdefault((str(it), site), {})
+            d[ctrl] = d.get(ctrl, 0.0) + float(r["share"])
+    for k, d in out.items():
+        tot = sum(d.values())
+        if tot > 0:
+            out[k] = {c: v / tot for c, v in d.items()}
+    return out
+
+
+def _declared(atlas: Any) -> dict[tuple[str, str], list[tuple[str, str, float]]]:
+    """Declared supply: (input, client item) -> [(client country or '', supplier, share 0..1)]."""
+    try:
+        t = atlas["sourcing"]
+    except KeyError:
+        return {}
+    out: dict[tuple[str, str], list[tuple[str, str, float]]] = {}
+    for r in t.to_dict("records"):
+        c = r.get("client")
+        out.setdefault((str(r["item"]), str(r["client_item"])), []).append(
+            (str(c) if isinstance(c, str) and c else "", str(r["supplier"]), float(r["share"]) / 100.0))
+    return out
+
+
+def _row_lane_country(atlas: Any, item: str, producers: list[str], side: str,
+                      by_item: Mapping[str, pd.DataFrame]) -> str:
+    """The largest actual trader behind ``ROW`` for an item: the biggest exporter (``side='exporter'``)
+    or importer of it in the trade table that is not a listed producer; '' without trade data."""
+    tr = by_item.get(item)
+    if tr is None or tr.empty:
+        return ""
+    tr = tr[tr["year"] == tr["year"].max()]
+    qty = tr["quantity"].astype("float64")
+    w = qty if qty.notna().any() and qty.fillna(0).sum() > 0 else tr["value"].astype("float64")
+    tot = w.fillna(0.0).groupby(tr[side].astype(str)).sum()
+    tot = tot[~tot.index.isin(producers)]
+    tot = tot[tot > 0]
+    return "" if tot.empty else str(tot.sort_values(ascending=False, kind="mergesort").index[0])
+
+
 def build_index(
     atlas: Any,
     *,
@@ -311,6 +460,7 @@ def build_index(
     step_days: int = 1,
     demand: float | None = None,
     atlas_version: str | None = None,
+    prune: float = PRUNE_SHARE,
 ) -> SiteIndex:
     """Build the tables of the simulation network (see the module docstring for every choice).
 
@@ -318,7 +468,7 @@ def build_index(
     ----------
     atlas : Atlas
     target : str
-        Item whose final demand drives the network.
+        Item whose final demand drives the network (capacity additions of the target).
     consumers : "producers", "world", list of countries, or mapping consumer → share
         Who holds the target's final demand: by default each producer country of the target in
         proportion to its share (data centres serve where they stand); a list keeps those countries'
@@ -337,6 +487,9 @@ def build_index(
         quantity when ``normalize=False``).
     atlas_version : str, optional
         The atlas's version when the caller already has it (hashing the atlas takes a while).
+    prune : float
+        Links carrying less than this share of their client's need of an input are dropped and the
+        client's other suppliers of it scaled up (the largest supplier is always kept); 0 keeps all.
 
     Returns
     -------
@@ -350,11 +503,36 @@ def build_index(
         close = difflib.get_close_matches(target, sorted(known), n=3)
         raise NotFoundError(f"unknown target item '{target}'" + (f"; did you mean {', '.join(close)}?" if close else ""))
     notes: list[str] = []
-    rec = atlas["recipes"]
-    rec = rec[rec["dependent_share"].astype("float64").fillna(0) > 0]
-    rec = rec[rec["item"].isin(known) & rec["input"].isin(known)]
+    dyn = Dynamics.of(atlas)
+    rec_all = atlas["recipes"]
+    rec_all = rec_all[rec_all["dependent_share"].astype("float64").fillna(0) > 0]
+    rec_all = rec_all[rec_all["item"].isin(known) & rec_all["input"].isin(known)].reset_index(drop=True)
+    use = _use_of(rec_all)
+    # capital goods of every item but the target leave the daily flow network: installed tools keep
+    # running within a stress horizon, a cut delays capacity additions (reported as capital exposure)
+    # (items of the infrastructure stage are capacity additions themselves: their capital goods are the
+    # flow they are made of)
+    infra = rec_all["item"].map(dict(zip(items_t["item"], items_t["stage"], strict=True))).eq("infrastructure")
+    is_cap = (use == "capital").to_numpy() & ~infra.to_numpy()
+    # the target is capacity additions; its operating inputs are drawn by the installed stock
+    target_is_stock = dict(zip(items_t["item"], items_t["stage"], strict=True)).get(target) == "infrastructure"
+    is_op_t = (use == "operating").to_numpy() & (rec_all["item"] == target).to_numpy() & target_is_stock
+    op_rows = rec_all[is_op_t]
+    rec = rec_all[~is_cap & ~is_op_t].reset_index(drop=True)
     items = _upstream(rec, target)
+    all_cap = rec_all[is_cap]
+    grow = list(op_rows["input"])
+    while True:  # the upstream of operating inputs and of the capital goods of every item in the network
+        for j in grow:
+            for it in _upstream(rec, str(j)):
+                if it not in items:
+                    items.append(it)
+        cap_rows = all_cap[all_cap["item"].isin(items)].reset_index(drop=True)
+        grow = [str(j) for j in cap_rows["input"] if j not in items]
+        if not grow:
+            break
     rec = rec[rec["item"].isin(items) & rec["input"].isin(items)].reset_index(drop=True)
+    capital = cap_rows[["item", "input", "dependent_share"]].reset_index(drop=True)
     prod = _country_production(atlas, year)
     if demand is None:
         if normalize:
@@ -373,14 +551,21 @@ def build_index(
                              file="recipes.csv", column="quantity")
     derived = sorted(set(prod.loc[prod["from_firms"].eq(True), "item"])) if "from_firms" in prod.columns else []
     if derived:
-        notes.append("country sites derived from firm rows (production country, else headquarters) for: "
+        notes.append("country sites derived from firm rows (made-in country, else headquarters) for: "
                      + ", ".join(derived))
     local_items = _local_items(atlas)
-    w = _world_output(items, rec, target, float(demand), normalize)
-    world = dict(zip(items, w, strict=True))
+    # pipeline items (natural gas) are bought at home where the client's country produces them: gas for
+    # power, helium and liquefaction is mostly domestic; seaborne gas is the separate LNG item
+    home_items = local_items | _local_items(atlas, ("pipeline",))
     stage = dict(zip(items_t["item"], items_t["stage"], strict=True))
+    order = _topo_order(items, pd.concat([rec[["item", "input"]], cap_rows[["item", "input"]]], ignore_index=True))
+    ctrl = _controllers(atlas, year)
+    pmix = _power_mix(atlas)
+    dyn = _with_storage(dyn, pmix)
+    declared = _declared(atlas)
+    trade_by_item = _trade_by_item(atlas, year)
 
-    # sites
+    # ---- sites: production rows (shares normalized per item) ...
     rows: list[dict[str, Any]] = []
     producers_of: dict[str, list[str]] = {}
     shares_of: dict[str, np.ndarray] = {}
@@ -389,8 +574,7 @@ def build_index(
         p = prod[prod["item"] == it]
         if p.empty:
             no_prod.append(it)
-            p = pd.DataFrame({"producer": ["ROW"], "share_f": [1.0], "quantity": [np.nan], "capacity": [np.nan],
-                              "country": [pd.NA], "producer_type": ["rest_of_world"]})
+            p = pd.DataFrame({"producer": ["ROW"], "share_f": [1.0], "quantity": [np.nan], "capacity": [np.nan]})
         p = p.sort_values("share_f", ascending=False, kind="mergesort")
         producers_of[it] = [str(x) for x in p["producer"]]
         shares_of[it] = p["share_f"].to_numpy(dtype=float)
@@ -400,15 +584,75 @@ def build_index(
             rows.append({"item": it, "producer": str(r.producer),
                          "country": "" if str(r.producer) == "ROW" else str(r.producer),
                          "share": float(r.share_f), "capacity_headroom": max(head, 0.0) if head == head else np.nan,
-                         "virtual": False, "stage": stage.get(it, "")})
+                         "virtual": False, "kind": "site", "stage": stage.get(it, "")})
     if no_prod:
         notes.append("no production rows (one ROW site holds all output) for: " + ", ".join(no_prod))
-    sites = pd.DataFrame(rows)
-    sites["baseline"] = 0.0
-    sites["final_demand"] = 0.0
-    site_pos = {(a, b): i for i, (a, b) in enumerate(zip(sites["item"], sites["producer"], strict=True))}
+    site_pos = {(r["item"], r["producer"]): i for i, r in enumerate(rows)}
 
-    # final demand of the target
+    def add_site(it: str, producer: str, kind: str = "site", virtual: bool = False, country: str | None = None,
+                 item_label: str | None = None, of_site: int = -1) -> int:
+        rows.append({"item": item_label or it, "producer": producer,
+                     "country": ("" if producer == "ROW" else producer) if country is None else country,
+                     "share": 0.0, "capacity_headroom": np.nan if kind == "site" else 0.0, "virtual": virtual,
+                     "kind": kind, "stage": stage.get(it, ""), "of_site": of_site})
+        site_pos[(item_label or it, producer)] = len(rows) - 1
+        return len(rows) - 1
+
+    for r in rows:
+        r["of_site"] = -1
+
+    # ... the installed capacity's operation (one sink per target site, drawing the operating inputs) ...
+    target_sites = [site_pos[(target, p)] for p in producers_of[target]]
+    op_item = f"{target}{OPERATION_SUFFIX}"
+    op_sink: dict[int, int] = {}
+    if len(op_rows):
+        for ts in target_sites:
+            op_sink[ts] = add_site(target, rows[ts]["producer"], kind="operation", virtual=True,
+                                   country=rows[ts]["country"], item_label=op_item, of_site=ts)
+    # ... the capacity additions of every item with capital goods (tools, for fabs): one sink per site;
+    # they draw the capital goods and stand apart from the item's daily output
+    cap_sinks: dict[str, list[int]] = {}
+    for k in dict.fromkeys(cap_rows["item"]):
+        for p in producers_of[str(k)]:
+            ks = site_pos[(str(k), p)]
+            cap_sinks.setdefault(str(k), []).append(
+                add_site(str(k), p, kind="capital", virtual=True, country=rows[ks]["country"],
+                         item_label=f"{k}{CAPACITY_SUFFIX}", of_site=ks))
+    # ... and a home site of every grid/local input in each country that uses it (power is not shipped)
+    users_of: dict[str, list[tuple[str, str, float, float, float, float]]] = {}
+    for r in rec.itertuples(index=False):
+        v, lo, hi = _ds_range(r)
+        q = 1.0 if normalize else float(r.quantity)
+        users_of.setdefault(str(r.input), []).append((str(r.item), "material",
+                                                      v, lo, hi, q))
+    for r in op_rows.itertuples(index=False):
+        v, lo, hi = _ds_range(r)
+        users_of.setdefault(str(r.input), []).append((op_item, "operating", v, lo, hi, 1.0))
+    for r in cap_rows.itertuples(index=False):
+        v, lo, hi = _ds_range(r)
+        users_of.setdefault(str(r.input), []).append((f"{r.item}{CAPACITY_SUFFIX}", "capital", v, lo, hi, 1.0))
+    for j in order:
+        if j not in local_items or j not in users_of:
+            continue
+        countries = []
+        for (k, *_rest) in users_of[j]:
+            for row in rows:
+                if row["item"] == k:
+                    countries.append(row["country"] or "ROW")
+        for c in dict.fromkeys(countries):
+            if (j, c) not in site_pos:
+                add_site(j, c)
+                producers_of[j].append(c)
+                shares_of[j] = np.append(shares_of[j], 0.0)
+
+    n_real = len(rows)
+    s_item = [r["item"] for r in rows]
+    s_country = [r["country"] for r in rows]
+    sites_of: dict[str, list[int]] = {}
+    for i, it in enumerate(s_item):
+        sites_of.setdefault(it, []).append(i)
+
+    # ---- final demand of the target by consumer (and of the operation sinks: their own use)
     tp = prod[prod["item"] == target]
     if tp.empty:
         tp = pd.DataFrame({"producer": ["ROW"], "share_f": [1.0]})
@@ -416,7 +660,6 @@ def build_index(
     cnames = list(cons)
     cneed = np.array([cons[c] for c in cnames])
     tprods = producers_of[target]
-    trade_by_item = _trade_by_item(atlas, year)
     tmix = _trade_mix(atlas, target, tprods, year, trade_by_item)
     x = _sourcing(cnames, cneed, tprods, shares_of[target], tmix, local=target in local_items)
     final_rows = []
@@ -425,100 +668,381 @@ def build_index(
             if x[ci, pi] > 0:
                 final_rows.append({"site": site_pos[(target, p)], "consumer": c, "amount": float(x[ci, pi])})
     final = pd.DataFrame(final_rows, columns=["site", "consumer", "amount"])
+    f_target = np.zeros(n_real)
     fd = final.groupby("site")["amount"].sum()
-    sites.loc[fd.index, "final_demand"] = fd.to_numpy()
+    f_target[fd.index.to_numpy(dtype=int)] = fd.to_numpy()
+    for ts, sk in op_sink.items():  # installed capacity in proportion to the site's share of additions
+        f_target[sk] = f_target[ts]
 
-    # site baselines: share of world output (links below are fitted to these)
-    sites["baseline"] = [world[it] * s for it, s in zip(sites["item"], sites["share"], strict=True)]
-
-    # links (plain lists: per-cell DataFrame access dominated the build time)
-    s_item = [str(v) for v in sites["item"]]
-    s_prod = [str(v) for v in sites["producer"]]
-    s_country = [str(v) for v in sites["country"]]
-    s_base = sites["baseline"].to_numpy(dtype=float)
+    # ---- links: who supplies whom, as fractions of each client's need (fitted once, on central values)
+    # outside shares and needs of the first pass (central values): clients before their inputs
+    pbar0 = f_target.copy()
+    o_site = np.zeros(n_real)
+    for i in range(n_real):
+        if rows[i]["kind"] == "site" and s_item[i] != target:
+            o_site[i] = _outside(dyn, s_item[i], s_country[i])
     link_rows: list[dict[str, Any]] = []
-    virtual_rows: list[dict[str, Any]] = []
-    for j in items:
-        users = rec[rec["input"] == j]
-        if users.empty:
-            continue
-        clients: list[int] = []
-        needs: list[float] = []
-        no_need: list[tuple[int, float]] = []
-        for u in users.itertuples(index=False):
-            ds = float(u.dependent_share)
-            q = 1.0 if normalize else float(u.quantity)
-            for p in producers_of[u.item]:
-                ci = site_pos[(u.item, p)]
-                pbar = float(s_base[ci])
-                clients.append(ci)
-                needs.append(ds * q * pbar)
-                if ds < 1.0:
-                    no_need.append((ci, (1.0 - ds) * q * pbar))
-        ccountries = [s_country[c] or "ROW" for c in clients]
-        mix = _sourcing(ccountries, np.array(needs), producers_of[j], shares_of[j],
-                        _trade_mix(atlas, j, producers_of[j], year, trade_by_item), local=j in local_items)
-        sup_ids = [site_pos[(j, p)] for p in producers_of[j]]
-        exps = ["" if p == "ROW" else p for p in producers_of[j]]
-        rr, pp = np.nonzero(mix > 0)
-        vals = mix[rr, pp].tolist()
-        for r, pi, a in zip(rr.tolist(), pp.tolist(), vals, strict=True):
-            ci = clients[r]
-            link_rows.append({"supplier": sup_ids[pi], "client": ci, "item": j, "client_item": s_item[ci],
-                              "exporter": exps[pi], "importer": s_country[ci], "amount": a, "virtual": False})
-        if no_need:
-            virtual_rows.append({"item": j, "clients": no_need})
-    # virtual no-need suppliers, one per (client, input) pair with dependent_share < 1, so that no
-    # client can draw on another's no-need supply
+    ds_ranges: dict[tuple[str, str, str, str], tuple[float, float, float]] = {}
+    for j in order:
+        j_sites = [i for i in sites_of.get(j, []) if rows[i]["kind"] == "site"]
+        if j in users_of:
+            clients, needs, meta = [], [], []
+            for (k, usage, v, lo, hi, qs) in users_of[j]:
+                for ci in sites_of.get(k, []):
+                    dsv, dlo, dhi = v, lo, hi
+                    key = (j, "dependent_share", k, "")
+                    if k == "electricity" and j in ("natural_gas", "lng") and s_country[ci] in pmix:
+                        mix = pmix[s_country[ci]]
+                        g = mix.get("gas_share")
+                        if g is not None:
+                            ls = mix.get("lng_share", (0.0, 0.0, 0.0))
+                            if j == "lng":
+                                dsv, dlo, dhi = g[0] * ls[0], g[1] * ls[1], g[2] * ls[2]
+                            else:
+                                dsv, dlo, dhi = g[0] * (1 - ls[0]), g[1] * (1 - ls[2]), g[2] * (1 - ls[1])
+                            key = (j, "dependent_share", k, s_country[ci])
+                    if dhi <= 0:
+                        continue  # never needed here (e.g. no LNG in a country's power)
+                    dsv = max(dsv, DS_FLOOR)
+                    if dhi > dlo:
+                        ds_ranges[key] = (dsv, max(dlo, DS_FLOOR), dhi)
+                    clients.append(ci)
+                    needs.append(dsv * qs * pbar0[ci])
+                    meta.append((k, usage, dsv, dlo, dhi, qs, key))
+            frac = _fractions(atlas, j, clients, np.array(needs), [s_country[c] or "ROW" for c in clients],
+                              [rows[c]["item"] for c in clients], producers_of[j], shares_of[j], trade_by_item,
+                              year, j in home_items, declared, prune)
+            sup_ids = [site_pos[(j, p)] for p in producers_of[j]]
+            rr, pp = np.nonzero(frac > 0)
+            for r_, p_ in zip(rr.tolist(), pp.tolist(), strict=True):
+                ci = clients[r_]
+                k, usage, dsv, dlo, dhi, q, key = meta[r_]
+                exp = producers_of[j][p_]
+                link_rows.append({"supplier": sup_ids[p_], "client": ci, "item": j, "client_item": rows[ci]["item"],
+                                  "exporter": "" if exp == "ROW" else exp, "importer": s_country[ci],
+                                  "frac": float(frac[r_, p_]), "ds": dsv, "ds_key": key, "q": q, "use": usage,
+                                  "virtual": False})
+            # needs of this item are known: its sites' output of the first pass
+            for r_ in range(len(clients)):
+                for p_ in np.flatnonzero(frac[r_] > 0):
+                    pbar0[sup_ids[p_]] += frac[r_, p_] * needs[r_]
+        chain = pbar0[j_sites]
+        if j != target and j_sites:
+            pbar0[j_sites] = chain + _outside_demand(chain, shares_of[j][[producers_of[j].index(rows[i]["producer"])
+                                                                          for i in j_sites]],
+                                                     o_site[j_sites], j in local_items)
+        for sk in cap_sinks.get(j, []):  # capacity additions in proportion to the site's output
+            pbar0[sk] = pbar0[rows[sk]["of_site"]]
+    # virtual no-need suppliers, one per (client, input) with a dependent share that can be below 1
+    need_virtual = {}
+    for lk in link_rows:
+        k = lk["ds_key"]
+        lo = ds_ranges.get(k, (lk["ds"], lk["ds"], lk["ds"]))[1]
+        if min(lk["ds"], lo) < 1.0:
+            need_virtual[(lk["client"], lk["item"])] = lk
     vrows = []
-    for v in virtual_rows:
-        for ci, a in v["clients"]:
-            if a <= 0:
-                continue
-            vid = len(sites) + len(vrows)
-            vrows.append({"item": v["item"], "producer": f"{VIRTUAL_PRODUCER}:{s_item[ci]}@{s_prod[ci]}",
-                          "country": "", "share": 0.0, "capacity_headroom": 0.0, "virtual": True,
-                          "stage": stage.get(v["item"], ""), "baseline": a, "final_demand": 0.0})
-            link_rows.append({"supplier": vid, "client": ci, "item": v["item"], "client_item": s_item[ci],
-                              "exporter": "", "importer": s_country[ci], "amount": a, "virtual": True})
-    if vrows:
-        sites = pd.concat([sites, pd.DataFrame(vrows)], ignore_index=True)
-    links = pd.DataFrame(link_rows, columns=["supplier", "client", "item", "client_item", "exporter", "importer",
-                                             "amount", "virtual"])
+    for (ci, j), lk in need_virtual.items():
+        vid = len(rows) + len(vrows)
+        vrows.append({"item": j, "producer": f"{VIRTUAL_PRODUCER}:{rows[ci]['item']}@{rows[ci]['producer']}",
+                      "country": "", "share": 0.0, "capacity_headroom": 0.0, "virtual": True, "kind": "no_need",
+                      "stage": stage.get(j, ""), "of_site": -1})
+        link_rows.append({"supplier": vid, "client": ci, "item": j, "client_item": rows[ci]["item"],
+                          "exporter": "", "importer": s_country[ci], "frac": 1.0, "ds": lk["ds"],
+                          "ds_key": lk["ds_key"], "q": lk["q"], "use": lk["use"], "virtual": True})
+    sites = pd.DataFrame(rows + vrows)
+    sites["virtual"] = sites["virtual"].astype(bool)
+    sites["outside_share"] = np.append(o_site, np.zeros(len(sites) - n_real))
+    f_all = f_target.copy()
+    for ks in [i for v in cap_sinks.values() for i in v]:
+        f_all[ks] = pbar0[ks]
+    sites["target_demand"] = np.append(f_all, np.zeros(len(sites) - n_real))
+    sites["controllers"] = [";".join(f"{c}:{v:.6g}" for c, v in sorted(ctrl.get((r["item"], r["country"] or "ROW"),
+                                                                                {}).items()))
+                            if r["kind"] == "site" else "" for r in rows + vrows]
+    links = pd.DataFrame(link_rows)
     links = links.sort_values(["client", "supplier"], kind="mergesort").reset_index(drop=True)
     links.insert(0, "link", np.arange(len(links)))
-    sites["virtual"] = sites["virtual"].astype(bool)
     sites.insert(0, "site", np.arange(len(sites)))
+    sites["topo"] = sites["item"].map({it: i for i, it in enumerate(order)}).fillna(-1).astype(int)
 
-    # baseline output from flows (= final demand + clients' needs); differs from the share target
-    # only by the IPF tolerance
-    out = links.groupby("supplier")["amount"].sum().reindex(sites.index, fill_value=0.0)
-    fitted = sites["final_demand"].to_numpy() + out.to_numpy()
-    real = ~sites["virtual"].to_numpy()
-    real = real & ~sites["item"].isin(list(local_items)).to_numpy()
-    dev = np.abs(fitted - sites["baseline"].to_numpy())[real]
-    if dev.size and dev.max() > 1e-6 * float(demand):
-        notes.append(f"sourcing fit: site outputs deviate from production shares by up to {dev.max():.3g} units")
-    sites["baseline"] = fitted
-
-    links = _attach_lanes(atlas, links, lanes, step_days, items_t, notes)
+    index = SiteIndex(sites=sites, links=links, final=final, target=target,
+                      units="normalized" if normalize else "item units", step_days=step_days,
+                      atlas_version=getattr(atlas, "version", "") if atlas_version is None else atlas_version,
+                      notes=tuple(notes), consumers=tuple(cnames), capital=capital, dynamics=dyn,
+                      ranges=ds_ranges, order=tuple(order), local_items=frozenset(local_items))
+    flows = index_flows(index)
+    sites = sites.assign(baseline=flows.baseline, final_demand=flows.final_demand,
+                         outside_demand=flows.outside_demand)
+    links = links.assign(amount=flows.amount)
+    links = _attach_lanes(atlas, links, lanes, step_days, items_t, notes,
+                          row_lanes={j: (_row_lane_country(atlas, j, producers_of[j], "exporter", trade_by_item))
+                                     for j in items})
     links = _attach_stocks(atlas, links, sites, notes)
-    return SiteIndex(sites=sites.reset_index(drop=True), links=links, final=final, target=target,
-                     units="normalized" if normalize else "item units", step_days=step_days,
-                     atlas_version=getattr(atlas, "version", "") if atlas_version is None else atlas_version,
-                     notes=tuple(notes), consumers=tuple(cnames))
+    links = attach_link_dynamics(links, dyn, local_items)
+    sites = attach_site_dynamics(sites, dyn)
+    return replace(index, sites=sites.reset_index(drop=True), links=links, notes=tuple(notes))
+
+
+def _with_storage(dyn: Dynamics, pmix: Mapping[str, Mapping[str, tuple[float, float, float]]]) -> Dynamics:
+    """Add each country's gas storage days (``power_mix``) as the stock of gas and LNG its power holds."""
+    extra = [{"item": j, "parameter": "inventory_days", "client": "electricity", "holder": c,
+              "value": v[0], "low": v[1], "high": v[2]}
+             for c, mix in pmix.items() if "storage_days" in mix for v in [mix["storage_days"]]
+             for j in ("natural_gas", "lng")]
+    if not extra:
+        return dyn
+    base = dyn.table if dyn.table is not None else pd.DataFrame()
+    cols = ["item", "parameter", "client", "holder", "value", "low", "high"]
+    t = pd.concat([base[cols] if len(base) else pd.DataFrame(columns=cols), pd.DataFrame(extra)], ignore_index=True)
+    t = t.drop_duplicates(["item", "parameter", "client", "holder"], keep="last")
+    return Dynamics(t)
+
+
+def _outside(dyn: Dynamics, item: str, country: str) -> float:
+    v = dyn.value(item, "outside_share", holder=country or "", default=0.0) or 0.0
+    return min(max(float(v), 0.0), MAX_OUTSIDE_SHARE)
+
+
+def _outside_demand(chain: np.ndarray, shares: np.ndarray, o: np.ndarray, local: bool) -> np.ndarray:
+    """Outside demand of an item's sites given their chain output.
+
+    Traded items keep their production shares in total output: world output is the chain's need
+    over ``1 - o`` and each site serves outside uses with what its share leaves after the chain
+    (at least nothing). Local (grid) items serve outside uses at home: ``chain · o / (1 - o)``.
+    """
+    o = np.minimum(np.maximum(o, 0.0), MAX_OUTSIDE_SHARE)
+    if local or shares.sum() <= 0:
+        return chain * o / (1.0 - o)
+    o_item = float(o.max(initial=0.0))  # traded items: one outside share (holder rows apply to grid items)
+    total = chain.sum() / (1.0 - o_item)
+    gap = np.maximum(shares / shares.sum() * total - chain, 0.0)
+    # outside uses are o of world output exactly; they go where production shares leave room
+    return gap * (o_item * total / gap.sum()) if gap.sum() > 0 else gap
+
+
+def _fractions(atlas: Any, j: str, clients: list[int], needs: np.ndarray, countries: list[str],
+               client_items: list[str], producers: list[str], shares: np.ndarray,
+               trade_by_item: Mapping[str, pd.DataFrame], year: int | None, local: bool,
+               declared: Mapping[tuple[str, str], list[tuple[str, str, float]]], prune: float) -> np.ndarray:
+    """Each client's need of ``j`` split over ``j``'s producers, as fractions (rows sum to 1)."""
+    ncl, npr = len(clients), len(producers)
+    pos = {p: i for i, p in enumerate(producers)}
+    fixed = np.zeros((ncl, npr))
+    is_fixed = np.zeros(ncl, bool)
+    for r in range(ncl):
+        rows = declared.get((j, client_items[r]))
+        if not rows:
+            continue
+        mine = [x for x in rows if x[0] == countries[r]] or [x for x in rows if x[0] == ""]
+        v = np.zeros(npr)
+        for _c, sup, sh in mine:
+            if sup in pos:
+                v[pos[sup]] += sh
+        if v.sum() > 0:
+            fixed[r] = v / v.sum()
+            is_fixed[r] = True
+    free = ~is_fixed
+    x = np.zeros((ncl, npr))
+    if free.any():
+        nf = needs[free]
+        if local:
+            x[free] = _sourcing([c for c, f in zip(countries, free, strict=True) if f], nf, producers, shares, {},
+                                local=True)
+        else:
+            cols = shares * (needs.sum()) - (fixed * needs[:, None]).sum(axis=0)
+            cols = np.maximum(cols, 0.0)
+            if cols.sum() <= 0:
+                cols = shares.copy()
+            cols = cols / cols.sum() * nf.sum()
+            mix = _trade_mix(atlas, j, producers, year, trade_by_item)
+            seed_shares = cols / cols.sum() if cols.sum() > 0 else shares
+            x[free] = _sourcing_cols([c for c, f in zip(countries, free, strict=True) if f], nf, producers,
+                                     seed_shares, mix, cols)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(needs[:, None] > 0, x / np.where(needs > 0, needs, 1.0)[:, None], 0.0)
+    zero = frac.sum(axis=1) <= 0
+    frac[zero] = (shares / shares.sum()) if shares.sum() > 0 else 1.0 / npr
+    frac[is_fixed] = fixed[is_fixed]
+    if prune > 0:
+        big = frac >= prune
+        big[np.arange(ncl), frac.argmax(axis=1)] = True
+        frac = np.where(big, frac, 0.0)
+    frac = frac / frac.sum(axis=1, keepdims=True)
+    return frac
+
+
+def _sourcing_cols(client_countries: list[str], needs: np.ndarray, producers: list[str], shares: np.ndarray,
+                   trade: Mapping[str, np.ndarray], cols: np.ndarray) -> np.ndarray:
+    """IPF of clients' needs (rows, exact) over producers (columns ``cols``), seeded by trade mixes."""
+    pos = {p: i for i, p in enumerate(producers)}
+    seed = np.empty((len(client_countries), len(producers)))
+    for r, c in enumerate(client_countries):
+        if c in trade:
+            home = np.zeros(len(producers))
+            own = shares[pos[c]] if c in pos else 0.0
+            if c in pos:
+                home[pos[c]] = 1.0
+            seed[r] = (1.0 - own) * trade[c] + own * home
+        else:
+            seed[r] = shares
+    seed = seed + SEED_FLOOR * np.maximum(shares, 1e-12)[None, :]
+    if needs.sum() <= 0:
+        return np.zeros_like(seed)
+    return _ipf(seed, needs.astype(float), cols)
+
+
+@dataclass(frozen=True)
+class Flows:
+    """Amounts of one parameter draw on an index's topology (see :func:`index_flows`)."""
+
+    amount: np.ndarray
+    baseline: np.ndarray
+    final_demand: np.ndarray
+    outside_demand: np.ndarray
+
+
+def index_flows(index: SiteIndex, draw: Mapping[tuple[str, str, str, str], float] | None = None) -> Flows:
+    """Link amounts and site outputs for one draw of the uncertain parameters, on fixed topology.
+
+    Clients come before their inputs (``index.order``): a site's output is its final demand (the
+    target's, an operation sink's, or outside uses) plus what its clients need, and a client needs
+    ``dependent_share · quantity · output`` of an input, split over suppliers by the fractions fitted
+    when the index was built. A draw changes dependent shares (recipe ranges, power mix) and outside
+    shares; the central values give the index's own amounts.
+
+    Examples
+    --------
+    >>> ix = build_index(tiny_atlas(), target="chip")
+    >>> index_flows(ix).amount.round(6).tolist()
+    [60.0, 40.0]
+    """
+    draw = draw or {}
+    sites, links = index.sites, index.links
+    n, m = len(sites), len(links)
+    dyn = index.dynamics.with_overrides(draw) if draw else index.dynamics
+    kind = sites["kind"].to_numpy()
+    item = sites["item"].to_numpy()
+    country = sites["country"].astype(str).to_numpy()
+    share = sites["share"].to_numpy(dtype=float)
+    final = sites["target_demand"].to_numpy(dtype=float).copy()
+    o = sites["outside_share"].to_numpy(dtype=float).copy()
+    if draw:
+        for i in np.flatnonzero(kind == "site"):
+            if item[i] != index.target:
+                o[i] = _outside(dyn, str(item[i]), str(country[i]))
+    ds = links["ds"].to_numpy(dtype=float).copy()
+    if draw:
+        keys = links["ds_key"].tolist()
+        for e, k in enumerate(keys):
+            if k in draw:
+                ds[e] = min(max(float(draw[k]), DS_FLOOR), 1.0)
+    virt = links["virtual"].to_numpy(bool)
+    per = np.where(virt, np.maximum(1.0 - ds, VIRTUAL_FLOOR), ds) * links["q"].to_numpy(dtype=float) \
+        * links["frac"].to_numpy(dtype=float)
+    sup = links["supplier"].to_numpy(np.int64)
+    cli = links["client"].to_numpy(np.int64)
+    pbar = final.copy()
+    amount = np.zeros(m)
+    outside = np.zeros(n)
+    sup_item = item[sup]
+    by_item_links: dict[str, np.ndarray] = {}
+    for it in index.order:
+        by_item_links[it] = np.flatnonzero((sup_item == it) & ~virt)
+    site_kind_site = kind == "site"
+    of_site = sites["of_site"].to_numpy(np.int64) if "of_site" in sites.columns else np.full(n, -1)
+    cap_sinks_of: dict[str, np.ndarray] = {}
+    for i in np.flatnonzero(kind == "capital"):
+        cap_sinks_of.setdefault(str(item[of_site[i]]), []).append(i)  # type: ignore[arg-type]
+    cap_sinks_of = {k: np.array(v, np.int64) for k, v in cap_sinks_of.items()}
+    for it in index.order:
+        e = by_item_links[it]
+        if e.size:
+            amount[e] = per[e] * pbar[cli[e]]
+            np.add.at(pbar, sup[e], amount[e])
+        ids = np.flatnonzero((item == it) & site_kind_site)
+        if it != index.target and ids.size:
+            add = _outside_demand(pbar[ids], share[ids], o[ids], it in index.local_items)
+            outside[ids] = add
+            pbar[ids] += add
+        sk = cap_sinks_of.get(it)
+        if sk is not None:  # capacity additions of the item's sites, in proportion to their output
+            final[sk] = pbar[of_site[sk]]
+            pbar[sk] = final[sk]
+    ev = np.flatnonzero(virt)
+    amount[ev] = per[ev] * pbar[cli[ev]]
+    pbar[sup[ev]] = amount[ev]
+    return Flows(amount=amount, baseline=pbar, final_demand=final + outside, outside_demand=outside)
+
+
+def attach_link_dynamics(links: pd.DataFrame, dyn: Dynamics,
+                         local_items: set[str] | frozenset[str]) -> pd.DataFrame:
+    """Per-link working stock (days), substitution and its adaptation time, from the dynamics table.
+
+    Links from grid items carry one day (power is not stored) unless the table says otherwise; links
+    of gas and LNG into a country's power carry its gas storage days (``power_mix``, added to the
+    dynamics when the index is built). NaN stock: the run's default.
+    """
+    # one lookup per distinct (input, client item, client country), not per link
+    keys = (links["item"].astype(str) + "\x1f" + links["client_item"].astype(str) + "\x1f"
+            + links["importer"].astype(str))
+    code, uniq = pd.factorize(keys, sort=False)
+    inv_u, sub_u, subd_u = (np.empty(len(uniq)) for _ in range(3))
+    for u, key in enumerate(uniq):
+        j, k, h = str(key).split("\x1f")
+        default = 1.0 if j in local_items else np.nan
+        v = dyn.value(j, "inventory_days", client=k, holder=h, default=default)
+        inv_u[u] = np.nan if v is None else float(v)
+        sub_u[u] = float(dyn.value(j, "substitution", client=k, holder=h, default=0.0) or 0.0)
+        subd_u[u] = float(dyn.value(j, "substitution_days", client=k, holder=h, default=DEFAULT_SUBSTITUTION_DAYS)
+                          or DEFAULT_SUBSTITUTION_DAYS)
+    virt = links["virtual"].to_numpy(bool)
+    return links.assign(inventory_days=np.where(virt, np.nan, inv_u[code]),
+                        substitution=np.where(virt, 0.0, sub_u[code]), substitution_days=subd_u[code])
+
+
+def attach_site_dynamics(sites: pd.DataFrame, dyn: Dynamics) -> pd.DataFrame:
+    """Per-site spare capacity (atlas capacity/quantity first, then the dynamics table) and ramp days."""
+    if "atlas_headroom" not in sites.columns:
+        sites = sites.assign(atlas_headroom=sites["capacity_headroom"].to_numpy(dtype=float))
+    head = sites["atlas_headroom"].to_numpy(dtype=float).copy()
+    ramp = np.full(len(sites), np.nan)
+    kind = sites["kind"].to_numpy()
+    items = sites["item"].astype(str).to_numpy()
+    ctry = sites["country"].astype(str).to_numpy()
+    cache: dict[tuple[str, str], tuple[float | None, float | None]] = {}
+    for i in np.flatnonzero(kind == "site"):
+        key = (items[i], ctry[i])
+        if key not in cache:
+            cache[key] = (dyn.value(key[0], "spare_capacity", holder=key[1], default=None),
+                          dyn.value(key[0], "ramp_days", holder=key[1], default=None))
+        sp, rd = cache[key]
+        if not head[i] == head[i] and sp is not None:
+            head[i] = float(sp)
+        if rd is not None:
+            ramp[i] = float(rd)
+    return sites.assign(capacity_headroom=head, ramp_days=ramp)
+
+
+
+def _ends(links: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """The countries a link's lane joins: ``lane_from``/``lane_to`` where set (rest-of-world sites
+    ship from the largest actual trader behind them), else exporter/importer."""
+    f = links["lane_from"] if "lane_from" in links.columns else links["exporter"]
+    t = links["lane_to"] if "lane_to" in links.columns else links["importer"]
+    return f.astype(str), t.astype(str)
 
 
 def _real_cross(links: pd.DataFrame) -> pd.Series:
-    return (~links["virtual"].astype(bool) & (links["exporter"] != "") & (links["importer"] != "")
-            & (links["exporter"] != links["importer"]))
+    f, t = _ends(links)
+    return ~links["virtual"].astype(bool) & (f != "") & (t != "") & (f != t)
 
 
 def lane_pairs(links: pd.DataFrame) -> pd.DataFrame:
-    """Distinct (exporter, importer, item) of the real cross-border links of a network."""
+    """Distinct (exporter, importer, item) lane ends of the real cross-border links of a network."""
     real = _real_cross(links)
-    return (links.loc[real, ["exporter", "importer", "item"]].drop_duplicates()
-            .astype(str).reset_index(drop=True))
+    f, t = _ends(links)
+    return (pd.DataFrame({"exporter": f[real], "importer": t[real], "item": links.loc[real, "item"]})
+            .drop_duplicates().astype(str).reset_index(drop=True))
 
 
 def compute_lanes(atlas: Any, pairs: pd.DataFrame, closed: Iterable[str] = frozenset(),
@@ -541,8 +1065,15 @@ def compute_lanes(atlas: Any, pairs: pd.DataFrame, closed: Iterable[str] = froze
 
 
 def _attach_lanes(atlas: Any, links: pd.DataFrame, lanes: pd.DataFrame | None, step_days: int,
-                  items_t: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+                  items_t: pd.DataFrame, notes: list[str],
+                  row_lanes: Mapping[str, str] | None = None) -> pd.DataFrame:
     links = links.copy()
+    if "lane_from" not in links.columns:
+        exp = links["exporter"].astype(str)
+        row_from = links["item"].map(dict(row_lanes or {})).fillna("").astype(str)
+        sup_row = (exp == "") & ~links["virtual"].astype(bool)
+        links["lane_from"] = np.where(sup_row, row_from, exp)
+        links["lane_to"] = links["importer"].astype(str)
     links["lead_days"] = np.nan
     links["chokepoints"] = ""
     links["mode"] = ""
@@ -562,7 +1093,9 @@ def _attach_lanes(atlas: Any, links: pd.DataFrame, lanes: pd.DataFrame | None, s
         lanes["chokepoints"] = lanes["chokepoints"].map(_cp_text)
         base_days = lanes["base_days"] if "base_days" in lanes.columns else lanes["days"]
         lanes = lanes.assign(_days=base_days.astype("float64"))
-        left = links.loc[real, key_cols].astype(str)
+        f, t = _ends(links)
+        left = pd.DataFrame({"exporter": f[real], "importer": t[real], "item": links.loc[real, "item"]})[
+            key_cols].astype(str)
         merged = left.merge(lanes[key_cols + ["_days", "chokepoints", "mode"]].astype(
             {k: str for k in key_cols}), on=key_cols, how="left")
         links.loc[real, "lead_days"] = merged["_days"].to_numpy(dtype=float)

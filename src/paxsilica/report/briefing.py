@@ -18,26 +18,38 @@ import pandas as pd
 from .. import __version__
 from ..atlas import STAGES, Atlas
 from ..atlas.schema import STAGE_ORDER
-from ..errors import NotFoundError
+from ..bands import DEFAULT_DRAWS
 from ..metrics import (
-    COERCIVE_SHARE,
     DEFAULT_COALITION,
     DEFAULT_TARGET,
+    DEPENDENCY_SHARE,
     SPOF_HHI,
     SPOF_TOP_SHARE,
+    STALE_YEARS,
     bottlenecks,
     coalition_bottlenecks,
     coalition_by_stage,
     coalition_exposure,
     coalition_whatif,
+    coercion_risk,
     concentration,
     country_knockouts,
     import_risk,
     latest_production,
     members,
+    partners,
+    restriction_events,
     supply_risk,
+    tier_of,
 )
-from ..metrics._common import country_names, governance, parse_codes, require_group, require_item
+from ..metrics._common import (
+    country_names,
+    governance,
+    parse_codes,
+    require_countries,
+    require_group,
+    require_item,
+)
 from ..stress import DEFAULT_INVENTORY_DAYS, DEFAULT_TAU_DAYS, SURVIVE_THRESHOLD, run_library
 
 
@@ -76,6 +88,13 @@ class Briefing:
     stress: pd.DataFrame | None = None
     """Built-in stress scenarios' results (:func:`paxsilica.stress.run_library`), None when not run."""
     stress_parameters: dict[str, Any] = field(default_factory=dict)
+    partners: tuple[str, ...] = ()
+    """Partner tier: the coalition's guests and members of the ``allies`` groups."""
+    allies: tuple[str, ...] = ()
+    coercion: pd.DataFrame | None = None
+    """Per item coercion risk (:func:`paxsilica.metrics.coercion_risk`)."""
+    restrictions: pd.DataFrame | None = None
+    """Restriction events on record (:func:`paxsilica.metrics.restriction_events`)."""
 
     @property
     def spofs(self) -> pd.DataFrame:
@@ -92,10 +111,12 @@ class Briefing:
         meta = {k: getattr(self, k) for k in ("atlas_name", "atlas_version", "code_version",
                                               "generated", "coalition", "date", "target",
                                               "target_name", "for_iso3")}
-        meta.update(add=list(self.add), members=list(self.members))
+        meta.update(add=list(self.add), members=list(self.members), partners=list(self.partners),
+                    allies=list(self.allies))
         tables = {k: rec(getattr(self, k)) for k in (
             "dangers", "exposure", "by_stage", "bottlenecks", "country_knockouts",
-            "coalition_bottlenecks", "whatif", "supply_risk", "import_risk", "sources")}
+            "coalition_bottlenecks", "whatif", "supply_risk", "import_risk", "sources",
+            "coercion", "restrictions")}
         return {"meta": meta, **tables, "stress": stress_records(self.stress),
                 "stress_parameters": dict(self.stress_parameters)}
 
@@ -130,7 +151,8 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
                    date: str | dt.date | None = None, target: str = DEFAULT_TARGET,
                    add: Iterable[str] | str | None = (), top: int = 10,
                    generated: str | None = None, scenarios: Any = None, steps: int | None = None,
-                   progress: Any = None) -> Briefing:
+                   progress: Any = None, allies: Iterable[str] | str | None = (),
+                   bands: int = DEFAULT_DRAWS) -> Briefing:
     """Compute every measure the briefing shows.
 
     Parameters
@@ -158,8 +180,13 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
         A scenario that does not fit the atlas is listed with the reason instead of its results.
     steps : int, optional
         Steps for every scenario (default: each scenario's horizon).
+    bands : int
+        Seeded draws of the stress model's parameter ranges for the uncertainty band of every stress
+        result (:mod:`paxsilica.bands`; 0: central values only).
     progress : callable, optional
         Called with each scenario's name as it runs.
+    allies : group ids
+        Groups whose members count as partners (with the coalition's guests), e.g. ``oecd``.
 
     Examples
     --------
@@ -174,14 +201,21 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
     version = atlas.version
     if not parse_codes(add) or coalition in set(atlas["groups"]["group"].dropna().astype(str)):
         require_group(atlas, coalition)
+    ally_list = tuple(dict.fromkeys(a.strip() for a in (allies.split(",") if isinstance(allies, str)
+                                                         else (allies or ())) if a and a.strip()))
+    for g in ally_list:
+        require_group(atlas, g)
     for_iso3 = for_iso3.strip().upper() if for_iso3 else None
-    if for_iso3 and for_iso3 not in set(atlas["countries"]["iso3"].dropna().astype(str)):
-        raise NotFoundError(f"unknown country {for_iso3!r} (use an ISO3 code of the atlas's countries)")
+    if for_iso3:
+        require_countries(atlas, for_iso3)
+    require_countries(atlas, add)
     date_s = None if date is None else str(date)
     added = parse_codes(add)
     mem = members(atlas, coalition, date)
+    par = partners(atlas, coalition, date, ally_list, member_set=mem)
     conc = concentration(atlas)
-    expo = coalition_exposure(atlas, coalition, date)
+    expo = coalition_exposure(atlas, coalition, date, allies=ally_list)
+    coer = coercion_risk(atlas, date)
     bott = bottlenecks(atlas, target)
     knock = country_knockouts(atlas, target, coalition=coalition, date=date)
     cb = coalition_bottlenecks(atlas, coalition, date, added, target)
@@ -200,6 +234,9 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
         outside_loss=[loss_of.get((i, p), 0.0)
                       for i, p in zip(expo["item"], expo["largest_outside"], strict=True)],
         hhi_wgi=expo["item"].map(conc.set_index("item")["hhi_wgi"]) if len(conc) else np.nan,
+        stale=expo["item"].map(conc.set_index("item")["stale"]).fillna(False).astype(bool)
+        if len(conc) else False,
+        coercion_risk=expo["item"].map(coer.set_index("item")["coercion_risk"]) if len(coer) else np.nan,
     )
     dangers = expo[expo["largest_outside"].notna() & (expo["largest_outside_share"] > 0)].copy()
     dangers["governance_risk"] = dangers["largest_outside"].map(gov)
@@ -211,9 +248,9 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
     stress_params: dict[str, Any] = {}
     if scenarios is not None and scenarios is not False:
         stress = run_library(atlas, None if scenarios is True else list(scenarios), target=target, steps=steps,
-                             errors="note", progress=progress, atlas_version=version)
+                             errors="note", progress=progress, atlas_version=version, bands=bands)
         stress_params = {"steps": steps, "inventory_days": DEFAULT_INVENTORY_DAYS, "tau_days": DEFAULT_TAU_DAYS,
-                         "survive_threshold": SURVIVE_THRESHOLD, "consumers": "producers"}
+                         "survive_threshold": SURVIVE_THRESHOLD, "consumers": "producers", "bands": bands}
 
     prod = latest_production(atlas)
     c = atlas["countries"]
@@ -228,7 +265,8 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
         coalition_bottlenecks=cb, whatif=whatif, supply_risk=sr, import_risk=ir, dangers=dangers,
         production=prod, sources=cited_sources(atlas), names=names, points=points, governance=gov,
         item_sources=item_sources(atlas), item_names={str(k): str(v) for k, v in items["name"].items()},
-        stress=stress, stress_parameters=stress_params,
+        stress=stress, stress_parameters=stress_params, partners=tuple(sorted(par)), allies=ally_list,
+        coercion=coer, restrictions=restriction_events(atlas, date),
     )
 
 
@@ -236,7 +274,7 @@ def cited_sources(atlas: Atlas) -> pd.DataFrame:
     """Every source the atlas's rows cite, with how many rows of which table cite it."""
     uses: dict[str, dict[str, int]] = {}
     for table in ("production", "recipes", "groups", "countries", "items", "trade", "firms",
-                  "facilities", "stocks"):
+                  "facilities", "stocks", "restrictions"):
         df = atlas[table]
         if "source" not in df.columns or df.empty:
             continue
@@ -288,15 +326,17 @@ def _summary_points(b: Briefing) -> list[str]:
         out.append(
             f"The {b.coalition} coalition ({n_mem} members, {when}) produces on average "
             f"{pct(e['coalition_share'].mean())} of the {len(e)} items with production data; "
-            f"{int(e['spof'].sum())} items are single points of failure and "
-            f"{int(e['coercive'].sum())} depend for at least half their supply on one non-member.")
+            f"{int(e['spof'].sum())} items are single points of failure; "
+            f"{int(e['nonmember_dependency'].sum())} depend for at least half their supply on one "
+            f"non-member, {int(e['other_dependency'].sum())} of them on a supplier that is neither a "
+            f"member nor a partner ({_partner_text(b)}).")
     k = b.country_knockouts
     if len(k):
         worst = k.head(3)
-        out.append("Losing one country's output of every item would cut "
-                   f"{b.target_name} by: " + "; ".join(
-                       f"{r.name} ({r.country}) {pct(r.loss)}" + ("" if r.member else " — outside the coalition")
-                       for r in worst.itertuples()) + ".")
+        out.append("Static worst case — if one country's output of every item stopped at once, with no "
+                   f"inventories and no re-sourcing, {b.target_name} would lose: " + "; ".join(
+                       f"{r.name} {pct(r.loss)}" + ("" if r.member else " (outside the coalition)")
+                       for r in worst.itertuples()) + ". " + STATIC_VS_DYNAMIC)
     cb = b.coalition_bottlenecks
     if len(cb):
         r = cb.iloc[0]
@@ -329,6 +369,50 @@ def _summary_points(b: Briefing) -> list[str]:
                    f"{pct(r['largest_outside_share'])} of world output; losing it costs "
                    f"{pct(r['outside_loss'])} of {b.target_name}.")
     return out
+
+
+STATIC_VS_DYNAMIC = (
+    "This is an upper bound of the first shock, not a forecast: the stress tests below let "
+    "inventories, spare capacity and re-sourcing absorb part of a cut over time, so their losses are "
+    "smaller.")
+"""One sentence on why the static knock-out loss exceeds the stress tests' dynamic loss."""
+
+
+def _partner_text(b: Briefing) -> str:
+    who = ", ".join(b.names.get(c, c) for c in b.partners) or "none"
+    groups = f"{b.coalition}_guests" + "".join(f", {a}" for a in b.allies)
+    return f"partners: {who} — from {groups}"
+
+
+def item_label(item: Any, item_names: dict[str, str], fallback: Any = None) -> str:
+    """The display name of ``item``: its name in the atlas, else ``fallback``, else the id itself.
+
+    Examples
+    --------
+    >>> item_label("euv_lithography", {"euv_lithography": "EUV lithography"}, "euv_lithography")
+    'EUV lithography'
+    >>> item_label("x", {}, "X ray")
+    'X ray'
+    """
+    key = str(item)
+    name = item_names.get(key)
+    if isinstance(name, str) and name.strip() and name != "nan":
+        return name
+    return str(fallback) if _present(fallback) else key
+
+
+def named_path(path: Any, item_names: dict[str, str]) -> str:
+    """A binding chain of item ids as names: ``ai_servers <- ai_accelerators`` -> ``AI servers ‹
+    AI accelerators``.
+
+    Examples
+    --------
+    >>> named_path("dc <- chip", {"dc": "Data centres", "chip": "Chips"})
+    'Data centres ‹ Chips'
+    """
+    if not _present(path):
+        return ""
+    return " ‹ ".join(item_names.get(p.strip(), p.strip()) for p in str(path).split("<-"))
 
 
 _TITLE_WORDS = {"hbm": "HBM", "euv": "EUV", "duv": "DUV", "lng": "LNG", "ai": "AI", "us": "US", "eu": "EU",
@@ -383,10 +467,20 @@ def _stress_rows(b: Briefing, svg: bool = True) -> list[dict[str, Any]]:
         items = [x.strip() for x in str(r["most_affected_items"] or "").split(",") if x.strip()]
         level = r["level"] if isinstance(r["level"], np.ndarray) else np.zeros(0)
         title = _scenario_title(r["name"], b.names.values())
+        bd = r.get("bands") if isinstance(r.get("bands"), dict) else {}
+        checks = r.get("checks") if isinstance(r.get("checks"), list) else []
         rows.append({
             "scenario": r["scenario"], "title": title, "description": r["description"],
             "ran": ran, "note": r["note"] or "",
             "loss": _loss_text(float(r["loss_pct"])) if ran else "–",
+            "band": _band_text(bd.get("loss_pct")) if ran and bd else "",
+            "additions": _loss_text(float(r["lost_additions_pct"])) if ran else "–",
+            "operation": _loss_text(float(r["lost_operation_pct"])) if ran else "–",
+            "drivers": "; ".join(d["parameter"] for d in bd.get("drivers", [])) if bd else "",
+            "checks": [{"of": _check_label(c["of"], b.item_names), "range": f"{_num2(c['min'])}–{_num2(c['max'])} %"
+                        if c["measure"] == "loss_pct" else f"{_num2(c['min'])}–{_num2(c['max'])}",
+                        "model": _loss_text(float(c["model"])) if c.get("model") is not None else "–",
+                        "ok": bool(c["ok"]), "kind": c["kind"]} for c in checks],
             "min_level": pct(r["min_level"]) if ran else "–",
             "tts": ("unlimited" if tts is None else f"{int(tts)} days") if ran else "–",
             "ttr": ("–" if tts is None else _days_or(ttr, f"not within {r['horizon_days']} days")) if ran else "–",
@@ -397,6 +491,29 @@ def _stress_rows(b: Briefing, svg: bool = True) -> list[dict[str, Any]]:
             if svg and ran and level.size else "",
         })
     return rows
+
+
+def _band_text(band: Any) -> str:
+    if not band or band[0] is None or band[0] != band[0]:
+        return ""
+    return f"{_loss_text(float(band[0]))} – {_loss_text(float(band[1]))}"
+
+
+def _num2(v: Any) -> str:
+    return "–" if v is None else (f"{float(v):g}")
+
+
+def _check_label(of: str, names: dict[str, str]) -> str:
+    """A backtest check's subject in words: ``item:neon`` -> ``Neon``, ``target`` -> ``AI compute``."""
+    if of == "target":
+        return "AI compute"
+    kind, _, name = of.partition(":")
+    if kind == "item":
+        return names.get(name, name)
+    if kind == "site":
+        it, _, c = name.partition("@")
+        return f"{names.get(it, it)} in {c}"
+    return name
 
 
 def _scenario_sources(b: Briefing) -> list[dict[str, Any]]:
@@ -425,15 +542,29 @@ def _focus(b: Briefing) -> dict[str, Any] | None:
     k = b.country_knockouts
     kr = k[k["country"] == c]
     ir = b.import_risk
+    produced = {r["item"]: r["share"] for r in rows}
+    imports, own = [], []
+    for r in ir.itertuples():
+        if r.item in produced and (pd.isna(r.import_reliance) or r.import_reliance < 0.05):
+            # a producer covering its own use: its few imports say nothing about dependence
+            own.append(f"{r.name} (produces {produced[r.item]} of world output"
+                       + (", imports under 5 % of its supply)" if pd.notna(r.import_reliance) else
+                          "; import reliance not computed: production and trade in different units)"))
+            continue
+        imports.append({"name": r.name, "reliance": pct(r.import_reliance), "top": r.top_supplier,
+                        "top_name": b.names.get(r.top_supplier, r.top_supplier),
+                        "top_share": pct(r.top_supplier_share), "risk": num(r.import_risk, 3),
+                        "measure": r.measure,
+                        "sort": -1.0 if pd.isna(r.import_risk) else float(r.import_risk)})
+    imports.sort(key=lambda x: -x["sort"])
     return {
         "iso3": c, "name": b.names.get(c, c), "member": c in b.members,
+        "tier": "member" if c in b.members else ("partner" if c in b.partners else "other"),
         "governance": num(b.governance.get(c), 1),
         "produces": rows,
         "knockout_loss": pct(kr["loss"].iloc[0]) if len(kr) else "0%",
-        "knockout_path": kr["path"].iloc[0] if len(kr) else "",
-        "imports": [{"name": r.name, "reliance": pct(r.import_reliance), "top": r.top_supplier,
-                     "top_share": pct(r.top_supplier_share), "risk": num(r.import_risk, 3),
-                     "measure": r.measure} for r in ir.itertuples()],
+        "knockout_path": named_path(kr["path"].iloc[0], b.item_names) if len(kr) else "",
+        "imports": imports, "own_supply": own,
     }
 
 
@@ -454,18 +585,22 @@ def briefing_context(b: Briefing, maps: int = 6) -> dict[str, Any]:
     src_by_item = b.item_sources
     prod_all = b.production
     mem = set(b.members)
+    par = set(b.partners)
 
     dangers = [{
         "rank": i + 1, "item": r.item, "name": r.name, "stage": r.stage,
         "producer": r.largest_outside, "producer_name": r.largest_outside_name,
+        "tier": r.largest_outside_tier or "other",
         "share": pct(r.largest_outside_share), "governance": num(r.governance_risk, 1),
-        "loss": pct(r.outside_loss), "coalition": pct(r.coalition_share),
-        "flags": _flags(r.spof, r.coercive),
+        "coercion": num(r.coercion_risk, 2), "loss": pct(r.outside_loss),
+        "coalition": pct(r.coalition_share), "flags": _flags(r.spof), "year": r.year,
+        "stale": bool(r.stale),
     } for i, r in enumerate(b.dangers.itertuples())]
 
     spofs = [{"item": r.item, "name": r.name, "stage": r.stage, "top1": r.top1,
               "top1_name": b.names.get(r.top1, r.top1), "share": pct(r.top1_share),
-              "hhi": num(r.hhi), "member": r.top1 in mem, "loss": pct(r.top1_loss)}
+              "hhi": num(r.hhi), "member": r.top1 in mem, "tier": r.top1_tier or "other",
+              "loss": pct(r.top1_loss), "year": r.year, "stale": bool(r.stale)}
              for r in b.spofs.itertuples()]
 
     stages = []
@@ -483,7 +618,9 @@ def briefing_context(b: Briefing, maps: int = 6) -> dict[str, Any]:
                 "hhi_wgi": num(cr["hhi_wgi"], 2) if cr is not None else "–",
                 "coalition": pct(r.coalition_share), "rest": pct(r.rest_share),
                 "outside": f"{r.largest_outside} {pct(r.largest_outside_share)}" if _present(r.largest_outside) else "–",
-                "flags": _flags(r.spof, r.coercive), "loss": pct(r.top1_loss),
+                "tier": r.largest_outside_tier or "", "stale": bool(r.stale),
+                "coercion": num(r.coercion_risk, 2),
+                "flags": _flags(r.spof), "loss": pct(r.top1_loss),
                 "sources": src_by_item.get(r.item, ""),
             })
         stages.append({"stage": stage, "description": STAGES.get(stage, ""), "rows": rows})
@@ -500,16 +637,17 @@ def briefing_context(b: Briefing, maps: int = 6) -> dict[str, Any]:
             title="Coalition coverage by stage (mean over items)")
     bt = b.bottlenecks.head(15)
     bott_chart = hbar_chart(
-        [f"{r.name} — {r.producer}" for r in bt.itertuples()], list(bt["loss"]),
-        [MEMBER if r.producer_country in mem else OUTSIDE for r in bt.itertuples()],
+        [f"{item_label(r.item, b.item_names, r.name)} — {b.names.get(r.producer, r.producer)}"
+         for r in bt.itertuples()], list(bt["loss"]),
+        [TIER_COLOURS[tier_of(r.producer_country, mem, par) or "other"] for r in bt.itertuples()],
         title=f"Loss of {b.target_name} per single knock-out", vmax=1.0,
-        notes=[r.path for r in bt.itertuples()]) if len(bt) else ""
+        notes=[named_path(r.path, b.item_names) for r in bt.itertuples()]) if len(bt) else ""
     kn = b.country_knockouts.head(12)
     knock_chart = hbar_chart(
-        [f"{r.name} ({r.country})" for r in kn.itertuples()], list(kn["loss"]),
-        [MEMBER if r.member else OUTSIDE for r in kn.itertuples()],
+        [str(r.name) for r in kn.itertuples()], list(kn["loss"]),
+        [TIER_COLOURS[tier_of(r.country, mem, par) or "other"] for r in kn.itertuples()],
         title=f"Loss of {b.target_name} if one country stops", vmax=1.0,
-        notes=[r.path for r in kn.itertuples()]) if len(kn) else ""
+        notes=[named_path(r.path, b.item_names) for r in kn.itertuples()]) if len(kn) else ""
 
     map_items = list(dict.fromkeys(list(b.dangers["item"]) + list(b.spofs["item"])))[:maps]
     map_list = []
@@ -534,50 +672,72 @@ def briefing_context(b: Briefing, maps: int = 6) -> dict[str, Any]:
                 "critical": "yes" if r.sr_critical is True else ("–" if pd.isna(r.sr_critical) else "no"),
                 "missing": (r.missing or "").replace(";", ", ")}
                for r in sr.sort_values(["sr_gs_bound", "item"], ascending=[False, True]).itertuples()]
+    sr_missing = None
+    if len(sr) and sr["sr"].isna().all() and sr["sr_gs_proxy"].isna().all():
+        counts = {}
+        for m in sr["missing"].fillna(""):
+            for x in str(m).split(";"):
+                if x:
+                    counts[x] = counts.get(x, 0) + 1
+        sr_missing = ", ".join(f"{SR_INPUTS.get(k, k)} for {v} of {len(sr)} items"
+                               for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
 
     whatif = None
     if b.whatif is not None:
         w = b.whatif
         whatif = {"rows": [{"name": r.name, "before": pct(r.coalition_share_before),
                             "after": pct(r.coalition_share_after), "gain": pct(r.gain),
-                            "coercive": f"{'yes' if r.coercive_before else 'no'} → "
-                                        f"{'yes' if r.coercive_after else 'no'}",
+                            "coercive": f"{'yes' if r.nonmember_dependency_before else 'no'} → "
+                                        f"{'yes' if r.nonmember_dependency_after else 'no'}",
                             "outside": f"{_txt(r.largest_outside_before)} → {_txt(r.largest_outside_after)}"}
                            for r in w[w["gain"] > 0].itertuples()],
-                  "n_coercive_before": int(w["coercive_before"].sum()),
-                  "n_coercive_after": int(w["coercive_after"].sum())}
+                  "n_coercive_before": int(w["nonmember_dependency_before"].sum()),
+                  "n_coercive_after": int(w["nonmember_dependency_after"].sum())}
 
     return {
         "b": b, "title": f"AI supply-chain security briefing — {b.coalition}",
         "summary": _summary_points(b), "dangers": dangers, "spofs": spofs, "stages": stages,
         "by_stage": [{"stage": r.stage.replace("_", " "), "n": r.n_items,
                       "mean": pct(r.coalition_share_mean), "min": pct(r.coalition_share_min),
-                      "weakest": r.weakest_item, "n_spof": r.n_spof, "n_coercive": r.n_coercive}
+                      "weakest": b.item_names.get(r.weakest_item, r.weakest_item), "n_spof": r.n_spof,
+                      "n_coercive": r.n_nonmember_dependency, "n_other": r.n_other_dependency}
                      for r in bs.itertuples()],
         "stage_chart": stage_chart, "bott_chart": bott_chart, "knock_chart": knock_chart,
         "world_defs": world_defs() if map_list else "", "maps": map_list,
-        "bottlenecks": [{"rank": r.rank, "name": r.name, "item": r.item, "producer": r.producer,
+        "bottlenecks": [{"rank": r.rank, "name": item_label(r.item, b.item_names, r.name), "item": r.item, "producer": r.producer,
                          "producer_name": b.names.get(r.producer, r.producer),
-                         "member": r.producer_country in mem, "share": pct(r.producer_share),
-                         "loss": pct(r.loss), "path": r.path} for r in b.bottlenecks.head(25).itertuples()],
+                         "member": r.producer_country in mem,
+                         "tier": tier_of(r.producer_country, mem, par) or "other", "share": pct(r.producer_share),
+                         "loss": pct(r.loss), "path": named_path(r.path, b.item_names)}
+                        for r in b.bottlenecks.head(25).itertuples()],
         "knockouts": [{"rank": r.rank, "country": r.country, "name": r.name, "member": r.member,
-                       "loss": pct(r.loss), "n_items": r.n_items, "largest": r.largest_item,
-                       "largest_share": pct(r.largest_item_share), "path": r.path}
+                       "tier": tier_of(r.country, mem, par) or "other",
+                       "loss": pct(r.loss), "n_items": r.n_items,
+                       "largest": b.item_names.get(r.largest_item, r.largest_item),
+                       "largest_share": pct(r.largest_item_share), "path": named_path(r.path, b.item_names)}
                       for r in b.country_knockouts.head(15).itertuples()],
         "coalition_bottlenecks": [{"scenario": r.scenario, "n": r.n_members, "autarky": pct(r.autarky_loss),
                                    "worst": _txt(r.worst_outsider), "worst_loss": pct(r.worst_outsider_loss),
                                    "n10": r.n_outsiders_over_10pct}
                                   for r in b.coalition_bottlenecks.itertuples()],
-        "whatif": whatif, "supply_risk": sr_rows, "focus": _focus(b),
+        "whatif": whatif, "supply_risk": sr_rows, "sr_missing": sr_missing, "focus": _focus(b),
+        "partners": ", ".join(b.partners) or "none", "partner_groups": _partner_text(b),
+        "static_vs_dynamic": STATIC_VS_DYNAMIC, "stale_years": STALE_YEARS,
+        "restrictions": [{"country": b.names.get(r.country, r.country), "item": b.item_names.get(r.item, r.item),
+                          "announced": r.announced, "kind": r.kind if _present(r.kind) else "",
+                          "in_force": "yes" if r.in_force else "no",
+                          "targets": r.targets if _present(r.targets) else "all", "source": r.source}
+                         for r in (b.restrictions if b.restrictions is not None else pd.DataFrame()).itertuples()],
         "stress": _stress_rows(b, svg=maps > 0) if b.stress is not None else None,
         "scenario_sources": _scenario_sources(b), "stress_method": STRESS_METHOD,
         "stress_steps": b.stress_parameters.get("steps"),
         "stress_inventory_days": num(b.stress_parameters.get("inventory_days")),
+        "stress_bands": b.stress_parameters.get("bands", 0),
         "sources": [{k: ("" if v is None or (isinstance(v, float) and np.isnan(v)) else v)
                      for k, v in r.items()} for r in b.sources.to_dict("records")],
         "members": ", ".join(b.members) or "none",
         "thresholds": {"spof_share": pct(SPOF_TOP_SHARE), "spof_hhi": num(SPOF_HHI),
-                       "coercive": pct(COERCIVE_SHARE)},
+                       "coercive": pct(DEPENDENCY_SHARE)},
     }
 
 
@@ -589,8 +749,14 @@ def _present(v: Any) -> bool:
     return v is not None and v is not pd.NA and not (isinstance(v, float) and np.isnan(v)) and v != ""
 
 
-def _flags(spof: bool, coercive: bool) -> str:
-    return " ".join(f for f, on in (("SPOF", spof), ("COERCIVE", coercive)) if on)
+def _flags(spof: bool) -> str:
+    return "SPOF" if spof else ""
+
+
+TIER_COLOURS = {"member": "#2b6cb0", "partner": "#6b8fb3", "other": "#c53030"}
+"""Chart colours of the supplier tiers (partners a muted blue, never the red of the other tier)."""
+SR_INPUTS = {"hhi_wgi_eu_sourcing": "EU sourcing shares", "import_reliance_eu": "EU import reliance",
+             "eol_rir": "end-of-life recycling input rate", "substitution_index": "substitution index"}
 
 
 def item_sources(atlas: Atlas) -> dict[str, str]:
@@ -639,36 +805,39 @@ def render_markdown(b: Briefing) -> str:
              f"generated {b.generated} · target: {b.target_name} (`{b.target}`) · coalition "
              f"`{b.coalition}` {'as of ' + b.date if b.date else '(latest membership)'}: {ctx['members']}"
              + (f" · for {b.for_iso3}" if b.for_iso3 else ""))
-    L += ["", "## Executive summary", ""] + [f"- {s}" for s in ctx["summary"]]
-    L += ["", "### The ten most dangerous dependencies", "",
-          "Each item's largest producer outside the coalition, ranked by the loss of the target if it "
-          "stopped supplying, then by its share.", ""]
-    L.append(_md_table(["#", "item", "stage", "outside producer", "share", "governance risk",
-                        "target loss", "coalition share", "flags"],
-                       [[d["rank"], d["name"], d["stage"], f"{d['producer_name']} ({d['producer']})",
-                         d["share"], d["governance"], d["loss"], d["coalition"], d["flags"]]
-                        for d in ctx["dangers"]]))
-    L += ["", "### Single points of failure", ""]
-    L.append(_md_table(["item", "stage", "top producer", "share", "HHI", "in coalition", "target loss"],
-                       [[s["name"], s["stage"], f"{s['top1_name']} ({s['top1']})", s["share"], s["hhi"],
-                         "yes" if s["member"] else "no", s["loss"]] for s in ctx["spofs"]]))
-    L += ["", "### Coalition coverage by stage", ""]
-    L.append(_md_table(["stage", "items", "mean coalition share", "min", "weakest item", "SPOF", "coercive"],
-                       [[r["stage"], r["n"], r["mean"], r["min"], r["weakest"], r["n_spof"],
-                         r["n_coercive"]] for r in ctx["by_stage"]]))
     if ctx["focus"]:
         f = ctx["focus"]
         L += ["", f"## Country focus: {f['name']} ({f['iso3']})", "",
-              f"Coalition member: {'yes' if f['member'] else 'no'} · governance risk {f['governance']}/10 · "
+              f"Supplier tier: {f['tier']} · governance risk {f['governance']}/10 · "
               f"losing its output would cost {f['knockout_loss']} of {b.target_name}"
               + (f" (binding chain: {f['knockout_path']})" if f["knockout_path"] else "") + ".", ""]
         if f["produces"]:
             L.append(_md_table(["item", "world share", "rank", "target loss if lost"],
                                [[p["name"], p["share"], p["rank"], p["loss"]] for p in f["produces"]]))
+        if f["own_supply"]:
+            L += ["", "Supplies itself: " + "; ".join(f["own_supply"]) + "."]
         if f["imports"]:
             L += ["", _md_table(["item", "import reliance", "top supplier", "import risk"],
-                                [[i["name"], i["reliance"], f"{i['top']} {i['top_share']}", i["risk"]]
+                                [[i["name"], i["reliance"], f"{i['top_name']} {i['top_share']}", i["risk"]]
                                  for i in f["imports"]])]
+    L += ["", "## Executive summary", ""] + [f"- {s}" for s in ctx["summary"]]
+    L += ["", "### The ten most dangerous dependencies", "",
+          "Each item's largest producer outside the coalition, ranked by the loss of the target if it "
+          "stopped supplying, then by its share.", ""]
+    L.append(_md_table(["#", "item", "stage", "outside producer", "tier", "share", "governance risk",
+                        "coercion risk", "target loss", "coalition share", "flags"],
+                       [[d["rank"], d["name"] + (f" ({d['year']}, old)" if d["stale"] else ""), d["stage"],
+                         d["producer_name"], d["tier"], d["share"], d["governance"], d["coercion"], d["loss"],
+                         d["coalition"], d["flags"]] for d in ctx["dangers"]]))
+    L += ["", "### Single points of failure", ""]
+    L.append(_md_table(["item", "stage", "top producer", "share", "HHI", "in coalition", "target loss"],
+                       [[s["name"], s["stage"], f"{s['top1_name']} ({s['top1']})", s["share"], s["hhi"],
+                         "yes" if s["member"] else "no", s["loss"]] for s in ctx["spofs"]]))
+    L += ["", "### Coalition coverage by stage", ""]
+    L.append(_md_table(["stage", "items", "mean coalition share", "min", "weakest item", "SPOF",
+                        "non-member ≥ 50 %", "other tier ≥ 50 %"],
+                       [[r["stage"], r["n"], r["mean"], r["min"], r["weakest"], r["n_spof"],
+                         r["n_coercive"], r["n_other"]] for r in ctx["by_stage"]]))
     L += ["", f"## Bottlenecks of {b.target_name}", ""]
     L.append(_md_table(["#", "item", "producer", "share", "target loss", "binding chain"],
                        [[r["rank"], r["name"], r["producer"], r["share"], r["loss"], r["path"]]
@@ -676,16 +845,23 @@ def render_markdown(b: Briefing) -> str:
     if ctx["stress"] is not None:
         L += ["", "## Stress tests", "",
               f"The built-in scenarios run through the dynamic production-network model on this atlas, worst "
-              f"first. Level: final demand for {b.target_name} delivered ÷ requested per day; loss: shortfall "
-              "over the horizon ÷ demand; time to survive: days from day 0 until the level first falls below "
-              "99 %; time to recover: days from then until it stays at or above 99 %.", ""]
-        L.append(_md_table(["scenario", "days", "loss at target", "lowest level", "time to survive",
-                            "time to recover", "most affected items", "description"],
+              f"first. {b.target_name} is installed capacity (a stock): AI compute lost is the installed "
+              "capacity that could not run over the horizon, over what would have run; it splits into lost "
+              "additions (capacity not delivered or installed) and lost operation (installed capacity without "
+              f"its daily inputs). Band: 5th–95th percentile over {ctx['stress_bands']} seeded draws of the "
+              "parameter ranges. Time to survive: days from day 0 until running capacity first falls below "
+              "99 % of its baseline path; time to recover: days from then until it stays at or above 99 %.", ""]
+        L.append(_md_table(["scenario", "days", "AI compute lost", "band", "lost additions / operation",
+                            "lowest level", "time to survive", "time to recover", "most affected items",
+                            "backtest", "description"],
                            [[r["title"], r["horizon_days"] if r["horizon_days"] is not None else "–", r["loss"],
-                             r["min_level"],
+                             r["band"] or "–", f"{r['additions']} / {r['operation']}", r["min_level"],
                              r["tts"] + (f" (shock on day {r['first_shock_day']})"
                                          if r["ran"] and r["first_shock_day"] else ""),
-                             r["ttr"], r["affected"], r["description"] + (f" — {r['note']}" if r["note"] else "")]
+                             r["ttr"], r["affected"],
+                             "; ".join(f"{c['of']} {c['model']} in {c['range']} {'in' if c['ok'] else 'OUT'}"
+                                       for c in r["checks"]) or "–",
+                             r["description"] + (f" — {r['note']}" if r["note"] else "")]
                             for r in ctx["stress"]]))
     L += ["", "### Whole-country knock-outs", ""]
     L.append(_md_table(["#", "country", "member", "target loss", "items", "largest share"],
@@ -700,8 +876,9 @@ def render_markdown(b: Briefing) -> str:
     if ctx["whatif"]:
         w = ctx["whatif"]
         L += ["", f"### What if {', '.join(b.add)} joined", "",
-              f"Coercive dependencies: {w['n_coercive_before']} → {w['n_coercive_after']}.", ""]
-        L.append(_md_table(["item", "coalition share before", "after", "gain", "coercive", "largest outside"],
+              f"Dependencies on one non-member (≥ 50 %): {w['n_coercive_before']} → {w['n_coercive_after']}.", ""]
+        L.append(_md_table(["item", "coalition share before", "after", "gain", "non-member ≥ 50 %",
+                            "largest outside"],
                            [[r["name"], r["before"], r["after"], r["gain"], r["coercive"], r["outside"]]
                             for r in w["rows"]]))
     L += ["", "## Per-stage tables", ""]
@@ -715,10 +892,14 @@ def render_markdown(b: Briefing) -> str:
                             for r in s["rows"]]))
         L.append("")
     L += ["## EU supply risk", ""]
-    L.append(_md_table(["item", "HHI_WGI (GS)", "HHI_WGI (EU)", "EoL-RIR", "SI_SR", "IR (EU)", "SR",
-                        "SR (GS proxy)", "SR bound", "SR ≥ 1", "missing inputs"],
-                       [[r["name"], r["hhi_wgi"], r["hhi_wgi_eu"], r["eol"], r["si"], r["ir"], r["sr"], r["proxy"],
-                         r["bound"], r["critical"], r["missing"]] for r in ctx["supply_risk"]]))
+    if ctx["sr_missing"]:
+        L.append("Not computed for any item: the EU formula needs " + ctx["sr_missing"] + " (missing). "
+                 "`paxsilica risk items --eu-sr` lists the inputs that exist.")
+    else:
+        L.append(_md_table(["item", "HHI_WGI (GS)", "HHI_WGI (EU)", "EoL-RIR", "SI_SR", "IR (EU)", "SR",
+                            "SR (GS proxy)", "SR bound", "SR ≥ 1", "missing inputs"],
+                           [[r["name"], r["hhi_wgi"], r["hhi_wgi_eu"], r["eol"], r["si"], r["ir"], r["sr"], r["proxy"],
+                             r["bound"], r["critical"], r["missing"]] for r in ctx["supply_risk"]]))
     L += ["", "## Methodology", "", METHODOLOGY_MD]
     if ctx["stress"] is not None:
         L += ["- **Stress tests**: " + STRESS_METHOD]
@@ -739,11 +920,14 @@ def render_markdown(b: Briefing) -> str:
 STRESS_METHOD = (
     "The stress tests simulate each scenario day by day on the atlas's network of sites (item × producing "
     "country) with the adaptive input-output model of Hallegatte (2008, Risk Analysis 28(3)) as run on "
-    "firm networks by Inoue & Todo (2019, Nature Sustainability 2): every site keeps a working inventory "
-    "of each input (15 days of use), orders to restore it, produces no more than its capacity and its "
-    "scarcest input allow and rations a shortfall among its clients, with paxsilica's extensions for "
-    "sea-lane lead times, export caps and closures, re-sourcing with a ramp-up and stockpile release "
-    "(docs/engine.md). Time to survive is how long the target stays at or above 99 % of demand, counted "
+    "firm networks by Inoue & Todo (2019, Nature Sustainability 2): every site keeps a working stock of each "
+    "input (days of use cited per item in the atlas's dynamics table), orders to restore it, produces no more "
+    "than its capacity and its scarcest input allow and rations a shortfall among its claimants, with "
+    "paxsilica's extensions for sea-lane lead times, export caps and closures, demand outside the AI chain "
+    "(cut first where it pays less: willingness to pay), spare capacity with a ramp-up, substitution and "
+    "recycling, and stockpile release (docs/engine.md). AI data-centre capacity is a stock that deliveries "
+    "add to and retirements take from; running it needs power every day (docs/scenarios.md). Time to "
+    "survive is how long the running capacity stays at or above 99 % of its baseline path, counted "
     "from day 0 of the scenario (a shock may start later; \"unlimited\": it never fell below), and time to "
     "recover how long it then takes to get back to 99 % for good (\"not within N days\": not by the end of "
     "the horizon). The results are model outcomes under each scenario's stated assumptions, not forecasts."
@@ -761,11 +945,20 @@ METHODOLOGY_MD = """\
   EU sources like the world (then IR drops out); the SR bound is that proxy at the worst case of a
   missing EoL-RIR (0) or SI_SR (1). Missing inputs are listed, not invented.
 - **Single point of failure**: top producer ≥ 65 % (the EU Critical Raw Materials Act's benchmark for
-  reliance on one third country) or HHI ≥ 2,500. **Coercive dependency**: a non-member holds ≥ 50 %.
+  reliance on one third country) or HHI ≥ 2,500. **Dependency on a non-member**: one producer outside
+  the coalition holds ≥ 50 %.
+- **Supplier tiers**: *member* (signatory on the date), *partner* (the coalition's guests and members of
+  the ally groups named with `--allies`), *other*. A dependency on a partner is not a coercion risk.
+- **Coercion risk** (0–1): Σ share × governance risk/10 × record, where record is 1 if the supplier has
+  restricted exports of that item (the atlas's dated, cited `restrictions` table), 0.5 if it restricted
+  other items, 0 otherwise.
+- **Data vintage**: figures more than 5 years old are marked "old" wherever shown.
 - **Bottlenecks**: static propagation through the recipe graph. Availability of item j:
   aⱼ = min(ownⱼ, minᵢ [1 − dᵢⱼ·(1 − aᵢ)]) with dᵢⱼ the part of j's output that needs input i; items are
   evaluated upstream to downstream; loss = 1 − a_target. No inventories, no substitution, scarce inputs
   go to surviving capacity: losses are a first-order, short-run picture.
 - **Import risk** (with trade data): HHI·Σᵢ gᵢ·fᵢ/(p + F), GeoPolRisk after Gemechu et al. (2016) and
-  Santillán-Saldivar et al. (2021).
+  Santillán-Saldivar et al. (2021), in tons (flows without a quantity valued at the item's unit value),
+  domestic production p in the denominator; an exporter without a governance figure gets its region's
+  median.
 """

@@ -98,18 +98,54 @@ def choropleth(shares: Mapping[str, float], title: str = "", names: Mapping[str,
     return "".join(parts)
 
 
+def share_ticks(vmax: float = 1.0) -> list[float]:
+    """Round tick values for a 0..vmax share axis: quarters of 100 % (or tenths below 50 %).
+
+    Examples
+    --------
+    >>> share_ticks(1.0)
+    [0.0, 0.25, 0.5, 0.75, 1.0]
+    >>> share_ticks(0.3)
+    [0.0, 0.1, 0.2, 0.3]
+    """
+    step = 0.25 if vmax > 0.5 else (0.1 if vmax > 0.2 else 0.05)
+    n = int(math.floor(vmax / step + 1e-9))
+    return [round(k * step, 4) for k in range(n + 1)]
+
+
+def day_ticks(horizon_days: int) -> list[int]:
+    """Round day ticks: every 30 days up to a year's horizon, every 90 beyond.
+
+    Examples
+    --------
+    >>> day_ticks(120), day_ticks(365)[:3]
+    ([0, 30, 60, 90, 120], [0, 90, 180])
+    """
+    step = 30 if horizon_days <= 180 else 90
+    return list(range(0, int(horizon_days) + 1, step))
+
+
 def hbar_chart(labels: Sequence[str], values: Sequence[float], colours: Sequence[str] | None = None,
                title: str = "", vmax: float | None = 1.0, width: int = 600,
                value_fmt=_pct, label_width: int = 250, notes: Sequence[str] | None = None) -> str:
     """Horizontal bar chart; values are fractions unless ``value_fmt`` says otherwise."""
     n = len(values)
     bar_h, gap, top = 18, 6, 8
-    height = top + n * (bar_h + gap) + 8
+    axis_h = 18 if value_fmt is _pct else 0
+    height = top + n * (bar_h + gap) + 8 + axis_h
     vmax = vmax or max([v for v in values if v == v] + [1e-9])
     plot_w = width - label_width - 70
     colours = list(colours) if colours is not None else [OUTSIDE] * n
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
            f'role="img" aria-label="{escape(title)}" style="{FONT}">']
+    if axis_h:
+        y_axis = top + n * (bar_h + gap)
+        for t in share_ticks(vmax):
+            x = label_width + t / vmax * plot_w
+            out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 2}" y2="{y_axis}" stroke="#cbd5e0" '
+                       f'stroke-width="0.6" stroke-dasharray="2 2"/>'
+                       f'<text class="tick" x="{x:.1f}" y="{y_axis + 13}" font-size="10.5" fill="#5a6472" '
+                       f'text-anchor="middle">{_pct(t)}</text>')
     for i, (lab, v) in enumerate(zip(labels, values, strict=True)):
         y = top + i * (bar_h + gap)
         bw = 0 if v != v else max(0.0, min(1.0, v / vmax)) * plot_w
@@ -201,6 +237,10 @@ def sparkline(values: Sequence[float], step_days: int = 1, width: int = 170, hei
         if threshold is not None:
             out.append(f'<line x1="{pad_x}" x2="{pad_x + w}" y1="{Y(threshold):.1f}" y2="{Y(threshold):.1f}" '
                        'stroke="#718096" stroke-width="0.6" stroke-dasharray="2 2"/>')
+        for d in day_ticks((n - 1) * step_days)[1:]:
+            x = X(d / step_days)
+            out.append(f'<line class="tick" x1="{x:.1f}" x2="{x:.1f}" y1="{height - pad_b}" y2="{height - pad_b - 3}" '
+                       f'stroke="#a0aec0" stroke-width="0.6"><title>day {d}</title></line>')
         out.append(f'<polyline points="{pts}" fill="none" stroke="{MEMBER}" stroke-width="1.4" '
                    'stroke-linejoin="round"/>')
     out.append("</svg>")

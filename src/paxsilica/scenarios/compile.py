@@ -82,6 +82,8 @@ class CompiledScenario:
     step_days: int
     effects: pd.DataFrame
     notes: tuple[str, ...] = field(default=())
+    outside: tuple[bool, ...] = field(default=())
+    """Per consumer group of ``extensions.consumers``: True for the outside-use groups."""
 
 
 def _members(atlas: Any, on: str | None = None) -> dict[str, set[str]]:
@@ -164,6 +166,15 @@ class _Acc:
         return Schedule(idx, vals)
 
 
+def _lane_keys(links: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """(exporter, importer, item) of the lanes of the masked links: their lane ends (``lane_from`` /
+    ``lane_to``, where rest-of-world sites ship from their largest actual trader)."""
+    f = links["lane_from"] if "lane_from" in links.columns else links["exporter"]
+    t = links["lane_to"] if "lane_to" in links.columns else links["importer"]
+    return pd.DataFrame({"exporter": f[mask].astype(str).to_numpy(), "importer": t[mask].astype(str).to_numpy(),
+                         "item": links.loc[mask, "item"].astype(str).to_numpy()})
+
+
 def _closed_with(scenario: Scenario, s: ChokepointClosure) -> frozenset[str]:
     """The chokepoint of ``s`` and every other closure of the scenario overlapping it in time (a
     rerouted lane must avoid all of them)."""
@@ -194,6 +205,71 @@ def _coalition_first(
     return prio, cons, 1
 
 
+DEFAULT_RAMP_DAYS = 30
+"""Days to bring spare capacity online where neither the atlas nor the scenario says (assumption)."""
+OUTSIDE = "outside"
+OUTSIDE_LOW = "outside_low"
+"""Consumer groups of the uses outside the AI chain: those that pay as much as the chain, and the
+low-value ones cut first under willingness-to-pay allocation."""
+
+
+def _control_shares(sites: pd.DataFrame, links: pd.DataFrame) -> list[dict[str, float]]:
+    """Per link: the controllers of its supplier site and their shares (empty without data)."""
+    if "controllers" not in sites.columns:
+        return []
+    parsed: dict[str, dict[str, float]] = {}
+    out = []
+    col = sites["controllers"].astype(str).to_numpy()
+    for s in links["supplier"].to_numpy(np.int64):
+        text = col[s]
+        if text not in parsed:
+            d: dict[str, float] = {}
+            for part in text.split(";") if text and text != "nan" else []:
+                c, _, v = part.partition(":")
+                d[c] = float(v)
+            parsed[text] = d
+        out.append(parsed[text])
+    return out
+
+
+def _consumer_split(index: SiteIndex, atlas: Any) -> tuple[Any, list[str], np.ndarray, np.ndarray]:
+    """Final demand by consumer group: the target's consumers, and each site's outside uses split
+    into high-value (``outside``) and low-value (``outside_low``) by the item's ``low_value_share``."""
+    from ..sim import ConsumerSplit
+
+    sites = index.sites
+    fin = index.final
+    fd_site = sites["final_demand"].to_numpy(float)
+    cnames = list(dict.fromkeys(fin["consumer"].astype(str)))
+    firm = fin["site"].to_numpy(np.int64).tolist()
+    cons = [cnames.index(c) for c in fin["consumer"].astype(str)]
+    share = (fin["amount"].to_numpy(float) / np.where(fd_site[fin["site"].to_numpy(np.int64)] > 0,
+                                                     fd_site[fin["site"].to_numpy(np.int64)], 1.0)).tolist()
+    if "outside_demand" in sites.columns:
+        od = sites["outside_demand"].to_numpy(float)
+        has = np.flatnonzero(od > 0)
+        if has.size:
+            cnames += [OUTSIDE, OUTSIDE_LOW]
+            k_hi, k_lo = len(cnames) - 2, len(cnames) - 1
+            dyn = index.dynamics
+            for i in has:
+                lam = float(dyn.value(str(sites.at[i, "item"]), "low_value_share",
+                                      holder=str(sites.at[i, "country"]), default=0.0) or 0.0)
+                lam = min(max(lam, 0.0), 1.0)
+                part = od[i] / fd_site[i]
+                for k_, sh in ((k_hi, (1.0 - lam) * part), (k_lo, lam * part)):
+                    if sh > 0:
+                        firm.append(int(i))
+                        cons.append(k_)
+                        share.append(float(sh))
+    is_outside = np.array([c in (OUTSIDE, OUTSIDE_LOW) for c in cnames], bool)
+    low = np.array([c == OUTSIDE_LOW for c in cnames], bool)
+    if not firm:
+        return None, cnames, is_outside, low
+    return (ConsumerSplit(np.array(firm, np.int64), np.array(cons, np.int64), np.array(share), cnames),
+            cnames, is_outside, low)
+
+
 def compile_scenario(
     scenario: Scenario,
     network: Any,
@@ -202,6 +278,7 @@ def compile_scenario(
     *,
     steps: int | None = None,
     lanes_under: Any = None,
+    inventory_days: float = 15.0,
 ) -> CompiledScenario:
     """Turn a scenario into the engine's schedules for a network built by :func:`build_network`.
 
@@ -217,12 +294,20 @@ def compile_scenario(
     lanes_under : callable, optional
         ``lanes_under(closed: frozenset) -> DataFrame`` giving the lane table under a closure set
         (default: :func:`paxsilica.network.build.compute_lanes`); tests pass a hand table.
+    inventory_days : float
+        Working stock in days where the atlas's ``dynamics`` give none for a link.
+
+    Raises
+    ------
+    ValidationError
+        When a shock or policy would touch nothing (no site, no link, a start after the run, a
+        stockpile release without stocks), naming the scenario file, the shock and the reason.
 
     Returns
     -------
     CompiledScenario
     """
-    from ..sim import ConsumerSplit, Extensions
+    from ..sim import Extensions
     from ..sim import Scenario as EngineScenario
 
     step_days = scenario.step
@@ -250,15 +335,44 @@ def compile_scenario(
     # a ROW client site has importer "" : outside every country and group
     cross = real_link & (exporter != importer)
 
+    from ..errors import Problem
+
+    failures: list[Problem] = []
+
+    def fail_path(path: tuple, reason: str) -> None:
+        line = scenario.lines.get(path) if scenario.lines else None
+        failures.append(Problem(scenario.file, line, ".".join(map(str, path)), reason))
+
+    def fail(i: int, field_: str | None, reason: str) -> None:
+        fail_path(("shocks", i) + ((field_,) if field_ else ()), reason)
+
     def record(i: int, s: Any, what: str, n_sites: int, n_links: int, end: int | None) -> None:
         effects.append({"shock": i, "type": s.type, "what": what, "sites": n_sites, "links": n_links,
                         "start_step": s.start // step_days,
                         "end_step": None if end is None else -(-end // step_days)})
 
+    wtp = scenario.policies.allocation == "willingness_to_pay"
+    # share of each link's supplier output controlled by a country (made-in country where none given)
+    ctrl_share = _control_shares(sites, links)
+    o_sup = sites["outside_share"].to_numpy(float)[links["supplier"].to_numpy(np.int64)] \
+        if "outside_share" in sites.columns else np.zeros(len(links))
+    shortened = steps < scenario.steps
     for i, s in enumerate(scenario.shocks):
+        if s.start >= steps * step_days:
+            if shortened:  # the caller cut the run short (e.g. --steps): say so, it is not the file's fault
+                notes.append(f"shock {i} ({s.type}) starts on day {s.start}, after the shortened run of "
+                             f"{steps * step_days} days, and is left out")
+                continue
+            fail(i, "start", f"the {s.type} starts on day {s.start}, after the run's {steps * step_days} days: "
+                              "it would touch nothing (shorten the start or lengthen the horizon)")
+            continue
         if isinstance(s, ExportBan):
             items = set(litem) if "all" in s.items else set(s.items)
-            hit = cross & (exporter == s.exporter) & np.isin(litem, list(items))
+            dom = importer != s.exporter
+            made = cross & (exporter == s.exporter)
+            share = np.array([d.get(s.exporter, 0.0) for d in ctrl_share]) if ctrl_share else np.zeros(len(links))
+            share = np.where(made, 1.0, share)
+            hit = real_link & dom & (share > 0) & np.isin(litem, list(items))
             if s.destinations.kind == "outside":
                 inside = _members(atlas, _date_of(scenario, s.start)).get(s.destinations.group or "", set())
                 hit &= ~np.isin(importer, list(inside))
@@ -267,10 +381,18 @@ def compile_scenario(
                 for c in s.destinations.countries:
                     dest |= members.get(c, {c})
                 hit &= np.isin(importer, list(dest))
-            col = np.where(_window(days, s.start, s.end), s.licence, 1.0)
-            lcap.apply(canon[hit], col)
+            on = _window(days, s.start, s.end)
+            # licensed volumes: under willingness to pay they go to the chain's (high-value) buyers first,
+            # so the chain keeps min(1, licence / its share of the exporter's sales); else licence for all
+            lic = np.full(len(links), s.licence)
+            if wtp and s.licence > 0:
+                lic = np.minimum(1.0, s.licence / np.maximum(1.0 - o_sup, 1e-9))
+            cap_l = 1.0 - share * (1.0 - lic)  # a controller's share of the site is what the ban covers
+            for li in np.flatnonzero(hit):
+                lcap.apply([canon[li]], np.where(on, cap_l[li], 1.0))
             record(i, s, f"{s.exporter} → {s.destinations.describe()}: {', '.join(sorted(items))} "
-                   f"at {s.licence:g} of baseline", 0, int(hit.sum()), s.end)
+                   f"at {s.licence:g} of baseline" + (" (licences to the chain first)" if wtp and s.licence > 0 else ""),
+                   0, int(hit.sum()), s.end)
         elif isinstance(s, Blockade):
             hit = cross & ((exporter == s.country) | ((importer == s.country) & s.inbound))
             col = np.where(_window(days, s.start, s.end), s.licence, 1.0)
@@ -285,7 +407,7 @@ def compile_scenario(
             if through.any():
                 table = None
                 if s.mode == "reroute":
-                    pairs = links.loc[through, ["exporter", "importer", "item"]].drop_duplicates().astype(str)
+                    pairs = _lane_keys(links, through).drop_duplicates()
                     closed = _closed_with(scenario, s)
                     table = (lanes_under(closed) if lanes_under is not None
                              else compute_lanes(atlas, pairs, closed, notes))
@@ -299,7 +421,7 @@ def compile_scenario(
                     t = table.drop_duplicates(key)
                     li_all = np.flatnonzero(through)
                     # one merge instead of a lookup per link (same rows: keys are unique after the dedup)
-                    left = links.loc[through, key].astype(str).reset_index(drop=True)
+                    left = _lane_keys(links, through)[key].reset_index(drop=True)
                     right = t[key].astype(str).assign(_days=t["days"].astype("float64").to_numpy(),
                                                       _cut=(t["cut"].to_numpy(dtype=object) if "cut" in t.columns
                                                             else np.zeros(len(t), dtype=object)),
@@ -356,10 +478,15 @@ def compile_scenario(
         elif isinstance(s, DemandSurge):
             on = _window(days, s.start, s.end)
             fd = sites["final_demand"].to_numpy(float)
+            base = sites["baseline"].to_numpy(float)
             with_fd = np.flatnonzero(real_site & (sitem == s.item) & (fd > 0))
             if with_fd.size:
-                dem.apply(with_fd, np.where(on, s.factor, 1.0))
-                record(i, s, f"final demand for {s.item} x{s.factor:g}", with_fd.size, 0, s.end)
+                # demand for the item (all its uses) x factor: the extra comes as final demand, so a
+                # site whose final demand is only part of its output scales that part up accordingly
+                fac = 1.0 + (s.factor - 1.0) * base[with_fd] / fd[with_fd]
+                for k_, site in enumerate(with_fd):
+                    dem.apply([site], np.where(on, fac[k_], 1.0))
+                record(i, s, f"demand for {s.item} x{s.factor:g}", with_fd.size, 0, s.end)
             else:
                 head = 0.0
                 if scenario.policies.resourcing:
@@ -384,43 +511,70 @@ def compile_scenario(
 
     pol = scenario.policies
     head = sites["capacity_headroom"].to_numpy(float)
-    head = np.where(np.isnan(head), pol.surge_capacity, head)
+    head = np.where(np.isnan(head), pol.surge_capacity or 0.0, head)
     head = np.where(real_site, head, 0.0)
+    if "ramp_days" in sites.columns and pol.ramp_up_days is None:
+        ramp_d = sites["ramp_days"].to_numpy(float)
+        ramp_d = np.where(np.isnan(ramp_d), DEFAULT_RAMP_DAYS, ramp_d)
+    else:
+        ramp_d = np.full(len(sites), float(DEFAULT_RAMP_DAYS if pol.ramp_up_days is None else pol.ramp_up_days))
+    ramp_steps = np.maximum(np.ceil(ramp_d / step_days - 1e-9), 0).astype(np.int64)
+    inv_days = float(inventory_days)
+    if "inventory_days" in links.columns:
+        inv_l = links["inventory_days"].to_numpy(float)
+        inv_l = np.where(np.isnan(inv_l), inv_days, inv_l)
+    else:
+        inv_l = np.full(len(links), inv_days)
+    inv_steps = np.zeros(network.n_links)
+    inv_steps[canon] = np.maximum(inv_l / step_days, 1.0)
+    sub = sub_days = None
+    if "substitution" in links.columns and np.any(links["substitution"].to_numpy(float) > 0):
+        sub = np.zeros(network.n_links)
+        sub[canon] = links["substitution"].to_numpy(float)
+        sub_days = np.ones(network.n_links)
+        sub_days[canon] = np.maximum(links["substitution_days"].to_numpy(float) / step_days, 1.0)
     stock = None
     release_day = 0
     if pol.stockpile_release:
         sd = np.zeros(network.n_links)
-        for rel in pol.stockpile_release:
+        for j_rel, rel in enumerate(pol.stockpile_release):
             hit = real_link & (litem == rel.item) & ~np.isnan(links["stock_days"].to_numpy(float))
             if rel.holder is not None:
                 hit &= np.isin(importer, list(members.get(rel.holder, {rel.holder})))
             if not hit.any():
-                notes.append(f"stockpile release of {rel.item}: the atlas has no stocks of it for the network's clients")
+                fail_path(("policies", "stockpile_release", j_rel),
+                          f"stockpile release of {rel.item}" + (f" held by {rel.holder}" if rel.holder else "")
+                          + ": the atlas has no stocks of it for the network's clients, so it would release nothing")
             sd[canon[hit]] = np.maximum(sd[canon[hit]], links.loc[hit, "stock_days"].to_numpy(float) / step_days)
         release_day = min(r.start for r in pol.stockpile_release) // step_days
         stock = sd if sd.any() else None
-    fin = index.final
-    fd_site = sites["final_demand"].to_numpy(float)
-    cnames = list(dict.fromkeys(fin["consumer"].astype(str)))
-    cpos = {c: k for k, c in enumerate(cnames)}
-    consumers = None
-    if len(fin):
-        consumers = ConsumerSplit(fin["site"].to_numpy(np.int64),
-                                  np.array([cpos[c] for c in fin["consumer"].astype(str)], np.int64),
-                                  fin["amount"].to_numpy(float) / fd_site[fin["site"].to_numpy(np.int64)],
-                                  cnames)
+    consumers, cnames, is_outside, low = _consumer_split(index, atlas)
     link_prio = cons_prio = fd_prio = None
     if pol.coalition_first:
         link_prio, cons_prio, fd_prio = _coalition_first(
             _members(atlas, scenario.reference_date).get(pol.coalition_first, set()),
             network, sites, links, canon, cnames if consumers is not None else None)
+        if cons_prio is not None:  # outside uses: with the non-members; low-value ones after everyone
+            cons_prio = np.where(is_outside, 1, cons_prio)
+            if wtp:
+                cons_prio = np.where(low, 2, cons_prio)
+    elif wtp and consumers is not None and low.any():
+        cons_prio = np.where(low, 1, 0).astype(np.int64)
+        fd_prio = 0
     uses_lead = bool(np.any(network.lead_time > 1) or lead_sched is not None)
-    ext = Extensions(lead_times=uses_lead, resourcing=pol.resourcing, ramp_days=int(pol.ramp_up_days // step_days),
+    ext = Extensions(lead_times=uses_lead, resourcing=pol.resourcing, ramp_days=ramp_steps,
                      capacity_headroom=head, stockpile_days=stock, stockpile_release_day=int(release_day),
                      consumers=consumers, link_priority=link_prio, consumer_priority=cons_prio,
-                     final_demand_priority=fd_prio)
+                     final_demand_priority=fd_prio, inventory_days=inv_steps,
+                     substitution=sub, substitution_days=sub_days)
     eff = pd.DataFrame(effects, columns=["shock", "type", "what", "sites", "links", "start_step", "end_step"])
     for e in effects:
         if e["sites"] == 0 and e["links"] == 0:
-            notes.append(f"shock {e['shock']} ({e['type']}) touches nothing in this network")
-    return CompiledScenario(scenario, engine_scenario, ext, pol.rationing, steps, step_days, eff, tuple(notes))
+            fail(int(e["shock"]), None, f"the {e['type']} ({e['what']}) touches no site and no link of this "
+                                        "network, so it would change nothing")
+    if failures:
+        from ..errors import ValidationError
+
+        raise ValidationError(failures, f"scenario {scenario.file} does not act on this network")
+    return CompiledScenario(scenario, engine_scenario, ext, pol.rationing, steps, step_days, eff, tuple(notes),
+                            outside=tuple(bool(x) for x in is_outside))

@@ -29,6 +29,7 @@ Example
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -244,16 +245,46 @@ class StockpileRelease:
     start: int = 0
 
 
+ALLOCATIONS = ("willingness_to_pay", "proportional")
+"""Who is cut in a shortage: outside uses that pay less than the chain first, or everyone alike."""
+
+
 @dataclass(frozen=True)
 class Policies:
-    """Responses: rationing rule, coalition-first priority, re-sourcing, stockpile release."""
+    """Responses: rationing rule, who is cut, coalition-first priority, re-sourcing, stockpile release.
+
+    ``ramp_up_days`` and ``surge_capacity`` are ``None`` unless the scenario sets them: the atlas's
+    per-item ``dynamics`` (ramp days, spare capacity) apply then, else 30 days and no surge.
+    """
 
     rationing: str = "proportional"
     coalition_first: str | None = None
-    resourcing: bool = False
-    ramp_up_days: int = 30
-    surge_capacity: float = 0.0
+    resourcing: bool = True
+    ramp_up_days: int | None = None
+    surge_capacity: float | None = None
     stockpile_release: tuple[StockpileRelease, ...] = ()
+    allocation: str = "willingness_to_pay"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One backtest check: a measure of the result that must lie in ``[min, max]``."""
+
+    of: str
+    measure: str
+    min: float | None = None
+    max: float | None = None
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """What happened (``observed``) or what must happen (``expected``) in a scenario, with sources."""
+
+    kind: str
+    outcome: str
+    checks: tuple[Check, ...]
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -289,6 +320,8 @@ class Scenario:
     lines: Mapping[tuple, int] = field(default_factory=dict, compare=False, repr=False)
     reference_date: str | None = None
     """Calendar date of day 0 (ISO), optional: dates group membership for ``outside: GROUP``."""
+    backtest: Backtest | None = None
+    """The ``observed:`` (a historical event) or ``expected:`` (a case that must hurt) block."""
 
     @property
     def steps(self) -> int:
@@ -584,19 +617,19 @@ def _policies(r: _Reader, v: Any, path: tuple) -> Policies:
     if v is None:
         return Policies()
     m = r.mapping(v, path, ("rationing", "coalition_first", "resourcing", "ramp_up_days",
-                            "surge_capacity", "stockpile_release"))
-    res = m.get("resourcing", False)
-    ramp = 30
-    surge = 0.0
+                            "surge_capacity", "stockpile_release", "allocation"))
+    res = m.get("resourcing", True)
+    ramp: int | None = None
+    surge: float | None = None
     if isinstance(res, dict):
         rm = r.mapping(res, path + ("resourcing",), ("enabled", "ramp_up_days", "surge_capacity"))
         enabled = r.boolean(rm, "enabled", path + ("resourcing",), True)
-        ramp = r.integer(rm, "ramp_up_days", path + ("resourcing",), 30) or 0
-        surge = r.number(rm, "surge_capacity", path + ("resourcing",), 0.0, lo=0, what="surge capacity") or 0.0
+        ramp = r.integer(rm, "ramp_up_days", path + ("resourcing",), None, minimum=0)
+        surge = r.number(rm, "surge_capacity", path + ("resourcing",), None, lo=0, what="surge capacity")
     else:
-        enabled = r.boolean(m, "resourcing", path, False)
-    ramp = r.integer(m, "ramp_up_days", path, ramp) or 0
-    surge = r.number(m, "surge_capacity", path, surge, lo=0, what="surge capacity") or 0.0
+        enabled = r.boolean(m, "resourcing", path, True)
+    ramp = r.integer(m, "ramp_up_days", path, ramp, minimum=0)
+    surge = r.number(m, "surge_capacity", path, surge, lo=0, what="surge capacity")
     releases = []
     sr = m.get("stockpile_release")
     if sr is not None:
@@ -612,14 +645,48 @@ def _policies(r: _Reader, v: Any, path: tuple) -> Policies:
                                              r.string(xm, "holder", p), r.integer(xm, "start", p, 0) or 0))
     return Policies(rationing=r.string(m, "rationing", path, "proportional", choices=RATIONING_RULES) or "proportional",
                     coalition_first=r.string(m, "coalition_first", path), resourcing=enabled,
-                    ramp_up_days=ramp, surge_capacity=surge, stockpile_release=tuple(releases))
+                    ramp_up_days=ramp, surge_capacity=surge, stockpile_release=tuple(releases),
+                    allocation=r.string(m, "allocation", path, "willingness_to_pay", choices=ALLOCATIONS)
+                    or "willingness_to_pay")
+
+
+CHECK_MEASURES = ("loss_pct", "min_level")
+"""Measures a backtest check may bound."""
+
+
+def _backtest(r: _Reader, v: Any, path: tuple, kind: str) -> Backtest | None:
+    if v is None:
+        return None
+    m = r.mapping(v, path, ("outcome", "checks", "sources"))
+    outcome = r.string(m, "outcome", path, "", required=True) or ""
+    raw = m.get("checks")
+    checks: list[Check] = []
+    if not isinstance(raw, list) or not raw:
+        r.bad(path + ("checks",), "expected a non-empty list of checks")
+        raw = []
+    for i, c in enumerate(raw):
+        p = path + ("checks", i)
+        cm = r.mapping(c, p, ("of", "measure", "min", "max", "why"))
+        of = r.string(cm, "of", p, "", required=True) or ""
+        if of and of != "target" and not re.match(r"^(item|consumer|site):\S+$", of):
+            r.bad(p + ("of",), f"expected target, item:ID, consumer:ISO3 or site:ITEM@ISO3, got {of!r}")
+        measure = r.string(cm, "measure", p, "loss_pct", choices=CHECK_MEASURES) or "loss_pct"
+        lo = r.number(cm, "min", p, None, what="min")
+        hi = r.number(cm, "max", p, None, what="max")
+        if lo is None and hi is None:
+            r.bad(p, "a check needs min, max or both")
+        if lo is not None and hi is not None and lo > hi:
+            r.bad(p + ("max",), f"max ({hi:g}) is below min ({lo:g})")
+        checks.append(Check(of, measure, lo, hi, r.string(cm, "why", p, "") or ""))
+    sources = r.strings(m, "sources", path) or ()
+    return Backtest(kind, outcome, tuple(checks), tuple(sources))
 
 
 def scenario_from_data(data: Any, lines: Mapping[tuple, int], file: str) -> Scenario:
     """Build a :class:`Scenario` from parsed YAML data; raise :class:`ValidationError` listing every problem."""
     r = _Reader(file, lines)
     m = r.mapping(data, (), ("name", "description", "horizon", "step", "sources", "assumptions",
-                             "shocks", "policies", "reference_date", "tags"))
+                             "shocks", "policies", "reference_date", "tags", "observed", "expected"))
     name = r.string(m, "name", (), "", required=True) or ""
     desc = r.string(m, "description", (), "", required=True) or ""
     horizon = r.integer(m, "horizon", (), 365, minimum=1) or 365
@@ -640,6 +707,10 @@ def scenario_from_data(data: Any, lines: Mapping[tuple, int], file: str) -> Scen
                 r.bad(("shocks", i, "start"), f"start (day {sh.start}) is not before the horizon (day {horizon})")
             shocks.append(sh)
     pol = _policies(r, m.get("policies"), ("policies",))
+    if m.get("observed") is not None and m.get("expected") is not None:
+        r.bad(("expected",), "a scenario has either an observed or an expected block, not both")
+    bt = _backtest(r, m.get("observed"), ("observed",), "observed") or \
+        _backtest(r, m.get("expected"), ("expected",), "expected")
     ref = m.get("reference_date")
     if ref is not None:
         import datetime as _dt
@@ -651,7 +722,7 @@ def scenario_from_data(data: Any, lines: Mapping[tuple, int], file: str) -> Scen
             ref = None
     if r.problems:
         raise ValidationError(r.problems, f"scenario {file} is not valid")
-    return Scenario(name, desc, horizon, step, sources, assumptions, tuple(shocks), pol, file, dict(lines), ref)
+    return Scenario(name, desc, horizon, step, sources, assumptions, tuple(shocks), pol, file, dict(lines), ref, bt)
 
 
 def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:

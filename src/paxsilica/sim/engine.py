@@ -224,10 +224,10 @@ class Extensions:
         suppliers of that sector that are unshocked and not short themselves (in proportion to
         their baseline amounts); unshocked suppliers facing excess demand may raise output up to
         ``1 + headroom`` times baseline, ramping linearly over ``ramp_days`` steps of excess demand.
-    ramp_days : int
-        Steps to reach full headroom (0 = at once).
-    capacity_headroom : float or array (n,), optional
-        Overrides ``network.capacity_headroom``.
+    ramp_days : int or int array (n,) or (B, n)
+        Steps to reach full headroom (0 = at once), one for all firms or per firm (and scenario).
+    capacity_headroom : float or array (n,) or (B, n), optional
+        Overrides ``network.capacity_headroom`` (per scenario with a leading batch axis).
     stockpile_days : float or array (m,), optional
         Strategic reserve per link in days of baseline flow, held apart from working stock.
     stockpile_release_day : int
@@ -252,13 +252,53 @@ class Extensions:
     order_target : {"baseline", "output"}
         Inventory target of orders: ``n·A`` (baseline, stable; default) or ``n·A·P/p̄`` (the reference).
     settle_tol : float
-        When every factor is back at baseline and the state is within this relative distance of the
-        baseline, the state is set exactly to the baseline (0 disables).
+        When every factor of a scenario is back at baseline and its state is within this relative
+        distance of the baseline, its state is set exactly to the baseline (0 disables).
+    inventory_days : float or array (m,) or (B, m), optional
+        Days (steps) of baseline flow each client holds of each link, in canonical link order,
+        overriding the ``inventory_days`` argument of :func:`simulate`; a (B, m) array gives every
+        scenario of a batch its own. Must be >= 1 (a client needs at least one day of stock: the
+        Leontief limit x <= stock/need is below 1 at the baseline otherwise). Per-link days: the
+        target of a (client, sector) segment is n_seg = sum of w·n over its links (w = A/A^sec);
+        stocks start at n, orders close the segment's gap to n_seg, and the client draws from each
+        link in proportion to its fill s/n (exactly its baseline flow at the baseline).
+    substitution : array (m,) or (B, m), optional
+        Largest fraction sigma-bar in [0, 1] of a client's need of the link's sector it can do without
+        once adapted (recycling, thrifting, alternative materials); a (client, sector) segment uses
+        the amount-weighted mean of its links'. While the segment's stock is below its target (by
+        more than ``substitution_tol``) sigma rises by sigma-bar/``substitution_days`` per step,
+        afterwards it falls back at the same rate; the client then needs (1 - sigma) of the input per
+        unit of output (consumption, Leontief limit and the orders' flow term). Default: none.
+    substitution_days : float or array (m,) or (B, m)
+        Steps to adapt fully (segment: amount-weighted mean; 0 = at once). Default 30.
+    substitution_tol : float
+        Relative shortfall of a segment's stock below its target that counts as short (default 1e-3).
+    early_exit : bool
+        Once every scenario has settled at the baseline and no schedule moves any more, stop
+        stepping and fill the remaining rows with the baseline step (identical to stepping on).
+    steady_tol : float
+        Steady-state exit (0 disables; default 1e-10). A scenario whose schedules (capacity, link
+        caps, demand factors, lead times) no longer change and whose state changed in the last step
+        by at most this much relative to the baseline (production x = P/p̄ and shipments by 1,
+        stocks and reserves by max(n, 1) days, substitution σ by 1; ramp clocks unchanged or past
+        ``ramp_days``; shipments in transit: the shipments were that steady for the longest lead
+        time) is frozen: its remaining rows repeat its last step. Once every scenario of a batch is
+        frozen the run stops. Each scenario freezes on its own, so a batch still equals its
+        sequential runs. Bound: while the state's per-step change does not grow (the model
+        contracts towards its new steady state), a frozen series differs from the stepped one by
+        at most about ``steady_tol`` × remaining steps relative to the baseline.
 
     Examples
     --------
     >>> Extensions(resourcing=True, ramp_days=10).order_target
     'baseline'
+
+    Per-link stock and substitution: the client of link 0 holds 10 days of it and can do without
+    half of that input after 20 days of shortage.
+
+    >>> ext = Extensions(inventory_days=[10.0, 20.0], substitution=[0.5, 0.0], substitution_days=20)
+    >>> ext.as_dict()["inventory_days"], ext.as_dict()["substitution"]
+    ('array(2)', 'array(2)')
 
     Coalition-first: links to clients 0 and 2 are served before the others (class 1).
 
@@ -269,7 +309,7 @@ class Extensions:
 
     lead_times: bool = False
     resourcing: bool = False
-    ramp_days: int = 0
+    ramp_days: int | np.ndarray = 0
     capacity_headroom: float | np.ndarray | None = None
     stockpile_days: float | np.ndarray | None = None
     stockpile_release_day: int = 0
@@ -280,6 +320,12 @@ class Extensions:
     link_priority: np.ndarray | None = None
     consumer_priority: np.ndarray | None = None
     final_demand_priority: int | None = None
+    inventory_days: float | np.ndarray | None = None
+    substitution: np.ndarray | None = None
+    substitution_days: float | np.ndarray = 30.0
+    substitution_tol: float = 1e-3
+    early_exit: bool = True
+    steady_tol: float = 1e-10
 
     def as_dict(self) -> dict[str, Any]:
         """Plain summary for the result's parameters."""
@@ -289,7 +335,7 @@ class Extensions:
             return f"array({np.size(v)})"
 
         return {
-            "lead_times": self.lead_times, "resourcing": self.resourcing, "ramp_days": self.ramp_days,
+            "lead_times": self.lead_times, "resourcing": self.resourcing, "ramp_days": small(self.ramp_days),
             "capacity_headroom": small(self.capacity_headroom), "stockpile_days": small(self.stockpile_days),
             "stockpile_release_day": self.stockpile_release_day,
             "stockpile_release_rate": self.stockpile_release_rate,
@@ -301,6 +347,9 @@ class Extensions:
             "consumer_priority": None if self.consumer_priority is None else [
                 int(v) for v in np.asarray(self.consumer_priority).ravel()],
             "final_demand_priority": self.final_demand_priority,
+            "inventory_days": small(self.inventory_days), "substitution": small(self.substitution),
+            "substitution_days": small(self.substitution_days), "substitution_tol": self.substitution_tol,
+            "early_exit": self.early_exit, "steady_tol": self.steady_tol,
         }
 
 
@@ -464,19 +513,47 @@ class _Sparse:
         # per schedule row: does it differ from the default? (for the settle check)
         self.moved_rows = [None if s is None else np.any(s.values != self.default[p], axis=1)
                            for s, p in zip(scheds, self.pos, strict=True)]
+        # last step at which each scenario's schedule differs from the default (-1: never; a moved
+        # last row holds for ever)
+        self.last_moved = np.array([-1.0 if mv is None or not mv.any() else
+                                    (math.inf if mv[-1] else float(np.flatnonzero(mv)[-1])) for mv in self.moved_rows])
+        # last row that differs from the row before it (0: constant from the start; the last row holds)
+        self.last_change = np.array([0 if s is None or s.values.shape[0] < 2 else
+                                     int(np.flatnonzero(np.r_[True, np.any(s.values[1:] != s.values[:-1], axis=1)])[-1])
+                                     for s in scheds], dtype=np.int64)
+        # scenarios sharing one schedule object (draws of one scenario) are filled at once
+        groups: dict[int, list[int]] = {}
+        for b, s in enumerate(scheds):
+            if s is not None:
+                groups.setdefault(id(s), []).append(b)
+        self.groups = [(np.array(bs), scheds[bs[0]], self.pos[bs[0]]) for bs in groups.values()]
 
     def row(self, t: int) -> np.ndarray:
         out = np.empty((self.b, self.index.size))
         out[:] = self.default
-        for b, (s, p) in enumerate(zip(self.scheds, self.pos, strict=True)):
-            if s is not None:
-                out[b, p] = s.row(t)
+        for bs, s, p in self.groups:
+            if bs.size == 1:
+                out[bs[0], p] = s.row(t)
+            else:
+                out[np.ix_(bs, p)] = s.row(t)
         return out
 
-    def at_default(self, t: int) -> bool:
-        if not self.active:
-            return True
-        return not any(mv[min(t, mv.size - 1)] for mv in self.moved_rows if mv is not None)
+
+    def at_default(self, t: int) -> np.ndarray:
+        """Per scenario: is its schedule at the default at step ``t``?"""
+        out = np.ones(self.b, dtype=bool)
+        for b, mv in enumerate(self.moved_rows):
+            if mv is not None:
+                out[b] = not mv[min(t, mv.size - 1)]
+        return out
+
+    def default_from(self, t: int) -> np.ndarray:
+        """Per scenario: is its schedule at the default at every step from ``t`` on?"""
+        return t > self.last_moved
+
+    def constant_from(self, t: int) -> np.ndarray:
+        """Per scenario: is its schedule the same at every step from ``t`` on?"""
+        return t >= self.last_change
 
 
 def _shock_schedule(shocks: FirmShocks | None, steps: int, recovery_days: float | None) -> Schedule | None:
@@ -507,28 +584,52 @@ def _combine(a: Schedule | None, b: Schedule | None, steps: int) -> Schedule | N
     return Schedule(idx, vals)
 
 
-def _waterfill(seg: np.ndarray, w: np.ndarray, g: np.ndarray, target: np.ndarray,
-               n_seg: int) -> np.ndarray:
+def _waterfill(seg: np.ndarray, w: np.ndarray, g: np.ndarray, target: np.ndarray, n_seg: int,
+               seg_member: np.ndarray | None = None, n_members: int = 1) -> np.ndarray:
     """Level L per segment with Σ_k w_k·min(g_k, L) = target (claimants sorted by request).
 
     ``seg`` holds segment ids 0..n_seg-1 for every claimant; every segment must have a claimant with
     positive weight and its total request must exceed its target (else no rationing is needed).
+    With a batch, ``seg_member`` gives the scenario of each segment (segments numbered scenario by
+    scenario, claimants of a scenario in the order a single run lists them): the running sums restart
+    at each scenario, so that each computes exactly what its single run computes.
     """
-    # one float sort on seg + g/(1+g) (fast), checked; exact two-key sort if rounding tied two keys
-    order = np.argsort(seg + g / (1.0 + g))
+    # claimants in the order (segment, request, position): one stable float sort on seg + g/(1+g)
+    # (fast), checked; the exact two-key sort if rounding tied or crossed two keys
+    order = np.argsort(seg + g / (1.0 + g), kind="stable")
     seg_s, w_s, g_s = seg[order], w[order], g[order]
-    if seg_s.size > 1 and np.any((seg_s[1:] == seg_s[:-1]) & (g_s[1:] < g_s[:-1])):
+    if seg_s.size > 1 and (np.any(seg_s[1:] < seg_s[:-1])
+                           or np.any((seg_s[1:] == seg_s[:-1]) & (g_s[1:] < g_s[:-1]))):
         order = np.lexsort((g, seg))
         seg_s, w_s, g_s = seg[order], w[order], g[order]
     counts = np.bincount(seg_s, minlength=n_seg)
     start = np.zeros(n_seg + 1, np.int64)
     np.cumsum(counts, out=start[1:])
     wg = w_s * g_s
-    cum_wg = np.cumsum(wg)
-    cum_w = np.cumsum(w_s)
-    base_wg = np.concatenate(([0.0], cum_wg))[start[:-1]]
-    base_w = np.concatenate(([0.0], cum_w))[start[:-1]]
-    total_w = np.concatenate(([0.0], cum_w))[start[1:]] - base_w
+    if seg_member is None or n_members == 1:
+        cum_wg = np.cumsum(wg)
+        cum_w = np.cumsum(w_s)
+        first = np.zeros(wg.size, dtype=bool)
+        first[:1] = True
+    else:  # running sums per scenario: rows of a (scenario, claimant) array, zero-padded at the end
+        mem = seg_member[seg_s]
+        mstart = np.searchsorted(mem, np.arange(n_members))
+        col = np.arange(mem.size) - mstart[mem]
+        width = int(col.max(initial=-1)) + 1
+        buf = np.zeros((2, n_members, width))
+        buf[0, mem, col] = wg
+        buf[1, mem, col] = w_s
+        np.cumsum(buf, axis=2, out=buf)
+        cum_wg, cum_w = buf[0, mem, col], buf[1, mem, col]
+        first = col == 0
+    # running sums before each claimant (0 at a scenario's first)
+    prev_wg = np.concatenate(([0.0], cum_wg[:-1]))
+    prev_w = np.concatenate(([0.0], cum_w[:-1]))
+    prev_wg[first] = 0.0
+    prev_w[first] = 0.0
+    base_wg = prev_wg[start[:-1]]
+    base_w = prev_w[start[:-1]]
+    total_w = cum_w[start[1:] - 1] - base_w
     wg_before = cum_wg - wg - base_wg[seg_s]  # filled amount of claimants below k (within segment)
     w_from = total_w[seg_s] - (cum_w - w_s - base_w[seg_s])  # weight of claimants k.. (incl. k)
     reach = wg_before + g_s * w_from  # total delivered if the level were g_k
@@ -567,7 +668,8 @@ def _class_array(v: object, size: int, what: str) -> np.ndarray:
     return arr
 
 
-def _priority_classes(ext: Extensions, net: SupplyNetwork, consumers: ConsumerSplit | None) -> _Classes | None:
+def _priority_classes(ext: Extensions, net: SupplyNetwork, consumers: ConsumerSplit | None,
+                      c: np.ndarray | None = None) -> _Classes | None:
     """Validate the priority extension; None when every claimant falls in one class (no effect)."""
     if ext.link_priority is None and ext.consumer_priority is None and ext.final_demand_priority is None:
         return None
@@ -582,7 +684,8 @@ def _priority_classes(ext: Extensions, net: SupplyNetwork, consumers: ConsumerSp
         rest = int(_class_array([ext.final_demand_priority], 1, "final_demand_priority")[0])
     else:
         rest = max(int(link.max(initial=0)), int(cons.max(initial=0)) if cons is not None else 0)
-    c = net.final_demand
+    if c is None:  # only where c > 0 matters: with per-scenario final demand, where any is > 0
+        c = net.final_demand
     if cons is not None and consumers is not None:
         entry = cons[consumers.consumer]
         share = np.where(c[consumers.firm] > 0, consumers.share, 0.0)
@@ -609,14 +712,19 @@ def _priority_classes(ext: Extensions, net: SupplyNetwork, consumers: ConsumerSp
     return _Classes(k=k, link=link, key=net.supplier * k + link, fd_frac=fd_frac, entry=entry)
 
 
-def _ration_classes(x: np.ndarray, y: np.ndarray, o: np.ndarray, dfac: np.ndarray, a_rel: np.ndarray,
+def _ration_classes(x: np.ndarray, y: np.ndarray, o: np.ndarray, dfac: np.ndarray | None, a_rel: np.ndarray,
                     c_rel: np.ndarray, sup: np.ndarray, pc: _Classes, rationing: str,
-                    by_key: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    by_key: Any, cfk: np.ndarray, key_flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Coalition-first rationing: a short supplier serves its claimants class by class (0 first).
 
     Classes before the marginal one (the first the remaining output cannot fill) get everything
     they asked, classes after it nothing; within the marginal class the ``rationing`` rule shares
     what is left. Suppliers that are not short are computed exactly as without classes.
+
+    ``dfac`` is None when no demand factor moves (all ones: a product by 1 is exact, so it is
+    skipped); ``cfk`` = c_rel·fd_frac per (firm, class); ``key_flat`` the flat (scenario, supplier,
+    class) bin of every (scenario, link). Every scenario of a batch is computed at once, each exactly
+    as its single run.
 
     Returns deliveries (relative to A), final demand served per firm and per (firm, class) (relative
     to c and to c times the class's share of it).
@@ -626,50 +734,61 @@ def _ration_classes(x: np.ndarray, y: np.ndarray, o: np.ndarray, dfac: np.ndarra
     short = x < y
     pos_y = y > 0
     r = np.where(pos_y, x / np.where(pos_y, y, 1.0), 0.0)  # the classless rule, for suppliers not short
-    dem = by_key(o * a_rel).reshape(B, n, K)  # demand per (supplier, class), relative to p̄
-    dem += (c_rel[:, None] * pc.fd_frac)[None] * dfac[:, :, None]
+    dem = by_key(o).reshape(B, n, K)  # demand per (supplier, class), relative to p̄ (Σ a·o)
+    dem += cfk if dfac is None else cfk * dfac[:, :, None]
     before = np.zeros_like(dem)  # demand of the classes served before class k
     np.cumsum(dem[..., :-1], axis=2, out=before[..., 1:])
     room = x[..., None] - before  # output left for class k
     has = dem > 0
+    ones = dfac is None
+    if ones:
+        dfac = np.ones((B, n))
     if rationing == "proportional":
         with np.errstate(over="ignore"):  # a denormal class demand: the ratio clips to 1
             ratio = np.where(has, np.clip(room / np.where(has, dem, 1.0), 0.0, 1.0), 1.0)
         ratio = np.where(short[..., None], ratio, r[..., None])
-        d = o * np.take_along_axis(ratio.reshape(B, n * K), np.broadcast_to(pc.key, o.shape), axis=1)
-        served_k = dfac[..., None] * ratio
+        d = o * np.take(ratio.reshape(-1), key_flat).reshape(o.shape)
+        served_k = ratio if ones else dfac[..., None] * ratio
     else:
         d = o.copy()
         served_k = np.repeat(dfac[..., None], K, axis=2)
-        for b in range(B):
-            sj = np.flatnonzero(short[b])
-            if not sj.size:
-                continue
-            lack = (room[b, sj] < dem[b, sj]) & has[b, sj]
-            marg = lack.any(axis=1)
-            kof = np.full(n, K, np.int64)  # marginal class per supplier (K: none, everyone is filled)
-            kof[sj] = np.where(marg, lack.argmax(axis=1), K)
-            lk = kof[sup]
-            d[b, pc.link > lk] = 0.0
-            ml = np.flatnonzero(pc.link == lk)  # links of the marginal class
-            mj = sj[marg]
-            km = kof[mj]
-            seg_of = np.full(n, -1, np.int64)
-            seg_of[mj] = np.arange(mj.size)
-            wf = c_rel[mj] * pc.fd_frac[mj, km]
-            fj = mj[wf > 0]
-            seg_l = seg_of[sup[ml]]
-            seg = np.concatenate((seg_l, seg_of[fj]))
-            w = np.concatenate((a_rel[ml], wf[wf > 0]))
-            g = np.concatenate((o[b, ml], dfac[b, fj]))
+        lack = (room < dem) & has
+        lack &= short[..., None]
+        marg = lack.any(axis=2)  # short suppliers with a marginal class
+        if marg.any():
+            kof = np.where(marg, lack.argmax(axis=2), K)  # marginal class (K: none, everyone is filled)
+            lk = np.take(kof, sup, axis=1)
+            d[pc.link[None, :] > lk] = 0.0
+            lb, ll = np.nonzero(pc.link[None, :] == lk)  # links of the marginal class, scenario by scenario
+            mb, mj = np.nonzero(marg)
+            km = kof[mb, mj]
+            seg_of = np.full((B, n), -1, np.int64)
+            seg_of[mb, mj] = np.arange(mb.size)
+            cr = c_rel[mj] if c_rel.ndim == 1 else c_rel[mb, mj]
+            wf = cr * pc.fd_frac[mj, km]
+            fp = wf > 0
+            seg_l = seg_of[lb, sup[ll]]
+            seg = np.concatenate((seg_l, seg_of[mb[fp], mj[fp]]))
+            w = np.concatenate((a_rel[ll] if a_rel.ndim == 1 else a_rel[lb, ll], wf[fp]))
+            g = np.concatenate((o[lb, ll], dfac[mb[fp], mj[fp]]))
             with np.errstate(over="ignore"):  # denormal weights: an infinite level fills every request
-                level = _waterfill(seg, w, g, np.maximum(room[b, mj, km], 0.0), mj.size)
-            d[b, ml] = np.minimum(o[b, ml], level[seg_l])
-            after = np.arange(K)[None, :] > kof[sj, None]
-            served_k[b, sj] = np.where(after, 0.0, served_k[b, sj])
-            served_k[b, mj, km] = np.minimum(dfac[b, mj], level)
+                level = _waterfill(seg, w, g, np.maximum(room[mb, mj, km], 0.0), mb.size, mb, B)
+            d[lb, ll] = np.minimum(o[lb, ll], level[seg_l])
+        else:
+            kof = np.full((B, n), K, np.int64)
+        after = np.arange(K)[None, None, :] > kof[..., None]
+        served_k[after] = 0.0
+        if marg.any():
+            served_k[mb, mj, km] = np.minimum(dfac[mb, mj], level)
         ratio = None
-    served = np.where(short, (served_k * pc.fd_frac[None]).sum(axis=2), dfac * r if ratio is not None else dfac)
+    if K <= 8:  # a short sum over classes, added in order as sum() does for fewer than 8 terms
+        part = served_k * pc.fd_frac[None]
+        tot = part[..., 0].copy()
+        for k in range(1, K):
+            tot += part[..., k]
+    else:
+        tot = (served_k * pc.fd_frac[None]).sum(axis=2)
+    served = np.where(short, tot, dfac * r if ratio is not None else dfac)
     return d, served, served_k
 
 
@@ -684,6 +803,23 @@ def _as_scenarios(scenario: Scenario | FirmShocks | Sequence[Scenario] | None) -
     if not scen or not all(isinstance(s, Scenario) for s in scen):
         raise InputError("a batch must be a non-empty list of Scenario")
     return scen, True
+
+
+def _batch_param(v: object, B: int, size: int, what: str, *, lo: float | None = 0.0) -> np.ndarray:
+    """A number, an array (size,) or one row per scenario (B, size), as float64, checked."""
+    try:
+        arr = np.array(v, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"{what}: expected numbers ({e})") from None
+    if arr.ndim == 0:
+        arr = np.full(size, float(arr))
+    if (arr.ndim == 1 and arr.size != size) or (arr.ndim == 2 and arr.shape != (B, size)) or arr.ndim > 2:
+        raise InputError(f"{what}: shape {arr.shape}, expected ({size},) or (scenarios, {size}) = ({B}, {size})")
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{what} must be finite")
+    if lo is not None and np.any(arr < lo):
+        raise InputError(f"{what} must be >= {lo:g}")
+    return arr
 
 
 def _check_range(s: Schedule | None, what: str, n: int, lo: float, hi: float) -> None:
@@ -712,6 +848,8 @@ def simulate(
     record_sectors: bool = False,
     record_links: bool = False,
     arithmetic: Literal["relative", "reference"] = "relative",
+    amounts: np.ndarray | None = None,
+    final_demand: np.ndarray | None = None,
 ) -> SimResult:
     """Run the model of ENGINE.md for ``steps`` steps.
 
@@ -747,6 +885,14 @@ def simulate(
         exact. ``reference`` (reference mode only) computes in absolute units with the reference
         simulator's order of operations: same numbers to the last bit on small cases, and the same
         rounding-noise amplification (phantom crises) on large unshocked networks. For checking only.
+    amounts : float array (m,) or (B, m), optional
+        Extended mode: baseline link amounts A (> 0, canonical link order) replacing
+        ``network.amount``, one row per scenario of a batch: the topology is shared, the amounts
+        (e.g. a draw of recipe dependent shares) are not. Every relative quantity (p̄, a, c/p̄, w,
+        value weights) is then per scenario; the equilibrium stays exact.
+    final_demand : float array (n,) or (B, n), optional
+        Extended mode: final demand c (>= 0) replacing ``network.final_demand``, per scenario with a
+        leading batch axis (e.g. a draw of the outside-demand share).
 
     Returns
     -------
@@ -760,6 +906,14 @@ def simulate(
     >>> r = simulate(net, FirmShocks([0], [0.1]), steps=6)
     >>> [round(float(v), 6) for v in r.production]
     [400.0, 380.0, 343.333333, 303.764922, 251.748546, 231.019411, 200.0]
+
+    Two draws of the same scenario at once, with their own final demand and per-link stock:
+
+    >>> cut = Scenario(capacity=Schedule([0], [0.0]))
+    >>> r = simulate(net, [cut, cut], steps=4, extensions=Extensions(inventory_days=[[2.0, 2.0], [3.0, 3.0]]),
+    ...              final_demand=[[100.0, 100.0], [50.0, 100.0]])
+    >>> r.production.shape
+    (2, 5)
     """
     if steps < 0:
         raise InputError("steps must be >= 0")
@@ -801,21 +955,34 @@ def simulate(
 
     B = len(scen)
     n_days = float(inventory_days)
-    pbar = net.baseline_output
-    A = net.amount
-    c = net.final_demand
+    if (amounts is not None or final_demand is not None) and not extended:
+        raise InputError("amounts and final_demand overrides need mode='extended'")
+    A = net.amount if amounts is None else _batch_param(amounts, B, m, "amounts", lo=None)
+    if amounts is not None and np.any(A <= 0):
+        raise InputError("amounts: every link amount must be > 0")
+    c = net.final_demand if final_demand is None else _batch_param(final_demand, B, n, "final_demand", lo=0.0)
     sup, cli = net.supplier, net.client
+    if amounts is None and final_demand is None:
+        pbar, input_total, seg_amount = net.baseline_output, net.input_total, net.seg_amount
+    else:  # per scenario, computed as the network computes them (same sums in the same order)
+        A2, c2 = np.broadcast_to(A, (B, m)), np.broadcast_to(c, (B, n))
+        pbar = np.stack([c2[b] + np.bincount(sup, weights=A2[b], minlength=n) for b in range(B)])
+        input_total = np.stack([np.bincount(cli, weights=A2[b], minlength=n) for b in range(B)])
+        seg_amount = (np.stack([np.add.reduceat(A2[b], net.seg_start) for b in range(B)]) if m
+                      else np.zeros((B, 0)))
+        if A.ndim == 1:
+            input_total, seg_amount = input_total[0], seg_amount[0]
     idle = pbar <= 0  # firms nobody buys from: they produce nothing, order A, keep their stock
-    idle_link = idle[cli]
+    idle_link = idle[..., cli]
     any_idle = bool(idle.any())
     safe_pbar = np.where(idle, 1.0, pbar)
-    a_rel = A / safe_pbar[sup]  # link amount as a share of its supplier's baseline output
+    a_rel = A / safe_pbar[..., sup]  # link amount as a share of its supplier's baseline output
     c_rel = np.where(idle, 0.0, c / safe_pbar)
-    w_link = A / net.seg_amount[net.link_seg] if m else np.zeros(0)
+    w_link = A / seg_amount[..., net.link_seg] if m else np.zeros(0)
     eps_link = EPS / A
-    eps_seg = EPS / net.seg_amount
+    eps_seg = EPS / seg_amount
     eps_seg_max = float(eps_seg.max(initial=0.0))
-    value_weight = np.where(idle, 0.0, pbar - net.input_total)
+    value_weight = np.where(idle, 0.0, pbar - input_total)
     n_seg = net.seg_start.size
     inv_tau = 1.0 / tau
 
@@ -830,39 +997,51 @@ def simulate(
 
         return go
 
-    by_supplier = grouper(sup, n)
-    by_segment = grouper(net.link_seg, n_seg)
     by_sector = grouper(net.sector, net.n_sectors)
     by_key = None  # per (supplier, priority class), set up with the extensions
     seg_client = net.seg_client
 
-    # Sums are taken as deviations from their baseline value, computed by the same bincount in
-    # the same order, so that at the baseline they cancel exactly.
-    seg_w = None
-    if B == 1 and m:
-        # Σ w·s per segment as a CSR product: links of a segment are contiguous, so the product reads
-        # s in order and folds the weights in (one pass instead of a multiply and a bincount); it adds
-        # in the same order as bincount, so the sums are the same to the bit (a batch still equals
-        # single runs)
-        from scipy.sparse import csr_matrix
+    # Sums over links as CSR products: the links of a bin are summed in canonical order, the same
+    # additions in the same order as a bincount, so the same bits, and a batch (one product with B
+    # columns) sums each scenario exactly as a single run does.
+    from scipy.sparse import csr_matrix
 
-        seg_w = csr_matrix((w_link, np.arange(m), np.append(net.seg_start, m)), shape=(n_seg, m))
+    def link_sum(cols: np.ndarray, ptr: np.ndarray, rows: int, w: np.ndarray | None) -> Any:
+        w2 = w if (w is not None and w.ndim == 2) else None
+        if 1 < B and B * m <= 1 << 26:
+            # a batch: one block-diagonal matrix (scenario b's rows and columns offset by b), applied
+            # to the (B, m) array as one vector: no transposes, and every row is summed in canonical
+            # order exactly as a single run's product (w·v is the same product as v·w)
+            nnz = cols.size
+            bcols = (cols[None, :] + (np.arange(B) * m)[:, None]).ravel().astype(np.int32)
+            bptr = np.append((ptr[None, :-1] + (np.arange(B) * nnz)[:, None]).ravel(), B * nnz).astype(np.int32)
+            bdata = (np.ones(B * nnz) if w is None else np.broadcast_to(w, (B, m))[:, cols].ravel())
+            bmat = csr_matrix((bdata, bcols, bptr), shape=(B * rows, B * m))
 
-    def seg_wsum(v: np.ndarray) -> np.ndarray:
-        if seg_w is not None:
-            return (seg_w @ v[0])[None, :]
-        return by_segment(np.multiply(v, w_link, out=wa))
+            def go_b(v: np.ndarray) -> np.ndarray:
+                if v.shape != (B, m):
+                    v = np.broadcast_to(v, (B, m))
+                return (bmat @ v.ravel()).reshape(B, rows)
 
-    w_n = (seg_w @ np.full(m, n_days))[None, :] if seg_w is not None else \
-        by_segment(np.broadcast_to(w_link * n_days, (B, m)))  # Σ w·n per segment
-    a_one = by_supplier(np.broadcast_to(a_rel, (B, m)))  # Σ a per supplier
+            return go_b
+        data = np.ones(m) if (w is None or w2 is not None) else w[cols]
+        mat = csr_matrix((data, cols, ptr), shape=(rows, m))
 
-    def seg_mean(s: np.ndarray) -> np.ndarray:
-        # n + (Σ w·s − Σ w·n): exactly n when every stock is at target
-        out = seg_wsum(s)
-        out -= w_n
-        out += n_days
-        return out
+        def go(v: np.ndarray) -> np.ndarray:
+            if w2 is not None:
+                v = v * w2  # the product the matrix would form; times 1.0 below is exact
+            if v.shape[0] == 1:
+                return (mat @ v[0])[None, :]
+            return np.ascontiguousarray((mat @ v.T).T)
+
+        return go
+
+    seg_ptr = np.append(net.seg_start, m)
+    link_ids = np.arange(m)
+    seg_w_sum = link_sum(link_ids, seg_ptr, n_seg, w_link)  # Σ w·v per (client, sector) segment
+    sup_a_sum = link_sum(net.by_supplier, net.supplier_start, n, a_rel)  # Σ a·v per supplier
+    ones_bm = np.ones((B, m))
+    a_one = sup_a_sum(ones_bm)  # Σ a per supplier
 
     has_seg = net.client_seg_start[1:] > net.client_seg_start[:-1]
     first_seg = net.client_seg_start[:-1][has_seg]
@@ -910,49 +1089,136 @@ def simulate(
     else:
         lmax = 1
     headroom = np.zeros(n)
+    ramp_days: float | np.ndarray = 0.0
     if use_res:
         h = net.capacity_headroom if ext.capacity_headroom is None else ext.capacity_headroom
-        headroom = np.broadcast_to(np.asarray(h, np.float64), (n,)).copy()
-        if np.any(headroom < 0) or not np.all(np.isfinite(headroom)):
-            raise InputError("capacity_headroom must be finite and >= 0")
+        headroom = _batch_param(h, B, n, "capacity_headroom", lo=0.0)
+        if np.ndim(ext.ramp_days) == 0:
+            ramp_days = float(ext.ramp_days)
+            if not ramp_days >= 0:
+                raise InputError("ramp_days must be >= 0")
+        else:
+            ramp_days = _batch_param(ext.ramp_days, B, n, "ramp_days", lo=0.0)
     reserve0 = None
     if extended and ext.stockpile_days is not None:
         reserve0 = np.broadcast_to(np.asarray(ext.stockpile_days, np.float64), (m,)).copy()
         if np.any(reserve0 < 0) or not np.all(np.isfinite(reserve0)):
             raise InputError("stockpile_days must be finite and >= 0")
+    # per-link inventory days (an array selects the per-link rule, a number the uniform one)
+    n_link: np.ndarray | None = None
+    if extended and ext.inventory_days is not None:
+        if np.ndim(ext.inventory_days) == 0:
+            n_days = float(ext.inventory_days)  # type: ignore[arg-type]
+        else:
+            n_link = _batch_param(ext.inventory_days, B, m, "inventory_days", lo=None)
+    if extended:
+        low_n = n_days if n_link is None else float(n_link.min(initial=math.inf))
+        if not low_n >= 1.0:
+            raise InputError(f"inventory days must be >= 1 in the extended mode, got {low_n:g}: a client "
+                             "needs at least one day of stock (its output is limited to the days of need "
+                             "in stock, so with less than one day it cannot even make its baseline)")
+    # substitution: per (client, sector) segment, sigma-bar and its rate (amount-weighted means)
+    use_sub = False
+    if extended and ext.substitution is not None and m:
+        sub_l = _batch_param(ext.substitution, B, m, "substitution", lo=0.0)
+        if np.any(sub_l > 1.0):
+            raise InputError("substitution must lie in [0, 1] (the fraction of the need a client can do without)")
+        use_sub = bool(np.any(sub_l > 0))
+    if use_sub:
+        sub_days_l = _batch_param(ext.substitution_days, B, m, "substitution_days", lo=0.0)
+        if not (ext.substitution_tol >= 0 and math.isfinite(ext.substitution_tol)):
+            raise InputError("substitution_tol must be finite and >= 0")
+        sig_max = seg_w_sum(np.broadcast_to(sub_l, (B, m)))
+        np.clip(sig_max, 0.0, 1.0, out=sig_max)
+        days_seg = seg_w_sum(np.broadcast_to(sub_days_l, (B, m)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sig_rate = np.where(sig_max > 0, np.where(days_seg > 0, sig_max / days_seg, np.inf), 0.0)
+        sig = np.zeros((B, n_seg))
+        releasing = np.zeros((B, n_seg), dtype=bool)  # back at target once: σ falls to 0
+        keep_l = np.ones((B, m))  # 1 - sigma per link, of the last production
     consumers = ext.consumers if extended else None
     if consumers is not None and consumers.firm.size and (consumers.firm.min() < 0 or consumers.firm.max() >= n):
         raise InputError("consumers: firm index out of range")
-    prio = _priority_classes(ext, net, consumers) if extended else None
+    prio = _priority_classes(ext, net, consumers, c if c.ndim == 1 else c.max(axis=0)) if extended else None
     if prio is not None:
-        by_key = grouper(prio.key, n * prio.k)
+        # Σ a·o per (supplier, class): links of a bin in canonical order, as a bincount would add them
+        key_order = np.argsort(prio.key, kind="stable")
+        key_ptr = np.zeros(n * prio.k + 1, np.int64)
+        np.cumsum(np.bincount(prio.key, minlength=n * prio.k), out=key_ptr[1:])
+        by_key = link_sum(key_order, key_ptr, n * prio.k, a_rel)
+        prio_cfk = c_rel[..., None] * prio.fd_frac
+        prio_key_flat = (prio.key[None, :] + (np.arange(B) * (n * prio.k))[:, None]).ravel()
     baseline_target = extended and ext.order_target == "baseline"
     if ext.order_target not in ("baseline", "output"):
         raise InputError(f"unknown order_target {ext.order_target!r}")
 
+    # targets: n (uniform) or per link; segment target n_seg = Σ w·n
+    if n_link is None:
+        w_n = seg_w_sum(np.full((B, m), n_days))  # Σ w·n per segment
+        n_l: float | np.ndarray = n_days
+        n_sg: float | np.ndarray = n_days
+    else:
+        n_l = np.broadcast_to(n_link, (B, m))
+        w_n = seg_w_sum(n_l)
+        n_sg = w_n  # sbar = n_seg + (Σ w·s − Σ w·n): exactly n_seg at the baseline
+        w_one = seg_w_sum(ones_bm)  # Σ w per segment (1 up to rounding)
+    if use_sub:
+        short_below = np.broadcast_to(n_sg, (B, n_seg)) * (1.0 - ext.substitution_tol)
+
+    def seg_mean(s: np.ndarray) -> np.ndarray:
+        # n_seg + (Σ w·s − Σ w·n): exactly n_seg when every stock is at target
+        out = seg_w_sum(s)
+        out -= w_n
+        out += n_sg
+        return out
+
     # --- state at t = -1 (relative to baseline)
-    x = np.where(idle, 0.0, 1.0)[None, :].repeat(B, axis=0)  # P/p̄
-    s = np.full((B, m), n_days)  # S/A
-    sbar = np.full((B, net.seg_start.size), n_days)
+    base_x = np.where(idle, 0.0, 1.0)
+    x = np.broadcast_to(base_x, (B, n)).copy()  # P/p̄
+    s = np.broadcast_to(n_l, (B, m)).copy()  # S/A
+    sbar = np.broadcast_to(n_sg, (B, n_seg)).copy()
     d = np.ones((B, m))  # last shipments (for lead time 1 they arrive next step)
     lead_base = net.lead_time
     if use_lead:
+        # Shipments in transit. Links whose lead time no schedule changes: a ring of the last lmax
+        # steps' shipments (in links sorted by lead time, so the arrivals of one lead time are one
+        # slice); links with a lead-time schedule: a ring of arrival slots (shipments added at
+        # their arrival step). Both are full at the baseline.
         slots = np.arange(lmax)[:, None]
-        buf = np.zeros((B, lmax, m))
-        buf[:] = (slots < lead_base[None, :]).astype(np.float64)  # the pipeline is full at baseline
+        var_links = lt_sched.index
+        const_mask = np.ones(m, dtype=bool)
+        const_mask[var_links] = False
+        const_links = np.flatnonzero(const_mask)
+        c_order = const_links[np.argsort(lead_base[const_links], kind="stable")]
+        c_lead = lead_base[c_order]
+        bounds = np.flatnonzero(np.diff(c_lead)) + 1
+        groups = [(int(c_lead[lo]), int(lo), int(hi)) for lo, hi in
+                  zip(np.concatenate(([0], bounds)), np.concatenate((bounds, [c_order.size])), strict=True)
+                  if hi > lo]
+        perm = np.concatenate((c_order, var_links))
+        inv_perm = np.empty(m, np.int64)
+        inv_perm[perm] = np.arange(m)
+        mc, kv = c_order.size, var_links.size
+        hist = np.ones((lmax, B, mc))
+        vbuf = np.zeros((B, lmax, kv))
+        vbuf[:] = (slots < lead_base[var_links][None, :]).astype(np.float64)
+        vbuf_flat = vbuf.reshape(-1)
+        v_base = (np.arange(B)[:, None] * (lmax * kv) + np.arange(kv)[None, :])
+        arrive_p = np.empty((B, m))
+        arrive = np.empty((B, m))
         pipe = np.broadcast_to(lead_base.astype(np.float64), (B, m)).copy()  # in transit, incl. next arrival
-        buf_flat = buf.reshape(B, lmax * m)
-        link_ids = np.arange(m)
+        lead_m1 = np.broadcast_to((lead_base - 1).astype(np.float64), (B, m)).copy()
+        lead_v = np.broadcast_to(lead_base[var_links], (B, kv)).copy()
     reserve = None if reserve0 is None else np.broadcast_to(reserve0, (B, m)).copy()
     ramp = np.zeros((B, n))  # steps of excess demand (re-sourcing ramp clock)
 
     T1 = steps + 1
     shape = (B, T1)
     out_prod, out_va, out_fd, out_fdr = (np.empty(shape) for _ in range(4))
-    out_prod[:, 0] = pbar.sum()
-    out_va[:, 0] = value_weight.sum()
-    out_fd[:, 0] = c.sum()
-    out_fdr[:, 0] = c.sum()
+    out_prod[:, 0] = np.broadcast_to(pbar, (B, n)).sum(axis=1)
+    out_va[:, 0] = np.broadcast_to(value_weight, (B, n)).sum(axis=1)
+    out_fd[:, 0] = np.broadcast_to(c, (B, n)).sum(axis=1)
+    out_fdr[:, 0] = out_fd[:, 0]
     firm_prod = np.empty((B, T1, n)) if record_firms else None
     firm_fd = np.empty((B, T1, n)) if record_firms else None
     firm_cap = np.empty((B, T1, n)) if record_firms else None
@@ -964,30 +1230,61 @@ def simulate(
     link_st = np.empty((B, T1, m)) if record_links else None
     if link_del is not None:
         link_del[:, 0] = A
-        link_st[:, 0] = n_days * A
+        link_st[:, 0] = n_l * A
     sector_prod = np.empty((B, T1, net.n_sectors)) if record_sectors else None
     if sector_prod is not None:
         sector_prod[:, 0] = by_sector(np.broadcast_to(pbar, (B, n)).copy())
     if consumers is not None:
         k_cons = len(consumers.names)
-        cons_w = consumers.share * c[consumers.firm]
+        cons_w = consumers.share * c[..., consumers.firm]
         cons_fd = np.empty((B, T1, k_cons))
         cons_fdr = np.empty((B, T1, k_cons))
-        base = np.bincount(consumers.consumer, weights=cons_w, minlength=k_cons)
+        cons_bins = (consumers.consumer[None, :] + (np.arange(B) * k_cons)[:, None]).ravel()
+
+        def by_consumer(v: np.ndarray) -> np.ndarray:
+            # one bincount over (scenario, consumer) bins: each bin sums its own scenario's entries
+            # in order, exactly as one bincount per scenario would
+            return np.bincount(cons_bins, weights=v.ravel(), minlength=B * k_cons).reshape(B, k_cons)
+
+        base = by_consumer(np.broadcast_to(cons_w, (B, consumers.firm.size)))
         cons_fd[:, 0] = base
         cons_fdr[:, 0] = base
 
     # work buffers: the step reuses them instead of allocating (page faults cost as much as the maths)
     wa, wb, xc, o_buf = (np.empty((B, m)) for _ in range(4))
     wbool = np.empty((B, m), dtype=bool)
-    nbuf = np.empty(n)
     s_bufs = (s, np.empty((B, m)))
     d_bufs = (d, np.empty((B, m)))
     capf = np.ones((B, n))
     linkcap = np.ones((B, m))
     dfac = np.ones((B, n))
-    lead = np.broadcast_to(lead_base, (B, m)).copy() if use_lead else None
-    cap_idx, link_idx, dem_idx, lt_idx = cap_sched.index, link_sched.index, dem_sched.index, lt_sched.index
+    cap_idx, link_idx, dem_idx = cap_sched.index, link_sched.index, dem_sched.index
+    settle_on = extended and ext.settle_tol > 0
+    exit_step = -1  # early exit: the step after which every remaining row is the baseline step
+    steps_run = 0
+    # steady-state exit: a scenario whose schedules no longer change and whose state changed by at most
+    # steady_tol in the last step is frozen (its remaining rows repeat its last step)
+    steady_on = extended and ext.steady_tol > 0
+    if extended and not (ext.steady_tol >= 0 and math.isfinite(ext.steady_tol)):
+        raise InputError("steady_tol must be finite and >= 0")
+    frozen_at = np.full(B, -1, np.int64)  # step whose values fill a frozen scenario's remaining rows
+    if steady_on:
+        stol = float(ext.steady_tol)
+        calm = np.zeros(B, np.int64)  # consecutive steps in which production and shipments were steady
+        # shipments in transit are steady once the shipments were, for the longest lead time (per
+        # scenario, from its own lead-time schedule, so that a batch freezes as its single runs do)
+        if use_lead:
+            win = np.array([max(int(lead_base.max(initial=1)), 1 if sc.lead_time is None
+                                else int(sc.lead_time.values.max())) for sc in scen], np.int64)
+        else:
+            win = np.ones(B, np.int64)
+        s_tol = stol * (max(n_days, 1.0) if n_link is None else np.maximum(n_l, 1.0))  # stock: days
+        res_tol = None if reserve is None else stol * np.maximum(reserve0, np.maximum(n_l, 1.0))
+        x_prev, d_prev, s_prev, ramp_prev, res_prev = x, d, s, ramp, reserve
+        if use_sub:
+            sig_prev, rel_prev = sig.copy(), releasing.copy()
+    outputs = [out_prod, out_va, out_fd, out_fdr, firm_prod, firm_fd, firm_cap, link_del, link_st, sector_prod,
+               cons_fd if consumers is not None else None, cons_fdr if consumers is not None else None]
 
     for t in range(steps):
         # 1. factors of this step (shock onset, recovery profiles, link caps, demand surges)
@@ -998,44 +1295,87 @@ def simulate(
         if dem_sched.active:
             dfac[:, dem_idx] = dem_sched.row(t)
         if use_lead and lt_sched.active:
-            lead[:, lt_idx] = lt_sched.row(t).astype(np.int64)
+            lead_v[:] = lt_sched.row(t).astype(np.int64)
+            lead_m1[:, var_links] = lead_v - 1
 
         # 2. inventory update: last shipments arrive, last production consumes inputs
         if m:
             if use_lead:
-                slot = t % lmax
-                arrive = buf[:, slot, :].copy()
-                buf[:, slot, :] = 0.0
+                for L, lo, hi in groups:  # shipments of step t − L on links of lead time L
+                    arrive_p[:, lo:hi] = hist[(t - L) % lmax, :, lo:hi]
+                if kv:
+                    slot = t % lmax
+                    arrive_p[:, mc:] = vbuf[:, slot, :]
+                    vbuf[:, slot, :] = 0.0
+                np.take(arrive_p, inv_perm, axis=1, out=arrive, mode="clip")
                 pipe -= arrive
             else:
                 arrive = d
+            np.take(x, cli, axis=1, out=xc, mode="clip")
+            need = xc if not use_sub else xc * keep_l  # need of last production (1 − σ per unit)
             # a client draws its sector need from each supplier's stock in proportion to it:
             # S_ij κ = S_ij (P_i/p̄_i)(A^sec/S^sec) = (s_ij / s̄) · x_i in relative units, which is
             # exactly x_i at the baseline (s_ij = s̄ = n)
-            if n_seg == 0 or sbar.min() > eps_seg_max:  # no segment near zero stock (one pass)
-                np.take(sbar, net.link_seg, axis=1, out=wa, mode="clip")
-            else:  # a segment without stock gives nothing: s / inf is exactly 0 (no mask over links)
-                np.take(np.where(sbar > eps_seg, sbar, np.inf), net.link_seg, axis=1, out=wa, mode="clip")
-            np.take(x, cli, axis=1, out=xc, mode="clip")
-            np.divide(s, wa, out=wb)
-            wb *= xc
+            if n_link is None:
+                if n_seg == 0 or sbar.min() > eps_seg_max:  # no segment near zero stock (one pass)
+                    np.take(sbar, net.link_seg, axis=1, out=wa, mode="clip")
+                else:  # a segment without stock gives nothing: s / inf is exactly 0 (no mask over links)
+                    np.take(np.where(sbar > eps_seg, sbar, np.inf), net.link_seg, axis=1, out=wa, mode="clip")
+                np.divide(s, wa, out=wb)
+            else:
+                # per-link days: in proportion to the fill s/n of each link, so that every link gives
+                # exactly its baseline flow at the baseline: r = x·(s/n)/q, q = Σ w·(s/n) / Σ w
+                # (exactly 1 there); a segment without stock gives nothing (q = inf)
+                np.divide(s, n_l, out=wb)
+                q = seg_w_sum(wb)
+                q /= w_one
+                if n_seg and not (sbar.min() > eps_seg_max and q.min() > 0):
+                    q = np.where((sbar > eps_seg) & (q > 0), q, np.inf)
+                np.take(q, net.link_seg, axis=1, out=wa, mode="clip")
+                wb /= wa
+            wb *= need
+            if n_link is not None and np.greater(wb, s, out=wbool).any():
+                # a link with few days relative to its segment cannot give more than it holds: the
+                # rest of the segment's draw comes from the others, in proportion to what they keep
+                over = np.minimum(wb, s)
+                excess = seg_w_sum(wb - over)
+                room = s - over
+                rooms = seg_w_sum(room)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    share = np.where(rooms > 0, np.minimum(excess / rooms, 1.0), 0.0)
+                wb = over + room * np.take(share, net.link_seg, axis=1)
             s_new = s_bufs[0] if s is s_bufs[1] else s_bufs[1]
-            np.add(s, arrive, out=s_new)
-            s_new -= wb
+            if n_link is None:
+                np.add(s, arrive, out=s_new)
+                s_new -= wb
+            else:  # s + (arrivals − draw): s itself at the baseline for any n (s + 1 − 1 may not be)
+                np.subtract(arrive, wb, out=wb)
+                np.add(s, wb, out=s_new)
             np.less_equal(s_new, eps_link, out=wbool)
             if wbool.any():
                 np.copyto(s_new, 0.0, where=wbool)
             if any_idle:
-                s_new[:, idle_link] = s[:, idle_link]
+                np.copyto(s_new, s, where=idle_link)
             s = s_new
             if reserve is not None and t >= ext.stockpile_release_day:
-                draw = np.minimum(np.minimum(reserve, np.maximum(n_days - s, 0.0)), ext.stockpile_release_rate)
+                draw = np.minimum(np.minimum(reserve, np.maximum(n_l - s, 0.0)), ext.stockpile_release_rate)
                 s += draw
                 reserve = reserve - draw
 
         # 3. orders (relative to A), from the client's own output last step
         if m:
             sbar = seg_mean(s)  # S^sec/A^sec in days, per (client, sector) segment
+            if use_sub:
+                # σ rises while the segment is short; once its stock is back at target it falls back
+                # to 0 at the same rate (a dip while it falls, e.g. the lead time of the extra
+                # orders, does not send it up again: no chatter around the target)
+                back = sbar >= short_below
+                releasing |= back & (sig > 0)
+                sig += np.where(releasing | back, -sig_rate, sig_rate)
+                np.clip(sig, 0.0, sig_max, out=sig)
+                releasing &= sig > 0
+                keep_seg = 1.0 - sig
+                np.take(keep_seg, net.link_seg, axis=1, out=keep_l, mode="clip")
             o = o_buf
             if not extended:
                 # reference: per link, target n·A·P/p̄
@@ -1044,19 +1384,29 @@ def simulate(
             else:
                 # extended: per (client, sector) segment, so stock held at any supplier of the sector
                 # counts (re-sourced stock does not pile up); target n·A (baseline) or n·A·P/p̄
-                gap_seg = (n_days - sbar) if baseline_target else (n_days * x[:, seg_client] - sbar)
+                gap_seg = (n_sg - sbar) if baseline_target else (n_sg * x[:, seg_client] - sbar)
                 if use_lead:
-                    lag = (lead - 1) - pipe if baseline_target else (lead - 1) * xc - pipe
-                    lag *= w_link
-                    gap_seg = gap_seg + by_segment(lag)
+                    if baseline_target:
+                        lag = np.subtract(lead_m1, pipe, out=wa)
+                    else:
+                        lag = np.multiply(lead_m1, xc, out=wa)
+                        lag -= pipe
+                    gap_seg = gap_seg + seg_w_sum(lag)
                 np.take(gap_seg, net.link_seg, axis=1, out=o, mode="clip")
             o *= inv_tau  # a product, not a quotient: 0 stays exactly 0 at the baseline
-            o += xc
+            if use_sub:
+                o += np.multiply(xc, keep_l, out=wb)  # flow term: what the client now needs
+            else:
+                o += xc
             np.maximum(o, 0.0, out=o)
             if any_idle:
-                o[:, idle_link] = 1.0
+                np.copyto(o, 1.0, where=idle_link)
             # a cap c < 1 limits the link to c·A per step; 1 means unrestricted (orders may exceed A)
-            o_eff = np.where(linkcap < 1.0, np.minimum(o, linkcap), o) if link_sched.active else o
+            if link_sched.active:
+                o_eff = np.minimum(o, linkcap, out=wb)
+                np.copyto(o_eff, o, where=linkcap >= 1.0)
+            else:
+                o_eff = o
         else:
             o_eff = np.zeros((B, 0))
 
@@ -1064,16 +1414,27 @@ def simulate(
         capacity = capf
         if use_res:
             unshocked = capf >= 1.0
-            grow = np.minimum(1.0, ramp / ext.ramp_days) if ext.ramp_days > 0 else np.ones_like(ramp)
+            if np.ndim(ramp_days) == 0:
+                grow = np.minimum(1.0, ramp / ramp_days) if ramp_days > 0 else np.ones_like(ramp)
+            else:
+                pos_rd = ramp_days > 0
+                grow = np.where(pos_rd, np.minimum(1.0, ramp / np.where(pos_rd, ramp_days, 1.0)), 1.0)
             capacity = np.where(unshocked, capf + headroom * grow, capf)
-        pmax = np.minimum(capacity, prop_limit(sbar, float(capacity.max(initial=0.0)))) if m else capacity.copy()
+        if m:
+            if use_sub:  # the client needs 1 − σ per unit: stock lasts sbar/(1 − σ) days of output
+                lim = np.full((B, n_seg), np.inf)
+                np.divide(sbar, keep_seg, out=lim, where=keep_seg > 0)
+            else:
+                lim = sbar
+            pmax = np.minimum(capacity, prop_limit(lim, float(capacity.max(initial=0.0))))
+        else:
+            pmax = capacity.copy()
 
         # 4. demand (ratio to p̄), with re-sourcing of orders a supplier cannot fill
         dem_dev = c_rel * (dfac - 1.0) if dem_sched.active else 0.0
         if m:
             # 1 + (Σ a·o − Σ a): exactly 1 at the baseline
-            np.multiply(o_eff, a_rel, out=wa)
-            y = by_supplier(wa)
+            y = sup_a_sum(o_eff)
             y -= a_one
             y += 1.0
             y += dem_dev
@@ -1081,38 +1442,47 @@ def simulate(
             y = np.ones((B, n)) + dem_dev
         np.maximum(y, 0.0, out=y)  # the deviation form can leave -1e-17 where nothing is asked
         if any_idle:
-            y[:, idle] = 0.0
+            np.copyto(y, 0.0, where=idle)
         if use_res:
             fill = np.where(y > pmax, pmax / np.where(y > 0, y, 1.0), 1.0)
-            fill_l = fill[:, sup]
-            unmet = o - o_eff * fill_l  # per unit of A: blocked by caps or by the supplier's limit
-            ok = (fill_l >= 1.0) & unshocked[:, sup] & (linkcap >= 1.0)
-            u_seg = by_segment(w_link * unmet)
-            e_seg = by_segment(w_link * ok)
+            fill_l = np.take(fill, sup, axis=1)
+            unmet = o_eff * fill_l
+            np.subtract(o, unmet, out=unmet)  # per unit of A: blocked by caps or by the supplier's limit
+            ok = np.greater_equal(fill_l, 1.0, out=wbool)
+            ok &= np.take(unshocked, sup, axis=1)
+            if link_sched.active:
+                ok &= linkcap >= 1.0
+            u_seg = seg_w_sum(unmet)
+            e_seg = seg_w_sum(ok.astype(np.float64))
             moved = (u_seg > 0) & (e_seg > 0)
             if np.any(moved):
-                extra = np.where(moved, u_seg / np.where(moved, e_seg, 1.0), 0.0)[:, net.link_seg]
-                mv = moved[:, net.link_seg]
-                o_eff = np.where(mv, np.where(ok, o_eff + extra, o_eff * fill_l), o_eff)
-                y = by_supplier(o_eff * a_rel)  # the same sum as above, so a batch equals single runs
+                extra = np.take(np.where(moved, u_seg / np.where(moved, e_seg, 1.0), 0.0), net.link_seg, axis=1)
+                mv = np.take(moved, net.link_seg, axis=1)
+                o_new = o_eff.copy()
+                np.add(o_eff, extra, out=extra)
+                np.copyto(o_new, extra, where=mv & ok)
+                np.multiply(o_eff, fill_l, out=fill_l)
+                np.copyto(o_new, fill_l, where=mv & ~ok)
+                o_eff = o_new
+                y = sup_a_sum(o_eff)  # the same sum as above, so a batch equals single runs
                 y -= a_one
                 y += 1.0
                 y += dem_dev
                 np.maximum(y, 0.0, out=y)
                 if any_idle:
-                    y[:, idle] = 0.0
+                    np.copyto(y, 0.0, where=idle)
             ramp = np.where(y > 1.0, ramp + 1.0, 0.0)
 
         # 5b. production
         xnew = np.minimum(pmax, y)
         if any_idle:
-            xnew[:, idle] = 0.0
+            np.copyto(xnew, 0.0, where=idle)
 
         # 6. rationing: deliveries (relative to A) and final demand served (relative to c)
         served_k = None
         if prio is not None and np.any(xnew < y):
-            d, served, served_k = _ration_classes(xnew, y, o_eff, dfac, a_rel, c_rel, sup, prio, rationing,
-                                                  by_key)
+            d, served, served_k = _ration_classes(xnew, y, o_eff, dfac if dem_sched.active else None, a_rel, c_rel,
+                                                  sup, prio, rationing, by_key, prio_cfk, prio_key_flat)
         elif rationing == "proportional" or not np.any(xnew < y):
             pos = y > 0
             r = xnew / y if pos.all() else np.where(pos, xnew / np.where(pos, y, 1.0), 0.0)
@@ -1129,20 +1499,22 @@ def simulate(
 
         # shipments enter the pipeline
         if use_lead:
-            arr_slot = (t + lead) % lmax
-            for b in range(B):
-                buf_flat[b, arr_slot[b] * m + link_ids] += d[b]
+            np.take(d, c_order, axis=1, out=hist[t % lmax], mode="clip")
+            if kv:
+                idx = v_base + ((t + lead_v) % lmax) * kv
+                vbuf_flat[idx.ravel()] += d[:, var_links].ravel()  # one (scenario, link) per index
             pipe += d
         x = xnew
 
-        # 7. output
-        # one sum per scenario, so a batch sums exactly like single runs (no BLAS: its threads
-        # would spin on the other core)
-        for b in range(B):
-            out_prod[b, t + 1] = np.multiply(x[b], pbar, out=nbuf).sum()
-            out_va[b, t + 1] = np.multiply(x[b], value_weight, out=nbuf).sum()
-            out_fd[b, t + 1] = np.multiply(served[b], c, out=nbuf).sum()
-            out_fdr[b, t + 1] = np.multiply(dfac[b], c, out=nbuf).sum() if dem_sched.active else out_fdr[b, 0]
+        # 7. output: one sum per scenario (a row sum adds exactly as a single run's sum does; no
+        # BLAS: its threads would spin on the other core)
+        np.multiply(x, pbar).sum(axis=1, out=out_prod[:, t + 1])
+        np.multiply(x, value_weight).sum(axis=1, out=out_va[:, t + 1])
+        np.multiply(served, c).sum(axis=1, out=out_fd[:, t + 1])
+        if dem_sched.active:
+            np.multiply(dfac, c).sum(axis=1, out=out_fdr[:, t + 1])
+        else:
+            out_fdr[:, t + 1] = out_fdr[:, 0]
         if firm_prod is not None:
             firm_prod[:, t + 1] = x * pbar
             firm_fd[:, t + 1] = served * c
@@ -1153,35 +1525,109 @@ def simulate(
         if sector_prod is not None:
             sector_prod[:, t + 1] = by_sector(x * pbar)
         if consumers is not None:
-            for b in range(B):
-                got = served[b, consumers.firm] if served_k is None or prio is None or prio.entry is None \
-                    else served_k[b, consumers.firm, prio.entry]
-                cons_fd[b, t + 1] = np.bincount(consumers.consumer, weights=cons_w * got, minlength=k_cons)
-                cons_fdr[b, t + 1] = np.bincount(consumers.consumer, weights=cons_w * dfac[b, consumers.firm],
-                                                 minlength=k_cons)
+            got = served[:, consumers.firm] if served_k is None or prio is None or prio.entry is None \
+                else served_k[:, consumers.firm, prio.entry]
+            cons_fd[:, t + 1] = by_consumer(cons_w * got)
+            if dem_sched.active:
+                cons_fdr[:, t + 1] = by_consumer(cons_w * dfac[:, consumers.firm])
+            else:
+                cons_fdr[:, t + 1] = cons_fdr[:, 0]
 
-        # settle: once every factor is back at baseline and the state is within settle_tol of it,
-        # set it exactly to the baseline (removes residual decay that would otherwise never end)
-        if extended and ext.settle_tol > 0 and t + 1 < steps:
-            if (cap_sched.at_default(t + 1) and link_sched.at_default(t + 1) and dem_sched.at_default(t + 1)
-                    and (not use_lead or lt_sched.at_default(t + 1))):
+        steps_run = t + 1
+        if t == exit_step:
+            # the state is the baseline and nothing moves any more: every later step is this one
+            rows = slice(t + 2, T1)
+            for arr in outputs:
+                if arr is not None:
+                    arr[:, rows] = arr[:, t + 1: t + 2]
+            break
+
+        # settle: once a scenario's factors are back at baseline and its state is within settle_tol
+        # of it, set its state exactly to the baseline (removes residual decay that would otherwise
+        # never end); each scenario on its own, so a batch equals single runs
+        if settle_on and t + 1 < steps:
+            dflt = cap_sched.at_default(t + 1) & link_sched.at_default(t + 1) & dem_sched.at_default(t + 1)
+            if use_lead:
+                dflt &= lt_sched.at_default(t + 1)
+            if dflt.any():
                 tol = ext.settle_tol
-                base_x = np.where(idle, 0.0, 1.0)
-                close = (np.abs(x - base_x) <= tol).all(axis=1)
-                if m:
-                    close &= (np.abs(s - n_days) <= tol * max(n_days, 1.0)).all(axis=1)
-                    close &= (np.abs(d - 1.0) <= tol).all(axis=1)
-                    if use_lead:
-                        close &= (np.abs(pipe - lead_base) <= tol * lmax).all(axis=1)
+                close = dflt & (np.abs(x - base_x) <= tol).all(axis=1)
                 for b in np.flatnonzero(close):
-                    x[b] = base_x
-                    s[b] = n_days
+                    ok_b = True
+                    if m:
+                        ok_b = bool((np.abs(s[b] - (n_l if n_link is None else n_l[b]))
+                                     <= tol * (max(n_days, 1.0) if n_link is None
+                                               else np.maximum(n_l[b], 1.0))).all())
+                        ok_b = ok_b and bool((np.abs(d[b] - 1.0) <= tol).all())
+                        if use_lead and ok_b:
+                            ok_b = bool((np.abs(pipe[b] - lead_base) <= tol * lmax).all())
+                        if use_sub and ok_b:
+                            ok_b = bool((sig[b] <= tol).all())
+                    close[b] = ok_b
+                for b in np.flatnonzero(close):
+                    x[b] = base_x if base_x.ndim == 1 else base_x[b]
+                    s[b] = n_l if n_link is None else n_l[b]
                     d[b] = 1.0
-                    sbar[b] = n_days
+                    sbar[b] = n_sg if n_link is None else n_sg[b]
                     ramp[b] = 0.0
-                    if use_lead:  # full pipeline: arrivals at steps t+1 .. t+L in their ring slots
-                        buf[b] = (((slots - (t + 1)) % lmax) < lead_base[None, :]).astype(np.float64)
+                    if use_sub:
+                        sig[b] = 0.0
+                        releasing[b] = False
+                        keep_l[b] = 1.0
+                    if use_lead:  # full pipeline: every past shipment at baseline, arrivals in their slots
+                        hist[:, b, :] = 1.0
+                        vbuf[b] = (((slots - (t + 1)) % lmax) < lead_base[var_links][None, :]).astype(np.float64)
                         pipe[b] = lead_base
+                if (ext.early_exit and close.all() and cap_sched.default_from(t + 1).all()
+                        and link_sched.default_from(t + 1).all() and dem_sched.default_from(t + 1).all()
+                        and (not use_lead or lt_sched.default_from(t + 1).all())):
+                    exit_step = t + 1
+                if steady_on and close.any():
+                    calm[close] = win[close]  # the pipeline was reset to the baseline: as if steady for long
+
+        if steady_on and t + 1 < steps:
+            live = frozen_at < 0
+            ok = live & (np.abs(x - x_prev).max(axis=1, initial=0.0) <= stol)
+            rows_ok = np.flatnonzero(ok)
+            if m and rows_ok.size:
+                dd = np.abs(d - d_prev) if rows_ok.size == B else np.abs(d[rows_ok] - d_prev[rows_ok])
+                ok[rows_ok] = dd.max(axis=1, initial=0.0) <= stol
+            calm = np.where(ok, calm + 1, 0)
+            cand = ok & (calm >= win)
+            if cand.any():
+                cand &= (cap_sched.constant_from(t + 1) & link_sched.constant_from(t + 1)
+                         & dem_sched.constant_from(t + 1))
+                if use_lead:
+                    cand &= lt_sched.last_change <= np.maximum(t + 1 - win, 0)
+                if reserve is not None and t < ext.stockpile_release_day:
+                    cand[:] = False  # reserves are released later
+            for b in np.flatnonzero(cand):
+                good = True
+                if m:
+                    st = s_tol if np.ndim(s_tol) == 0 else s_tol[b]
+                    good = bool((np.abs(s[b] - s_prev[b]) <= st).all())
+                    if good and use_sub:
+                        good = bool((np.abs(sig[b] - sig_prev[b]) <= stol).all()
+                                    and np.array_equal(releasing[b], rel_prev[b]))
+                    if good and reserve is not None:
+                        good = bool((np.abs(reserve[b] - res_prev[b]) <= res_tol[b]).all())
+                if good and use_res:  # a ramp clock past ramp_days no longer changes anything
+                    rd = ramp_days if np.ndim(ramp_days) == 0 else ramp_days[b]
+                    good = bool(np.all((ramp[b] == ramp_prev[b]) | ((ramp[b] >= rd) & (ramp_prev[b] >= rd))))
+                if good:
+                    frozen_at[b] = t
+            if (frozen_at >= 0).all():
+                break
+            x_prev, d_prev, s_prev, ramp_prev, res_prev = x, d, s, ramp, reserve
+            if use_sub:
+                np.copyto(sig_prev, sig)
+                np.copyto(rel_prev, releasing)
+
+    # frozen scenarios: every row after the step they froze at repeats that step
+    for b in np.flatnonzero(frozen_at >= 0):
+        for arr in outputs:
+            if arr is not None:
+                arr[b, frozen_at[b] + 2:] = arr[b, frozen_at[b] + 1]
 
     def squeeze(a: np.ndarray | None) -> np.ndarray | None:
         return a if a is None or batched else a[0]
@@ -1190,7 +1636,9 @@ def simulate(
         "steps": steps, "rationing": rationing, "inventory_days": inventory_days, "tau": tau,
         "recovery_days": recovery_days, "seed": seed, "mode": mode, "arithmetic": arithmetic,
         "extensions": ext.as_dict() if extended else None,
-        "scenarios": [s.name for s in scen], "n_firms": n, "n_links": m,
+        "scenarios": [s.name for s in scen], "n_firms": n, "n_links": m, "steps_run": steps_run,
+        "amounts": None if amounts is None else f"array{tuple(np.shape(amounts))}",
+        "final_demand": None if final_demand is None else f"array{tuple(np.shape(final_demand))}",
     }
     return SimResult(
         step=np.arange(-1, steps),
@@ -1214,26 +1662,27 @@ def _priority(x: np.ndarray, y: np.ndarray, o: np.ndarray, dfac: np.ndarray, a_r
               c_rel: np.ndarray, sup: np.ndarray, n: int, B: int) -> tuple[np.ndarray, np.ndarray]:
     """Water-filling rationing for the suppliers that are short (x < y); the rest fill every order.
 
-    Scenarios are handled one by one so that a batch computes exactly what single runs compute.
+    Every scenario of a batch at once; each computes exactly what its single run computes (segments
+    numbered scenario by scenario, running sums restarting at each scenario).
     """
     d = o.copy()
     served = dfac.copy()
-    for b in range(B):
-        short = x[b] < y[b]
-        if not short.any():
-            continue
-        sj = np.flatnonzero(short)  # short suppliers
-        seg_of = np.full(n, -1, np.int64)
-        seg_of[sj] = np.arange(sj.size)
-        le = np.flatnonzero(short[sup])  # their links
-        fj = sj[c_rel[sj] > 0]  # their final consumers
-        seg_l = seg_of[sup[le]]
-        seg = np.concatenate((seg_l, seg_of[fj]))
-        w = np.concatenate((a_rel[le], c_rel[fj]))
-        g = np.concatenate((o[b, le], dfac[b, fj]))
-        level = _waterfill(seg, w, g, x[b, sj], sj.size)
-        d[b, le] = np.minimum(o[b, le], level[seg_l])
-        served[b, sj] = np.minimum(dfac[b, sj], level)
+    short = x < y
+    sb, sj = np.nonzero(short)  # short suppliers
+    if not sb.size:
+        return d, served
+    seg_of = np.full((B, n), -1, np.int64)
+    seg_of[sb, sj] = np.arange(sb.size)
+    lb, le = np.nonzero(np.take(short, sup, axis=1))  # their links
+    cr = np.broadcast_to(c_rel, (B, n))
+    fb, fj = np.nonzero(short & (cr > 0))  # their final consumers
+    seg_l = seg_of[lb, sup[le]]
+    seg = np.concatenate((seg_l, seg_of[fb, fj]))
+    w = np.concatenate((a_rel[le] if a_rel.ndim == 1 else a_rel[lb, le], cr[fb, fj]))
+    g = np.concatenate((o[lb, le], dfac[fb, fj]))
+    level = _waterfill(seg, w, g, x[sb, sj], sb.size, sb, B)
+    d[lb, le] = np.minimum(o[lb, le], level[seg_l])
+    served[sb, sj] = np.minimum(dfac[sb, sj], level)
     return d, served
 
 

@@ -1,0 +1,78 @@
+"""``paxsilica backtest``: the stress model against what happened in real disruptions."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from .common import OutputFormat, console, current_atlas, emit, err_console
+
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+
+
+def backtest_cmd(
+    scenarios: Annotated[list[str] | None, typer.Argument(help="Scenario names or files (default: every built-in "
+                                                                "with an observed or expected block).")] = None,
+    bands: Annotated[int, typer.Option("--bands", min=0, max=1000,
+                                       help="Draws of the parameter ranges per scenario (0: central only).")] = 32,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the band draws.")] = None,
+    fmt: FormatOpt = OutputFormat.table,
+) -> None:
+    """Run the reference events and the cases that must hurt; print model against observed, in or out.
+
+    Each check bounds one measure of the result (AI compute lost, an item's lost output, ...) by the
+    range that happened (``observed``) or that must happen (``expected``); "in" means the model's
+    central value lies in the range. Sources and derivations: docs/backtests.md.
+    """
+    from ..backtest import run_backtests
+
+    atlas = current_atlas()
+    with console.status("running backtests", spinner="dots") if fmt is OutputFormat.table else _Null():
+        table = run_backtests(atlas, scenarios or None, bands=bands, seed=seed)
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(table.astype(object).where(table.notna(), None).to_dict("records"), indent=1,
+                              default=str))
+        return
+    if fmt is OutputFormat.csv:
+        emit(table, fmt)
+        return
+    shown = pd.DataFrame({
+        "scenario": table["scenario"],
+        "check": [f"{o}" if m == "loss_pct" else f"{o} {m}" for o, m in zip(table["of"].fillna(""),
+                                                                          table["measure"].fillna(""), strict=True)],
+        "verdict": ["in" if ok else "OUT" for ok in table["ok"]],
+        "model": [_n(v) for v in table["model"]],
+        "range": [f"{_n(a)}–{_n(b)}" for a, b in zip(table["min"], table["max"], strict=True)],
+        "band": [f"{_n(a)}–{_n(b)}" if a == a and a is not None else "-"
+                 for a, b in zip(table["band_low"], table["band_high"], strict=True)],
+    })
+    emit(shown, OutputFormat.table, title=f"backtests on atlas {atlas.name} {atlas.version}: lost output "
+                                         "(% of the horizon's; target: AI compute) against the observed range")
+    n_in, n = int(table["ok"].sum()), len(table)
+    colour = "green" if n_in == n else "red"
+    console.print(f"[bold {colour}]{n_in} of {n} checks in range[/bold {colour}]")
+    for r in table.itertuples(index=False):
+        if isinstance(r.note, str) and r.note:
+            err_console.print(f"note: {r.scenario}: {r.note}", highlight=False, markup=False)
+
+
+def _n(v: object) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return "-"
+    return f"{float(v):.2f}"  # type: ignore[arg-type]
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *a: object) -> None:
+        return None
+
+
+def register(root: typer.Typer) -> None:
+    """Add the ``backtest`` command to the root CLI."""
+    root.command("backtest")(backtest_cmd)
