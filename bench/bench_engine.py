@@ -5,6 +5,10 @@ Usage::
     python bench/bench_engine.py            # 100k firms / 500k links x 30 steps (text files read
                                             # included), then 1M firms / 5M links x 365 steps
     python bench/bench_engine.py --quick    # one repetition, and 200k firms / 1M links x 365 instead
+    python bench/bench_engine.py --library [--compare OLD_ENGINE.py]
+                                            # the stress runner's engine calls: every built-in
+                                            # scenario on the bundled atlas, 33 band draws at once
+                                            # (run_library(bands=32)), simulate() timed alone
     python bench/bench_engine.py --compare OLD_ENGINE.py [--quick]
                                             # before/after in one process: an older engine.py (e.g.
                                             # `git show HEAD:src/paxsilica/sim/engine.py > /tmp/old.py`)
@@ -154,6 +158,86 @@ def compare(old_path: str, n: int, m: int, steps: int, reps: int) -> None:
           f"(CPU ratio {best['after'][1] / best['before'][1]:.3f}); production bit-identical: {same}")
 
 
+def library_calls(bands: int = 32) -> list[tuple[str, object, list, dict]]:
+    """The simulate() arguments of run_library(bundled_atlas(), bands=bands): one batched call per
+    built-in scenario (captured from the runner's own code, so they stay what the runner passes)."""
+    import paxsilica.sim as sim
+    from paxsilica.atlas import bundled_atlas
+    from paxsilica.bands import DEFAULT_SEED
+    from paxsilica.network.build import DEFAULT_TARGET
+    from paxsilica.scenarios import list_scenarios, load_scenario
+    from paxsilica.scenarios.compile import compile_scenario
+    from paxsilica.stress import DEFAULT_INVENTORY_DAYS, DEFAULT_TAU_DAYS, _Prepared, _run_draws
+
+    class Captured(Exception):
+        pass
+
+    got: list = []
+
+    def capture(net, scen, **kw):  # type: ignore[no-untyped-def]
+        got.append((net, scen, kw))
+        raise Captured
+
+    atlas = bundled_atlas()
+    prep = _Prepared(atlas, target=DEFAULT_TARGET, consumers="producers", year=None, lanes=None)
+    out = []
+    real = sim.simulate
+    sim.simulate = capture
+    try:
+        for name in list_scenarios():
+            s = load_scenario(name)
+            net, index = prep.network(s.step, s.policies.surge_capacity)
+            comp = compile_scenario(s, net, index, atlas, inventory_days=DEFAULT_INVENTORY_DAYS)
+            draws = prep.draws(s.step, s.policies.surge_capacity, bands + 1, DEFAULT_SEED)
+            try:
+                _run_draws(net, index, comp, s, draws, DEFAULT_INVENTORY_DAYS, DEFAULT_TAU_DAYS)
+            except Captured:
+                n_, sc, kw = got.pop()
+                out.append((name, n_, sc, kw))
+    finally:
+        sim.simulate = real
+    return out
+
+
+def library(old_path: str | None) -> None:
+    """Engine time of the stress runner's batched calls, per scenario; with an old engine, alternated
+    and compared bit for bit (the current engine with steady_tol=0, i.e. without the steady exit)."""
+    import dataclasses
+
+    from paxsilica.sim import engine as new
+
+    old = load_engine(old_path) if old_path else None
+    calls = library_calls()
+    net0 = calls[0][1]
+    print(f"{len(calls)} scenarios, {net0.n_firms:,} sites / {net0.n_links:,} links, "
+          f"{len(calls[0][2])} draws per call", flush=True)
+    print("| scenario | steps | rationing | before (s) | after (s) | steps run | bit-identical (steady_tol=0) |")
+    print("|---|---:|---|---:|---:|---:|---|")
+    tot = [0.0, 0.0]
+    for name, net, scen, kw in calls:
+        t_old, same = math.nan, ""
+        if old is not None:
+            conv = old.Scenario(**{f.name: getattr(scen[0], f.name) for f in dataclasses.fields(scen[0])})
+            t0 = time.perf_counter()
+            a = old.simulate(net, [conv] * len(scen), **kw)
+            t_old = time.perf_counter() - t0
+            b = new.simulate(net, scen, **{**kw, "extensions": dataclasses.replace(kw["extensions"], steady_tol=0.0)})
+            fields = ("production", "value_added", "final_demand", "firm_production", "firm_final_demand",
+                      "firm_capacity", "consumer_final_demand")
+            diff = [f for f in fields if not np.array_equal(getattr(a, f), getattr(b, f))]
+            same = "yes" if not diff else "no: " + ", ".join(
+                f"{f} (max rel {np.max(np.abs(getattr(a, f) - getattr(b, f)) / np.maximum(np.abs(getattr(a, f)), 1e-300)):.0e})"
+                for f in diff)
+            tot[0] += t_old
+        t0 = time.perf_counter()
+        r = new.simulate(net, scen, **kw)
+        t_new = time.perf_counter() - t0
+        tot[1] += t_new
+        print(f"| {name} | {kw['steps']} | {kw['rationing']} | {t_old:.2f} | {t_new:.2f} | "
+              f"{r.parameters['steps_run']} | {same} |", flush=True)
+    print(f"| **total** | | | {tot[0]:.2f} | {tot[1]:.2f} | | |")
+
+
 def table(rows: list[dict[str, object]]) -> str:
     head = ("| case | rationing | read (s) | simulate (s) | total (s, median) | best (s) | CPU (s) | peak memory "
             "| output loss at end |")
@@ -171,7 +255,15 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="one repetition and a smaller large case")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--compare", metavar="OLD_ENGINE_PY", help="time an older engine.py against the current one")
+    ap.add_argument("--library", action="store_true",
+                    help="time the stress runner's batched engine calls on the bundled atlas")
     args = ap.parse_args()
+    if args.library:
+        print(f"machine: {machine()}")
+        print(f"date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}")
+        print(f"load average at start: {os.getloadavg()[0]:.2f}")
+        library(args.compare)
+        return
     if args.compare:
         print(f"machine: {machine()}")
         print(f"date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}")

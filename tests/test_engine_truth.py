@@ -302,3 +302,103 @@ def test_no_shock_run_exits_at_once() -> None:
     r = simulate(lead_net(), steps=365, extensions=Extensions(lead_times=True))
     assert r.parameters["steps_run"] <= 2
     assert np.all(r.production == r.production[0])
+
+
+# ------------------------------------------------------------------------ steady-state exit
+def tree() -> SupplyNetwork:
+    """Raw 0, 1 -> part 2 (one sector from both); 2 and part 3 -> products 4 and 5; lead times 1-4."""
+    return SupplyNetwork.from_arrays([0, 1, 2, 3, 2, 3], [2, 2, 4, 4, 5, 5], [60.0, 40.0, 50.0, 30.0, 50.0, 30.0],
+                                     final_demand=[0, 0, 0, 0, 80.0, 90.0], sector=[0, 0, 1, 2, 3, 3],
+                                     lead_time=[1, 3, 2, 1, 4, 2], capacity_headroom=0.2)
+
+
+STEADY_CASES = {
+    "outage": Scenario(capacity=Schedule([0], [[1.0], [1.0], [0.7]]), name="outage"),  # permanent, from step 2
+    "link_cap": Scenario(link_capacity=Schedule([3], [[1.0], [0.5]]), name="link_cap"),  # permanent licence cap
+    "none": Scenario(name="none"),
+}
+STEADY_EXT = {
+    "plain": dict(),
+    "lead": dict(lead_times=True),
+    "lead+res": dict(lead_times=True, resourcing=True, ramp_days=5),
+    "lead+sub": dict(lead_times=True, substitution=np.full(6, 0.3), substitution_days=10),
+}
+
+
+def rel_diff(a, b) -> float:  # type: ignore[no-untyped-def]
+    worst = 0.0
+    for k in SERIES:
+        u, v = getattr(a, k), getattr(b, k)
+        if u is None:
+            continue
+        worst = max(worst, float(np.max(np.abs(u - v) / np.maximum(np.abs(u), 1e-300), initial=0.0)))
+    return worst
+
+
+@pytest.mark.parametrize("rationing", ["proportional", "priority"])
+@pytest.mark.parametrize("ext", list(STEADY_EXT))
+@pytest.mark.parametrize("case", list(STEADY_CASES))
+def test_steady_exit_equals_the_full_run(case: str, ext: str, rationing: str) -> None:
+    net, sc, kw = tree(), STEADY_CASES[case], STEADY_EXT[ext]
+    full = simulate(net, sc, steps=365, rationing=rationing, extensions=Extensions(early_exit=False, **kw), **RECORD)
+    off = simulate(net, sc, steps=365, rationing=rationing, extensions=Extensions(steady_tol=0.0, **kw), **RECORD)
+    fast = simulate(net, sc, steps=365, rationing=rationing, extensions=Extensions(**kw), **RECORD)
+    same(full, off)  # steady_tol = 0: bit for bit the stepped run
+    assert full.parameters["steps_run"] == 365
+    assert fast.parameters["extensions"]["steady_tol"] == 1e-10
+    # within the documented bound (steady_tol x remaining steps, relative) and far below it
+    assert rel_diff(full, fast) <= 1e-8
+    if case == "none":
+        assert fast.parameters["steps_run"] <= 2
+    elif ext in ("plain", "lead"):  # these settle to their new steady state well within the horizon
+        assert fast.parameters["steps_run"] < 365
+
+
+def test_steady_exit_on_a_longer_horizon_with_a_batch() -> None:
+    # each scenario of a batch freezes on its own: the batch equals its single runs bit for bit
+    net = tree()
+    scen = list(STEADY_CASES.values())
+    ext = Extensions(lead_times=True, inventory_days=np.array([[4.0] * 6, [9.0] * 6, [15.0] * 6]))
+    batch = simulate(net, scen, steps=600, extensions=ext, **RECORD)
+    steps = []
+    for b, sc in enumerate(scen):
+        one = simulate(net, sc, steps=600, extensions=Extensions(lead_times=True, inventory_days=ext.inventory_days[b]),
+                       **RECORD)
+        same(batch, one, rows=b)
+        steps.append(one.parameters["steps_run"])
+        full = simulate(net, sc, steps=600, extensions=Extensions(lead_times=True, early_exit=False,
+                                                                 inventory_days=ext.inventory_days[b]), **RECORD)
+        assert rel_diff(full, one) <= 1e-8
+    assert batch.parameters["steps_run"] == max(steps) < 600
+
+
+def test_steady_exit_waits_for_a_schedule_that_still_moves() -> None:
+    # steady for a while under a cap that is lifted at step 300: no exit before the lift
+    net = tree()
+    sc = Scenario(link_capacity=Schedule([3], np.r_[np.ones(1), np.full(299, 0.5), np.ones(1)][:, None]))
+    full = simulate(net, sc, steps=365, extensions=Extensions(early_exit=False), **RECORD)
+    fast = simulate(net, sc, steps=365, extensions=Extensions(), **RECORD)
+    assert rel_diff(full, fast) <= 1e-8
+    assert fast.firm_production[-1, 4] == pytest.approx(net.baseline_output[4], rel=1e-9)
+
+
+def test_steady_tol_is_checked() -> None:
+    with pytest.raises(InputError, match="steady_tol"):
+        simulate(tree(), steps=3, extensions=Extensions(steady_tol=-1.0))
+
+
+@pytest.mark.parametrize("rationing", ["proportional", "priority"])
+def test_batched_priority_classes_with_per_scenario_amounts_equal_single_runs(rationing: str) -> None:
+    # the vectorised class and water-filling rationing (running sums restart per scenario)
+    net, scen, per, cons = batch_case()
+    lp = (np.arange(net.n_links) % 3 == 0).astype(np.int64)
+
+    def run(rows: object, sc: object) -> object:
+        ext = Extensions(lead_times=True, resourcing=True, consumers=cons, consumer_priority=[0, 1, 1],
+                         link_priority=lp, inventory_days=per["inventory_days"][rows])
+        return simulate(net, sc, steps=80, rationing=rationing, extensions=ext, amounts=per["amounts"][rows],
+                        final_demand=per["final_demand"][rows], **RECORD)
+
+    batch = run(slice(None), scen)
+    for b, sc in enumerate(scen):
+        same(batch, run(b, sc), rows=b)

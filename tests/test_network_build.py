@@ -131,7 +131,7 @@ def test_flows_conserved_random_shares(shares, ds1, ds2) -> None:
                         "dependent_share": [ds1, ds2, 0.1], "rationale": "r", "source": "h"})
     countries = pd.DataFrame({"iso3": ["USA", "TWN", "JPN", "CHN", "AUS"], "name": list("abcde")})
     a = Atlas.from_frames({"items": items, "production": prod, "recipes": rec, "countries": countries})
-    ix = build_index(a, target="dc", prune=0.0)  # exact fit (pruning is tested on its own)
+    ix = build_index(a, target="dc", prune=0.0, merge=0.0)  # exact fit (pruning, merging tested apart)
     assert conserved(ix) < 1e-9
     # world output of ore = what its users' dependent parts need: ds2*W(chip) + 0.1*W(dc), W(chip) = ds1*100
     ore = ix.sites.loc[(ix.sites["item"] == "ore") & ~ix.sites["virtual"], "baseline"].sum()
@@ -155,3 +155,16 @@ def test_pruning_drops_slivers_and_keeps_needs_exact() -> None:
     assert cut.links["exporter"].tolist() == ["CHN"]
     assert cut.links["amount"].sum() == pytest.approx(100.0)
     assert conserved(cut) < 1e-9
+
+
+def test_small_producers_are_merged_into_rest_of_world() -> None:
+    # wafer: JPN 99.6 %, CHN 0.4 % -> CHN (below 0.5 %) becomes part of the ROW site, with its share
+    a = tiny_atlas()
+    prod = a["production"].copy()
+    prod.loc[prod["producer"] == "JPN", "share"] = 99.6
+    prod.loc[prod["producer"] == "CHN", "share"] = 0.4
+    ix = build_index(frames_with(production=prod), target="chip", prune=0.0)
+    w = ix.sites[(ix.sites["item"] == "wafer") & ~ix.sites["virtual"]].set_index("producer")["share"]
+    assert w.to_dict() == pytest.approx({"JPN": 0.996, "ROW": 0.004})
+    full = build_index(frames_with(production=prod), target="chip", prune=0.0, merge=0.0)
+    assert set(full.sites.loc[full.sites["item"] == "wafer", "producer"]) == {"JPN", "CHN"}

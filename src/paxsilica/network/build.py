@@ -72,9 +72,12 @@ OPERATION_SUFFIX = ".operation"
 CAPACITY_SUFFIX = ".capacity"
 """Item label of the sinks that stand for the capacity additions of an item with capital goods."""
 """Item label of the sinks that stand for running the installed target capacity (its operating inputs)."""
-PRUNE_SHARE = 0.01
-"""Links below 1 % of their client's need of an input are dropped (the client's other suppliers of it
+PRUNE_SHARE = 0.02
+"""Links below 2 % of their client's need of an input are dropped (the client's other suppliers of it
 take their part): fitted sourcing otherwise gives every producer a sliver of every client."""
+MERGE_SHARE = 0.01
+"""Producers below 1 % of an item's world output are merged into its rest-of-world site (they matter
+in aggregate, not one by one, and each costs the engine a site and its links)."""
 DS_FLOOR = 1e-6
 """Smallest dependent share of a link that exists (a share that may be 0 in a draw keeps its link)."""
 VIRTUAL_FLOOR = 1e-6
@@ -461,6 +464,7 @@ def build_index(
     demand: float | None = None,
     atlas_version: str | None = None,
     prune: float = PRUNE_SHARE,
+    merge: float = MERGE_SHARE,
 ) -> SiteIndex:
     """Build the tables of the simulation network (see the module docstring for every choice).
 
@@ -490,6 +494,9 @@ def build_index(
     prune : float
         Links carrying less than this share of their client's need of an input are dropped and the
         client's other suppliers of it scaled up (the largest supplier is always kept); 0 keeps all.
+    merge : float
+        Producers with less than this share of an item's world output are merged into its ``ROW`` site
+        (0 keeps every producer); a scenario naming one of them is told so.
 
     Returns
     -------
@@ -575,6 +582,7 @@ def build_index(
         if p.empty:
             no_prod.append(it)
             p = pd.DataFrame({"producer": ["ROW"], "share_f": [1.0], "quantity": [np.nan], "capacity": [np.nan]})
+        p = _merge_small(p, merge)
         p = p.sort_values("share_f", ascending=False, kind="mergesort")
         producers_of[it] = [str(x) for x in p["producer"]]
         shares_of[it] = p["share_f"].to_numpy(dtype=float)
@@ -798,6 +806,32 @@ def _with_storage(dyn: Dynamics, pmix: Mapping[str, Mapping[str, tuple[float, fl
     return Dynamics(t)
 
 
+def _merge_small(p: pd.DataFrame, merge: float) -> pd.DataFrame:
+    """Producers below ``merge`` of an item's output folded into its ROW row (shares, quantities and
+    capacities summed; a quantity or capacity missing for one of them leaves ROW's unknown)."""
+    if merge <= 0 or len(p) <= 1:
+        return p
+    small = (p["share_f"] < merge) & (p["producer"].astype(str) != "ROW")
+    if not small.any() or small.all():
+        return p
+    keep = p[~small]
+    part = p[small | (p["producer"].astype(str) == "ROW")]
+
+    def total(col: str) -> float:
+        if col not in part.columns:
+            return np.nan
+        v = part[col].astype("float64")
+        return float(v.sum()) if v.notna().all() else np.nan
+
+    row = {c: (None if c not in ("share_f", "quantity", "capacity") else np.nan) for c in p.columns}
+    row.update({"producer": "ROW", "share_f": float(part["share_f"].sum()), "quantity": total("quantity"),
+                "capacity": total("capacity")})
+    if "producer_type" in p.columns:
+        row["producer_type"] = "rest_of_world"
+    keep = keep[keep["producer"].astype(str) != "ROW"]
+    return pd.concat([keep, pd.DataFrame([row])], ignore_index=True)
+
+
 def _outside(dyn: Dynamics, item: str, country: str) -> float:
     v = dyn.value(item, "outside_share", holder=country or "", default=0.0) or 0.0
     return min(max(float(v), 0.0), MAX_OUTSIDE_SHARE)
@@ -978,9 +1012,8 @@ def attach_link_dynamics(links: pd.DataFrame, dyn: Dynamics,
                          local_items: set[str] | frozenset[str]) -> pd.DataFrame:
     """Per-link working stock (days), substitution and its adaptation time, from the dynamics table.
 
-    Links from grid items carry one day (power is not stored) unless the table says otherwise; links
-    of gas and LNG into a country's power carry its gas storage days (``power_mix``, added to the
-    dynamics when the index is built). NaN stock: the run's default.
+    Links of gas and LNG into a country's power carry its gas storage days (``power_mix``, added to
+    the dynamics when the index is built). NaN stock: the run's default.
     """
     # one lookup per distinct (input, client item, client country), not per link
     keys = (links["item"].astype(str) + "\x1f" + links["client_item"].astype(str) + "\x1f"
@@ -989,8 +1022,7 @@ def attach_link_dynamics(links: pd.DataFrame, dyn: Dynamics,
     inv_u, sub_u, subd_u = (np.empty(len(uniq)) for _ in range(3))
     for u, key in enumerate(uniq):
         j, k, h = str(key).split("\x1f")
-        default = 1.0 if j in local_items else np.nan
-        v = dyn.value(j, "inventory_days", client=k, holder=h, default=default)
+        v = dyn.value(j, "inventory_days", client=k, holder=h, default=np.nan)
         inv_u[u] = np.nan if v is None else float(v)
         sub_u[u] = float(dyn.value(j, "substitution", client=k, holder=h, default=0.0) or 0.0)
         subd_u[u] = float(dyn.value(j, "substitution_days", client=k, holder=h, default=DEFAULT_SUBSTITUTION_DAYS)

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..network.build import SiteIndex, compute_lanes, lead_steps
+from ..network.build import MERGE_SHARE, SiteIndex, compute_lanes, lead_steps
 from .schema import (
     Blockade,
     ChokepointClosure,
@@ -568,10 +568,17 @@ def compile_scenario(
                      final_demand_priority=fd_prio, inventory_days=inv_steps,
                      substitution=sub, substitution_days=sub_days)
     eff = pd.DataFrame(effects, columns=["shock", "type", "what", "sites", "links", "start_step", "end_step"])
+    site_countries = set(scountry)
     for e in effects:
         if e["sites"] == 0 and e["links"] == 0:
+            sh = scenario.shocks[int(e["shock"])]
+            who = getattr(sh, "exporter", None) or getattr(sh, "producer", None) or getattr(sh, "country", None)
+            hint = ""
+            if isinstance(who, str) and who not in site_countries:
+                hint = (f" ({who} has no site of its own in this network: producers below "
+                        f"{MERGE_SHARE:.1%} of an item's output are part of its rest-of-world site)")
             fail(int(e["shock"]), None, f"the {e['type']} ({e['what']}) touches no site and no link of this "
-                                        "network, so it would change nothing")
+                                        f"network, so it would change nothing{hint}")
     if failures:
         from ..errors import ValidationError
 

@@ -276,8 +276,9 @@ class Extensions:
     early_exit : bool
         Once every scenario has settled at the baseline and no schedule moves any more, stop
         stepping and fill the remaining rows with the baseline step (identical to stepping on).
+        False computes every step (no steady-state exit either).
     steady_tol : float
-        Steady-state exit (0 disables; default 1e-10). A scenario whose schedules (capacity, link
+        Steady-state exit (0 or ``early_exit=False`` disables; default 1e-10). A scenario whose schedules (capacity, link
         caps, demand factors, lead times) no longer change and whose state changed in the last step
         by at most this much relative to the baseline (production x = P/p̄ and shipments by 1,
         stocks and reserves by max(n, 1) days, substitution σ by 1; ramp clocks unchanged or past
@@ -541,11 +542,14 @@ class _Sparse:
 
     def at_default(self, t: int) -> np.ndarray:
         """Per scenario: is its schedule at the default at step ``t``?"""
-        out = np.ones(self.b, dtype=bool)
-        for b, mv in enumerate(self.moved_rows):
-            if mv is not None:
-                out[b] = not mv[min(t, mv.size - 1)]
-        return out
+        if not hasattr(self, "_moved"):  # (scenario, row) table, each padded with its last row
+            rows = max((mv.size for mv in self.moved_rows if mv is not None), default=1)
+            self._moved = np.zeros((self.b, rows), dtype=bool)
+            for b, mv in enumerate(self.moved_rows):
+                if mv is not None:
+                    self._moved[b, :mv.size] = mv
+                    self._moved[b, mv.size:] = mv[-1]
+        return ~self._moved[:, min(t, self._moved.shape[1] - 1)]
 
     def default_from(self, t: int) -> np.ndarray:
         """Per scenario: is its schedule at the default at every step from ``t`` on?"""
@@ -594,14 +598,32 @@ def _waterfill(seg: np.ndarray, w: np.ndarray, g: np.ndarray, target: np.ndarray
     scenario, claimants of a scenario in the order a single run lists them): the running sums restart
     at each scenario, so that each computes exactly what its single run computes.
     """
-    # claimants in the order (segment, request, position): one stable float sort on seg + g/(1+g)
-    # (fast), checked; the exact two-key sort if rounding tied or crossed two keys
-    order = np.argsort(seg + g / (1.0 + g), kind="stable")
+    def sort(sg: np.ndarray, gg: np.ndarray) -> np.ndarray:
+        # one float sort on seg + g/(1+g) (fast), checked; the exact two-key sort if rounding tied or
+        # crossed two keys
+        o_ = np.argsort(sg + gg / (1.0 + gg))
+        s_, g_ = sg[o_], gg[o_]
+        if s_.size > 1 and (np.any(s_[1:] < s_[:-1]) or np.any((s_[1:] == s_[:-1]) & (g_[1:] < g_[:-1]))):
+            o_ = np.lexsort((gg, sg))
+        return o_
+
+    if seg_member is None or n_members == 1:
+        order = sort(seg, g)
+    else:
+        # each scenario's claimants sorted on their own, exactly as its single run sorts them (same
+        # keys in the same order: segment ids local to the scenario), so that ties fall the same way
+        mem = seg_member[seg]
+        by_mem = np.argsort(mem.astype(np.uint16) if n_members <= 1 << 16 else mem, kind="stable")
+        bounds = np.searchsorted(mem[by_mem], np.arange(n_members + 1))
+        seg_lo = np.searchsorted(seg_member, np.arange(n_members))  # first segment of each scenario
+        parts = []
+        for b in range(n_members):  # one sort call per scenario; everything else is batched
+            lo, hi = bounds[b], bounds[b + 1]
+            if hi > lo:
+                idx = by_mem[lo:hi]
+                parts.append(idx[sort(seg[idx] - seg_lo[b], g[idx])])
+        order = np.concatenate(parts) if parts else np.zeros(0, np.int64)
     seg_s, w_s, g_s = seg[order], w[order], g[order]
-    if seg_s.size > 1 and (np.any(seg_s[1:] < seg_s[:-1])
-                           or np.any((seg_s[1:] == seg_s[:-1]) & (g_s[1:] < g_s[:-1]))):
-        order = np.lexsort((g, seg))
-        seg_s, w_s, g_s = seg[order], w[order], g[order]
     counts = np.bincount(seg_s, minlength=n_seg)
     start = np.zeros(n_seg + 1, np.int64)
     np.cumsum(counts, out=start[1:])
@@ -713,55 +735,75 @@ def _priority_classes(ext: Extensions, net: SupplyNetwork, consumers: ConsumerSp
 
 
 def _ration_classes(x: np.ndarray, y: np.ndarray, o: np.ndarray, dfac: np.ndarray | None, a_rel: np.ndarray,
-                    c_rel: np.ndarray, sup: np.ndarray, pc: _Classes, rationing: str,
-                    by_key: Any, cfk: np.ndarray, key_flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    c_rel: np.ndarray, sup: np.ndarray, pc: _Classes, rationing: str, by_key: Any,
+                    cfk: np.ndarray | None = None, key_flat: np.ndarray | None = None,
+                    key_weighted: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Coalition-first rationing: a short supplier serves its claimants class by class (0 first).
 
     Classes before the marginal one (the first the remaining output cannot fill) get everything
     they asked, classes after it nothing; within the marginal class the ``rationing`` rule shares
     what is left. Suppliers that are not short are computed exactly as without classes.
 
-    ``dfac`` is None when no demand factor moves (all ones: a product by 1 is exact, so it is
-    skipped); ``cfk`` = c_rel·fd_frac per (firm, class); ``key_flat`` the flat (scenario, supplier,
-    class) bin of every (scenario, link). Every scenario of a batch is computed at once, each exactly
-    as its single run.
+    ``by_key`` sums a (B, m) array into (supplier, class) bins, of ``o·a_rel`` (or of ``o`` when
+    ``key_weighted``: it applies a_rel itself). ``dfac`` is None when no demand factor moves (all
+    ones: a product by 1 is exact, so it is skipped); ``cfk`` = c_rel·fd_frac per (firm, class) and
+    ``key_flat`` the flat (scenario, supplier, class) bin of every (scenario, link), computed when
+    not given. Every scenario of a batch is computed at once, each exactly as its single run.
 
     Returns deliveries (relative to A), final demand served per firm and per (firm, class) (relative
     to c and to c times the class's share of it).
     """
     B, n = x.shape
+    m = o.shape[1]
     K = pc.k
     short = x < y
     pos_y = y > 0
     r = np.where(pos_y, x / np.where(pos_y, y, 1.0), 0.0)  # the classless rule, for suppliers not short
-    dem = by_key(o).reshape(B, n, K)  # demand per (supplier, class), relative to p̄ (Σ a·o)
-    dem += cfk if dfac is None else cfk * dfac[:, :, None]
-    before = np.zeros_like(dem)  # demand of the classes served before class k
-    np.cumsum(dem[..., :-1], axis=2, out=before[..., 1:])
-    room = x[..., None] - before  # output left for class k
-    has = dem > 0
+    if cfk is None:
+        cfk = c_rel[..., None] * pc.fd_frac
+    if key_flat is None:
+        key_flat = (pc.key[None, :] + (np.arange(B) * (n * K))[:, None]).ravel()
+    dem = by_key(o if key_weighted else o * a_rel).reshape(B * n, K)  # demand per (supplier, class) / p̄
+    # only short suppliers need the classes: their rows, (short suppliers, K)
+    fs = np.flatnonzero(short)
+    fs_firm = fs % n if B > 1 else fs
+    dem_s = dem[fs]
+    cfk_s = cfk[fs_firm] if cfk.ndim == 2 else cfk.reshape(B * n, K)[fs]
+    dem_s += cfk_s if dfac is None else cfk_s * dfac.reshape(-1)[fs, None]
+    before = np.zeros_like(dem_s)  # demand of the classes served before class k
+    np.cumsum(dem_s[:, :-1], axis=1, out=before[:, 1:])
+    room = x.reshape(-1)[fs, None] - before  # output left for class k
+    has = dem_s > 0
     ones = dfac is None
     if ones:
         dfac = np.ones((B, n))
+    dfac_s = dfac.reshape(-1)[fs]
     if rationing == "proportional":
         with np.errstate(over="ignore"):  # a denormal class demand: the ratio clips to 1
-            ratio = np.where(has, np.clip(room / np.where(has, dem, 1.0), 0.0, 1.0), 1.0)
-        ratio = np.where(short[..., None], ratio, r[..., None])
+            ratio_s = np.where(has, np.clip(room / np.where(has, dem_s, 1.0), 0.0, 1.0), 1.0)
+        ratio = np.repeat(r.reshape(-1, 1), K, axis=1)  # suppliers not short: the classless rule
+        ratio[fs] = ratio_s
         d = o * np.take(ratio.reshape(-1), key_flat).reshape(o.shape)
-        served_k = ratio if ones else dfac[..., None] * ratio
+        served_s = ratio_s if ones else dfac_s[:, None] * ratio_s
+        served_k = (ratio if ones else dfac.reshape(-1, 1) * ratio).reshape(B, n, K)
     else:
         d = o.copy()
-        served_k = np.repeat(dfac[..., None], K, axis=2)
-        lack = (room < dem) & has
-        lack &= short[..., None]
-        marg = lack.any(axis=2)  # short suppliers with a marginal class
+        served_k = np.repeat(dfac.reshape(-1, 1), K, axis=1)
+        lack = (room < dem_s) & has
+        marg = lack.any(axis=1)  # short suppliers with a marginal class
+        kof_s = np.where(marg, lack.argmax(axis=1), K)  # marginal class (K: none, everyone is filled)
+        served_s = served_k[fs]
         if marg.any():
-            kof = np.where(marg, lack.argmax(axis=2), K)  # marginal class (K: none, everyone is filled)
-            lk = np.take(kof, sup, axis=1)
+            kof = np.full(B * n, K, np.int64)
+            kof[fs] = kof_s
+            lk = np.take(kof.reshape(B, n), sup, axis=1)
             d[pc.link[None, :] > lk] = 0.0
-            lb, ll = np.nonzero(pc.link[None, :] == lk)  # links of the marginal class, scenario by scenario
-            mb, mj = np.nonzero(marg)
-            km = kof[mb, mj]
+            lf = np.flatnonzero(pc.link[None, :] == lk)  # links of the marginal class, scenario by scenario
+            lb = lf // m
+            ll = lf - lb * m
+            mi = np.flatnonzero(marg)  # rows (of the short suppliers) with a marginal class
+            mb, mj = np.divmod(fs[mi], n)
+            km = kof_s[mi]
             seg_of = np.full((B, n), -1, np.int64)
             seg_of[mb, mj] = np.arange(mb.size)
             cr = c_rel[mj] if c_rel.ndim == 1 else c_rel[mb, mj]
@@ -769,26 +811,27 @@ def _ration_classes(x: np.ndarray, y: np.ndarray, o: np.ndarray, dfac: np.ndarra
             fp = wf > 0
             seg_l = seg_of[lb, sup[ll]]
             seg = np.concatenate((seg_l, seg_of[mb[fp], mj[fp]]))
-            w = np.concatenate((a_rel[ll] if a_rel.ndim == 1 else a_rel[lb, ll], wf[fp]))
-            g = np.concatenate((o[lb, ll], dfac[mb[fp], mj[fp]]))
+            o_l = np.take(o, lf)
+            w = np.concatenate((a_rel[ll] if a_rel.ndim == 1 else np.take(a_rel, lf), wf[fp]))
+            g = np.concatenate((o_l, dfac[mb[fp], mj[fp]]))
             with np.errstate(over="ignore"):  # denormal weights: an infinite level fills every request
-                level = _waterfill(seg, w, g, np.maximum(room[mb, mj, km], 0.0), mb.size, mb, B)
-            d[lb, ll] = np.minimum(o[lb, ll], level[seg_l])
-        else:
-            kof = np.full((B, n), K, np.int64)
-        after = np.arange(K)[None, None, :] > kof[..., None]
-        served_k[after] = 0.0
+                level = _waterfill(seg, w, g, np.maximum(room[mi, km], 0.0), mb.size, mb, B)
+            np.put(d, lf, np.minimum(o_l, level[seg_l]))
+        served_s[np.arange(K)[None, :] > kof_s[:, None]] = 0.0  # classes after the marginal one
         if marg.any():
-            served_k[mb, mj, km] = np.minimum(dfac[mb, mj], level)
+            served_s[mi, km] = np.minimum(dfac[mb, mj], level)
+        served_k[fs] = served_s
+        served_k = served_k.reshape(B, n, K)
         ratio = None
+    part = served_s * pc.fd_frac[fs_firm]
     if K <= 8:  # a short sum over classes, added in order as sum() does for fewer than 8 terms
-        part = served_k * pc.fd_frac[None]
-        tot = part[..., 0].copy()
+        tot = part[:, 0].copy()
         for k in range(1, K):
-            tot += part[..., k]
+            tot += part[:, k]
     else:
-        tot = (served_k * pc.fd_frac[None]).sum(axis=2)
-    served = np.where(short, tot, dfac * r if ratio is not None else dfac)
+        tot = part.sum(axis=1)
+    served = dfac * r if ratio is not None else dfac.copy()
+    served.reshape(-1)[fs] = tot
     return d, served, served_k
 
 
@@ -1252,6 +1295,7 @@ def simulate(
 
     # work buffers: the step reuses them instead of allocating (page faults cost as much as the maths)
     wa, wb, xc, o_buf = (np.empty((B, m)) for _ in range(4))
+    need_buf = np.empty((B, m)) if use_sub else None
     wbool = np.empty((B, m), dtype=bool)
     s_bufs = (s, np.empty((B, m)))
     d_bufs = (d, np.empty((B, m)))
@@ -1264,7 +1308,7 @@ def simulate(
     steps_run = 0
     # steady-state exit: a scenario whose schedules no longer change and whose state changed by at most
     # steady_tol in the last step is frozen (its remaining rows repeat its last step)
-    steady_on = extended and ext.steady_tol > 0
+    steady_on = extended and ext.early_exit and ext.steady_tol > 0
     if extended and not (ext.steady_tol >= 0 and math.isfinite(ext.steady_tol)):
         raise InputError("steady_tol must be finite and >= 0")
     frozen_at = np.full(B, -1, np.int64)  # step whose values fill a frozen scenario's remaining rows
@@ -1312,7 +1356,7 @@ def simulate(
             else:
                 arrive = d
             np.take(x, cli, axis=1, out=xc, mode="clip")
-            need = xc if not use_sub else xc * keep_l  # need of last production (1 − σ per unit)
+            need = xc if not use_sub else np.multiply(xc, keep_l, out=need_buf)  # need of last production
             # a client draws its sector need from each supplier's stock in proportion to it:
             # S_ij κ = S_ij (P_i/p̄_i)(A^sec/S^sec) = (s_ij / s̄) · x_i in relative units, which is
             # exactly x_i at the baseline (s_ij = s̄ = n)
@@ -1444,8 +1488,21 @@ def simulate(
         if any_idle:
             np.copyto(y, 0.0, where=idle)
         if use_res:
-            fill = np.where(y > pmax, pmax / np.where(y > 0, y, 1.0), 1.0)
-            fill_l = np.take(fill, sup, axis=1)
+            if prio is not None:
+                # with priority classes a supplier short overall may still fill a class in full (its
+                # later classes absorb the shortage): what counts for a link is the fill of its class
+                K = prio.k
+                dem_k = by_key(o_eff).reshape(B, n, K)
+                dem_k += prio_cfk if not dem_sched.active else prio_cfk * dfac[..., None]
+                before_k = np.zeros_like(dem_k)
+                np.cumsum(dem_k[..., :-1], axis=2, out=before_k[..., 1:])
+                room_k = pmax[..., None] - before_k
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    fill_k = np.where(dem_k > 0, np.clip(room_k / np.where(dem_k > 0, dem_k, 1.0), 0.0, 1.0), 1.0)
+                fill_l = np.take(fill_k.reshape(B, n * K), prio.key, axis=1)
+            else:
+                fill = np.where(y > pmax, pmax / np.where(y > 0, y, 1.0), 1.0)
+                fill_l = np.take(fill, sup, axis=1)
             unmet = o_eff * fill_l
             np.subtract(o, unmet, out=unmet)  # per unit of A: blocked by caps or by the supplier's limit
             ok = np.greater_equal(fill_l, 1.0, out=wbool)
@@ -1482,7 +1539,7 @@ def simulate(
         served_k = None
         if prio is not None and np.any(xnew < y):
             d, served, served_k = _ration_classes(xnew, y, o_eff, dfac if dem_sched.active else None, a_rel, c_rel,
-                                                  sup, prio, rationing, by_key, prio_cfk, prio_key_flat)
+                                                  sup, prio, rationing, by_key, prio_cfk, prio_key_flat, True)
         elif rationing == "proportional" or not np.any(xnew < y):
             pos = y > 0
             r = xnew / y if pos.all() else np.where(pos, xnew / np.where(pos, y, 1.0), 0.0)
@@ -1508,22 +1565,24 @@ def simulate(
 
         # 7. output: one sum per scenario (a row sum adds exactly as a single run's sum does; no
         # BLAS: its threads would spin on the other core)
-        np.multiply(x, pbar).sum(axis=1, out=out_prod[:, t + 1])
+        xp = np.multiply(x, pbar)
+        xp.sum(axis=1, out=out_prod[:, t + 1])
         np.multiply(x, value_weight).sum(axis=1, out=out_va[:, t + 1])
-        np.multiply(served, c).sum(axis=1, out=out_fd[:, t + 1])
+        sc_ = np.multiply(served, c)
+        sc_.sum(axis=1, out=out_fd[:, t + 1])
         if dem_sched.active:
             np.multiply(dfac, c).sum(axis=1, out=out_fdr[:, t + 1])
         else:
             out_fdr[:, t + 1] = out_fdr[:, 0]
         if firm_prod is not None:
-            firm_prod[:, t + 1] = x * pbar
-            firm_fd[:, t + 1] = served * c
-            firm_cap[:, t + 1] = capacity * pbar
+            firm_prod[:, t + 1] = xp
+            firm_fd[:, t + 1] = sc_
+            np.multiply(capacity, pbar, out=firm_cap[:, t + 1])
         if link_del is not None:
             link_del[:, t + 1] = d * A
             link_st[:, t + 1] = s * A
         if sector_prod is not None:
-            sector_prod[:, t + 1] = by_sector(x * pbar)
+            sector_prod[:, t + 1] = by_sector(xp)
         if consumers is not None:
             got = served[:, consumers.firm] if served_k is None or prio is None or prio.entry is None \
                 else served_k[:, consumers.firm, prio.entry]
@@ -1552,18 +1611,18 @@ def simulate(
             if dflt.any():
                 tol = ext.settle_tol
                 close = dflt & (np.abs(x - base_x) <= tol).all(axis=1)
-                for b in np.flatnonzero(close):
-                    ok_b = True
-                    if m:
-                        ok_b = bool((np.abs(s[b] - (n_l if n_link is None else n_l[b]))
-                                     <= tol * (max(n_days, 1.0) if n_link is None
-                                               else np.maximum(n_l[b], 1.0))).all())
-                        ok_b = ok_b and bool((np.abs(d[b] - 1.0) <= tol).all())
-                        if use_lead and ok_b:
-                            ok_b = bool((np.abs(pipe[b] - lead_base) <= tol * lmax).all())
-                        if use_sub and ok_b:
-                            ok_b = bool((sig[b] <= tol).all())
-                    close[b] = ok_b
+                cb = np.flatnonzero(close)
+                if m and cb.size:  # the scenarios close in production: stocks, shipments, pipeline, σ
+                    if n_link is None:
+                        ok_c = (np.abs(s[cb] - n_l) <= tol * max(n_days, 1.0)).all(axis=1)
+                    else:
+                        ok_c = (np.abs(s[cb] - n_l[cb]) <= tol * np.maximum(n_l[cb], 1.0)).all(axis=1)
+                    ok_c &= (np.abs(d[cb] - 1.0) <= tol).all(axis=1)
+                    if use_lead:
+                        ok_c &= (np.abs(pipe[cb] - lead_base) <= tol * lmax).all(axis=1)
+                    if use_sub:
+                        ok_c &= (sig[cb] <= tol).all(axis=1)
+                    close[cb] = ok_c
                 for b in np.flatnonzero(close):
                     x[b] = base_x if base_x.ndim == 1 else base_x[b]
                     s[b] = n_l if n_link is None else n_l[b]
@@ -1595,8 +1654,8 @@ def simulate(
             calm = np.where(ok, calm + 1, 0)
             cand = ok & (calm >= win)
             if cand.any():
-                cand &= (cap_sched.constant_from(t + 1) & link_sched.constant_from(t + 1)
-                         & dem_sched.constant_from(t + 1))
+                # the factors of this step hold for every later step
+                cand &= cap_sched.constant_from(t) & link_sched.constant_from(t) & dem_sched.constant_from(t)
                 if use_lead:
                     cand &= lt_sched.last_change <= np.maximum(t + 1 - win, 0)
                 if reserve is not None and t < ext.stockpile_release_day:
@@ -1673,15 +1732,19 @@ def _priority(x: np.ndarray, y: np.ndarray, o: np.ndarray, dfac: np.ndarray, a_r
         return d, served
     seg_of = np.full((B, n), -1, np.int64)
     seg_of[sb, sj] = np.arange(sb.size)
-    lb, le = np.nonzero(np.take(short, sup, axis=1))  # their links
+    m = o.shape[1]
+    lf = np.flatnonzero(np.take(short, sup, axis=1))  # their links
+    lb = lf // max(m, 1)
+    le = lf - lb * m
     cr = np.broadcast_to(c_rel, (B, n))
     fb, fj = np.nonzero(short & (cr > 0))  # their final consumers
     seg_l = seg_of[lb, sup[le]]
     seg = np.concatenate((seg_l, seg_of[fb, fj]))
-    w = np.concatenate((a_rel[le] if a_rel.ndim == 1 else a_rel[lb, le], cr[fb, fj]))
-    g = np.concatenate((o[lb, le], dfac[fb, fj]))
+    o_l = np.take(o, lf)
+    w = np.concatenate((a_rel[le] if a_rel.ndim == 1 else np.take(a_rel, lf), cr[fb, fj]))
+    g = np.concatenate((o_l, dfac[fb, fj]))
     level = _waterfill(seg, w, g, x[sb, sj], sb.size, sb, B)
-    d[lb, le] = np.minimum(o[lb, le], level[seg_l])
+    np.put(d, lf, np.minimum(o_l, level[seg_l]))
     served[sb, sj] = np.minimum(dfac[sb, sj], level)
     return d, served
 

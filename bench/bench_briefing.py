@@ -1,0 +1,71 @@
+"""Benchmark: the README's main job, the briefing, with every built-in scenario and uncertainty bands.
+
+Usage::
+
+    python bench/bench_briefing.py            # 3 runs of each variant, whole process, side by side
+    python bench/bench_briefing.py --runs 5
+
+Times ``paxsilica brief --out FILE`` as a whole process (interpreter start, imports, the atlas, every
+measure, the stress library and the HTML) in three variants run in turn — with bands (the default, 32
+draws per scenario), ``--bands 0`` (central values only) and ``--no-scenarios`` — and prints each
+variant's median wall time and its ratio to the no-scenario briefing, measured pair by pair in the same
+run. The issue's target: the briefing with all scenarios and bands in at most 10 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cpu() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        model = next((ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")), "")
+    except OSError:
+        model = ""
+    return f"{model or platform.processor() or 'unknown CPU'}, {os.cpu_count()} cores"
+
+
+def _run(args: list[str], out: Path) -> float:
+    exe = Path(sys.executable).with_name("paxsilica")
+    t = time.perf_counter()
+    subprocess.run([str(exe), "brief", "--out", str(out), *args], check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    variants = {"with bands (32 draws)": [], "central only (--bands 0)": ["--bands", "0"],
+                "no scenarios": ["--no-scenarios"]}
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "brief.html"
+        _run(["--no-scenarios"], out)  # warm-up: lanes cache, file system
+        for _ in range(args.runs):
+            for name, extra in variants.items():
+                times[name].append(_run(extra, out))
+    base = times["no scenarios"]
+    print(f"# briefing — {_cpu()}, Python {platform.python_version()}, {dt.date.today().isoformat()}, "
+          f"{args.runs} runs each, in turn")
+    print("| variant | median wall s | min–max | ratio to no scenarios (median of pairs) |")
+    print("|---|---|---|---|")
+    for name, ts in times.items():
+        ratio = statistics.median(t / b for t, b in zip(ts, base, strict=True))
+        print(f"| {name} | {statistics.median(ts):.2f} | {min(ts):.2f}–{max(ts):.2f} | {ratio:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
