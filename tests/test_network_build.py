@@ -143,14 +143,14 @@ def test_flows_conserved_random_shares(shares, ds1, ds2) -> None:
 
 
 def test_pruning_drops_slivers_and_keeps_needs_exact() -> None:
-    # ore from JPN 0.5 %, CHN 99.5 %: the JPN sliver (below 1 % of the client's need) is dropped and
+    # wafers from JPN 1.5 %, CHN 98.5 %: the JPN sliver (below 2 % of the client's need) is dropped and
     # CHN takes its part; the client's need stays exact, and the largest supplier is always kept
     a = tiny_atlas()
     prod = a["production"].copy()
-    prod.loc[prod["producer"] == "JPN", "share"] = 0.5
-    prod.loc[prod["producer"] == "CHN", "share"] = 99.5
-    full = build_index(frames_with(production=prod), target="chip", prune=0.0)
-    cut = build_index(frames_with(production=prod), target="chip")
+    prod.loc[prod["producer"] == "JPN", "share"] = 1.5
+    prod.loc[prod["producer"] == "CHN", "share"] = 98.5
+    full = build_index(frames_with(production=prod), target="chip", prune=0.0, merge=0.0)
+    cut = build_index(frames_with(production=prod), target="chip", merge=0.0)
     assert sorted(full.links["exporter"]) == ["CHN", "JPN"]
     assert cut.links["exporter"].tolist() == ["CHN"]
     assert cut.links["amount"].sum() == pytest.approx(100.0)
@@ -158,7 +158,7 @@ def test_pruning_drops_slivers_and_keeps_needs_exact() -> None:
 
 
 def test_small_producers_are_merged_into_rest_of_world() -> None:
-    # wafer: JPN 99.6 %, CHN 0.4 % -> CHN (below 0.5 %) becomes part of the ROW site, with its share
+    # wafer: JPN 99.6 %, CHN 0.4 % -> CHN (below 1 %) becomes part of the ROW site, with its share
     a = tiny_atlas()
     prod = a["production"].copy()
     prod.loc[prod["producer"] == "JPN", "share"] = 99.6

@@ -54,7 +54,7 @@ def test_library_equals_single_runs_by_hand(tiny_atlas, batch, monkeypatch) -> N
     real = paxsilica.sim.simulate
     monkeypatch.setattr(paxsilica.sim, "simulate", lambda *a, **k: calls.append(1) or real(*a, **k))
     table = run_library(tiny_atlas, scenarios(), target="datacentre", inventory_days=10, lanes=ONE_DAY,
-                        batch=batch)
+                        batch=batch, workers=1)  # in this process, so the engine calls can be counted
     monkeypatch.undo()
     # batched: "ban" and "surge" (same steps, rule and options) share one engine call
     assert len(calls) == (4 if batch else 5)
@@ -105,3 +105,15 @@ def test_library_equals_single_runs_on_bundled_atlas() -> None:
     for (_, row), n in zip(table.iterrows(), names, strict=True):
         same(row, run_stress(load_scenario(n), atlas, steps=150))
     assert (table["loss_pct"] > 0).all()
+
+
+def test_library_in_two_processes_equals_one(tiny_atlas) -> None:
+    one = run_library(tiny_atlas, scenarios(), target="datacentre", inventory_days=10, lanes=ONE_DAY, workers=1)
+    two = run_library(tiny_atlas, scenarios(), target="datacentre", inventory_days=10, lanes=ONE_DAY, workers=2)
+    for c in ("loss_pct", "lost_additions_pct", "min_level", "time_to_survive_days"):
+        assert one[c].tolist() == two[c].tolist(), c
+    for a, b in zip(one["level"], two["level"], strict=True):
+        np.testing.assert_array_equal(a, b)
+    banded = run_library(tiny_atlas, scenarios()[:2], target="datacentre", lanes=ONE_DAY, bands=4, workers=2)
+    alone = run_library(tiny_atlas, scenarios()[:2], target="datacentre", lanes=ONE_DAY, bands=4, workers=1)
+    assert banded["bands"].tolist() == alone["bands"].tolist()

@@ -706,6 +706,7 @@ def result_json(result: StressResult) -> dict[str, Any]:
     """Summary, tables and metadata as plain JSON-able data (no per-step series)."""
     return _jsonable({
         "summary": result.summary, "metadata": result.metadata, "notes": list(result.notes),
+        "checks": list(result.checks),
         "items": result.items.astype(object).where(result.items.notna(), None).to_dict("records"),
         "consumers": result.consumers.astype(object).where(result.consumers.notna(), None).to_dict("records"),
         "effects": result.effects.astype(object).where(result.effects.notna(), None).to_dict("records"),
@@ -957,8 +958,8 @@ def run_library(
         (``bands`` and ``checks`` columns); 0: none. With bands, ``batch`` is ignored (each scenario's
         draws are one batch).
     workers : int, optional
-        With bands, scenarios run in this many processes (default: the cores available, at most one
-        per scenario); results do not depend on it.
+        Scenarios run in this many processes (default: the cores available, at most one per
+        scenario; ``batch=True`` runs in this process); results do not depend on it.
 
     Returns
     -------
@@ -1036,6 +1037,20 @@ def run_library(
                 rows[r].update(out)
         return _library_table(rows)
 
+    if not batch:  # one engine call per scenario: in worker processes like the band runs
+        jobs = [(s, net, index, comp, None) for _r, s, net, index, comp in todo]
+        n_workers = _workers(workers, len(jobs))
+        args = (inventory_days, tau_days, target, errors)
+        outs = _in_processes(jobs, args, n_workers) if n_workers > 1 else [_band_job(j, *args) for j in jobs]
+        for (r, *_rest), out in zip(todo, outs, strict=True):
+            if isinstance(out, str):
+                rows[r]["note"] = out
+            elif isinstance(out, BaseException):
+                raise out
+            else:
+                rows[r].update(out)
+        return _library_table(rows)
+
     groups: dict[Any, list[int]] = {}
     for k, (_, s, _, _, comp) in enumerate(todo):
         key = _batch_key(comp, s) if batch else None
@@ -1075,17 +1090,24 @@ def _band_job(job: tuple, inventory_days: float, tau_days: float, target: str, e
 
     s, net, index, comp, draws = job
     try:
-        slices = _run_draws(net, index, comp, s, draws, inventory_days, tau_days)
+        if draws is None:
+            res = _simulate(net, comp, s, inventory_days, tau_days)
+        else:
+            slices = _run_draws(net, index, comp, s, draws, inventory_days, tau_days)
+            res = slices[0]
     except PaxsilicaError as e:
         if errors == "raise":
             return e
         return f"not run: {e}"
-    info, values = _bands_of(s, net, index, comp, slices, draws, target)
-    tables = _tables(s, net, index, comp, slices[0], target)
+    tables = _tables(s, net, index, comp, res, target)
     row: dict[str, Any] = {}
-    _library_row(row, tables[0], _stock(index, comp, slices[0], s.step)[0].level)
+    _library_row(row, tables[0], _stock(index, comp, res, s.step)[0].level)
+    if draws is None:
+        row["checks"] = evaluate_checks(s, index, tables, res)
+        return row
+    info, values = _bands_of(s, net, index, comp, slices, draws, target)
     row["bands"] = info
-    row["checks"] = evaluate_checks(s, index, tables, slices[0], values)
+    row["checks"] = evaluate_checks(s, index, tables, res, values)
     return row
 
 

@@ -1,32 +1,160 @@
 """The ``paxsilica`` command.
 
-Exit codes: 0 ok, 1 bad input (a message naming file, row and field; never a traceback), 2 usage.
+Exit codes: 0 ok, 1 bad input (a message naming file, row and field; never a traceback), 2 usage,
+3 internal error (a bug: a one-line message, the traceback in a log file; ``--debug`` shows it).
+See ``docs/reliability.md``.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
+import platform
 import sys
+import tempfile
+import time
+import traceback
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
+from typer.exceptions import Abort, Exit, TyperException
 
 from ..errors import PaxsilicaError
 from . import atlas_cmd
 from .common import STATE, err_console
 
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+"""The exit codes of every command."""
+
+_KEEP_LOGS = 20
+"""Crash logs kept in the log folder (older ones are removed when a new one is written)."""
+
+_NO_FILENAME_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EROFS}
+"""OS errors that are the machine's state, not a bug, even when Python does not say which file."""
+
+
+def log_dir() -> Path:
+    """Folder of the crash logs: ``$XDG_STATE_HOME/paxsilica`` (default ``~/.local/state/paxsilica``)."""
+    base = os.environ.get("XDG_STATE_HOME") or ""
+    root = Path(base) if Path(base).is_absolute() else Path.home() / ".local" / "state"
+    return root / "paxsilica"
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    """``ExceptionType: first line of the message``, at most ``limit`` characters."""
+    text = str(exc).strip().splitlines()
+    head = type(exc).__name__ + (f": {text[0].strip()}" if text and text[0].strip() else "")
+    return head if len(head) <= limit else head[: limit - 1] + "…"
+
+
+def _write_crash_log(exc: BaseException) -> Path | None:
+    """Write the traceback (with version, platform and command line) to a new log file; its path.
+
+    Tries :func:`log_dir`, then the system temp folder; ``None`` when neither can be written.
+    """
+    from .. import __version__
+
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    body = (f"paxsilica {__version__} internal error at {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n"
+            f"python {platform.python_version()} on {platform.platform()}\n"
+            f"command: {' '.join(sys.argv)}\n\n{tb}")
+    for folder in (log_dir(), Path(tempfile.gettempdir()) / "paxsilica"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"crash-{stamp}-{os.getpid()}.log"
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(body)
+        except OSError:
+            continue
+        _prune_logs(folder)
+        return path
+    return None
+
+
+def _prune_logs(folder: Path) -> None:
+    try:
+        logs = sorted(folder.glob("crash-*.log"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in logs[_KEEP_LOGS:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _user_path(path: object, code: int | None) -> str:
+    """The path to name in a message: a hidden temporary file we failed to create is named by its folder."""
+    text = os.fsdecode(path) if isinstance(path, str | bytes | os.PathLike) else str(path)
+    p = Path(text)
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS) and p.name.startswith(".") and not p.exists():
+        return str(p.parent)
+    return text
+
+
+def _error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False)
+
+
+def handle_exception(exc: BaseException, *, debug: bool = False) -> int:
+    """Report an exception that escaped a command on stderr; the exit code to use.
+
+    - :class:`~paxsilica.errors.PaxsilicaError`: its located message, exit 1;
+    - an :class:`OSError` naming a file (a folder given as ``--out``, a missing parent of ``--into``,
+      no permission): ``error: <path>: <reason>``, exit 1;
+    - anything else is a bug: ``internal error (please report): <Type: one line>``, exit 3, and the
+      full traceback in a log file (see :func:`log_dir`) whose path is printed.
+
+    With ``debug`` the traceback is also printed on stderr.
+    """
+    if debug:
+        err_console.print(escape("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))),
+                          highlight=False, end="")
+    if isinstance(exc, PaxsilicaError):
+        _error(str(exc))
+        return int(getattr(exc, "exit_code", EXIT_INPUT))
+    if isinstance(exc, OSError):
+        # os.replace(tmp, target) names both; the second is the user's target, the first our temp file
+        path = exc.filename2 if exc.filename2 is not None else exc.filename
+        reason = exc.strerror or str(exc)
+        if path is not None:
+            _error(f"{_user_path(path, exc.errno)}: {reason}")
+            return EXIT_INPUT
+        if exc.errno in _NO_FILENAME_ERRNOS:
+            _error(reason)
+            return EXIT_INPUT
+    try:
+        log = _write_crash_log(exc)
+    except Exception:  # e.g. MemoryError while formatting: the one line below still gets out
+        log = None
+    err_console.print(f"[bold red]internal error (please report):[/bold red] {escape(_one_line(exc))}",
+                      highlight=False)
+    if log is not None:
+        err_console.print(f"traceback written to {escape(str(log))}"
+                          + ("" if debug else " (run with --debug to show it)"), highlight=False)
+    elif not debug:
+        err_console.print("(no log file could be written; run with --debug to see the traceback)",
+                          highlight=False)
+    return EXIT_INTERNAL
+
+
+_PASS_THROUGH = (Exit, Abort, TyperException, BrokenPipeError)
+"""Exceptions typer itself turns into an exit code (usage errors: 2) or a quiet exit (closed pipe)."""
+
 
 class _Group(TyperGroup):
-    """Root group: turns paxsilica's own errors into a message and exit code 1."""
+    """Root group: the one place where errors become a message and an exit code (see :func:`handle_exception`)."""
 
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         try:
             return super().invoke(ctx)
-        except PaxsilicaError as exc:
-            err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, markup=True)
-            raise typer.Exit(exc.exit_code) from None
+        except _PASS_THROUGH:
+            raise
+        except Exception as exc:
+            code = handle_exception(exc, debug=bool(ctx.params.get("debug")))
+            raise typer.Exit(code) from None
 
 
 app = typer.Typer(
@@ -58,6 +186,10 @@ def _root(
         bool, typer.Option("--version", "-V", help="Print the version and exit.", callback=_print_version,
                            is_eager=True),
     ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", envvar="PAXSILICA_DEBUG",
+                           help="On an internal error, print the traceback (it always goes to a log file).")
+    ] = False,
 ) -> None:
     STATE.atlas_path = atlas
 
@@ -87,6 +219,11 @@ for _mod in _SUBCOMMANDS:
         app.add_typer(_m.app, name=_mod)
 
 
+def _debug_requested() -> bool:
+    env = os.environ.get("PAXSILICA_DEBUG", "").strip().lower()
+    return "--debug" in sys.argv[1:] or env not in ("", "0", "false", "no", "off")
+
+
 def main() -> None:
     """Entry point of the console script."""
     try:
@@ -94,6 +231,10 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
+    except _PASS_THROUGH:
+        raise
+    except Exception as exc:  # escaped the root group (e.g. raised while parsing): still no bare traceback
+        sys.exit(handle_exception(exc, debug=_debug_requested()))
 
 
 if __name__ == "__main__":  # pragma: no cover

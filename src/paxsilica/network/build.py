@@ -782,9 +782,15 @@ def build_index(
     sites = sites.assign(baseline=flows.baseline, final_demand=flows.final_demand,
                          outside_demand=flows.outside_demand)
     links = links.assign(amount=flows.amount)
+    row_clients = links.loc[(links["importer"].astype(str) == "") & ~links["virtual"].astype(bool),
+                            ["item", "client_item"]].drop_duplicates()
     links = _attach_lanes(atlas, links, lanes, step_days, items_t, notes,
                           row_lanes={j: (_row_lane_country(atlas, j, producers_of[j], "exporter", trade_by_item))
-                                     for j in items})
+                                     for j in items},
+                          row_lanes_to={(j, k): _row_lane_country(atlas, j, producers_of.get(k, []), "importer",
+                                                                  trade_by_item)
+                                        for j, k in zip(row_clients["item"], row_clients["client_item"],
+                                                        strict=True)})
     links = _attach_stocks(atlas, links, sites, notes)
     links = attach_link_dynamics(links, dyn, local_items)
     sites = attach_site_dynamics(sites, dyn)
@@ -1098,14 +1104,19 @@ def compute_lanes(atlas: Any, pairs: pd.DataFrame, closed: Iterable[str] = froze
 
 def _attach_lanes(atlas: Any, links: pd.DataFrame, lanes: pd.DataFrame | None, step_days: int,
                   items_t: pd.DataFrame, notes: list[str],
-                  row_lanes: Mapping[str, str] | None = None) -> pd.DataFrame:
+                  row_lanes: Mapping[str, str] | None = None,
+                  row_lanes_to: Mapping[tuple[str, str], str] | None = None) -> pd.DataFrame:
     links = links.copy()
     if "lane_from" not in links.columns:
         exp = links["exporter"].astype(str)
         row_from = links["item"].map(dict(row_lanes or {})).fillna("").astype(str)
         sup_row = (exp == "") & ~links["virtual"].astype(bool)
         links["lane_from"] = np.where(sup_row, row_from, exp)
-        links["lane_to"] = links["importer"].astype(str)
+        imp = links["importer"].astype(str)
+        to = [row_lanes_to.get((j, k), "") if (i == "" and not v) else i
+              for j, k, i, v in zip(links["item"], links["client_item"], imp, links["virtual"].astype(bool),
+                                    strict=True)] if row_lanes_to else imp.tolist()
+        links["lane_to"] = to
     links["lead_days"] = np.nan
     links["chokepoints"] = ""
     links["mode"] = ""

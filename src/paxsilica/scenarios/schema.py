@@ -29,6 +29,7 @@ Example
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -348,41 +349,186 @@ class Scenario:
 
 # --------------------------------------------------------------------------- YAML with lines
 
+MAX_YAML_CHARS = 1_000_000
+"""Longest scenario file read (characters); the built-in ones are a few thousand."""
+MAX_ALIASES = 100
+"""Alias uses (``*name``) allowed in one file: enough for sharing, too few for an alias bomb."""
+MAX_NODES = 10_000
+"""Values (scalars, lists, mappings) allowed after aliases are expanded."""
+MAX_DEPTH = 50
+"""Deepest nesting of lists and mappings."""
+MAX_NUMBER_CHARS = 100
+"""Longest text of one number (a longer one is refused before it is converted)."""
+MAX_INTEGER = 10**18
+"""Largest whole number read (in absolute value); day counts have far lower bounds of their own."""
+MAX_HORIZON_DAYS = 7_305
+"""Longest horizon: 20 years of days."""
+MAX_DAYS = 36_525
+"""Largest other day count (start, end, duration, recovery days, delays, ramp-up): 100 years."""
 
-def _to_python(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Any] = {}
-        for k, v in node.value:
-            key = str(yaml.safe_load(yaml.serialize(k)) if not isinstance(k, yaml.ScalarNode) else k.value)
-            lines[path + (key,)] = k.start_mark.line + 1
-            out[key] = _to_python(v, path + (key,), lines)
-            lines[path + (key,)] = k.start_mark.line + 1
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_to_python(v, path + (i,), lines) for i, v in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+_FLOAT_EXP = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)[eE][-+]?[0-9]+$")
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
+
+class _Refused(Exception):
+    """A budget of the loader ran out at ``mark``."""
+
+    def __init__(self, mark: Any, reason: str) -> None:
+        super().__init__(reason)
+        self.mark = mark
+        self.reason = reason
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with budgets: aliases used, nesting depth; ``1e30`` is a number (YAML 1.2)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.aliases = 0
+        self.depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise _Refused(event.start_mark, f"more than {MAX_ALIASES} aliases (*name) in one file")
+            return super().compose_node(parent, index)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _Refused(event.start_mark, f"lists and mappings nested deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+_SafeLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_EXP, list("-+0123456789."))
+
+
+class _Builder:
+    """Turns a node graph into Python data, counting values after alias expansion."""
+
+    def __init__(self, file: str, lines: dict[tuple, int]) -> None:
+        self.file = file
+        self.lines = lines
+        self.problems: list[Problem] = []
+        self.nodes = 0
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def refuse(self, node: yaml.Node, path: tuple, reason: str) -> InputError:
+        return InputError(reason, file=self.file, row=node.start_mark.line + 1,
+                          column=".".join(map(str, path)) if path else None)
+
+    def bad(self, line: int, path: tuple, reason: str) -> None:
+        self.problems.append(Problem(self.file, line, ".".join(map(str, path)) if path else None, reason))
+
+    def build(self, node: yaml.Node, path: tuple, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self.refuse(node, path, f"more than {MAX_NODES:,} values once aliases (*name) are expanded")
+        if depth > MAX_DEPTH:  # only an alias can get here (the loader bounds written nesting)
+            raise self.refuse(node, path, f"lists and mappings nested deeper than {MAX_DEPTH} levels "
+                                          "(is an alias inside its own anchor?)")
+        line = node.start_mark.line + 1
+        self.lines[path] = line
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
+            self.bad(line, path, f"unsupported tag '{node.tag}': a scenario holds plain lists and mappings")
+            return None
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            first: dict[str, int] = {}
+            for k, v in node.value:
+                kline = k.start_mark.line + 1
+                if not isinstance(k, yaml.ScalarNode):
+                    self.bad(kline, path, "a key must be a plain name, not a list or mapping")
+                    continue
+                key = str(k.value)
+                if key in first:
+                    self.bad(kline, path + (key,), f"duplicate key '{key}' (first written on line {first[key]})")
+                    continue
+                first[key] = kline
+                self.lines[path + (key,)] = kline
+                out[key] = self.build(v, path + (key,), depth + 1)
+                self.lines[path + (key,)] = kline
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(v, path + (i,), depth + 1) for i, v in enumerate(node.value)]
+        return self.scalar(node, path, line)
+
+    def scalar(self, node: yaml.Node, path: tuple, line: int) -> Any:
+        if node.tag in _NUMBER_TAGS and len(node.value) > MAX_NUMBER_CHARS:
+            self.bad(line, path, f"a number written with more than {MAX_NUMBER_CHARS} characters")
+            return None
+        try:
+            v = self.constructor.construct_object(node)
+        except yaml.constructor.ConstructorError as e:
+            self.bad(line, path, f"cannot read this value: {e.problem or e.context}")
+            return None
+        except (ValueError, TypeError, OverflowError) as e:  # e.g. a date 2024-13-45
+            self.bad(line, path, f"cannot read {node.value[:40]!r}: {e}")
+            return None
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_INTEGER:
+            self.bad(line, path, f"number too large (more than {MAX_INTEGER:.0e} in absolute value)")
+            return None
+        return v
+
+
+def _to_python(node: yaml.Node, path: tuple, lines: dict[tuple, int], file: str = "<scenario>") -> Any:
+    """Python data of ``node`` (recording the line of every path in ``lines``); raise a located
+    :class:`InputError` when a budget runs out, a :class:`ValidationError` for duplicate keys and
+    unreadable values."""
+    b = _Builder(file, lines)
+    out = b.build(node, path, len(path))
+    if b.problems:
+        raise ValidationError(b.problems, f"scenario {file} is not valid YAML")
+    return out
 
 
 def load_yaml(text: str, file: str) -> tuple[Any, dict[tuple, int]]:
     """Parse YAML text into Python data plus the line (1-based) of every path in it.
+
+    The loader is safe (plain data only) and bounded: at most :data:`MAX_ALIASES` alias uses,
+    :data:`MAX_NODES` values after expansion, :data:`MAX_DEPTH` levels of nesting, no duplicate keys.
 
     Examples
     --------
     >>> data, lines = load_yaml("a: 1\\nb:\\n  - x\\n", "f.yaml")
     >>> data, lines[("b", 0)]
     ({'a': 1, 'b': ['x']}, 3)
+    >>> try:
+    ...     load_yaml("a: 1\\nb: 2\\na: 3\\n", "f.yaml")
+    ... except ValidationError as e:
+    ...     print(e.problems[0])
+    f.yaml, row 3, column 'a': duplicate key 'a' (first written on line 1)
     """
+    if len(text) > MAX_YAML_CHARS:
+        raise InputError(f"the file has {len(text):,} characters; a scenario may have at most {MAX_YAML_CHARS:,}",
+                         file=file)
+    loader: _SafeLoader | None = None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = _SafeLoader(text)
+        node = loader.get_single_node()
+    except _Refused as e:
+        raise InputError(e.reason, file=file, row=e.mark.line + 1) from None
+    except yaml.reader.ReaderError as e:  # a control character: no mark, a position
+        ch = f"#x{e.character:04x}" if isinstance(e.character, int) else repr(e.character)
+        raise InputError(f"not valid YAML: unacceptable character {ch} (special characters are not allowed)",
+                         file=file,
+                         row=text.count("\n", 0, e.position) + 1) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        raise InputError(f"not valid YAML: {getattr(e, 'problem', e)}", file=file,
+        what = getattr(e, "problem", None) or getattr(e, "context", None) or str(e).splitlines()[0]
+        raise InputError(f"not valid YAML: {what}", file=file,
                          row=None if mark is None else mark.line + 1) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     if node is None:
         raise InputError("the file is empty", file=file)
     lines: dict[tuple, int] = {}
-    return _to_python(node, (), lines), lines
+    return _to_python(node, (), lines, file), lines
 
 
 class _Reader:
@@ -426,7 +572,7 @@ class _Reader:
         if v is None:
             return None
         if isinstance(v, bool) or not isinstance(v, str | int | float):
-            self.bad(path + (key,), f"expected text, got {v!r}")
+            self.bad(path + (key,), f"expected text, got {_show(v)}")
             return default
         v = str(v).strip()
         if choices is not None:
@@ -437,20 +583,29 @@ class _Reader:
         return v
 
     def integer(self, m: dict, key: str, path: tuple, default: int | None = None, *,
-                required: bool = False, minimum: int | None = 0) -> int | None:
+                required: bool = False, minimum: int | None = 0, maximum: int | None = MAX_DAYS,
+                unit: str = "days") -> int | None:
         if required and not self.require(m, key, path):
             return default
         v = m.get(key, default)
         if v is None:
             return None
-        if isinstance(v, bool) or not isinstance(v, int | float) or (isinstance(v, float) and not v.is_integer()):
-            self.bad(path + (key,), f"expected a whole number of days, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            self.bad(path + (key,), f"expected a whole number of {unit}, got {_show(v)}")
             return default
-        v = int(v)
+        if isinstance(v, float) and not math.isfinite(v):
+            self.bad(path + (key,), f"must be a finite whole number of {unit}, got {v!r}")
+            return default
+        if isinstance(v, float) and not v.is_integer():
+            self.bad(path + (key,), f"expected a whole number of {unit}, got {v!r}")
+            return default
         if minimum is not None and v < minimum:
-            self.bad(path + (key,), f"must be at least {minimum}, got {v}")
+            self.bad(path + (key,), f"must be at least {minimum}, got {_num(v)}")
             return default
-        return v
+        if maximum is not None and v > maximum:
+            self.bad(path + (key,), f"must be at most {maximum:,} {unit}{_in_years(maximum, unit)}, got {_num(v)}")
+            return default
+        return int(v)
 
     def number(self, m: dict, key: str, path: tuple, default: float | None = None, *,
                required: bool = False, lo: float | None = None, hi: float | None = None,
@@ -461,9 +616,12 @@ class _Reader:
         if v is None:
             return None
         if isinstance(v, bool) or not isinstance(v, int | float):
-            self.bad(path + (key,), f"expected a number, got {v!r}")
+            self.bad(path + (key,), f"expected a number, got {_show(v)}")
             return default
         v = float(v)
+        if not math.isfinite(v):
+            self.bad(path + (key,), f"{what or 'value'} must be a finite number, got {v!r}")
+            return default
         if (lo is not None and v < lo) or (hi is not None and v > hi):
             rng = f"[{lo:g}, {hi:g}]" if hi is not None else f">= {lo:g}"
             self.bad(path + (key,), f"{what or 'value'} {v:g} is outside {rng}")
@@ -479,7 +637,7 @@ class _Reader:
         if isinstance(v, str):
             return (v.strip(),)
         if not isinstance(v, list) or not all(isinstance(x, str | int) and not isinstance(x, bool) for x in v):
-            self.bad(path + (key,), f"expected a list of names, got {v!r}")
+            self.bad(path + (key,), f"expected a list of names, got {_show(v)}")
             return ()
         if not v:
             self.bad(path + (key,), "the list is empty")
@@ -488,9 +646,24 @@ class _Reader:
     def boolean(self, m: dict, key: str, path: tuple, default: bool) -> bool:
         v = m.get(key, default)
         if not isinstance(v, bool):
-            self.bad(path + (key,), f"expected true or false, got {v!r}")
+            self.bad(path + (key,), f"expected true or false, got {_show(v)}")
             return default
         return v
+
+
+def _num(v: float) -> str:
+    """A number for a message: ``1e+30`` rather than thirty-one digits."""
+    return str(v) if isinstance(v, int) and abs(v) < 10**15 else f"{float(v):g}"
+
+
+def _show(v: Any) -> str:
+    """A value for a message, cut short."""
+    text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _in_years(days: int, unit: str) -> str:
+    return f" ({days / 365.25:g} years)" if unit == "days" and days >= 3650 else ""
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
@@ -609,7 +782,7 @@ def _destinations(r: _Reader, v: Any, path: tuple) -> Destinations:
             return Destinations("outside", group=r.string(m, "outside", path))
         if "only" in m:
             return Destinations("list", countries=r.strings(m, "only", path) or ())
-    r.bad(path, f"destinations must be 'all', a list of countries, or {{outside: GROUP}}; got {v!r}")
+    r.bad(path, f"destinations must be 'all', a list of countries, or {{outside: GROUP}}; got {_show(v)}")
     return Destinations("all")
 
 
@@ -689,8 +862,11 @@ def scenario_from_data(data: Any, lines: Mapping[tuple, int], file: str) -> Scen
                              "shocks", "policies", "reference_date", "tags", "observed", "expected"))
     name = r.string(m, "name", (), "", required=True) or ""
     desc = r.string(m, "description", (), "", required=True) or ""
-    horizon = r.integer(m, "horizon", (), 365, minimum=1) or 365
-    step = r.integer(m, "step", (), 1, minimum=1) or 1
+    horizon = r.integer(m, "horizon", (), 365, minimum=1, maximum=MAX_HORIZON_DAYS) or 365
+    step = r.integer(m, "step", (), 1, minimum=1, maximum=None) or 1
+    if step > horizon and "horizon" not in {p.column for p in r.problems}:
+        r.bad(("step",), f"a step of {step:,} days is longer than the horizon ({horizon:,} days)")
+        step = 1
     sources = r.strings(m, "sources", ()) or ()
     assumptions = r.strings(m, "assumptions", ()) or ()
     shocks_raw = m.get("shocks", [])
