@@ -43,3 +43,21 @@ def test_cases_that_must_hurt_do_hurt(results: pd.DataFrame) -> None:
 
 def test_table_columns(results: pd.DataFrame) -> None:
     assert list(results.columns) == list(BACKTEST_COLUMNS)
+
+
+def test_backtest_command_prints_model_against_observed() -> None:
+    from typer.testing import CliRunner
+
+    from paxsilica.cli.main import app
+
+    r = CliRunner().invoke(app, ["backtest", "tsmc_malware_2018", "--bands", "0"], env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    assert "tsmc_malware_2018" in r.output and "site:advanced_logic@TWN" in r.output
+    assert "4 of 4 checks in range" in r.output
+    j = CliRunner().invoke(app, ["backtest", "tsmc_malware_2018", "--bands", "0", "--format", "json"])
+    import json
+
+    rows = json.loads(j.output)
+    assert {row["of"] for row in rows} == {"site:advanced_logic@TWN", "item:advanced_logic",
+                                           "item:ai_accelerators", "target"}
+    assert all(row["ok"] for row in rows)

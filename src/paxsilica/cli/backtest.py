@@ -39,18 +39,21 @@ def backtest_cmd(
     if fmt is OutputFormat.csv:
         emit(table, fmt)
         return
-    shown = pd.DataFrame({
-        "scenario": table["scenario"],
-        "check": [f"{o}" if m == "loss_pct" else f"{o} {m}" for o, m in zip(table["of"].fillna(""),
-                                                                          table["measure"].fillna(""), strict=True)],
-        "verdict": ["in" if ok else "OUT" for ok in table["ok"]],
-        "model": [_n(v) for v in table["model"]],
-        "range": [f"{_n(a)}–{_n(b)}" for a, b in zip(table["min"], table["max"], strict=True)],
-        "band": [f"{_n(a)}–{_n(b)}" if a == a and a is not None else "-"
-                 for a, b in zip(table["band_low"], table["band_high"], strict=True)],
-    })
-    emit(shown, OutputFormat.table, title=f"backtests on atlas {atlas.name} {atlas.version}: lost output "
-                                         "(% of the horizon's; target: AI compute) against the observed range")
+    console.print(f"backtests on atlas {atlas.name} {atlas.version}: lost output in % of the horizon's "
+                  "(target: AI compute), the model against the observed (or expected) range", highlight=False)
+    for name, rows in table.groupby("scenario", sort=False):
+        shown = pd.DataFrame({
+            "check": [f"{o}" if m == "loss_pct" else f"{o} {m}" for o, m in zip(rows["of"].fillna(""),
+                                                                              rows["measure"].fillna(""),
+                                                                              strict=True)],
+            "verdict": ["in" if ok else "OUT" for ok in rows["ok"]],
+            "model": [_n(v) for v in rows["model"]],
+            "band": [f"{_n(a)}–{_n(b)}" if a == a and a is not None else "-"
+                     for a, b in zip(rows["band_low"], rows["band_high"], strict=True)],
+            "range": [f"{_n(a)}–{_n(b)}" for a, b in zip(rows["min"], rows["max"], strict=True)],
+            "kind": rows["kind"].fillna(""),
+        })
+        emit(shown, OutputFormat.table, title=str(name))
     n_in, n = int(table["ok"].sum()), len(table)
     colour = "green" if n_in == n else "red"
     console.print(f"[bold {colour}]{n_in} of {n} checks in range[/bold {colour}]")
