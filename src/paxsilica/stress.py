@@ -1014,31 +1014,13 @@ def run_library(
             continue
         todo.append((len(rows) - 1, s, net, index, comp))
 
-    if bands:
+    if bands or not batch:  # one engine call per scenario (its draws as a batch), in worker processes
         from .bands import DEFAULT_SEED
 
         seed_ = DEFAULT_SEED if seed is None else int(seed)
-        for _r, s, _net, _index, _comp in todo:  # draws first: shared by every scenario (and worker)
-            prep.draws(s.step, s.policies.surge_capacity, int(bands), seed_)
-        jobs = [(s, net, index, comp, prep.draws(s.step, s.policies.surge_capacity, int(bands), seed_))
-                for _r, s, net, index, comp in todo]
-        n_workers = _workers(workers, len(jobs))
-        args = (inventory_days, tau_days, target, errors)
-        if n_workers > 1:
-            outs = _in_processes(jobs, args, n_workers)
-        else:
-            outs = [_band_job(job, *args) for job in jobs]
-        for (r, *_rest), out in zip(todo, outs, strict=True):
-            if isinstance(out, str):
-                rows[r]["note"] = out
-            elif isinstance(out, BaseException):
-                raise out
-            else:
-                rows[r].update(out)
-        return _library_table(rows)
-
-    if not batch:  # one engine call per scenario: in worker processes like the band runs
-        jobs = [(s, net, index, comp, None) for _r, s, net, index, comp in todo]
+        # draws first, in this process: shared by every scenario and inherited by the workers
+        jobs = [(s, net, index, comp, prep.draws(s.step, s.policies.surge_capacity, int(bands), seed_)
+                 if bands else None) for _r, s, net, index, comp in todo]
         n_workers = _workers(workers, len(jobs))
         args = (inventory_days, tau_days, target, errors)
         outs = _in_processes(jobs, args, n_workers) if n_workers > 1 else [_band_job(j, *args) for j in jobs]

@@ -281,6 +281,18 @@ def _sourcing(client_countries: list[str], needs: np.ndarray, producers: list[st
             else:
                 x[r] = needs[r] * shares
         return x
+    seed = _seed(client_countries, producers, shares, trade)
+    total = needs.sum()
+    if total <= 0:
+        return np.zeros_like(seed)
+    return _ipf(seed, needs.astype(float), shares * total)
+
+
+def _seed(client_countries: list[str], producers: list[str], shares: np.ndarray,
+          trade: Mapping[str, np.ndarray]) -> np.ndarray:
+    """IPF seed: each client country's import mix blended with its own production share as home
+    supply (plain production shares where it has no trade), plus a numerical floor."""
+    pos = {p: i for i, p in enumerate(producers)}
     seed = np.empty((len(client_countries), len(producers)))
     for r, c in enumerate(client_countries):
         if c in trade:
@@ -291,11 +303,7 @@ def _sourcing(client_countries: list[str], needs: np.ndarray, producers: list[st
             seed[r] = (1.0 - own) * trade[c] + own * home
         else:
             seed[r] = shares
-    seed = seed + SEED_FLOOR * shares[None, :]
-    total = needs.sum()
-    if total <= 0:
-        return np.zeros_like(seed)
-    return _ipf(seed, needs.astype(float), shares * total)
+    return seed + SEED_FLOOR * np.maximum(shares, 1e-12)[None, :]
 
 
 def _consumer_demand(consumers: Any, target_prod: pd.DataFrame, demand: float) -> dict[str, float]:
@@ -914,18 +922,7 @@ def _fractions(atlas: Any, j: str, clients: list[int], needs: np.ndarray, countr
 def _sourcing_cols(client_countries: list[str], needs: np.ndarray, producers: list[str], shares: np.ndarray,
                    trade: Mapping[str, np.ndarray], cols: np.ndarray) -> np.ndarray:
     """IPF of clients' needs (rows, exact) over producers (columns ``cols``), seeded by trade mixes."""
-    pos = {p: i for i, p in enumerate(producers)}
-    seed = np.empty((len(client_countries), len(producers)))
-    for r, c in enumerate(client_countries):
-        if c in trade:
-            home = np.zeros(len(producers))
-            own = shares[pos[c]] if c in pos else 0.0
-            if c in pos:
-                home[pos[c]] = 1.0
-            seed[r] = (1.0 - own) * trade[c] + own * home
-        else:
-            seed[r] = shares
-    seed = seed + SEED_FLOOR * np.maximum(shares, 1e-12)[None, :]
+    seed = _seed(client_countries, producers, shares, trade)
     if needs.sum() <= 0:
         return np.zeros_like(seed)
     return _ipf(seed, needs.astype(float), cols)
