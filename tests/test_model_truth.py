@@ -308,3 +308,17 @@ def test_no_shock_loses_nothing_on_the_bundled_atlas(days: float) -> None:
                    inventory_days=days)
     assert np.abs(res.firm_production - net.baseline_output[None, :]).max() <= 1e-9 * net.baseline_output.max()
     assert np.abs(res.final_demand - res.final_demand_requested).max() == 0.0
+
+
+def test_drivers_name_the_parameter_that_moves_the_loss_and_not_chance_ones() -> None:
+    from paxsilica.bands import Draws, drivers
+
+    rng = np.random.default_rng(0)
+    n = 33
+    keys = [("x", "inventory_days", "", "")] + [(f"noise{k}", "spare_capacity", "", "") for k in range(200)]
+    draws = [{k: float(rng.random()) for k in keys} for _ in range(n)]
+    loss = [10.0 - 8.0 * d[keys[0]] + 0.2 * rng.random() for d in draws]  # driven by x's stock
+    d = Draws(draws, *(np.zeros((n, 1)) for _ in range(8)))
+    got = drivers(d, loss)
+    assert [g["parameter"] for g in got] == ["inventory_days of x"] and got[0]["rho"] < -0.9
+    assert drivers(d, [float(rng.random()) for _ in range(n)]) == []  # pure noise: no driver named

@@ -8,7 +8,8 @@ each draw's link amounts, final demands (outside uses), stocks, spare capacity, 
 substitution become one row of a batched :func:`paxsilica.sim.simulate` call.
 
 The band of a measure is its 5th–95th percentile over the draws; the parameters that drive it most
-are those whose draws have the largest rank correlation (Spearman) with it.
+are those whose draws have the largest rank correlation (Spearman) with it, among those significant at
+the 5 % level after a Bonferroni correction for the number of parameters drawn.
 
 ``low_value_share`` is held at its central value: it sets how each site's outside demand divides into
 priority classes, which the engine takes once per batch.
@@ -34,8 +35,8 @@ DEFAULT_DRAWS = 32
 """Draws per band besides the central one (the issue's minimum is 32)."""
 DEFAULT_SEED = 20260101
 BAND_PERCENTILES = (5.0, 95.0)
-DRIVER_MIN_RHO = 0.35
-"""Smallest |Spearman rho| reported as a driver (about the 5 % significance level at 33 draws)."""
+DRIVER_ALPHA = 0.05
+"""Significance level of a driver, Bonferroni-corrected for the number of parameters drawn."""
 FIXED_PARAMETERS = frozenset({"low_value_share"})
 """Parameters held at their central value in bands (see the module docstring)."""
 
@@ -140,23 +141,37 @@ def batched_extensions(ext: Any, draws: Draws, *, step_days: int, inventory_days
 
 
 def drivers(draws: Draws, values: Sequence[float], top: int = 3) -> list[dict[str, Any]]:
-    """The parameters whose draws correlate most (Spearman rank) with a measure over the draws."""
+    """The parameters whose draws correlate most (Spearman rank) with a measure over the draws.
+
+    With hundreds of parameters some correlate by chance, so a parameter is named only when its
+    correlation is significant at the 5 % level after a Bonferroni correction for the number of
+    parameters drawn (about |rho| >= 0.65 for 33 draws and 400 parameters).
+    """
+    from scipy import stats
+
     y = np.asarray(values, float)
-    if y.size < 4 or not np.all(np.isfinite(y)) or np.ptp(y) <= 1e-9:
+    keys = draws.keys()
+    if y.size < 4 or not np.all(np.isfinite(y)) or np.ptp(y) <= 1e-9 or not keys:
         return []
     ry = pd.Series(y).rank().to_numpy()
+    n = y.size
+    alpha = DRIVER_ALPHA / len(keys)
     out = []
-    for k in draws.keys():
+    for k in keys:
         x = np.array([d[k] for d in draws.draws], float)
         rx = pd.Series(x).rank().to_numpy()
         if np.ptp(rx) == 0:
             continue
         rho = float(np.corrcoef(rx, ry)[0, 1])
-        if np.isfinite(rho):
-            out.append({"parameter": describe_key(k), "rho": rho})
+        if not np.isfinite(rho) or abs(rho) >= 1.0:
+            p = 0.0 if np.isfinite(rho) else 1.0
+        else:
+            t = rho * np.sqrt((n - 2) / (1.0 - rho * rho))
+            p = float(2.0 * stats.t.sf(abs(t), n - 2))
+        if p < alpha:
+            out.append({"parameter": describe_key(k), "rho": rho, "p": p})
     out.sort(key=lambda r: -abs(r["rho"]))
-    # |rho| >= 0.35 is the 5 % two-sided significance level of a rank correlation over ~33 draws
-    return [r for r in out[:top] if abs(r["rho"]) >= DRIVER_MIN_RHO]
+    return out[:top]
 
 
 def describe_key(k: tuple) -> str:
