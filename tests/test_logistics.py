@@ -89,8 +89,13 @@ def atlas() -> Atlas:
     recipes = pd.DataFrame({
         "item": ["chip", "chip", "dc"], "input": ["helium", "ore", "chip"], "dependent_share": [1.0, 0.5, 1.0],
         "rationale": ["r"] * 3, "source": ["test"] * 3})
+    sources = pd.DataFrame({"source": ["test", "nga_wpi", "chokepoints_handcompiled"],
+                            "publisher": ["tests", "NGA", "hand-compiled"], "title": ["hand-made"] * 3,
+                            "year": [2026] * 3, "licence": ["CC0"] * 3})
+    groups = pd.DataFrame({"group": ["club"], "iso3": ["USA"], "source": ["test"]})
     return Atlas.from_frames({"ports": PORTS, "chokepoints": _chokepoints(), "countries": countries,
-                              "items": items, "production": production, "recipes": recipes})
+                              "items": items, "production": production, "recipes": recipes,
+                              "sources": sources, "groups": groups})
 
 
 def lane(atlas: Atlas, e: str, i: str, closed=(), cache: Path | bool = False, **kw) -> pd.Series:

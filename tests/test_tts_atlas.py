@@ -35,6 +35,12 @@ def frames(*, production: list[dict], recipes: list[dict], stocks: list[dict] | 
     }
     if stocks:
         out["stocks"] = pd.DataFrame([{**r, **SRC} for r in stocks])
+    # the tables every command's validation asks for (countries, groups, firms) — a valid atlas
+    iso = sorted({r["producer"] for r in production if r.get("producer_type", "country") == "country"}
+                 | {"CHN", "AUS", "TWN", "USA"})
+    out["countries"] = pd.DataFrame({"iso3": iso, "name": iso})
+    out["groups"] = pd.DataFrame({"group": ["club"], "iso3": ["USA"], **SRC})
+    out["firms"] = pd.DataFrame({"firm": ["tsmc"], "name": ["TSMC"], "country": ["TWN"]})
     return out
 
 

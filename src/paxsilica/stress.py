@@ -713,35 +713,82 @@ def result_json(result: StressResult) -> dict[str, Any]:
     })
 
 
-def save_result(result: StressResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write a result to ``out_dir``: ``series.parquet``, ``result.duckdb``, ``summary.json``, ``chart.html``.
+RESULT_MARKER = ".paxsilica-run"
+#: Files a saved result consists of (plus leftovers of older versions that are also ours to replace).
+RESULT_FILES = ("series.parquet", "result.duckdb", "summary.json", "chart.html", RESULT_MARKER)
+_OWNED_LEFTOVERS = ("result.duckdb.wal", "series.parquet.tmp")
+STALE_TEMP_SECONDS = 60.0
+
+
+def save_result(result: StressResult, out_dir: str | Path, force: bool = False) -> dict[str, Path]:
+    """Write a result to ``out_dir``: ``series.parquet``, ``result.duckdb``, ``summary.json``, ``chart.html``
+    and a marker ``.paxsilica-run`` (what wrote it).
 
     The DuckDB file holds tables ``runs`` (one row: scenario, atlas version, code version, parameters
     and summary as JSON), ``series``, ``items``, ``consumers`` and ``effects``, each with a ``run_id``.
+
+    Every file is built (and closed) in a temporary sibling folder ``.run.<name>.<random>`` first, then
+    swapped in by rename, so a killed save leaves the old result or the new one, never a mix. A folder
+    that exists and holds anything but a previous result's own files is refused (:class:`InputError`)
+    unless ``force``; then only the result's own files are replaced in it, one by one, each by an
+    atomic rename, and nothing else in it is touched. Temporary ``.run.*`` folders left beside the
+    target by a killed save (older than a minute) are removed first.
 
     Returns
     -------
     dict of str to Path
     """
-    import duckdb
+    import secrets
+    import shutil
 
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()
+    if out.exists() and not out.is_dir():
+        raise InputError("output path exists and is not a folder", file=str(out))
+    parent = out.parent
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise InputError(f"cannot create output folder: {e}", file=str(out)) from None
-    paths = {"series": out / "series.parquet", "duckdb": out / "result.duckdb",
-             "summary": out / "summary.json", "chart": out / "chart.html"}
+    _clean_stale_runs(parent)
+    foreign = _foreign_entries(out)
+    if foreign and not force:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise InputError(f"output folder is not empty and is not a paxsilica result (holds {shown}); "
+                         "choose another folder or pass --force to write only the result files into it",
+                         file=str(out))
+    tmp = parent / f".run.{out.name}.{secrets.token_hex(6)}"
+    try:
+        try:
+            tmp.mkdir()
+            _write_result_files(result, tmp, marker=not foreign or (out / RESULT_MARKER).is_file())
+        except OSError as e:
+            raise InputError(f"cannot write output folder: {e}", file=str(out)) from None
+        try:
+            if foreign:
+                _replace_files_into(tmp, out)
+            else:
+                _swap_in(tmp, out)
+        except OSError as e:
+            raise InputError(f"cannot write output folder: {e}", file=str(out)) from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    names = {"series": "series.parquet", "duckdb": "result.duckdb", "summary": "summary.json",
+             "chart": "chart.html"}
+    return {k: out / v for k, v in names.items()}
+
+
+def _write_result_files(result: StressResult, folder: Path, *, marker: bool) -> None:
+    """Write every result file into ``folder`` (a fresh temporary folder), fsynced, DuckDB closed."""
+    import duckdb
+
     run_id = f"{result.scenario.name}-{result.metadata['created']}"
     series = result.series.assign(run_id=run_id)
-    tmp = paths["series"].with_suffix(".parquet.tmp")
-    series.to_parquet(tmp, index=False)
-    tmp.replace(paths["series"])
+    series.to_parquet(folder / "series.parquet", index=False)
     data = result_json(result)
-    paths["summary"].write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
-    if paths["duckdb"].exists():
-        paths["duckdb"].unlink()
-    con = duckdb.connect(str(paths["duckdb"]))
+    (folder / "summary.json").write_text(json.dumps(data, indent=1, ensure_ascii=False, default=str),
+                                         encoding="utf-8")
+    con = duckdb.connect(str(folder / "result.duckdb"))
     try:
         runs = pd.DataFrame([{
             "run_id": run_id, "scenario": result.scenario.name, "atlas_name": result.metadata["atlas_name"],
@@ -756,10 +803,132 @@ def save_result(result: StressResult, out_dir: str | Path) -> dict[str, Path]:
             con.register("_df", _duck_ready(df))
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM _df")
             con.unregister("_df")
+        con.execute("CHECKPOINT")
     finally:
         con.close()
-    paths["chart"].write_text(chart_html(result), encoding="utf-8")
-    return paths
+    wal = folder / "result.duckdb.wal"
+    if wal.exists():  # closed and checkpointed: nothing may be left in a log beside the file
+        raise OSError(f"DuckDB left {wal.name} behind after closing")
+    (folder / "chart.html").write_text(chart_html(result), encoding="utf-8")
+    if marker:
+        (folder / RESULT_MARKER).write_text(json.dumps({
+            "written_by": "paxsilica stress", "code_version": result.metadata["code_version"],
+            "scenario": result.scenario.name, "run_id": run_id, "files": list(RESULT_FILES[:-1])},
+            indent=1, default=str) + "\n", encoding="utf-8")
+    for p in folder.iterdir():
+        _fsync(p)
+    _fsync(folder)
+
+
+def _fsync(path: Path) -> None:
+    import os
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _foreign_entries(out: Path) -> list[str]:
+    """Names in ``out`` that a paxsilica result does not own (empty when ``out`` is missing or empty,
+    or is a previous result holding only its own files)."""
+    if not out.is_dir():
+        return []
+    names = sorted(p.name for p in out.iterdir())
+    if not names:
+        return []
+    if not (out / RESULT_MARKER).is_file():
+        return names
+    own = set(RESULT_FILES) | set(_OWNED_LEFTOVERS)
+    return [n for n in names if n not in own or not (out / n).is_file() or (out / n).is_symlink()]
+
+
+def _clean_stale_runs(parent: Path) -> None:
+    """Remove ``.run.*`` folders in ``parent`` that nothing has touched for :data:`STALE_TEMP_SECONDS`."""
+    import shutil
+    import time
+
+    now = time.time()
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return
+    for p in entries:
+        if not p.name.startswith(".run.") or p.is_symlink() or not p.is_dir():
+            continue
+        try:
+            newest = max([p.stat().st_mtime] + [c.lstat().st_mtime for c in p.iterdir()])
+        except OSError:
+            continue
+        if now - newest > STALE_TEMP_SECONDS:
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    import ctypes
+    import errno
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    at_fdcwd, rename_exchange = -100, 2
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    e = ctypes.get_errno()
+    if e in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV):
+        return False
+    raise OSError(e, os.strerror(e), str(b))
+
+
+def _swap_in(tmp: Path, out: Path) -> None:
+    """Put the complete folder ``tmp`` at ``out`` (missing, empty or a previous result) by renames."""
+    import os
+    import secrets
+    import shutil
+
+    if not out.exists():
+        os.replace(tmp, out)
+    elif _exchange(tmp, out):  # one atomic step: ``out`` is new, ``tmp`` now holds the old result
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        aside = out.parent / f".run.{out.name}.{secrets.token_hex(6)}.old"
+        os.replace(out, aside)
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            if not out.exists():
+                os.replace(aside, out)
+            raise
+        shutil.rmtree(aside, ignore_errors=True)
+    _fsync(out.parent)
+
+
+def _replace_files_into(tmp: Path, out: Path) -> None:
+    """Move each result file from ``tmp`` into ``out`` by an atomic rename, leaving other files alone."""
+    import os
+
+    for name in _OWNED_LEFTOVERS:  # a stale log beside a replaced DuckDB file would be replayed into it
+        p = out / name
+        if p.is_file() and not p.is_symlink():
+            p.unlink()
+    for name in RESULT_FILES:
+        if (tmp / name).exists():
+            os.replace(tmp / name, out / name)
+    _fsync(out)
 
 
 def _duck_ready(df: pd.DataFrame) -> pd.DataFrame:

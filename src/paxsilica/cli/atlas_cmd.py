@@ -22,7 +22,7 @@ FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output 
 @app.command("validate")
 def validate_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
     """Check the atlas; list every problem with file, row, column and reason (exit 1 if any)."""
-    atlas = current_atlas()
+    atlas = current_atlas(validate=False)
     problems = validate(atlas)
     if fmt is not OutputFormat.table:
         emit(pd.DataFrame([p.__dict__ for p in problems], columns=["file", "row", "column", "reason"]), fmt)
@@ -39,7 +39,7 @@ def validate_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
 @app.command("info")
 def info_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
     """Summary: version hash, rows per table, items per stage, sources."""
-    atlas = current_atlas()
+    atlas = current_atlas(validate=False)
     s = atlas.summary()
     if fmt is OutputFormat.json:
         import json
@@ -69,7 +69,7 @@ def show_cmd(
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Print one table (filter with --where item=gallium)."""
-    atlas = current_atlas()
+    atlas = current_atlas(validate=False)
     if table not in SCHEMA:
         raise NotFoundError(f"no table {table!r}; tables: {', '.join(TABLE_ORDER)}")
     df = atlas[table]
@@ -148,7 +148,7 @@ def export_cmd(
 ) -> None:
     """Write the atlas in another format (atomically: nothing is half-written)."""
     fmt = export_format(to, fmt)
-    atlas = current_atlas()
+    atlas = current_atlas(validate=False)
     path = write_atlas(atlas, to, fmt)
     _share_permissions(Path(path))
     console.print(f"wrote atlas '{atlas.name}' (version {atlas.version}) as {fmt} to {path}")

@@ -19,6 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..atlas import Atlas, bundled_atlas, read_atlas
+from ..atlas import validate as validate_atlas
+from ..errors import Problem
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -42,20 +44,60 @@ class State:
 STATE = State()
 
 
-def current_atlas() -> Atlas:
-    """The atlas chosen with ``--atlas`` (default: the bundled ``ai-stack``), read once."""
-    if STATE.atlas_path is None:
-        return bundled_atlas()
-    return _read_cached(STATE.atlas_path.resolve())
+def current_atlas(validate: bool = True) -> Atlas:
+    """The atlas chosen with ``--atlas`` (default: the bundled ``ai-stack``), read once.
+
+    With ``validate`` (the default) the atlas is checked with :func:`paxsilica.atlas.validate` first,
+    once per atlas version in the process, and an atlas with problems is refused: the located
+    problems are printed (at most :data:`MAX_PROBLEMS_SHOWN`) and the command exits with code 1.
+    ``validate=False`` is for the commands that inspect or repair atlases (``atlas validate``,
+    ``info``, ``show``, ``export``), which must work on invalid atlases.
+    """
+    atlas = bundled_atlas() if STATE.atlas_path is None else _read_cached(STATE.atlas_path.resolve())
+    if validate:
+        problems = atlas_problems(atlas)
+        if problems:
+            refuse_invalid(atlas, problems)
+    return atlas
 
 
 _CACHE: dict[Path, Atlas] = {}
+_VERSIONS: dict[int, tuple[Atlas, str]] = {}  # id -> (atlas kept alive so the id stays its own, version)
+_PROBLEMS: dict[str, tuple[Problem, ...]] = {}  # atlas version -> validation problems
+
+MAX_PROBLEMS_SHOWN = 20
+"""Problems printed when a command refuses an invalid atlas (the rest are counted)."""
 
 
 def _read_cached(path: Path) -> Atlas:
     if path not in _CACHE:
         _CACHE[path] = read_atlas(path)
     return _CACHE[path]
+
+
+def atlas_problems(atlas: Atlas) -> tuple[Problem, ...]:
+    """The validation problems of ``atlas``, computed once per atlas version in this process."""
+    known = _VERSIONS.get(id(atlas))
+    if known is None or known[0] is not atlas:
+        known = _VERSIONS[id(atlas)] = (atlas, atlas.version)
+    version = known[1]
+    if version not in _PROBLEMS:
+        _PROBLEMS[version] = tuple(validate_atlas(atlas))
+    return _PROBLEMS[version]
+
+
+def refuse_invalid(atlas: Atlas, problems: tuple[Problem, ...] | list[Problem]) -> None:
+    """Print the located problems of an invalid atlas (at most 20, then a count) and exit with 1."""
+    import typer
+
+    err_console.print(f"[bold red]error:[/bold red] atlas '{atlas.name}' has {len(problems)} problem(s); "
+                      "fix them before computing (`paxsilica atlas validate` lists them all):",
+                      highlight=False)
+    for p in problems[:MAX_PROBLEMS_SHOWN]:
+        err_console.print(f"  - {p}", highlight=False, markup=False)
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        err_console.print(f"  … and {len(problems) - MAX_PROBLEMS_SHOWN} more", highlight=False, markup=False)
+    raise typer.Exit(1)
 
 
 _WORDS = {"hhi": "HHI", "wgi": "WGI", "sr": "SR", "eu": "EU", "gs": "GS", "spof": "SPOF", "iso3": "ISO3",

@@ -158,6 +158,9 @@ def stress_cmd(
                                        help="Draws of the parameter ranges for the uncertainty band "
                                             "(0: central values only).")] = 32,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the band draws.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Write into an --out folder that is not empty and "
+                                        "is not a paxsilica result: only the result files are replaced, "
+                                        "nothing else in it is touched.")] = False,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Run a stress scenario: AI compute lost (lost additions and lost operation) with its band,
@@ -189,7 +192,7 @@ def stress_cmd(
         paths: dict[str, Path] = {}
         if out is not None:
             prog.update(task, completed=len(stages), description="saving")
-            paths = save_result(result, out)
+            paths = save_result(result, out, force=force)
         prog.update(task, completed=len(stages) + (1 if out else 0))
     if fmt is OutputFormat.json:
         from ..stress import result_json

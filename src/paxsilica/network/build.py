@@ -1214,6 +1214,7 @@ def tiny_atlas() -> Any:
                                     "share": [100.0, 60.0, 40.0], "source": ["hand"] * 3}),
         "recipes": pd.DataFrame({"item": ["chip"], "input": ["wafer"], "dependent_share": [1.0],
                                  "rationale": ["chips are made on wafers"], "source": ["hand"]}),
+        "groups": pd.DataFrame({"group": ["club"], "iso3": ["USA"], "source": ["hand"]}),
         "sources": pd.DataFrame({"source": ["hand"], "publisher": ["paxsilica tests"], "title": ["hand-made"],
                                  "year": [2025], "licence": ["CC0"], "kind": ["estimate"]}),
     }, name="tiny")
