@@ -167,6 +167,7 @@ class _Prepared:
         self._args = {"target": target, "consumers": consumers, "year": year, "lanes": lanes}
         self._index: dict[int, SiteIndex] = {}
         self._net: dict[tuple[int, float | None], Any] = {}
+        self._draws: dict[tuple, Any] = {}
 
     def index(self, step_days: int) -> SiteIndex:
         if step_days not in self._index:
@@ -191,8 +192,6 @@ class _Prepared:
         from .bands import make_draws
 
         key = (step_days, surge_capacity, n, seed)
-        if not hasattr(self, "_draws"):
-            self._draws: dict[tuple, Any] = {}
         if key not in self._draws:
             net, index = self.network(step_days, surge_capacity)
             self._draws[key] = make_draws(index, net, n, seed)

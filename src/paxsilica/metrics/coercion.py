@@ -108,23 +108,38 @@ def governance_filled(atlas: Atlas) -> tuple[dict[str, float], set[str]]:
     c = atlas["countries"]
     if c.empty:
         return {}, set()
-    gr = pd.to_numeric(c["governance_risk"], errors="coerce")
-    region = c["region"] if "region" in c else pd.Series([None] * len(c))
-    by_region = gr.groupby(region.fillna("")).median()
-    overall = float(gr.median()) if gr.notna().any() else np.nan
+    return filled_by_region(c, pd.to_numeric(c["governance_risk"], errors="coerce"))
+
+
+def filled_by_region(countries: pd.DataFrame, values: pd.Series) -> tuple[dict[str, float], set[str]]:
+    """``values`` (aligned with ``countries``) by iso3, a missing one imputed by the median of its
+    region (else of every country); returns the values and the set of imputed codes.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> c = pd.DataFrame({"iso3": ["A", "B", "C"], "region": ["r", "r", "s"]})
+    >>> values, imputed = filled_by_region(c, pd.Series([1.0, None, None]))
+    >>> values, sorted(imputed)
+    ({'A': 1.0, 'B': 1.0, 'C': 1.0}, ['B', 'C'])
+    """
+    region = (countries["region"].fillna("") if "region" in countries
+              else pd.Series("", index=countries.index))
+    values = pd.Series(np.asarray(values, dtype=float), index=countries.index)
+    by_region = values.groupby(region).median()
+    overall = float(values.median()) if values.notna().any() else np.nan
     out: dict[str, float] = {}
     imputed: set[str] = set()
-    for iso3, g, reg in zip(c["iso3"], gr, region, strict=True):
+    for iso3, v, reg in zip(countries["iso3"], values, region, strict=True):
         if not isinstance(iso3, str):
             continue
-        if pd.notna(g):
-            out[iso3] = float(g)
-            continue
-        v = by_region.get(reg if isinstance(reg, str) else "", np.nan)
-        v = overall if pd.isna(v) else float(v)
-        if pd.notna(v):
-            out[iso3] = float(v)
+        if pd.isna(v):
+            v = by_region.get(reg, np.nan)
+            v = overall if pd.isna(v) else v
+            if pd.isna(v):
+                continue
             imputed.add(iso3)
+        out[iso3] = float(v)
     return out, imputed
 
 

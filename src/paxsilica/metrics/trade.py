@@ -34,7 +34,7 @@ import pandas as pd
 from ..atlas import Atlas
 from ..errors import InputError
 from ._common import item_info, parse_codes
-from .coercion import governance_filled
+from .coercion import filled_by_region, governance_filled
 from .concentration import concentration
 
 TONNES = {"t": 1.0, "kt": 1000.0, "kg": 0.001, "t_content": 1.0, "mcm": 730.0, "bcm": 730_000.0}
@@ -114,22 +114,7 @@ def instability(atlas: Atlas, method: str = "wgi_mean") -> tuple[dict[str, float
     c = atlas["countries"]
     pv = pd.to_numeric(c["wgi_pv"], errors="coerce") if "wgi_pv" in c else pd.Series(np.nan, index=c.index)
     g = ((2.5 - pv) / 5.0).clip(0.0, 1.0)
-    region = c["region"].fillna("") if "region" in c else pd.Series("", index=c.index)
-    by_region = g.groupby(region).median()
-    overall = float(g.median()) if g.notna().any() else np.nan
-    out: dict[str, float] = {}
-    imputed: set[str] = set()
-    for iso3, v, reg in zip(c["iso3"], g, region, strict=True):
-        if not isinstance(iso3, str):
-            continue
-        if pd.isna(v):
-            v = by_region.get(reg, np.nan)
-            v = overall if pd.isna(v) else v
-            if pd.isna(v):
-                continue
-            imputed.add(iso3)
-        out[iso3] = float(v)
-    return out, imputed
+    return filled_by_region(c, g)
 
 
 def import_risk(atlas: Atlas, consumers: Iterable[str] | str | None = None,
