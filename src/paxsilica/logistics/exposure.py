@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from paxsilica.atlas import Atlas
+from paxsilica.constants import DEFAULT_TARGET
 from paxsilica.errors import PaxsilicaError
 
 from .lanes import (
@@ -25,8 +26,6 @@ from .lanes import (
     lanes,
     parse_closed,
 )
-
-DEFAULT_TARGET = "ai_datacenter_capacity"
 
 EXPOSURE_COLUMNS = ("chokepoint", "item", "name", "stage", "scope", "basis", "share")
 

@@ -9,11 +9,10 @@ import pandas as pd
 
 from ..atlas import Atlas, country_production, production_level
 from ..atlas.schema import OTHER_FIRMS_PRODUCER, ROW_PRODUCER
+from ..constants import DEFAULT_COALITION, DEFAULT_TARGET  # noqa: F401  (the metrics re-export them)
 from ..errors import InputError, NotFoundError
 
 LEVELS = ("country", "firm")
-DEFAULT_TARGET = "ai_datacenter_capacity"
-DEFAULT_COALITION = "pax_silica"
 
 
 def check_level(level: str) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
@@ -25,6 +24,7 @@ import pandas as pd
 
 from ..atlas import Atlas
 from ..errors import InputError
+from ..network.plan import UpstreamPlan, upstream_plan
 from ._common import (
     DEFAULT_COALITION,
     DEFAULT_TARGET,
@@ -35,14 +35,6 @@ from ._common import (
     require_item,
 )
 from .coalition import members
-
-
-@dataclass(frozen=True)
-class _Plan:
-    order: tuple[str, ...]
-    """Items upstream of the target and the target itself, inputs before users."""
-    inputs: Mapping[str, tuple[tuple[str, float], ...]]
-
 
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -79,24 +71,20 @@ def recipe_graph(atlas: Atlas) -> nx.DiGraph:
     return g
 
 
-def _plan(atlas: Atlas, target: str) -> _Plan:
+def _plan(atlas: Atlas, target: str) -> UpstreamPlan:
     cache = _PLANS.setdefault(atlas, {})
     if target in cache:
         return cache[target]
-    g = recipe_graph(atlas)
+    g = recipe_graph(atlas)  # refuses cyclic recipes, which the propagation order needs
     if target not in g:
         require_item(atlas, target)
-    nodes = nx.ancestors(g, target) | {target} if target in g else {target}
-    sub = g.subgraph(nodes)
-    order = tuple(nx.lexicographical_topological_sort(sub))
-    inputs = {n: tuple(sorted((u, float(sub[u][n]["dependent_share"])) for u in sub.predecessors(n)))
-              for n in order}
-    plan = _Plan(order, inputs)
+    plan = upstream_plan(atlas["recipes"], target)
+    plan.order  # noqa: B018  (computed once, with the plan, while it is cached)
     cache[target] = plan
     return plan
 
 
-def _propagate(plan: _Plan, own: Mapping[str, float]) -> tuple[dict[str, float], dict[str, str | None]]:
+def _propagate(plan: UpstreamPlan, own: Mapping[str, float]) -> tuple[dict[str, float], dict[str, str | None]]:
     avail: dict[str, float] = {}
     binding: dict[str, str | None] = {}
     for n in plan.order:

@@ -56,10 +56,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..constants import DEFAULT_TARGET
 from ..errors import InputError, NotFoundError
 from .dynamics import MAX_OUTSIDE_SHARE, Dynamics
+from .plan import upstream_plan
 
-DEFAULT_TARGET = "ai_datacenter_capacity"
 TARGET_DEMAND = 100.0
 """World final demand of the target in normalized units."""
 IPF_ITERATIONS = 500
@@ -169,18 +170,7 @@ def _local_items(atlas: Any, modes_of: tuple[str, ...] = ("local", "grid")) -> s
 
 
 def _upstream(recipes: pd.DataFrame, target: str) -> list[str]:
-    needs: dict[str, list[str]] = {}
-    for it, inp in zip(recipes["item"], recipes["input"], strict=True):
-        needs.setdefault(it, []).append(inp)
-    seen = [target]
-    stack = [target]
-    while stack:
-        k = stack.pop()
-        for j in needs.get(k, []):
-            if j not in seen:
-                seen.append(j)
-                stack.append(j)
-    return seen
+    return list(upstream_plan(recipes, target).items)
 
 
 def _world_output(items: list[str], recipes: pd.DataFrame, target: str, demand: float,

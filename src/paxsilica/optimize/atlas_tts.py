@@ -60,10 +60,11 @@ import numpy as np
 import pandas as pd
 
 from ..atlas import Atlas, country_production
+from ..constants import DEFAULT_TARGET
 from ..errors import InputError, NotFoundError
+from ..network.plan import upstream_plan
 from .tts import Network, analyze
 
-DEFAULT_TARGET = "ai_datacenter_capacity"
 DAYS_PER_YEAR = 365.0
 _SHARE_TOL = 1e-6
 
@@ -108,18 +109,7 @@ def upstream_items(atlas: Atlas, target: str) -> list[str]:
     >>> upstream_items(a, "c")
     ['c', 'b', 'a']
     """
-    rec = _recipes(atlas)
-    needs: dict[str, list[str]] = {}
-    for it, inp in zip(rec["item"], rec["input"], strict=True):
-        needs.setdefault(it, []).append(inp)
-    seen = [target]
-    stack = [target]
-    while stack:
-        for inp in needs.get(stack.pop(), []):
-            if inp not in seen:
-                seen.append(inp)
-                stack.append(inp)
-    return seen
+    return list(upstream_plan(_recipes(atlas), target).items)
 
 
 def _recipes(atlas: Atlas) -> pd.DataFrame:
