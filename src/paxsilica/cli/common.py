@@ -18,9 +18,11 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from ..atlas import Atlas, bundled_atlas, read_atlas
+from ..atlas import Atlas
 from ..atlas import validate as validate_atlas
 from ..errors import Problem
+from ..serialize import records as json_records
+from ..services import InvalidAtlasError, ServiceContext, ServiceStore, validation_problems
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -44,46 +46,45 @@ class State:
 STATE = State()
 
 
-def current_atlas(validate: bool = True) -> Atlas:
-    """The atlas chosen with ``--atlas`` (default: the bundled ``ai-stack``), read once.
+STORE = ServiceStore()
+"""What the CLI process keeps between calls (atlases read, validation problems, service caches)."""
 
-    With ``validate`` (the default) the atlas is checked with :func:`paxsilica.atlas.validate` first,
-    once per atlas version in the process, and an atlas with problems is refused: the located
-    problems are printed (at most :data:`MAX_PROBLEMS_SHOWN`) and the command exits with code 1.
-    ``validate=False`` is for the commands that inspect or repair atlases (``atlas validate``,
-    ``info``, ``show``, ``export``), which must work on invalid atlases.
-    """
-    atlas = bundled_atlas() if STATE.atlas_path is None else _read_cached(STATE.atlas_path.resolve())
-    if validate:
-        problems = atlas_problems(atlas)
-        if problems:
-            refuse_invalid(atlas, problems)
-    return atlas
-
-
-_CACHE: dict[Path, Atlas] = {}
-_VERSIONS: dict[int, tuple[Atlas, str]] = {}  # id -> (atlas kept alive so the id stays its own, version)
-_PROBLEMS: dict[str, tuple[Problem, ...]] = {}  # atlas version -> validation problems
+_PROBLEMS = STORE.problems  # atlas version -> validation problems (the store's own dict)
 
 MAX_PROBLEMS_SHOWN = 20
 """Problems printed when a command refuses an invalid atlas (the rest are counted)."""
 
 
-def _read_cached(path: Path) -> Atlas:
-    if path not in _CACHE:
-        _CACHE[path] = read_atlas(path)
-    return _CACHE[path]
+def service_context(validate: bool = True, org: str | None = None) -> ServiceContext:
+    """The service context of this command: the atlas of ``--atlas`` (default the bundled one)."""
+    return ServiceContext(atlas_path=STATE.atlas_path, org=org, validate=validate, store=STORE)
+
+
+def context(atlas: Atlas, org: str | None = None) -> ServiceContext:
+    """A service context for an atlas the command already holds (and :func:`current_atlas` checked)."""
+    return ServiceContext(source=atlas, org=org, validate=False, store=STORE)
+
+
+def current_atlas(validate: bool = True) -> Atlas:
+    """The atlas chosen with ``--atlas`` (default: the bundled ``ai-stack``), read once.
+
+    With ``validate`` (the default) the atlas is checked with :func:`paxsilica.atlas.validate` first,
+    once per atlas version in the process (:class:`~paxsilica.services.ServiceContext` does it), and
+    an atlas with problems is refused: the located problems are printed (at most
+    :data:`MAX_PROBLEMS_SHOWN`) and the command exits with code 1. ``validate=False`` is for the
+    commands that inspect or repair atlases (``atlas validate``, ``info``, ``show``, ``export``),
+    which must work on invalid atlases.
+    """
+    try:
+        return service_context(validate).atlas()
+    except InvalidAtlasError as exc:
+        refuse_invalid(exc.atlas, exc.problems)
+        raise  # not reached: refuse_invalid exits
 
 
 def atlas_problems(atlas: Atlas) -> tuple[Problem, ...]:
     """The validation problems of ``atlas``, computed once per atlas version in this process."""
-    known = _VERSIONS.get(id(atlas))
-    if known is None or known[0] is not atlas:
-        known = _VERSIONS[id(atlas)] = (atlas, atlas.version)
-    version = known[1]
-    if version not in _PROBLEMS:
-        _PROBLEMS[version] = tuple(validate_atlas(atlas))
-    return _PROBLEMS[version]
+    return validation_problems(atlas, _PROBLEMS, STORE.version(atlas), validate_atlas)
 
 
 def refuse_invalid(atlas: Atlas, problems: tuple[Problem, ...] | list[Problem]) -> None:
@@ -239,10 +240,8 @@ def emit(df: pd.DataFrame, fmt: OutputFormat | str = OutputFormat.table, *, titl
         sys.stdout.write(df.to_csv(index=False, lineterminator="\n"))
         return
     if fmt is OutputFormat.json:
-        records = [{k: _json_value(v) for k, v in r.items()}
-                   for r in df.astype(object).where(df.notna(), None).to_dict("records")]
-        sys.stdout.write(json.dumps(records, ensure_ascii=False, indent=1, default=_json_default,
-                                    allow_nan=False) + "\n")
+        # one serializer for every JSON output: missing -> null, +inf -> "unlimited" (paxsilica.serialize)
+        sys.stdout.write(json.dumps(json_records(df), ensure_ascii=False, indent=1, allow_nan=False) + "\n")
         return
     shown_df = df if max_rows is None else df.head(max_rows)
     decimals = {c: _decimals(shown_df[c]) for c in df.columns
@@ -267,19 +266,6 @@ def emit(df: pd.DataFrame, fmt: OutputFormat | str = OutputFormat.table, *, titl
                       " — use --format csv, or a wider terminal[/dim]", highlight=False)
     if max_rows is not None and len(df) > max_rows:
         console.print(f"[dim]… {len(df) - max_rows} more rows (use --format csv for all)[/dim]")
-
-
-def _json_value(v: object) -> object:
-    # JSON has no infinity: an unbounded time-to-survive is reported in words, as in tables.
-    if isinstance(v, float) and v in (float("inf"), float("-inf")):
-        return "unlimited" if v > 0 else "-unlimited"
-    return v
-
-
-def _json_default(v: object) -> object:
-    if hasattr(v, "item"):
-        return _json_value(v.item())
-    return str(v)
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -1,7 +1,8 @@
 """``paxsilica tts``: time-to-survive, impact for a time-to-recover and risk exposure per node.
 
-`cli/main.py` registers it through :func:`register`; :func:`tts_report` takes an Atlas, so the global
-``--atlas`` option decides which atlas is analysed.
+`cli/main.py` registers it through :func:`register`; the computation is
+:func:`paxsilica.services.tts.time_to_survive` (``tts_report`` is re-exported from there), so the
+global ``--atlas`` option decides which atlas is analysed and this module only parses and prints.
 """
 
 from __future__ import annotations
@@ -12,43 +13,11 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from ..atlas import Atlas
-from ..metrics import DEFAULT_TARGET
-from .common import OutputFormat, console, current_atlas, emit, err_console
+from ..constants import DEFAULT_TARGET
+from ..services.tts import TtsRequest, time_to_survive, tts_report
+from .common import OutputFormat, console, context, current_atlas, emit, err_console
 
-_COLUMNS = ["rank", "item", "producer", "share", "tts_days", "sustainable_fraction", "ttr_days",
-            "impact_days", "lost_share", "rei", "stock_days", "stock_note"]
-
-
-def tts_report(
-    atlas: Atlas,
-    target: str = DEFAULT_TARGET,
-    ttr_days: float = 30.0,
-    *,
-    spare_capacity: float = 0.0,
-    stock_days: float = 0.0,
-    item: str | None = None,
-) -> pd.DataFrame:
-    """The ``paxsilica tts`` table for ``atlas`` (see :func:`paxsilica.optimize.atlas_tts`).
-
-    ``item`` keeps only the nodes of one item (ranks stay those of the whole network).
-
-    Examples
-    --------
-    >>> from paxsilica.atlas import bundled_atlas
-    >>> df = tts_report(bundled_atlas(), ttr_days=30)
-    >>> int(df["rank"].iloc[0])
-    1
-    """
-    from ..optimize.atlas_tts import atlas_tts  # scipy.optimize loads only when this runs
-
-    df = atlas_tts(atlas, target, ttr_days, spare_capacity=spare_capacity,
-                   default_stock_days=stock_days)
-    notes = df.attrs.get("notes", [])
-    if item is not None:
-        df = df[df["item"] == item].reset_index(drop=True)
-        df.attrs["notes"] = notes
-    return df[_COLUMNS]
+__all__ = ["register", "tts_cmd", "tts_report"]
 
 
 def _display(df: pd.DataFrame) -> pd.DataFrame:
@@ -81,29 +50,17 @@ def tts_cmd(
     from inventories and the remaining producers ("unlimited" if forever), the output lost over
     the time-to-recover (in days of the target's output) and the risk exposure index (1 = worst).
     """
-    atlas = current_atlas()
-    from ..metrics._common import did_you_mean, require_item
-
-    known_items = set(atlas["items"]["item"].dropna().astype(str))
-    if target not in known_items:
-        raise did_you_mean(target, known_items, "target item")
-    if item is not None:
-        require_item(atlas, item)
-    df = tts_report(atlas, target, ttr_days, spare_capacity=spare, stock_days=stock_days, item=item)
-    notes = df.attrs.get("notes", [])
+    res = time_to_survive(context(current_atlas()), TtsRequest(target, ttr_days, spare, stock_days, item))
+    df, notes = res.table, res.notes
     if fmt is OutputFormat.table:
-        emit(_display(df), fmt, title=f"Time-to-survive / time-to-recover: {target}, TTR {ttr_days:g} days",
-             max_rows=top)
+        emit(_display(df), fmt, title=res.title, max_rows=top)
         console.print("[dim]tts_days: days the target's output is fully met with the node down "
                       "(unlimited = forever); impact_days: target output lost over the TTR, in days "
                       "of its baseline output; rei = impact / worst impact.[/dim]")
         for n in notes:
             console.print(f"[dim]note: {n}[/dim]", highlight=False)
     else:
-        if fmt is OutputFormat.json:  # Infinity is not JSON
-            df = df.astype({"tts_days": object})
-            df["tts_days"] = ["unlimited" if math.isinf(v) else v for v in df["tts_days"]]
-        emit(df, fmt)
+        emit(df, fmt)  # JSON: an infinite tts_days is "unlimited" (paxsilica.serialize)
         for n in notes:
             err_console.print(f"note: {n}", highlight=False, markup=False)
 
