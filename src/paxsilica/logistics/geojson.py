@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
 from paxsilica.atlas import Atlas
+from paxsilica.fsutil import atomic_write
+from paxsilica.serialize import dumps
 
 from .lanes import (
     DEFAULT_SPEED_KNOTS,
@@ -95,19 +94,11 @@ def lanes_geojson(atlas: Atlas, lane_frame: pd.DataFrame | None = None,
 
 
 def write_geojson(collection: dict, path: str | Path) -> Path:
-    """Write a FeatureCollection to ``path`` atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".geojson-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(collection, f, separators=(",", ":"), default=str)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a map file is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write a FeatureCollection to ``path`` crash-safely (:func:`paxsilica.fsutil.atomic_write`).
+
+    Values go through :func:`paxsilica.serialize.dumps` (missing -> null: the file is valid JSON).
+    """
+    return atomic_write(path, dumps(collection, compact=True))
 
 
 __all__ = ["lanes_geojson", "write_geojson"]
