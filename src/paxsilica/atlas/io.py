@@ -12,8 +12,6 @@ import io
 import json
 import os
 import re
-import shutil
-import tempfile
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError, Problem
+from ..fsutil import atomic_replace_dir, atomic_write
 from .model import Atlas, Origin
 from .schema import SCHEMA, TABLE_ORDER
 
@@ -164,38 +163,6 @@ def _to_plain(df: pd.DataFrame) -> pd.DataFrame:
     return df.astype(object).where(df.notna(), None)
 
 
-def _atomic_dir(target: Path, fill) -> None:
-    target = target.resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        fill(tmp)
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _atomic_file(target: Path, write) -> None:
-    target = target.resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_atlas(atlas: Atlas, path: str | os.PathLike[str], format: str = "csv") -> Path:
     """Write an atlas. Nothing at ``path`` is replaced until the new copy is complete.
 
@@ -218,24 +185,24 @@ def write_atlas(atlas: Atlas, path: str | os.PathLike[str], format: str = "csv")
         def fill(d: Path) -> None:
             for t in TABLE_ORDER:
                 atlas[t].to_csv(d / f"{t}.csv", index=False, lineterminator="\n")
-        _atomic_dir(target, fill)
+        atomic_replace_dir(target, fill, prefix=".")
     elif format == "parquet":
         def fill(d: Path) -> None:
             for t in TABLE_ORDER:
                 atlas[t].to_parquet(d / f"{t}.parquet", index=False)
-        _atomic_dir(target, fill)
+        atomic_replace_dir(target, fill, prefix=".")
     elif format == "xlsx":
         def write(f: Path) -> None:
             with pd.ExcelWriter(f, engine="openpyxl") as xw:
                 for t in TABLE_ORDER:
                     _to_plain(atlas[t]).to_excel(xw, sheet_name=t, index=False)
-        _atomic_file(target, write)
+        atomic_write(target, write)
     elif format == "json":
         def write(f: Path) -> None:
             doc = {"name": atlas.name, "version": atlas.version,
                    "tables": {t: _to_plain(atlas[t]).to_dict("records") for t in TABLE_ORDER}}
             f.write_text(json.dumps(doc, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
-        _atomic_file(target, write)
+        atomic_write(target, write)
     else:
         import networkx as nx
 
@@ -243,7 +210,7 @@ def write_atlas(atlas: Atlas, path: str | os.PathLike[str], format: str = "csv")
 
         def write(f: Path) -> None:
             nx.write_graphml(graph, f)
-        _atomic_file(target, write)
+        atomic_write(target, write)
     return target
 
 

@@ -1,4 +1,8 @@
-"""``paxsilica atlas``: validate, info, show, export, import, schema."""
+"""``paxsilica atlas``: validate, info, show, export, import, schema.
+
+The work is :mod:`paxsilica.services.atlas` (``merge_into`` and ``check_value`` are re-exported
+from there); this module parses options and prints.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,14 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from ..atlas import FORMATS, SCHEMA, TABLE_ORDER, Atlas, read_atlas, validate, write_atlas
+from ..atlas import FORMATS, TABLE_ORDER
 from ..atlas.schema import schema_markdown
-from ..errors import InputError, NotFoundError
-from .common import OutputFormat, console, current_atlas, emit, err_console
+from ..errors import InputError
+from ..services import atlas as service
+from ..services.atlas import check_value, merge_into
+from .common import OutputFormat, console, emit, err_console, service_context
+
+__all__ = ["app", "check_value", "export_format", "merge_into"]
 
 app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 
@@ -22,16 +30,16 @@ FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output 
 @app.command("validate")
 def validate_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
     """Check the atlas; list every problem with file, row, column and reason (exit 1 if any)."""
-    atlas = current_atlas(validate=False)
-    problems = validate(atlas)
+    report = service.validate(service_context(validate=False))
+    problems = report.problems
     if fmt is not OutputFormat.table:
-        emit(pd.DataFrame([p.__dict__ for p in problems], columns=["file", "row", "column", "reason"]), fmt)
+        emit(report.tables()["problems"], fmt)
     elif problems:
-        err_console.print(f"[bold red]{len(problems)} problem(s)[/bold red] in atlas '{atlas.name}':")
+        err_console.print(f"[bold red]{len(problems)} problem(s)[/bold red] in atlas '{report.name}':")
         for p in problems:
             err_console.print(f"  - {p}", highlight=False, markup=False)
     else:
-        console.print(f"atlas '{atlas.name}' (version {atlas.version}): [green]0 problems[/green]")
+        console.print(f"atlas '{report.name}' (version {report.version}): [green]0 problems[/green]")
     if problems:
         raise typer.Exit(1)
 
@@ -39,12 +47,12 @@ def validate_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
 @app.command("info")
 def info_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
     """Summary: version hash, rows per table, items per stage, sources."""
-    atlas = current_atlas(validate=False)
-    s = atlas.summary()
+    res = service.info(service_context(validate=False))
+    s = res.summary
     if fmt is OutputFormat.json:
         import json
 
-        typer.echo(json.dumps(s, indent=1, default=str))
+        typer.echo(json.dumps(res.to_record(), indent=1))  # ASCII escapes, as always
         return
     if fmt is OutputFormat.csv:
         emit(pd.DataFrame(s["stages"]), fmt)
@@ -69,41 +77,8 @@ def show_cmd(
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Print one table (filter with --where item=gallium)."""
-    atlas = current_atlas(validate=False)
-    if table not in SCHEMA:
-        raise NotFoundError(f"no table {table!r}; tables: {', '.join(TABLE_ORDER)}")
-    df = atlas[table]
-    for cond in where or []:
-        col, sep, val = cond.partition("=")
-        if not sep or col not in df.columns:
-            raise InputError(f"--where {cond!r}: expected COLUMN=VALUE with a column of {table}: "
-                             f"{', '.join(df.columns)}")
-        check_value(atlas, col, val)
-        df = df[df[col].astype("string") == val]
-    emit(df, fmt, title=f"{table} ({len(df)} rows)", max_rows=limit)
-
-
-_ITEM_COLUMNS = ("item", "input", "client_item")
-_COUNTRY_COLUMNS = ("iso3", "country", "exporter", "importer", "holder", "supplier", "client", "controlled_by")
-
-
-def check_value(atlas: Atlas, column: str, value: str) -> None:
-    """Raise :class:`NotFoundError` (with suggestions) when a ``--where`` value names an item,
-    country, producer or group the atlas does not have (a typo would print an empty table)."""
-    from ..metrics._common import country_codes, did_you_mean, require_group, require_item
-
-    if column in _ITEM_COLUMNS:
-        require_item(atlas, value)
-    elif column in _COUNTRY_COLUMNS:
-        known = country_codes(atlas)
-        if value not in known:
-            raise did_you_mean(value, known, "country", case=False)
-    elif column == "producer":
-        known = country_codes(atlas) | set(atlas["firms"]["firm"].dropna().astype(str)) | {"OTHER"}
-        if value not in known:
-            raise did_you_mean(value, known, "producer")
-    elif column == "group":
-        require_group(atlas, value)
+    res = service.show_table(service_context(validate=False), service.ShowRequest(table, tuple(where or ())))
+    emit(res.table, fmt, title=res.title, max_rows=limit)
 
 
 SUFFIX_FORMATS = {".xlsx": "xlsx", ".json": "json", ".graphml": "graphml", ".parquet": "parquet", ".csv": "csv"}
@@ -129,17 +104,6 @@ def export_format(to: Path, fmt: str | None) -> str:
     return SUFFIX_FORMATS.get(suffix, "csv")
 
 
-def _share_permissions(path: Path) -> None:
-    """Give written files the user's normal permissions (temporary files are created 0600)."""
-    import os
-
-    umask = os.umask(0)
-    os.umask(umask)
-    paths = [path] + (sorted(path.rglob("*")) if path.is_dir() else [])
-    for p in paths:
-        os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~umask)
-
-
 @app.command("export")
 def export_cmd(
     to: Annotated[Path, typer.Option("--to", help="File (.xlsx, .json, .graphml) or folder (CSV; .parquet).")],
@@ -147,11 +111,8 @@ def export_cmd(
                                             "(default: from the suffix of --to; none: a CSV folder).")] = None,
 ) -> None:
     """Write the atlas in another format (atomically: nothing is half-written)."""
-    fmt = export_format(to, fmt)
-    atlas = current_atlas(validate=False)
-    path = write_atlas(atlas, to, fmt)
-    _share_permissions(Path(path))
-    console.print(f"wrote atlas '{atlas.name}' (version {atlas.version}) as {fmt} to {path}")
+    res = service.export_atlas(service_context(validate=False), service.ExportRequest(to, export_format(to, fmt)))
+    console.print(f"wrote atlas '{res.name}' (version {res.version}) as {res.format} to {to}")
 
 
 @app.command("schema")
@@ -160,12 +121,7 @@ def schema_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
     if fmt is OutputFormat.table:
         typer.echo(schema_markdown(), nl=False)
         return
-    rows = [
-        {"table": t.name, "column": c.name, "dtype": c.dtype, "unit": c.unit, "required": c.required,
-         "key": c.name in t.key, "description": c.description}
-        for t in SCHEMA.values() for c in t.columns
-    ]
-    emit(pd.DataFrame(rows), fmt)
+    emit(service.schema_table().table, fmt)
 
 
 def _parse_options(options: list[str]) -> dict[str, str]:
@@ -176,42 +132,6 @@ def _parse_options(options: list[str]) -> dict[str, str]:
             raise InputError(f"--option {o!r}: expected NAME=VALUE")
         out[k.strip().replace("-", "_")] = v.strip()
     return out
-
-
-def merge_into(existing: Atlas | None, tables: dict[str, pd.DataFrame], name: str) -> Atlas:
-    """Merge imported tables into an atlas.
-
-    A row whose key already exists is updated column by column: the imported value wins where it is
-    not blank, and the existing value is kept where the import has none (so importing WGI figures
-    never blanks a curated region or coordinates). New keys are appended.
-
-    Examples
-    --------
-    >>> old = Atlas.from_frames({"countries": pd.DataFrame({"iso3": ["QAT"], "name": ["Qatar"],
-    ...                                                     "region": ["Middle East"]})})
-    >>> new = {"countries": pd.DataFrame({"iso3": ["QAT", "JPN"], "name": ["Qatar", "Japan"],
-    ...                                   "wgi_mean": [0.5, 1.2]})}
-    >>> merge_into(old, new, "x")["countries"][["iso3", "region", "wgi_mean"]].values.tolist()
-    [['QAT', 'Middle East', 0.5], ['JPN', <NA>, 1.2]]
-    """
-    frames: dict[str, pd.DataFrame] = {}
-    for t in TABLE_ORDER:
-        new = tables.get(t)
-        old = existing[t] if existing is not None else None
-        if new is None:
-            frames[t] = old
-            continue
-        new = Atlas.from_frames({t: new})[t]
-        if old is None or old.empty:
-            frames[t] = new
-            continue
-        key = list(SCHEMA[t].key)
-        new = new.drop_duplicates(key, keep="last")
-        old_i, new_i = old.set_index(key), new.set_index(key)
-        merged = new_i.combine_first(old_i)
-        order = old_i.index.append(new_i.index.difference(old_i.index, sort=False))
-        frames[t] = merged.loc[order, [c for c in old.columns if c not in key]].reset_index()
-    return Atlas.from_frames({k: v for k, v in frames.items() if v is not None}, name=name)
 
 
 @app.command("import")
@@ -227,20 +147,10 @@ def import_cmd(
     if kind not in IMPORTERS:
         raise typer.BadParameter(f"unknown importer {kind!r}; known: {', '.join(sorted(IMPORTERS))}",
                                  param_hint="KIND")
-    for p in paths:
-        if not p.exists():
-            raise InputError("no such file", file=str(p))
-    tables = IMPORTERS[kind].run(list(paths), **_parse_options(option or []))
-    existing = read_atlas(into) if into.exists() and any(into.glob("*.csv")) else None
-    atlas = merge_into(existing, {k: v for k, v in tables.items() if k in SCHEMA}, name=into.name)
-    write_atlas(atlas, into, "csv")
-    extra = sorted(set(tables) - set(SCHEMA))
-    for k in extra:
-        df = tables[k]
-        df.to_csv(into / f"{k}.extra.csv", index=False, lineterminator="\n")
-    counts = ", ".join(f"{k}: {len(v)}" for k, v in tables.items())
+    res = service.import_into(service.ImportRequest(kind, tuple(paths), into, _parse_options(option or [])))
+    counts = ", ".join(f"{k}: {v}" for k, v in res.counts.items())
     console.print(f"imported {kind} ({counts}) into {into}")
-    n = len(validate(atlas))
+    n = len(res.problems)
     if n:
         console.print(f"[yellow]{n} validation problem(s) in {into}[/yellow] (a partial atlas usually lacks "
                       f"countries or sources): run `paxsilica --atlas {into} atlas validate`")
@@ -249,9 +159,5 @@ def import_cmd(
 @app.command("importers")
 def importers_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
     """List the importers and their options."""
-    from ..importers import IMPORTERS
-
-    rows = [{"kind": k, "description": getattr(v, "description", ""),
-             "options": ", ".join(str(o) for o in getattr(v, "options", ()) or ())}
-            for k, v in sorted(IMPORTERS.items())]
-    emit(pd.DataFrame(rows), fmt, title="importers")
+    res = service.importers_table()
+    emit(res.table, fmt, title=res.title)
