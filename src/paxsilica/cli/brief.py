@@ -1,9 +1,11 @@
-"""``paxsilica brief``: write the briefing (HTML or Markdown) and print its summary in the terminal."""
+"""``paxsilica brief``: write the briefing (HTML or Markdown) and print its summary in the terminal.
+
+Building, rendering and writing are :mod:`paxsilica.services.briefing`; this module parses,
+prints and calls.
+"""
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Annotated
@@ -13,11 +15,12 @@ from rich.console import Console
 from rich.table import Table
 
 from ..atlas import Atlas
-from ..errors import InputError
-from ..metrics import DEFAULT_COALITION, DEFAULT_TARGET
-from ..report.briefing import Briefing, build_briefing, pct, render_html, render_markdown
+from ..constants import DEFAULT_COALITION, DEFAULT_TARGET
+from ..report.briefing import Briefing, pct
+from ..services.briefing import FORMATS, BriefingRequest, briefing, briefing_format, write_briefing
+from .common import context
 
-FORMATS = ("html", "md")
+__all__ = ["FORMATS", "brief", "brief_command", "print_summary", "register"]
 
 
 def brief(atlas: Atlas, for_iso3: str | None = None, coalition: str = DEFAULT_COALITION,
@@ -62,43 +65,22 @@ def brief(atlas: Atlas, for_iso3: str | None = None, coalition: str = DEFAULT_CO
         The file written.
     """
     out = Path(out)
-    fmt = (fmt or ("md" if out.suffix.lower() in (".md", ".markdown") else "html")).lower()
-    if fmt not in FORMATS:
-        raise InputError(f"unknown briefing format {fmt!r}; use one of: {', '.join(FORMATS)}")
+    fmt = briefing_format(out, fmt)
     console = console or Console()
     t0 = time.perf_counter()
-    if steps is not None and steps < 1:
-        raise InputError(f"steps must be at least 1, got {steps}")
+    req = BriefingRequest(for_iso3, coalition, date, add if isinstance(add, str) else tuple(add), target,
+                          tuple(scenarios) if isinstance(scenarios, list) else scenarios, steps,
+                          allies if isinstance(allies, str) else tuple(allies), bands)
     with console.status("computing measures…") as status:
         def progress(name: str) -> None:
             status.update(f"stress scenario {name}…")
 
-        b = build_briefing(atlas, for_iso3=for_iso3, coalition=coalition, date=date, target=target,
-                           add=add, scenarios=scenarios or None, steps=steps, progress=progress,
-                           allies=allies, bands=bands)
+        b = briefing(context(atlas), req, progress).briefing
     print_summary(b, console)
-    text = render_html(b) if fmt == "html" else render_markdown(b)
-    _write_atomic(out, text)
-    console.print(f"[green]wrote[/green] {out} ({len(text) / 1024:.0f} kB, {fmt}) in "
+    written = write_briefing(b, out, fmt)
+    console.print(f"[green]wrote[/green] {out} ({written.size / 1024:.0f} kB, {fmt}) in "
                   f"{time.perf_counter() - t0:.1f} s — atlas {b.atlas_name} {b.atlas_version}")
     return out
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path = path.resolve()
-    if not path.parent.is_dir():
-        raise InputError("output folder does not exist", file=str(path.parent))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a report is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def print_summary(b: Briefing, console: Console) -> None:
