@@ -54,8 +54,9 @@ class InvalidAtlasError(ValidationError):
     def __init__(self, atlas: Atlas, problems: Sequence[Problem]) -> None:
         self.atlas = atlas
         n = len(problems)
+        more = f" (the first {MAX_PROBLEMS_SHOWN} below)" if n > MAX_PROBLEMS_SHOWN else ""
         super().__init__(list(problems)[:MAX_PROBLEMS_SHOWN],
-                         f"atlas '{atlas.name}' has {n} problem(s); fix them before computing "
+                         f"atlas '{atlas.name}' has {n} problem(s){more}; fix them before computing "
                          "(`paxsilica atlas validate` lists them all)")
         self.problems = list(problems)
 
