@@ -23,11 +23,13 @@ from .measure import SURVIVE_THRESHOLD, StressResult
 
 
 def _jsonable(v: Any) -> Any:
-    """Fallback until :mod:`paxsilica.serialize` lands: NaN and ±inf → None, numpy scalars → Python."""
+    """Fallback until :mod:`paxsilica.serialize` lands: NaN and ±inf → None, numpy → Python (remove then)."""
     if isinstance(v, dict):
         return {str(k): _jsonable(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
         return [_jsonable(x) for x in v]
+    if isinstance(v, np.ndarray):
+        return [_jsonable(x) for x in v.tolist()]
     if isinstance(v, np.generic):
         return v.item()
     if isinstance(v, float) and not math.isfinite(v):

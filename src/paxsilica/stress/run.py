@@ -93,6 +93,7 @@ def run_stress(
     progress: Callable[[str], None] | None = None,
     bands: int = 0,
     seed: int | None = None,
+    prepared: Prepared | None = None,
 ) -> StressResult:
     """Run a scenario on an atlas.
 
@@ -123,6 +124,9 @@ def run_stress(
         5th–95th percentile and the parameters that drive it.
     seed : int, optional
         Seed of the band draws (default :data:`paxsilica.bands.DEFAULT_SEED`).
+    prepared : Prepared, optional
+        The network of this atlas for this ``target``, ``consumers``, ``year`` and ``lanes``, kept by
+        the caller between runs (a service's cache); built here when not given.
 
     Returns
     -------
@@ -133,7 +137,7 @@ def run_stress(
         check_fit(scenario, atlas)
     check_parameters(inventory_days, tau_days)
     say("network")
-    prep = Prepared(atlas, target=target, consumers=consumers, year=year, lanes=lanes)
+    prep = prepared or Prepared(atlas, target=target, consumers=consumers, year=year, lanes=lanes)
     prep.network(scenario.step, scenario.policies.surge_capacity)
     say("compile")
     job = prep.job(scenario, steps=steps, lanes_under=lanes_under, inventory_days=inventory_days, bands=bands,
@@ -207,6 +211,7 @@ def run_library(
     bands: int = 0,
     seed: int | None = None,
     workers: int | None = None,
+    prepared: Prepared | None = None,
 ) -> pd.DataFrame:
     """Run several scenarios (default: every built-in) on one atlas and tabulate their headline measures.
 
@@ -243,6 +248,8 @@ def run_library(
     workers : int, optional
         Scenarios run in this many processes (default: the cores available, at most one per
         scenario; ``batch=True`` runs in this process); results do not depend on it.
+    prepared : Prepared, optional
+        As for :func:`run_stress`.
 
     Returns
     -------
@@ -271,7 +278,8 @@ def run_library(
         raise InputError(f"errors must be 'raise' or 'note', got {errors!r}")
     check_parameters(inventory_days, tau_days)
     say = progress or (lambda _s: None)
-    prep = Prepared(atlas, target=target, consumers=consumers, year=year, lanes=lanes, version=atlas_version)
+    prep = prepared or Prepared(atlas, target=target, consumers=consumers, year=year, lanes=lanes,
+                                version=atlas_version)
     rows: list[dict[str, Any]] = []
     todo: list[tuple[int, Job]] = []
     one_by_one = bool(bands) or not batch
