@@ -29,12 +29,13 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .compile import Build
+Build = Any
+"""What :meth:`Shock.apply` is given: a :class:`paxsilica.scenarios.compile.Build` (the compiler
+imports this module, not the other way round)."""
 
 MAX_DAYS = 36_525
 """Largest day count of a shock or policy (start, end, duration, recovery days, delays, ramp-up): 100 years."""
@@ -47,6 +48,12 @@ COMMON_FIELDS = ("type", "start", "note", "source")
 """Fields every shock may have (``note`` and ``source`` are free text for the reader, not used)."""
 
 _NOT_ALLOWED = object()
+
+
+def _show(v: Any) -> str:
+    """A value for a message, cut short."""
+    text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 # --------------------------------------------------------------------------- declarations
@@ -288,8 +295,6 @@ def _read_destinations(r: Any, m: dict, key: str, path: tuple, p: Param, default
             return Destinations("outside", group=r.string(dm, "outside", path))
         if "only" in dm:
             return Destinations("list", countries=r.strings(dm, "only", path) or ())
-    from .schema import _show
-
     r.bad(path, f"destinations must be 'all', a list of countries, or {{outside: GROUP}}; got {_show(v)}")
     return Destinations("all")
 

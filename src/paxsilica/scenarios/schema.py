@@ -61,6 +61,7 @@ from .declare import (
     SiteOutage,
     StockpileRelease,
     Where,
+    _show,
     allowed_fields,
     read_fields,
     references,
@@ -465,12 +466,6 @@ class _Reader:
 def _num(v: float) -> str:
     """A number for a message: ``1e+30`` rather than thirty-one digits."""
     return str(v) if isinstance(v, int) and abs(v) < 10**15 else f"{float(v):g}"
-
-
-def _show(v: Any) -> str:
-    """A value for a message, cut short."""
-    text = repr(v)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _in_years(days: int, unit: str) -> str:

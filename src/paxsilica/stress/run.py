@@ -13,9 +13,11 @@ Examples
 >>> from paxsilica.scenarios import parse_scenario
 >>> s = parse_scenario("name: t\\ndescription: d\\nhorizon: 40\\nshocks:\\n  - {type: export_ban, "
 ...                    "exporter: JPN, items: [wafer], start: 0}\\n")
->>> r = run_stress(s, tiny_atlas(), target="chip", inventory_days=10)
->>> r.summary["time_to_survive_days"], round(r.summary["min_level"], 3)
-(16, 0.4)
+>>> prep = Prepared(tiny_atlas(), target="chip", consumers="producers", year=None, lanes=None)
+>>> job = prep.job(s, steps=None, lanes_under=None, inventory_days=10)
+>>> res, slices = execute(job, inventory_days=10, tau_days=DEFAULT_TAU_DAYS)
+>>> slices is None, measure(job, res, slices, "chip").summary["time_to_survive_days"]
+(True, 16)
 """
 
 from __future__ import annotations
