@@ -40,7 +40,7 @@ def test_run_stress_reports_stages_and_saves(ctx, tmp_path) -> None:
     seen: list[str] = []
     res = svc.run_stress(svc.StressRequest(BAN, target="chip", inventory_days=10, out=tmp_path / "out"), ctx,
                          progress=seen.append)
-    assert seen == ["network", "compile", "simulate", "measures", "saving"]
+    assert seen == ["scenario", "network", "compile", "simulate", "measures", "saving"]
     assert res.paths["summary"].is_file()
     saved = json.loads(res.paths["summary"].read_text(encoding="utf-8"))
     assert saved["summary"]["loss_pct"] == pytest.approx(res.run.summary["loss_pct"])

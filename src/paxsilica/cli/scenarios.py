@@ -127,15 +127,26 @@ def stress_cmd(
     req = svc.StressRequest(scenario, target=target, for_country=for_country, steps=steps, out=out,
                             inventory_days=inventory_days, bands=bands, seed=seed, force=force)
     stages = ["network", "compile", "simulate", "measures", "saving"]
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True, disable=fmt is not OutputFormat.table) as prog:
-        task = prog.add_task("stress", total=len(stages) - (0 if out else 1))
+    total = len(stages) - (0 if out else 1)
+    prog = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                    console=err_console, transient=True, disable=fmt is not OutputFormat.table)
+    task = prog.add_task("stress", total=total)
 
-        def on(stage: str) -> None:
+    started: list[bool] = []
+
+    def on(stage: str) -> None:
+        if stage == "scenario":  # the names are fine: show the bar from here on
+            prog.start()
+            started.append(True)
+        else:
             prog.update(task, completed=stages.index(stage), description=stage)
 
+    try:
         res = svc.run_stress(req, ctx, progress=on)
-        prog.update(task, completed=len(stages) - (0 if out else 1))
+        prog.update(task, completed=total)
+    finally:
+        if started:  # stopping a bar never started would still print its line break
+            prog.stop()
     if fmt is OutputFormat.json:
         typer.echo(json.dumps(res.to_record(), indent=1, default=str))
         return

@@ -256,13 +256,16 @@ def _check_names(atlas: Any, target: str | None, for_country: str | None) -> tup
 def run_stress(req: StressRequest, ctx: ServiceContext, progress: Progress = None) -> StressResult:
     """Run a scenario on the context's atlas (and save it when ``req.out`` is given).
 
-    ``progress`` is called with each stage ("network", "compile", "simulate", "measures", "saving").
+    ``progress`` is called with each stage: "scenario" (the request's names are known to the atlas; the
+    scenario is read next), "network", "compile", "simulate", "measures" and "saving".
     """
     from ..stress import run_stress as model_run
     from ..stress import save_result
 
     atlas = ctx.atlas()
     target, focus = _check_names(atlas, req.target, req.for_country)
+    if progress is not None:
+        progress("scenario")
     s = _scenario(req.scenario)
     run = model_run(s, atlas, target=target, steps=req.steps, for_country=focus, inventory_days=req.inventory_days,
                     progress=progress, bands=req.bands, seed=req.seed, prepared=_prepared(ctx, atlas, target))
