@@ -1,7 +1,9 @@
 """Scenario + network (+ lanes) → the engine's schedules (:class:`paxsilica.sim.Scenario`, ``Extensions``).
 
-How each shock becomes arrays (days are turned into steps of ``step`` days; a factor at step ``t`` is
-the profile's value on day ``t·step``):
+Each shock type compiles itself: its ``apply`` method, beside its declaration in
+:mod:`paxsilica.scenarios.declare`, is given a :class:`Build` (the network's arrays and the factor
+accumulators). How each shock becomes arrays (days are turned into steps of ``step`` days; a factor at
+step ``t`` is the profile's value on day ``t·step``):
 
 - ``export_ban``: links of the items from the exporter's site to client sites in the banned
   destinations (``all``: every other country and ``ROW``; ``outside: GROUP``: countries not in the
