@@ -12,7 +12,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from paxsilica import stress
+from paxsilica import fsutil
 from paxsilica.cli.main import app
 from paxsilica.errors import InputError
 from paxsilica.network import tiny_atlas
@@ -163,15 +163,15 @@ def test_kill_mid_swap_leaves_old_or_new(tmp_path, results, monkeypatch, exchang
         def broken_exchange(a, b):
             raise Killed("killed during the exchange")  # an atomic step either happens or it doesn't
         if fail_at == 2:
-            real_ex = stress._exchange
+            real_ex = fsutil.exchange_paths
 
             def broken_exchange(a, b):  # killed right after the exchange, before cleanup
                 if not real_ex(a, b):
                     pytest.skip("no renameat2 on this file system")
                 raise Killed("killed after the exchange")
-        monkeypatch.setattr(stress, "_exchange", broken_exchange)
+        monkeypatch.setattr(fsutil, "exchange_paths", broken_exchange)
     else:
-        monkeypatch.setattr(stress, "_exchange", lambda a, b: False)
+        monkeypatch.setattr(fsutil, "exchange_paths", lambda a, b: False)
         _failing_replace(monkeypatch, fail_at, Killed)
     monkeypatch.setattr(shutil, "rmtree", lambda *a, **k: None)  # a kill runs no clean-up
     with pytest.raises(Killed):
@@ -186,7 +186,7 @@ def test_kill_mid_swap_leaves_old_or_new(tmp_path, results, monkeypatch, exchang
 def test_failed_rename_restores_old_result(tmp_path, results, monkeypatch) -> None:
     out = tmp_path / "out"
     save_result(results[0], out)
-    monkeypatch.setattr(stress, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(fsutil, "exchange_paths", lambda a, b: False)
     _failing_replace(monkeypatch, 2)  # out moved aside, the new folder's rename fails
     with pytest.raises(InputError, match="cannot write output folder"):
         save_result(results[1], out)

@@ -36,7 +36,7 @@ def backtest_scenarios() -> list[str]:
 
 def run_backtests(atlas: Any, names: Iterable[str] | None = None, *, bands: int = DEFAULT_DRAWS,
                   seed: int | None = None, target: str = DEFAULT_TARGET,
-                  progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+                  progress: Callable[[str], None] | None = None, prepared: Any = None) -> pd.DataFrame:
     """Run the backtest scenarios and compare each check with the model.
 
     Parameters
@@ -51,6 +51,8 @@ def run_backtests(atlas: Any, names: Iterable[str] | None = None, *, bands: int 
     target : str
     progress : callable, optional
         Called with each scenario's name.
+    prepared : paxsilica.stress.Prepared, optional
+        The atlas's network for ``target``, kept by the caller (see :func:`paxsilica.stress.run_library`).
 
     Returns
     -------
@@ -61,7 +63,8 @@ def run_backtests(atlas: Any, names: Iterable[str] | None = None, *, bands: int 
     from .stress import run_library
 
     names = list(backtest_scenarios() if names is None else names)
-    table = run_library(atlas, names, target=target, bands=bands, seed=seed, progress=progress)
+    table = run_library(atlas, names, target=target, bands=bands, seed=seed, progress=progress,
+                        prepared=prepared)
     rows: list[dict[str, Any]] = []
     for r in table.itertuples(index=False):
         if r.note:

@@ -8,7 +8,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from .common import OutputFormat, console, current_atlas, emit, err_console
+from .common import OutputFormat, console, emit, err_console
 
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 
@@ -27,19 +27,20 @@ def backtest_cmd(
     range that happened (``observed``) or that must happen (``expected``); "in" means the model's
     central value lies in the range. Sources and derivations: docs/backtests.md.
     """
-    from ..backtest import run_backtests
+    from ..services import stress as svc
+    from .scenarios import context
 
-    atlas = current_atlas()
+    ctx = context()
     with console.status("running backtests", spinner="dots") if fmt is OutputFormat.table else _Null():
-        table = run_backtests(atlas, scenarios or None, bands=bands, seed=seed)
+        res = svc.backtest(svc.BacktestRequest(tuple(scenarios) if scenarios else None, bands=bands, seed=seed), ctx)
+    table = res.table
     if fmt is OutputFormat.json:
-        typer.echo(json.dumps(table.astype(object).where(table.notna(), None).to_dict("records"), indent=1,
-                              default=str))
+        typer.echo(json.dumps(res.to_record()["rows"], indent=1, default=str))
         return
     if fmt is OutputFormat.csv:
         emit(table, fmt)
         return
-    console.print(f"backtests on atlas {atlas.name} {atlas.version}: lost output in % of the horizon's "
+    console.print(f"backtests on atlas {res.atlas_name} {res.atlas_version}: lost output in % of the horizon's "
                   "(target: AI compute), the model against the observed (or expected) range", highlight=False)
     for name, rows in table.groupby("scenario", sort=False):
         shown = pd.DataFrame({
@@ -54,7 +55,7 @@ def backtest_cmd(
             "kind": rows["kind"].fillna(""),
         })
         emit(shown, OutputFormat.table, title=str(name))
-    n_in, n = int(table["ok"].sum()), len(table)
+    n_in, n = res.checks_in, len(table)
     colour = "green" if n_in == n else "red"
     console.print(f"[bold {colour}]{n_in} of {n} checks in range[/bold {colour}]")
     for r in table.itertuples(index=False):

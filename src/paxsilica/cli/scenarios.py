@@ -1,8 +1,7 @@
 """``paxsilica scenarios list|show|validate`` and ``paxsilica stress SCENARIO``.
 
 The main CLI calls :func:`register` (adds the ``scenarios`` sub-app and the ``stress`` command). The
-functions taking an :class:`~paxsilica.atlas.Atlas` (:func:`scenarios_table`, :func:`validate_scenarios`,
-:func:`stress_run`) are the logic the commands wrap, usable from other shells.
+commands parse their options, call :mod:`paxsilica.services.stress` and format what it returns.
 """
 
 from __future__ import annotations
@@ -16,9 +15,8 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..errors import PaxsilicaError, Problem, ValidationError
-from ..scenarios import check_against_atlas, list_scenarios, load_scenario
-from ..scenarios.schema import Scenario
+from ..services import stress as svc
+from ..services.context import ServiceContext
 from .common import OutputFormat, console, current_atlas, emit, err_console
 
 app = typer.Typer(help="Stress scenarios: list, show and validate built-ins or your own YAML files.",
@@ -27,7 +25,10 @@ app = typer.Typer(help="Stress scenarios: list, show and validate built-ins or y
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 
 
-# --------------------------------------------------------------------------- logic (no printing)
+def context() -> ServiceContext:
+    """The service context of a command: the ``--atlas`` atlas, validated (an invalid one is refused
+    with its problems printed, :func:`~paxsilica.cli.common.current_atlas`)."""
+    return ServiceContext(source=current_atlas(), validate=False)
 
 
 def scenarios_table() -> pd.DataFrame:
@@ -38,49 +39,7 @@ def scenarios_table() -> pd.DataFrame:
     >>> "hormuz_closure" in scenarios_table()["name"].tolist()
     True
     """
-    rows = []
-    for name in list_scenarios():
-        s = load_scenario(name)
-        text = " ".join(s.description.split())
-        first = text if len(text) <= 110 else text[:110].rsplit(" ", 1)[0] + " …"
-        rows.append({"name": name, "horizon": s.horizon, "step": s.step,
-                     "shocks": ", ".join(dict.fromkeys(x.type for x in s.shocks)), "description": first})
-    return pd.DataFrame(rows, columns=["name", "horizon", "step", "shocks", "description"])
-
-
-def validate_scenarios(names: list[str] | None, atlas: Any) -> tuple[list[str], list[Problem]]:
-    """Parse and check scenarios (built-in names or paths; default every built-in) against an atlas.
-
-    Returns the names checked and every problem found (schema problems and atlas problems).
-    """
-    names = names or list_scenarios()
-    problems: list[Problem] = []
-    for n in names:
-        try:
-            s = load_scenario(n)
-        except ValidationError as e:
-            problems += e.problems
-            continue
-        except PaxsilicaError as e:
-            problems.append(Problem(e.file or n, e.row, e.column, e.message))
-            continue
-        problems += check_against_atlas(s, atlas)
-    return names, problems
-
-
-def stress_run(scenario: str | Scenario, atlas: Any, *, target: str | None = None, for_country: str | None = None,
-               steps: int | None = None, out: Path | None = None, inventory_days: float = 15.0,
-               progress: Any = None) -> tuple[Any, dict[str, Path]]:
-    """Run a scenario (name, path or :class:`Scenario`) on an atlas; save it when ``out`` is given."""
-    from ..network.build import DEFAULT_TARGET
-    from ..stress import run_stress, save_result
-
-    s = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-    consumers: Any = "producers"
-    result = run_stress(s, atlas, target=target or DEFAULT_TARGET, consumers=consumers, steps=steps,
-                        for_country=for_country, inventory_days=inventory_days, progress=progress)
-    paths = save_result(result, out) if out is not None else {}
-    return result, paths
+    return svc.list_scenarios().table
 
 
 # --------------------------------------------------------------------------- commands
@@ -98,8 +57,8 @@ def show_cmd(
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Show a scenario: description, shocks, policies, sources and assumptions."""
-    s = load_scenario(scenario)
-    data = s.to_dict()
+    info = svc.get_scenario(scenario)
+    s, data = info.scenario, info.to_record()
     if fmt is not OutputFormat.table:
         if fmt is OutputFormat.json:
             typer.echo(json.dumps(data, indent=1, default=str))
@@ -133,14 +92,13 @@ def validate_cmd(
     scenarios: Annotated[list[str] | None, typer.Argument(help="Names or files (default: every built-in).")] = None,
 ) -> None:
     """Check scenarios against their schema and the atlas (exit 1 on any problem)."""
-    atlas = current_atlas()
-    names, problems = validate_scenarios(scenarios, atlas)
-    if problems:
-        err_console.print(f"[bold red]{len(problems)} problem(s)[/bold red] in {len(names)} scenario(s):")
-        for p in problems:
+    v = svc.validate_scenarios(svc.ValidateScenarioRequest(tuple(scenarios) if scenarios else None), context())
+    if v.problems:
+        err_console.print(f"[bold red]{len(v.problems)} problem(s)[/bold red] in {len(v.names)} scenario(s):")
+        for p in v.problems:
             err_console.print(f"  - {p}", highlight=False, markup=False)
         raise typer.Exit(1)
-    console.print(f"{len(names)} scenario(s) valid against atlas '{atlas.name}' ({atlas.version})")
+    console.print(f"{len(v.names)} scenario(s) valid against atlas '{v.atlas_name}' ({v.atlas_version})")
 
 
 def stress_cmd(
@@ -165,45 +123,40 @@ def stress_cmd(
 ) -> None:
     """Run a stress scenario: AI compute lost (lost additions and lost operation) with its band,
     time-to-survive, time-to-recover, the most affected items and the scenario's backtest checks."""
-    atlas = current_atlas()
-    from ..metrics._common import require_countries
+    ctx = context()
+    req = svc.StressRequest(scenario, target=target, for_country=for_country, steps=steps, out=out,
+                            inventory_days=inventory_days, bands=bands, seed=seed, force=force)
+    stages = ["network", "compile", "simulate", "measures", "saving"]
+    total = len(stages) - (0 if out else 1)
+    prog = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                    console=err_console, transient=True, disable=fmt is not OutputFormat.table)
+    task = prog.add_task("stress", total=total)
 
-    if for_country:
-        (for_country,) = require_countries(atlas, for_country, "country")
-    if target and target not in set(atlas["items"]["item"].dropna().astype(str)):
-        from ..metrics._common import did_you_mean
+    started: list[bool] = []
 
-        raise did_you_mean(target, atlas["items"]["item"].dropna().astype(str), "target item")
-    stages = ["network", "compile", "simulate", "measures"]
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True, disable=fmt is not OutputFormat.table) as prog:
-        task = prog.add_task("stress", total=len(stages) + (1 if out else 0))
-
-        def on(stage: str) -> None:
+    def on(stage: str) -> None:
+        if stage == "scenario":  # the names are fine: show the bar from here on
+            prog.start()
+            started.append(True)
+        else:
             prog.update(task, completed=stages.index(stage), description=stage)
 
-        from ..stress import run_stress, save_result
-
-        s = load_scenario(scenario)
-        from ..network.build import DEFAULT_TARGET
-
-        result = run_stress(s, atlas, target=target or DEFAULT_TARGET, steps=steps, for_country=for_country,
-                            inventory_days=inventory_days, progress=on, bands=bands, seed=seed)
-        paths: dict[str, Path] = {}
-        if out is not None:
-            prog.update(task, completed=len(stages), description="saving")
-            paths = save_result(result, out, force=force)
-        prog.update(task, completed=len(stages) + (1 if out else 0))
+    try:
+        res = svc.run_stress(req, ctx, progress=on)
+        prog.update(task, completed=total)
+    finally:
+        if started:  # stopping a bar never started would still print its line break
+            prog.stop()
     if fmt is OutputFormat.json:
-        from ..stress import result_json
-
-        typer.echo(json.dumps(result_json(result), indent=1, default=str))
+        typer.echo(json.dumps(res.to_record(), indent=1, default=str))
         return
+    result, paths, s = res.run, res.paths, res.run.scenario
     sm = result.summary
     if fmt is OutputFormat.csv:
         emit(result.items, fmt)
         return
-    t = Table(title=f"stress: {s.name} (atlas {atlas.name} {atlas.version})", header_style="bold", show_header=False)
+    t = Table(title=f"stress: {s.name} (atlas {res.atlas_name} {res.atlas_version})", header_style="bold",
+              show_header=False)
     t.add_column("measure")
     t.add_column("value")
 

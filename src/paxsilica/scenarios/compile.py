@@ -1,7 +1,9 @@
 """Scenario + network (+ lanes) → the engine's schedules (:class:`paxsilica.sim.Scenario`, ``Extensions``).
 
-How each shock becomes arrays (days are turned into steps of ``step`` days; a factor at step ``t`` is
-the profile's value on day ``t·step``):
+Each shock type compiles itself: its ``apply`` method, beside its declaration in
+:mod:`paxsilica.scenarios.declare`, is given a :class:`Build` (the network's arrays and the factor
+accumulators). How each shock becomes arrays (days are turned into steps of ``step`` days; a factor at
+step ``t`` is the profile's value on day ``t·step``):
 
 - ``export_ban``: links of the items from the exporter's site to client sites in the banned
   destinations (``all``: every other country and ``ROW``; ``outside: GROUP``: countries not in the
@@ -43,18 +45,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..network.build import MERGE_SHARE, SiteIndex, compute_lanes, lead_steps
-from .schema import (
-    Blockade,
-    ChokepointClosure,
-    CyberIncident,
-    DemandSurge,
-    Disaster,
-    ExportBan,
-    Recovery,
-    Scenario,
-    SiteOutage,
-)
+from ..network.build import MERGE_SHARE, SiteIndex, compute_lanes
+from .declare import ChokepointClosure, Recovery
+from .schema import Scenario
 
 
 @dataclass(frozen=True)
@@ -270,6 +263,90 @@ def _consumer_split(index: SiteIndex, atlas: Any) -> tuple[Any, list[str], np.nd
             cnames, is_outside, low)
 
 
+class Build:
+    """What a shock needs to put itself into the engine's schedules (:meth:`Shock.apply`).
+
+    The network's arrays (link ends and items, site items and countries, which links and sites are
+    real), the accumulators of capacity, link capacity, lead-time and demand factors (combined by
+    minimum, lead times by maximum), the effects table and the notes and failures of the compilation.
+    """
+
+    def __init__(self, scenario: Scenario, network: Any, index: SiteIndex, atlas: Any, steps: int,
+                 lanes_under: Any) -> None:
+        from ..errors import Problem
+
+        self._problem = Problem
+        self.scenario, self.network, self.index, self.atlas = scenario, network, index, atlas
+        self.steps, self.step_days = steps, scenario.step
+        self.days = _days(steps, scenario.step)
+        self.lanes_under = lanes_under
+        self.sites, self.links = sites, links = index.sites, index.links
+        self.canon = network.link_positions(links["link"].to_numpy(np.int64)) if len(links) else np.zeros(0, np.int64)
+        self.real_link = ~links["virtual"].to_numpy(bool)
+        self.real_site = ~sites["virtual"].to_numpy(bool)
+        self.members = _members(atlas)
+        countries_t = atlas["countries"]
+        self.region_of = dict(zip(countries_t["iso3"], countries_t["region"], strict=True))
+        self.notes: list[str] = []
+        self.cap, self.lcap, self.dem = _Acc(steps), _Acc(steps), _Acc(steps)
+        self.lead: dict[int, np.ndarray] = {}
+        self.effects: list[dict[str, Any]] = []
+        self.failures: list[Any] = []
+        self.exporter = links["exporter"].astype(str).to_numpy()
+        self.importer = links["importer"].astype(str).to_numpy()
+        self.litem = links["item"].astype(str).to_numpy()
+        self.sitem = sites["item"].astype(str).to_numpy()
+        self.scountry = sites["country"].astype(str).to_numpy()
+        self.sprod = sites["producer"].astype(str).to_numpy()
+        # a ROW client site has importer "" : outside every country and group
+        self.cross = self.real_link & (self.exporter != self.importer)
+        self.wtp = scenario.policies.allocation == "willingness_to_pay"
+        # share of each link's supplier output controlled by a country (made-in country where none given)
+        self.ctrl_share = _control_shares(sites, links)
+        self.o_sup = sites["outside_share"].to_numpy(float)[links["supplier"].to_numpy(np.int64)] \
+            if "outside_share" in sites.columns else np.zeros(len(links))
+
+    def fail_path(self, path: tuple, reason: str) -> None:
+        """Note that what stands at ``path`` of the scenario would act on nothing."""
+        sc = self.scenario
+        line = sc.lines.get(path) if sc.lines else None
+        self.failures.append(self._problem(sc.file, line, ".".join(map(str, path)), reason))
+
+    def fail(self, i: int, field_: str | None, reason: str) -> None:
+        self.fail_path(("shocks", i) + ((field_,) if field_ else ()), reason)
+
+    def record(self, i: int, s: Any, what: str, n_sites: int, n_links: int, end: int | None) -> None:
+        """One row of the effects table: what shock ``i`` touched."""
+        sd = self.step_days
+        self.effects.append({"shock": i, "type": s.type, "what": what, "sites": n_sites, "links": n_links,
+                             "start_step": s.start // sd, "end_step": None if end is None else -(-end // sd)})
+
+    def window(self, start: int, end: int | None) -> np.ndarray:
+        """Steps whose day lies in ``[start, end)``."""
+        return _window(self.days, start, end)
+
+    def capacity_profile(self, start: int, loss: float, rec: Recovery, outage: int = 0) -> np.ndarray:
+        """Capacity factor per step: ``1 - loss`` for ``outage`` days from ``start``, then recovering."""
+        return _capacity_profile(self.days, start, loss, rec, outage)
+
+    def members_on(self, day: int) -> dict[str, set[str]]:
+        """Group members on scenario day ``day`` (every member ever listed without a reference date)."""
+        return _members(self.atlas, _date_of(self.scenario, day))
+
+    def firm_countries(self, firm: str) -> set[str]:
+        return _firm_countries(self.atlas, firm)
+
+    def lane_keys(self, mask: np.ndarray) -> pd.DataFrame:
+        return _lane_keys(self.links, mask)
+
+    def lanes_closed(self, s: ChokepointClosure, through: np.ndarray) -> pd.DataFrame | None:
+        """Lane table of the links ``through`` a closure, routed around every closure overlapping it."""
+        closed = _closed_with(self.scenario, s)
+        if self.lanes_under is not None:
+            return self.lanes_under(closed)
+        return compute_lanes(self.atlas, self.lane_keys(through).drop_duplicates(), closed, self.notes)
+
+
 def compile_scenario(
     scenario: Scenario,
     network: Any,
@@ -312,194 +389,21 @@ def compile_scenario(
 
     step_days = scenario.step
     steps = scenario.steps if steps is None else int(steps)
-    days = _days(steps, step_days)
-    sites, links = index.sites, index.links
-    canon = network.link_positions(links["link"].to_numpy(np.int64)) if len(links) else np.zeros(0, np.int64)
-    real_link = ~links["virtual"].to_numpy(bool)
-    real_site = ~sites["virtual"].to_numpy(bool)
-    members = _members(atlas)
-    countries_t = atlas["countries"]
-    region_of = dict(zip(countries_t["iso3"], countries_t["region"], strict=True))
-    notes: list[str] = []
-    cap = _Acc(steps)
-    lcap = _Acc(steps)
-    lead: dict[int, np.ndarray] = {}
-    dem = _Acc(steps)
-    effects: list[dict[str, Any]] = []
-    exporter = links["exporter"].astype(str).to_numpy()
-    importer = links["importer"].astype(str).to_numpy()
-    litem = links["item"].astype(str).to_numpy()
-    sitem = sites["item"].astype(str).to_numpy()
-    scountry = sites["country"].astype(str).to_numpy()
-    sprod = sites["producer"].astype(str).to_numpy()
-    # a ROW client site has importer "" : outside every country and group
-    cross = real_link & (exporter != importer)
-
-    from ..errors import Problem
-
-    failures: list[Problem] = []
-
-    def fail_path(path: tuple, reason: str) -> None:
-        line = scenario.lines.get(path) if scenario.lines else None
-        failures.append(Problem(scenario.file, line, ".".join(map(str, path)), reason))
-
-    def fail(i: int, field_: str | None, reason: str) -> None:
-        fail_path(("shocks", i) + ((field_,) if field_ else ()), reason)
-
-    def record(i: int, s: Any, what: str, n_sites: int, n_links: int, end: int | None) -> None:
-        effects.append({"shock": i, "type": s.type, "what": what, "sites": n_sites, "links": n_links,
-                        "start_step": s.start // step_days,
-                        "end_step": None if end is None else -(-end // step_days)})
-
-    wtp = scenario.policies.allocation == "willingness_to_pay"
-    # share of each link's supplier output controlled by a country (made-in country where none given)
-    ctrl_share = _control_shares(sites, links)
-    o_sup = sites["outside_share"].to_numpy(float)[links["supplier"].to_numpy(np.int64)] \
-        if "outside_share" in sites.columns else np.zeros(len(links))
-    shortened = steps < scenario.steps
+    b = Build(scenario, network, index, atlas, steps, lanes_under)
     for i, s in enumerate(scenario.shocks):
         if s.start >= steps * step_days:
-            if shortened:  # the caller cut the run short (e.g. --steps): say so, it is not the file's fault
-                notes.append(f"shock {i} ({s.type}) starts on day {s.start}, after the shortened run of "
-                             f"{steps * step_days} days, and is left out")
+            if steps < scenario.steps:  # the caller cut the run short (e.g. --steps): say so, not the file's fault
+                b.notes.append(f"shock {i} ({s.type}) starts on day {s.start}, after the shortened run of "
+                               f"{steps * step_days} days, and is left out")
                 continue
-            fail(i, "start", f"the {s.type} starts on day {s.start}, after the run's {steps * step_days} days: "
-                              "it would touch nothing (shorten the start or lengthen the horizon)")
+            b.fail(i, "start", f"the {s.type} starts on day {s.start}, after the run's {steps * step_days} days: "
+                               "it would touch nothing (shorten the start or lengthen the horizon)")
             continue
-        if isinstance(s, ExportBan):
-            items = set(litem) if "all" in s.items else set(s.items)
-            dom = importer != s.exporter
-            made = cross & (exporter == s.exporter)
-            share = np.array([d.get(s.exporter, 0.0) for d in ctrl_share]) if ctrl_share else np.zeros(len(links))
-            share = np.where(made, 1.0, share)
-            hit = real_link & dom & (share > 0) & np.isin(litem, list(items))
-            if s.destinations.kind == "outside":
-                inside = _members(atlas, _date_of(scenario, s.start)).get(s.destinations.group or "", set())
-                hit &= ~np.isin(importer, list(inside))
-            elif s.destinations.kind == "list":
-                dest: set[str] = set()
-                for c in s.destinations.countries:
-                    dest |= members.get(c, {c})
-                hit &= np.isin(importer, list(dest))
-            on = _window(days, s.start, s.end)
-            # licensed volumes: under willingness to pay they go to the chain's (high-value) buyers first,
-            # so the chain keeps min(1, licence / its share of the exporter's sales); else licence for all
-            lic = np.full(len(links), s.licence)
-            if wtp and s.licence > 0:
-                lic = np.minimum(1.0, s.licence / np.maximum(1.0 - o_sup, 1e-9))
-            cap_l = 1.0 - share * (1.0 - lic)  # a controller's share of the site is what the ban covers
-            for li in np.flatnonzero(hit):
-                lcap.apply([canon[li]], np.where(on, cap_l[li], 1.0))
-            record(i, s, f"{s.exporter} → {s.destinations.describe()}: {', '.join(sorted(items))} "
-                   f"at {s.licence:g} of baseline" + (" (licences to the chain first)" if wtp and s.licence > 0 else ""),
-                   0, int(hit.sum()), s.end)
-        elif isinstance(s, Blockade):
-            hit = cross & ((exporter == s.country) | ((importer == s.country) & s.inbound))
-            col = np.where(_window(days, s.start, s.end), s.licence, 1.0)
-            lcap.apply(canon[hit], col)
-            record(i, s, f"{s.country} blockaded at {s.licence:g} of baseline", 0, int(hit.sum()), s.end)
-        elif isinstance(s, ChokepointClosure):
-            cps = links["chokepoints"].astype(str).to_numpy()
-            through = real_link & np.array([s.chokepoint in c.split(";") for c in cps], dtype=bool)
-            end = s.end_day()
-            on = _window(days, s.start, end)
-            n_cut = n_re = 0
-            if through.any():
-                table = None
-                if s.mode == "reroute":
-                    pairs = _lane_keys(links, through).drop_duplicates()
-                    closed = _closed_with(scenario, s)
-                    table = (lanes_under(closed) if lanes_under is not None
-                             else compute_lanes(atlas, pairs, closed, notes))
-                if table is None:
-                    if s.mode == "reroute":
-                        notes.append(f"shock {i}: no lanes under the closure of {s.chokepoint}; its links are cut")
-                    lcap.apply(canon[through], np.where(on, 0.0, 1.0))
-                    n_cut = int(through.sum())
-                else:
-                    key = ["exporter", "importer"] + (["item"] if "item" in table.columns else [])
-                    t = table.drop_duplicates(key)
-                    li_all = np.flatnonzero(through)
-                    # one merge instead of a lookup per link (same rows: keys are unique after the dedup)
-                    left = _lane_keys(links, through)[key].reset_index(drop=True)
-                    right = t[key].astype(str).assign(_days=t["days"].astype("float64").to_numpy(),
-                                                      _cut=(t["cut"].to_numpy(dtype=object) if "cut" in t.columns
-                                                            else np.zeros(len(t), dtype=object)),
-                                                      _hit=True)
-                    m = left.merge(right, on=key, how="left", sort=False)
-                    hit = m["_hit"].eq(True).to_numpy(dtype=bool)
-                    days_v = m["_days"].to_numpy(dtype=float)
-                    cut_v = np.array([bool(v) for v in m["_cut"].to_numpy(dtype=object)], dtype=bool)
-                    is_cut = ~hit | cut_v | ~np.isfinite(days_v)
-                    if is_cut.any():
-                        lcap.apply(canon[li_all[is_cut]], np.where(on, 0.0, 1.0))
-                    n_cut = int(is_cut.sum())
-                    ok = ~is_cut
-                    new = lead_steps(np.where(ok, days_v, 0.0), step_days)
-                    base = links["lead_steps"].to_numpy(np.int64)[li_all]
-                    for li, nw, bs in zip(li_all[ok & (new != base)].tolist(), new[ok & (new != base)].tolist(),
-                                          base[ok & (new != base)].tolist(), strict=True):
-                        col = np.where(on, float(nw), float(bs))
-                        old = lead.get(int(canon[li]))
-                        lead[int(canon[li])] = col if old is None else np.maximum(old, col)
-                        n_re += 1
-            record(i, s, f"{s.chokepoint} closed ({s.mode}): {n_cut} links cut, {n_re} rerouted", 0,
-                   n_cut + n_re, end)
-        elif isinstance(s, SiteOutage):
-            where_p = (sprod == s.producer) | (scountry == s.producer)
-            if not where_p.any():  # a firm: its production countries (else headquarters)
-                where_p = np.isin(scountry, list(_firm_countries(atlas, s.producer)))
-            hit = np.flatnonzero(real_site & (sitem == s.item) & where_p)
-            cap.apply(hit, _capacity_profile(days, s.start, s.loss, s.recovery))
-            record(i, s, f"{s.item}@{s.producer} loses {s.loss:g} ({s.recovery.profile})", hit.size, 0, None)
-        elif isinstance(s, CyberIncident):
-            where = real_site.copy()
-            if s.item is not None:
-                where &= sitem == s.item
-            if s.producer is not None:
-                where &= (sprod == s.producer) | (scountry == s.producer)
-            if s.firm is not None:
-                prod = atlas["production"]
-                made = set(prod.loc[prod["producer"] == s.firm, "item"].dropna())
-                where &= np.isin(scountry, list(_firm_countries(atlas, s.firm)))
-                if s.item is None and made:
-                    where &= np.isin(sitem, list(made))
-            hit = np.flatnonzero(where)
-            cap.apply(hit, _capacity_profile(days, s.start, s.loss, s.restore, outage=s.duration))
-            record(i, s, f"cyber incident, {s.duration} days full outage", hit.size, 0, None)
-        elif isinstance(s, Disaster):
-            ctry = {s.country} if s.country else {c for c, r in region_of.items() if r == s.region}
-            where = real_site & np.isin(scountry, list(ctry))
-            if s.items is not None:
-                where &= np.isin(sitem, list(s.items))
-            hit = np.flatnonzero(where)
-            cap.apply(hit, _capacity_profile(days, s.start, s.severity, s.recovery))
-            record(i, s, f"{s.country or s.region}: severity {s.severity:g}", hit.size, 0, None)
-        elif isinstance(s, DemandSurge):
-            on = _window(days, s.start, s.end)
-            fd = sites["final_demand"].to_numpy(float)
-            base = sites["baseline"].to_numpy(float)
-            with_fd = np.flatnonzero(real_site & (sitem == s.item) & (fd > 0))
-            if with_fd.size:
-                # demand for the item (all its uses) x factor: the extra comes as final demand, so a
-                # site whose final demand is only part of its output scales that part up accordingly
-                fac = 1.0 + (s.factor - 1.0) * base[with_fd] / fd[with_fd]
-                for k_, site in enumerate(with_fd):
-                    dem.apply([site], np.where(on, fac[k_], 1.0))
-                record(i, s, f"demand for {s.item} x{s.factor:g}", with_fd.size, 0, s.end)
-            else:
-                head = 0.0
-                if scenario.policies.resourcing:
-                    h = sites.loc[real_site & (sitem == s.item), "capacity_headroom"].astype(float)
-                    head = float(np.nan_to_num(h.fillna(scenario.policies.surge_capacity)).min(initial=0.0)) \
-                        if len(h) else 0.0
-                frac = min(1.0, (1.0 + head) / s.factor) if s.factor > 0 else 1.0
-                hit = real_link & (litem == s.item)
-                lcap.apply(canon[hit], np.where(on, frac, 1.0))
-                notes.append(f"shock {i}: {s.item} has no final demand in the network; the surge is applied "
-                             f"as a cap of {frac:.3g} on its deliveries to the chain")
-                record(i, s, f"outside demand for {s.item} x{s.factor:g} (chain gets {frac:.3g})", 0,
-                       int(hit.sum()), s.end)
+        s.apply(b, i)  # each shock type compiles itself (paxsilica.scenarios.declare)
+    sites, links, canon, members = b.sites, b.links, b.canon, b.members
+    real_site, real_link, litem, importer = b.real_site, b.real_link, b.litem, b.importer
+    notes, effects, wtp, lead = b.notes, b.effects, b.wtp, b.lead
+    cap, lcap, dem, scountry, fail, fail_path = b.cap, b.lcap, b.dem, b.scountry, b.fail, b.fail_path
     from ..sim import Schedule
 
     lead_sched = None
@@ -579,9 +483,9 @@ def compile_scenario(
                         f"{MERGE_SHARE:.1%} of an item's output are part of its rest-of-world site)")
             fail(int(e["shock"]), None, f"the {e['type']} ({e['what']}) touches no site and no link of this "
                                         f"network, so it would change nothing{hint}")
-    if failures:
+    if b.failures:
         from ..errors import ValidationError
 
-        raise ValidationError(failures, f"scenario {scenario.file} does not act on this network")
+        raise ValidationError(b.failures, f"scenario {scenario.file} does not act on this network")
     return CompiledScenario(scenario, engine_scenario, ext, pol.rationing, steps, step_days, eff, tuple(notes),
                             outside=tuple(bool(x) for x in is_outside))

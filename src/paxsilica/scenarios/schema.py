@@ -31,241 +31,55 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from ..errors import InputError, Problem, ValidationError
-
-SHOCK_TYPES = (
-    "export_ban",
-    "chokepoint_closure",
-    "site_outage",
-    "cyber_incident",
-    "disaster",
-    "demand_surge",
-    "blockade",
+from .declare import (
+    ALLOCATIONS,
+    CHOKEPOINT_MODES,
+    COMMON_FIELDS,
+    KINDS,
+    MAX_DAYS,
+    RATIONING_RULES,
+    RECOVERY_PROFILES,
+    SHOCKS,
+    START,
+    Blockade,
+    ChokepointClosure,
+    CyberIncident,
+    DemandSurge,
+    Destinations,
+    Disaster,
+    ExportBan,
+    Policies,
+    Recovery,
+    Shock,
+    SiteOutage,
+    StockpileRelease,
+    Where,
+    _show,
+    allowed_fields,
+    read_fields,
+    references,
+    shock_types,
 )
-RECOVERY_PROFILES = ("linear", "exponential", "step", "none")
-RATIONING_RULES = ("proportional", "priority")
-CHOKEPOINT_MODES = ("reroute", "cut")
+
+SHOCK_TYPES = shock_types()
+"""The built-in shock types (:data:`paxsilica.scenarios.declare.SHOCKS` holds every registered one)."""
+
+__all__ = [
+    "ALLOCATIONS", "CHOKEPOINT_MODES", "MAX_DAYS", "RATIONING_RULES", "RECOVERY_PROFILES", "SHOCK_TYPES",
+    "Backtest", "Blockade", "Check", "ChokepointClosure", "CyberIncident", "DemandSurge", "Destinations",
+    "Disaster", "ExportBan", "Policies", "Recovery", "Scenario", "Shock", "SiteOutage", "StockpileRelease",
+    "Where", "check_against_atlas", "load_yaml", "parse_scenario", "scenario_from_data", "validate_scenario",
+]
 
 
 # --------------------------------------------------------------------------- models
-
-
-@dataclass(frozen=True)
-class Where:
-    """File and line of a value, for messages."""
-
-    file: str
-    line: int | None
-
-
-@dataclass(frozen=True)
-class Recovery:
-    """How a lost capacity comes back.
-
-    ``profile``: ``linear`` (straight line from the loss to full capacity over ``days``), ``exponential``
-    (the loss decays as exp(-t / (days/3)), i.e. ~95 % recovered after ``days``), ``step`` (nothing
-    for ``days``, then full capacity at once) or ``none`` (permanent). ``delay`` days pass at full loss
-    before the profile starts.
-    """
-
-    profile: str = "none"
-    days: int | None = None
-    delay: int = 0
-
-    def remaining_loss(self, t: float) -> float:
-        """Fraction of the initial loss still present ``t`` days after onset (1 at onset).
-
-        Examples
-        --------
-        >>> Recovery("linear", 10).remaining_loss(5)
-        0.5
-        >>> Recovery("step", 10, delay=2).remaining_loss(11), Recovery("step", 10, delay=2).remaining_loss(12)
-        (1.0, 0.0)
-        """
-        import math
-
-        if self.profile == "none" or t < self.delay:
-            return 1.0
-        u = t - self.delay
-        d = self.days or 0
-        if self.profile == "linear":
-            return 0.0 if d <= 0 else max(0.0, 1.0 - u / d)
-        if self.profile == "step":
-            return 1.0 if u < d else 0.0
-        if self.profile == "exponential":
-            if d <= 0:
-                return 0.0
-            return 0.0 if u >= d else math.exp(-3.0 * u / d)
-        raise ValueError(self.profile)  # pragma: no cover - checked at parse time
-
-
-@dataclass(frozen=True)
-class Destinations:
-    """Where an export ban applies: ``all``, ``outside`` a group, or a ``list`` of countries."""
-
-    kind: str = "all"
-    group: str | None = None
-    countries: tuple[str, ...] = ()
-
-    def describe(self) -> str:
-        if self.kind == "all":
-            return "all destinations"
-        if self.kind == "outside":
-            return f"destinations outside {self.group}"
-        return ", ".join(self.countries)
-
-
-@dataclass(frozen=True)
-class Shock:
-    """Base class of shocks: a type, a start day and where it was written."""
-
-    start: int
-    where: Where = field(compare=False, repr=False)
-
-    type = "shock"
-
-    def end_day(self) -> int | None:
-        """Last day (exclusive) the shock is active, ``None`` if open-ended."""
-        return None
-
-
-@dataclass(frozen=True)
-class ExportBan(Shock):
-    """Links of ``items`` from ``exporter`` to the given destinations carry only ``licence`` of their
-    baseline flow from ``start`` to ``end`` (exclusive; ``None``: to the horizon)."""
-
-    exporter: str = ""
-    items: tuple[str, ...] = ()
-    destinations: Destinations = Destinations()
-    end: int | None = None
-    licence: float = 0.0
-
-    type = "export_ban"
-
-    def end_day(self) -> int | None:
-        return self.end
-
-
-@dataclass(frozen=True)
-class ChokepointClosure(Shock):
-    """A maritime chokepoint closed for ``duration`` days (``None``: to the horizon); lanes through it
-    are rerouted (longer lead times, ``mode: reroute``) or cut (``mode: cut``)."""
-
-    chokepoint: str = ""
-    duration: int | None = None
-    mode: str = "reroute"
-
-    type = "chokepoint_closure"
-
-    def end_day(self) -> int | None:
-        return None if self.duration is None else self.start + self.duration
-
-
-@dataclass(frozen=True)
-class SiteOutage(Shock):
-    """Site (``item``, ``producer``) loses ``loss`` of its capacity from ``start``, then recovers."""
-
-    item: str = ""
-    producer: str = ""
-    loss: float = 1.0
-    recovery: Recovery = Recovery()
-
-    type = "site_outage"
-
-
-@dataclass(frozen=True)
-class CyberIncident(Shock):
-    """A full outage of a site (``item`` + ``producer``) or of every site of a ``firm``'s country for
-    ``item``, for ``duration`` days, then restored along ``restore``."""
-
-    item: str | None = None
-    producer: str | None = None
-    firm: str | None = None
-    duration: int = 1
-    loss: float = 1.0
-    restore: Recovery = Recovery("step", 0)
-
-    type = "cyber_incident"
-
-
-@dataclass(frozen=True)
-class Disaster(Shock):
-    """A country or region loses ``severity`` of its capacity for ``items`` (``all`` or a list)."""
-
-    country: str | None = None
-    region: str | None = None
-    items: tuple[str, ...] | None = None
-    severity: float = 0.5
-    recovery: Recovery = Recovery()
-
-    type = "disaster"
-
-
-@dataclass(frozen=True)
-class DemandSurge(Shock):
-    """Demand for ``item`` rises to ``factor`` times its baseline from ``start`` to ``end``."""
-
-    item: str = ""
-    factor: float = 1.0
-    end: int | None = None
-
-    type = "demand_surge"
-
-    def end_day(self) -> int | None:
-        return self.end
-
-
-@dataclass(frozen=True)
-class Blockade(Shock):
-    """Every link into and out of ``country`` (not its domestic links) carries only ``licence`` of its
-    baseline flow from ``start`` to ``end`` (a naval blockade or quarantine)."""
-
-    country: str = ""
-    end: int | None = None
-    licence: float = 0.0
-    inbound: bool = True
-
-    type = "blockade"
-
-    def end_day(self) -> int | None:
-        return self.end
-
-
-@dataclass(frozen=True)
-class StockpileRelease:
-    """Strategic stocks of ``item`` (held by ``holder``, or all holders) released from ``start``."""
-
-    item: str
-    holder: str | None = None
-    start: int = 0
-
-
-ALLOCATIONS = ("willingness_to_pay", "proportional")
-"""Who is cut in a shortage: outside uses that pay less than the chain first, or everyone alike."""
-
-
-@dataclass(frozen=True)
-class Policies:
-    """Responses: rationing rule, who is cut, coalition-first priority, re-sourcing, stockpile release.
-
-    ``ramp_up_days`` and ``surge_capacity`` are ``None`` unless the scenario sets them: the atlas's
-    per-item ``dynamics`` (ramp days, spare capacity) apply then, else 30 days and no surge.
-    """
-
-    rationing: str = "proportional"
-    coalition_first: str | None = None
-    resourcing: bool = True
-    ramp_up_days: int | None = None
-    surge_capacity: float | None = None
-    stockpile_release: tuple[StockpileRelease, ...] = ()
-    allocation: str = "willingness_to_pay"
-
 
 @dataclass(frozen=True)
 class Check:
@@ -363,8 +177,6 @@ MAX_INTEGER = 10**18
 """Largest whole number read (in absolute value); day counts have far lower bounds of their own."""
 MAX_HORIZON_DAYS = 7_305
 """Longest horizon: 20 years of days."""
-MAX_DAYS = 36_525
-"""Largest other day count (start, end, duration, recovery days, delays, ramp-up): 100 years."""
 
 _FLOAT_EXP = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)[eE][-+]?[0-9]+$")
 _NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
@@ -656,12 +468,6 @@ def _num(v: float) -> str:
     return str(v) if isinstance(v, int) and abs(v) < 10**15 else f"{float(v):g}"
 
 
-def _show(v: Any) -> str:
-    """A value for a message, cut short."""
-    text = repr(v)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def _in_years(days: int, unit: str) -> str:
     return f" ({days / 365.25:g} years)" if unit == "days" and days >= 3650 else ""
 
@@ -676,151 +482,29 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
 
 # --------------------------------------------------------------------------- parsing
 
-_COMMON = ("type", "start", "note", "source")
-
-
-def _recovery(r: _Reader, v: Any, path: tuple, default: Recovery) -> Recovery:
-    if v is None:
-        return default
-    if isinstance(v, str):
-        v = {"profile": v}
-    m = r.mapping(v, path, ("profile", "days", "delay"))
-    profile = r.string(m, "profile", path, default.profile, choices=RECOVERY_PROFILES)
-    days = r.integer(m, "days", path, None, minimum=0)
-    delay = r.integer(m, "delay", path, 0, minimum=0)
-    if profile in ("linear", "exponential", "step") and days is None:
-        r.bad(path + ("profile",), f"recovery profile '{profile}' needs 'days'")
-    return Recovery(profile or "none", days, delay or 0)
-
-
-def _check_end(r: _Reader, start: int | None, end: int | None, path: tuple, key: str = "end") -> None:
-    if start is not None and end is not None and end <= start:
-        r.bad(path + (key,), f"{key} (day {end}) must come after start (day {start})")
-
-
 def _shock(r: _Reader, data: Any, path: tuple) -> Shock | None:
+    """A shock read by its type's declaration (:mod:`paxsilica.scenarios.declare`)."""
     if not isinstance(data, dict):
         r.bad(path, f"a shock must be a mapping with a 'type', got {data!r}")
         return None
-    t = r.string(data, "type", path, required=True, choices=SHOCK_TYPES)
+    t = r.string(data, "type", path, required=True, choices=shock_types())
     if t is None:
         return None
+    cls = SHOCKS[t]
     where = Where(r.file, r.line(path))
-    start = r.integer(data, "start", path, 0)
-    if t == "export_ban":
-        m = r.mapping(data, path, _COMMON + ("exporter", "items", "destinations", "end", "licence", "licence_fraction"))
-        dest = _destinations(r, m.get("destinations", "all"), path + ("destinations",))
-        end = r.integer(m, "end", path)
-        _check_end(r, start, end, path)
-        lic_key = "licence_fraction" if "licence_fraction" in m else "licence"
-        return ExportBan(start or 0, where, exporter=r.string(m, "exporter", path, "", required=True) or "",
-                         items=("all",) if m.get("items") == "all" else (r.strings(m, "items", path, required=True) or ()),
-                         destinations=dest, end=end,
-                         licence=r.number(m, lic_key, path, 0.0, lo=0, hi=1, what="licence fraction") or 0.0)
-    if t == "chokepoint_closure":
-        m = r.mapping(data, path, _COMMON + ("chokepoint", "duration", "mode"))
-        dur = r.integer(m, "duration", path, None, minimum=1)
-        return ChokepointClosure(start or 0, where, chokepoint=r.string(m, "chokepoint", path, "", required=True) or "",
-                                 duration=dur, mode=r.string(m, "mode", path, "reroute", choices=CHOKEPOINT_MODES) or "reroute")
-    if t == "site_outage":
-        m = r.mapping(data, path, _COMMON + ("item", "producer", "loss", "recovery"))
-        return SiteOutage(start or 0, where, item=r.string(m, "item", path, "", required=True) or "",
-                          producer=r.string(m, "producer", path, "", required=True) or "",
-                          loss=_req_num(r, m, "loss", path, "capacity loss"),
-                          recovery=_recovery(r, m.get("recovery"), path + ("recovery",), Recovery()))
-    if t == "cyber_incident":
-        m = r.mapping(data, path, _COMMON + ("item", "producer", "firm", "duration", "loss", "restore"))
-        item = r.string(m, "item", path)
-        producer = r.string(m, "producer", path)
-        firm = r.string(m, "firm", path)
-        if firm is None and (item is None or producer is None):
-            r.bad(path, "a cyber incident needs a site ('item' and 'producer') or a 'firm'")
-        dur = r.integer(m, "duration", path, None, required=True, minimum=1)
-        return CyberIncident(start or 0, where, item=item, producer=producer, firm=firm, duration=dur or 1,
-                             loss=r.number(m, "loss", path, 1.0, lo=0, hi=1, what="capacity loss") or 1.0,
-                             restore=_recovery(r, m.get("restore"), path + ("restore",), Recovery("step", 0)))
-    if t == "disaster":
-        m = r.mapping(data, path, _COMMON + ("country", "region", "items", "severity", "recovery"))
-        country, region = r.string(m, "country", path), r.string(m, "region", path)
-        if (country is None) == (region is None):
-            r.bad(path, "a disaster needs exactly one of 'country' or 'region'")
-        items = m.get("items", "all")
-        items_t = None if items == "all" else r.strings(m, "items", path)
-        return Disaster(start or 0, where, country=country, region=region, items=items_t,
-                        severity=_req_num(r, m, "severity", path, "severity"),
-                        recovery=_recovery(r, m.get("recovery"), path + ("recovery",), Recovery()))
-    if t == "demand_surge":
-        m = r.mapping(data, path, _COMMON + ("item", "factor", "end"))
-        end = r.integer(m, "end", path)
-        _check_end(r, start, end, path)
-        factor = r.number(m, "factor", path, None, required=True, lo=0, what="demand factor")
-        return DemandSurge(start or 0, where, item=r.string(m, "item", path, "", required=True) or "",
-                           factor=1.0 if factor is None else factor, end=end)
-    if t == "blockade":
-        m = r.mapping(data, path, _COMMON + ("country", "end", "licence", "inbound"))
-        end = r.integer(m, "end", path)
-        _check_end(r, start, end, path)
-        return Blockade(start or 0, where, country=r.string(m, "country", path, "", required=True) or "",
-                        end=end, licence=r.number(m, "licence", path, 0.0, lo=0, hi=1, what="licence fraction") or 0.0,
-                        inbound=r.boolean(m, "inbound", path, True))
-    return None  # pragma: no cover - choices checked above
-
-
-def _req_num(r: _Reader, m: dict, key: str, path: tuple, what: str) -> float:
-    v = r.number(m, key, path, None, required=True, lo=0, hi=1, what=f"{what} (a fraction)")
-    return 0.0 if v is None else v
-
-
-def _destinations(r: _Reader, v: Any, path: tuple) -> Destinations:
-    if v is None or v == "all":
-        return Destinations("all")
-    if isinstance(v, list):
-        return Destinations("list", countries=tuple(str(x).strip() for x in v))
-    if isinstance(v, dict):
-        m = r.mapping(v, path, ("outside", "only"))
-        if "outside" in m:
-            return Destinations("outside", group=r.string(m, "outside", path))
-        if "only" in m:
-            return Destinations("list", countries=r.strings(m, "only", path) or ())
-    r.bad(path, f"destinations must be 'all', a list of countries, or {{outside: GROUP}}; got {_show(v)}")
-    return Destinations("all")
+    start = KINDS["days"].read(r, data, "start", path, START, 0)
+    m = r.mapping(data, path, COMMON_FIELDS + allowed_fields(cls))
+    shock = cls(start or 0, where, **read_fields(r, cls, m, path, start=start))
+    for field_, reason in shock.problems():
+        r.bad(path + ((field_,) if field_ else ()), reason)
+    return shock
 
 
 def _policies(r: _Reader, v: Any, path: tuple) -> Policies:
     if v is None:
         return Policies()
-    m = r.mapping(v, path, ("rationing", "coalition_first", "resourcing", "ramp_up_days",
-                            "surge_capacity", "stockpile_release", "allocation"))
-    res = m.get("resourcing", True)
-    ramp: int | None = None
-    surge: float | None = None
-    if isinstance(res, dict):
-        rm = r.mapping(res, path + ("resourcing",), ("enabled", "ramp_up_days", "surge_capacity"))
-        enabled = r.boolean(rm, "enabled", path + ("resourcing",), True)
-        ramp = r.integer(rm, "ramp_up_days", path + ("resourcing",), None, minimum=0)
-        surge = r.number(rm, "surge_capacity", path + ("resourcing",), None, lo=0, what="surge capacity")
-    else:
-        enabled = r.boolean(m, "resourcing", path, True)
-    ramp = r.integer(m, "ramp_up_days", path, ramp, minimum=0)
-    surge = r.number(m, "surge_capacity", path, surge, lo=0, what="surge capacity")
-    releases = []
-    sr = m.get("stockpile_release")
-    if sr is not None:
-        if not isinstance(sr, list):
-            sr = [sr]
-        for i, x in enumerate(sr):
-            p = path + ("stockpile_release", i)
-            if isinstance(x, str):
-                releases.append(StockpileRelease(x))
-                continue
-            xm = r.mapping(x, p, ("item", "holder", "start"))
-            releases.append(StockpileRelease(r.string(xm, "item", p, "", required=True) or "",
-                                             r.string(xm, "holder", p), r.integer(xm, "start", p, 0) or 0))
-    return Policies(rationing=r.string(m, "rationing", path, "proportional", choices=RATIONING_RULES) or "proportional",
-                    coalition_first=r.string(m, "coalition_first", path), resourcing=enabled,
-                    ramp_up_days=ramp, surge_capacity=surge, stockpile_release=tuple(releases),
-                    allocation=r.string(m, "allocation", path, "willingness_to_pay", choices=ALLOCATIONS)
-                    or "willingness_to_pay")
+    m = r.mapping(v, path, allowed_fields(Policies))
+    return Policies(**read_fields(r, Policies, m, path))
 
 
 CHECK_MEASURES = ("loss_pct", "min_level")
@@ -920,20 +604,42 @@ def parse_scenario(text: str, file: str = "<scenario>") -> Scenario:
 # --------------------------------------------------------------------------- atlas checks
 
 
+ATLAS_NAMES: dict[str, tuple[str, Callable[[Any], set[str]]]] = {
+    "item": ("item", lambda a: set(a["items"]["item"].dropna())),
+    "country": ("country", lambda a: _countries(a)),
+    "country_or_group": ("country", lambda a: _countries(a) | _groups(a)),
+    "producer": ("producer", lambda a: _countries(a) | _firms(a)),
+    "firm": ("firm", lambda a: _firms(a)),
+    "group": ("group", lambda a: _groups(a)),
+    "region": ("region", lambda a: set(a["countries"]["region"].dropna())),
+    "chokepoint": ("chokepoint", lambda a: set(a["chokepoints"]["chokepoint"].dropna())),
+}
+"""What a declared field may ``refer`` to: the word used in messages and the atlas's names of it."""
+
+
+def _countries(atlas: Any) -> set[str]:
+    prod = atlas["production"]
+    return (set(atlas["countries"]["iso3"].dropna()) | {"ROW"}
+            | set(prod.loc[prod["producer_type"] != "firm", "producer"].dropna()))
+
+
+def _firms(atlas: Any) -> set[str]:
+    prod = atlas["production"]
+    return set(atlas["firms"]["firm"].dropna()) | set(prod.loc[prod["producer_type"] == "firm", "producer"].dropna())
+
+
+def _groups(atlas: Any) -> set[str]:
+    return set(atlas["groups"]["group"].dropna())
+
+
 def check_against_atlas(scenario: Scenario, atlas: Any) -> list[Problem]:
     """Problems of a scenario with respect to an atlas: unknown items, countries, groups, regions,
     chokepoints, firms and sites, each with close matches suggested.
 
+    Every field whose declaration ``refers`` to atlas names is checked (:data:`ATLAS_NAMES`).
     Returns an empty list when the scenario fits the atlas.
     """
-    items = set(atlas["items"]["item"].dropna())
-    countries = set(atlas["countries"]["iso3"].dropna()) | {"ROW"}
-    prod = atlas["production"]
-    countries |= set(prod.loc[prod["producer_type"] != "firm", "producer"].dropna())
-    groups = set(atlas["groups"]["group"].dropna())
-    regions = set(atlas["countries"]["region"].dropna())
-    chokepoints = set(atlas["chokepoints"]["chokepoint"].dropna())
-    firms = set(atlas["firms"]["firm"].dropna()) | set(prod.loc[prod["producer_type"] == "firm", "producer"].dropna())
+    known: dict[str, set[str]] = {}
     problems: list[Problem] = []
     lines = scenario.lines
 
@@ -942,45 +648,22 @@ def check_against_atlas(scenario: Scenario, atlas: Any) -> list[Problem]:
             path = path[:-1]
         return lines.get(path)
 
-    def check(value: str | None, known: set[str], kind: str, path: tuple) -> None:
-        if value is None or value in known:
+    def check(value: str, refers: str, path: tuple) -> None:
+        word, names = ATLAS_NAMES[refers]
+        if refers not in known:
+            known[refers] = names(atlas)
+        if value in known[refers]:
             return
-        hint = _suggest(value, sorted(known)) if known else f" (the atlas has no {kind}s)"
-        problems.append(Problem(scenario.file, line(path), ".".join(map(str, path)), f"unknown {kind} '{value}'{hint}"))
+        if isinstance(path[-1], int) and path not in lines and path[:-1] in lines:
+            path = path[:-1]  # a single name written without a list
+        hint = _suggest(value, sorted(known[refers])) if known[refers] else f" (the atlas has no {word}s)"
+        problems.append(Problem(scenario.file, line(path), ".".join(map(str, path)), f"unknown {word} '{value}'{hint}"))
 
     for i, s in enumerate(scenario.shocks):
-        p = ("shocks", i)
-        if isinstance(s, ExportBan):
-            check(s.exporter, countries, "country", p + ("exporter",))
-            for j, it in enumerate(s.items):
-                if it != "all":
-                    check(it, items, "item", p + ("items", j) if (p + ("items", j)) in lines else p + ("items",))
-            if s.destinations.kind == "outside":
-                check(s.destinations.group, groups, "group", p + ("destinations", "outside"))
-            for j, c in enumerate(s.destinations.countries):
-                check(c, countries | groups, "country", p + ("destinations", j))
-        elif isinstance(s, ChokepointClosure):
-            check(s.chokepoint, chokepoints, "chokepoint", p + ("chokepoint",))
-        elif isinstance(s, SiteOutage):
-            check(s.item, items, "item", p + ("item",))
-            check(s.producer, countries | firms, "producer", p + ("producer",))
-        elif isinstance(s, CyberIncident):
-            check(s.item, items, "item", p + ("item",))
-            check(s.producer, countries | firms, "producer", p + ("producer",))
-            check(s.firm, firms, "firm", p + ("firm",))
-        elif isinstance(s, Disaster):
-            check(s.country, countries, "country", p + ("country",))
-            check(s.region, regions, "region", p + ("region",))
-            for j, it in enumerate(s.items or ()):
-                check(it, items, "item", p + ("items", j) if (p + ("items", j)) in lines else p + ("items",))
-        elif isinstance(s, DemandSurge):
-            check(s.item, items, "item", p + ("item",))
-        elif isinstance(s, Blockade):
-            check(s.country, countries, "country", p + ("country",))
-    pol = scenario.policies
-    check(pol.coalition_first, groups, "group", ("policies", "coalition_first"))
-    for j, rel in enumerate(pol.stockpile_release):
-        check(rel.item, items, "item", ("policies", "stockpile_release", j, "item"))
+        for value, refers, path in references(s, ("shocks", i)):
+            check(value, refers, path)
+    for value, refers, path in references(scenario.policies, ("policies",)):
+        check(value, refers, path)
     return problems
 
 
