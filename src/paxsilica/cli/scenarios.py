@@ -18,6 +18,7 @@ from rich.table import Table
 from ..services import stress as svc
 from ..services.context import ServiceContext
 from .common import OutputFormat, console, current_atlas, emit, err_console
+from .common import context as common_context
 
 app = typer.Typer(help="Stress scenarios: list, show and validate built-ins or your own YAML files.",
                   no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,7 +29,7 @@ FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output 
 def context() -> ServiceContext:
     """The service context of a command: the ``--atlas`` atlas, validated (an invalid one is refused
     with its problems printed, :func:`~paxsilica.cli.common.current_atlas`)."""
-    return ServiceContext(source=current_atlas(), validate=False)
+    return common_context(current_atlas())
 
 
 def scenarios_table() -> pd.DataFrame:

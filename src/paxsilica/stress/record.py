@@ -19,31 +19,8 @@ import pandas as pd
 
 from ..errors import InputError
 from ..fsutil import atomic_replace_dir, fsync_path, shared_mode
+from ..serialize import to_jsonable
 from .measure import SURVIVE_THRESHOLD, StressResult
-
-
-def _jsonable(v: Any) -> Any:
-    """Fallback until :mod:`paxsilica.serialize` lands: NaN and ±inf → None, numpy → Python (remove then)."""
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, np.ndarray):
-        return [_jsonable(x) for x in v.tolist()]
-    if isinstance(v, np.generic):
-        return v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
-def to_jsonable(v: Any) -> Any:
-    """The one serializer (:func:`paxsilica.serialize.to_jsonable`) where it exists."""
-    try:
-        from ..serialize import to_jsonable as one
-    except ImportError:
-        return _jsonable(v)
-    return one(v)
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
