@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from ..atlas import FORMATS, SCHEMA, TABLE_ORDER, Atlas, read_atlas, validate, write_atlas
+from ..atlas.io import check_atlas_folder
 from ..atlas.schema import schema_markdown
 from ..errors import InputError, NotFoundError
 from .common import OutputFormat, console, current_atlas, emit, err_console
@@ -17,6 +18,9 @@ from .common import OutputFormat, console, current_atlas, emit, err_console
 app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="Write into a folder that holds other files: only the atlas tables are replaced, "
+                    "nothing else is touched.")]
 
 
 @app.command("validate")
@@ -145,11 +149,12 @@ def export_cmd(
     to: Annotated[Path, typer.Option("--to", help="File (.xlsx, .json, .graphml) or folder (CSV; .parquet).")],
     fmt: Annotated[str | None, typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)} "
                                             "(default: from the suffix of --to; none: a CSV folder).")] = None,
+    force: ForceOpt = False,
 ) -> None:
-    """Write the atlas in another format (atomically: nothing is half-written)."""
+    """Write the atlas in another format (atomically: nothing is half-written, nothing else deleted)."""
     fmt = export_format(to, fmt)
     atlas = current_atlas(validate=False)
-    path = write_atlas(atlas, to, fmt)
+    path = write_atlas(atlas, to, fmt, force=force)
     _share_permissions(Path(path))
     console.print(f"wrote atlas '{atlas.name}' (version {atlas.version}) as {fmt} to {path}")
 
@@ -220,6 +225,7 @@ def import_cmd(
     paths: Annotated[list[Path], typer.Argument(help="Files in the publisher's own format.")],
     into: Annotated[Path, typer.Option("--into", help="Atlas folder to create or merge into (CSV).")],
     option: Annotated[list[str] | None, typer.Option("--option", "-o", help="Importer option NAME=VALUE.")] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Read publisher files (USGS, WMD, WGI, BACI, Epoch, CSET, WPI, firm tables) into an atlas folder."""
     from ..importers import IMPORTERS
@@ -230,14 +236,12 @@ def import_cmd(
     for p in paths:
         if not p.exists():
             raise InputError("no such file", file=str(p))
+    check_atlas_folder(into, "csv", force)  # refuse a foreign folder before the (long) import
     tables = IMPORTERS[kind].run(list(paths), **_parse_options(option or []))
-    existing = read_atlas(into) if into.exists() and any(into.glob("*.csv")) else None
-    atlas = merge_into(existing, {k: v for k, v in tables.items() if k in SCHEMA}, name=into.name)
-    write_atlas(atlas, into, "csv")
-    extra = sorted(set(tables) - set(SCHEMA))
-    for k in extra:
-        df = tables[k]
-        df.to_csv(into / f"{k}.extra.csv", index=False, lineterminator="\n")
+    existing = read_atlas(into) if any((into / f"{t}.csv").is_file() for t in TABLE_ORDER) else None
+    atlas = merge_into(existing, {k: v for k, v in tables.items() if k in SCHEMA}, name=into.resolve().name)
+    write_atlas(atlas, into, "csv", force=force,
+                extras={k: v for k, v in tables.items() if k not in SCHEMA})
     counts = ", ".join(f"{k}: {len(v)}" for k, v in tables.items())
     console.print(f"imported {kind} ({counts}) into {into}")
     n = len(validate(atlas))
