@@ -32,7 +32,7 @@ def budget(full: int) -> settings:
     n = max(5, round(full * SCALE))
     return settings(max_examples=n, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.filter_too_much])
+                                           HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
 
 
 class Hang(Exception):
@@ -46,7 +46,7 @@ def time_limit(seconds: float = CASE_SECONDS) -> Iterator[None]:
     SIGALRM interrupts a blocking read too (a FIFO named like a table): Python retries the system
     call after running the handler, and the handler raises.
     """
-    def on_alarm(signum, frame):  # noqa: ARG001
+    def on_alarm(signum, frame):
         raise Hang(f"case still running after {seconds:g} s")
 
     old = signal.signal(signal.SIGALRM, on_alarm)
@@ -66,3 +66,16 @@ def located(message: str, *names: str) -> bool:
     """True when an error message says where: one of ``names`` (a file, an option, a field) appears."""
     low = message.lower()
     return any(n and n.lower() in low for n in names)
+
+
+def _summary() -> None:
+    if OUTCOMES:
+        import sys
+
+        rows = ", ".join(f"{k} {v}" for k, v in sorted(OUTCOMES.items()))
+        print(f"\nfuzz outcomes ({sum(OUTCOMES.values())} cases): {rows}", file=sys.stderr)
+
+
+import atexit  # noqa: E402
+
+atexit.register(_summary)

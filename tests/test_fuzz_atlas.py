@@ -201,7 +201,7 @@ def _classify(suite: str, folder: Path, invalid: bool, what: str) -> None:
 
 
 @given(case=csv_cases())
-@budget(900)
+@budget(200)
 def test_fuzz_csv_atlas(case) -> None:
     table, kind, writer, invalid = case
     with tempfile.TemporaryDirectory() as tmp, time_limit():
@@ -233,7 +233,7 @@ def parquet_cases(draw):
 
 
 @given(case=parquet_cases())
-@budget(250)
+@budget(80)
 def test_fuzz_parquet_atlas(case) -> None:
     table, col, values, invalid = case
     with tempfile.TemporaryDirectory() as tmp, time_limit():
@@ -255,7 +255,7 @@ def test_fuzz_parquet_atlas(case) -> None:
 
 
 @given(table=st.sampled_from(TABLES), data=st.data())
-@budget(120)
+@budget(50)
 def test_fuzz_xlsx_atlas(table, data) -> None:
     frames = tiny_frames()
     df = frames[table].astype(object)
@@ -275,6 +275,59 @@ def test_fuzz_xlsx_atlas(table, data) -> None:
             for t, f in frames.items():
                 f.to_excel(xw, sheet_name=t, index=False, inf_rep="inf")
         _classify("atlas-xlsx", wb, invalid, f"{table} sheet {col}={value!r} dup={dup}")
+
+
+# ------------------------------------------------- one table, many cells: the typed-cell invariants
+
+ALL_TABLES = sorted(SCHEMA)
+
+
+@st.composite
+def table_cells(draw):
+    """A raw table of any schema table with 1-4 rows of nasty or random cells (all columns)."""
+    table = draw(st.sampled_from(ALL_TABLES))
+    cols = SCHEMA[table].column_names
+    n = draw(st.integers(1, 4))
+    cell = st.sampled_from(NASTY_NUMBERS + NASTY_TEXT) | st.text(max_size=10) | st.integers().map(str) \
+        | st.floats(allow_nan=True, allow_infinity=True).map(repr)
+    raw = pd.DataFrame({c: draw(st.lists(cell, min_size=n, max_size=n)) for c in cols}, dtype=object)
+    return table, raw
+
+
+@given(case=table_cells())
+@budget(800)
+def test_fuzz_table_cells(case) -> None:
+    """Every cell is either typed within its column's bounds or reported at its row and column."""
+    from paxsilica.atlas.parse import MAX_FLOAT, MAX_INT, parse_table
+    from paxsilica.atlas.validate import _check_columns
+
+    table, raw = case
+    with time_limit():
+        typed, problems = parse_table(table, raw.copy(), file=f"{table}.csv")
+        problems += _check_columns(SCHEMA[table], typed, f"{table}.csv", 2)
+    flagged = {(p.row, p.column) for p in problems}
+    for p in problems:
+        assert p.file == f"{table}.csv" and p.row is not None and p.column in SCHEMA[table].column_names, p
+    for col in SCHEMA[table].columns:
+        if col.dtype not in ("float", "int"):
+            continue
+        for i, raw_value in enumerate(raw[col.name]):
+            value = typed[col.name].iloc[i]
+            text = str(raw_value).strip().replace(",", "")
+            if pd.isna(value):
+                # blank, or unreadable and then reported
+                assert text == "" or (i + 2, col.name) in flagged, (table, col.name, raw_value)
+                continue
+            v = float(value)
+            assert math.isfinite(v), (table, col.name, raw_value)
+            assert abs(v) <= (MAX_INT if col.dtype == "int" else MAX_FLOAT)
+            lo = -math.inf if col.minimum is None else col.minimum
+            hi = math.inf if col.maximum is None else col.maximum
+            if not lo <= v <= hi:
+                assert (i + 2, col.name) in flagged, (table, col.name, raw_value)
+            if text.lower().lstrip("+-") in {"nan", "inf", "infinity"}:
+                pytest.fail(f"{table}.{col.name}: {raw_value!r} read as the number {v}")
+    record("table-cells", "error" if problems else "ok")
 
 
 # ------------------------------------------------------------------ the reported cases, by hand

@@ -18,6 +18,7 @@ first bad line and raises :class:`paxsilica.errors.InputError` naming the file, 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,9 +93,12 @@ def _read(path: Path, fields: list[tuple[str, str]], n_required: int,
     for f, _ in fields[n_required:]:
         dtypes[f] = np.float64  # optional ints may be missing (NaN); checked below
     try:
-        df = pd.read_csv(path, sep=r"\s+", header=None, names=names, dtype=dtypes, engine="c",
-                         skip_blank_lines=True, comment=None, on_bad_lines="error")
-    except (ValueError, OverflowError, pd.errors.ParserError, UnicodeDecodeError):
+        with warnings.catch_warnings():
+            # "nan" or "inf" in an integer column is a cast warning in pandas: a bad line all the same
+            warnings.simplefilter("error", RuntimeWarning)
+            df = pd.read_csv(path, sep=r"\s+", header=None, names=names, dtype=dtypes, engine="c",
+                             skip_blank_lines=True, comment=None, on_bad_lines="error")
+    except (ValueError, OverflowError, RuntimeWarning, pd.errors.ParserError, UnicodeDecodeError):
         _scan(path, fields, n_required, check)
         raise  # pragma: no cover - _scan always raises
     except pd.errors.EmptyDataError:
