@@ -376,9 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     import paxsilica.logistics.cache
     import paxsilica.stress  # noqa: F401 - imported once here, not in every child
     from paxsilica.atlas import bundled_atlas
-    from paxsilica.logistics.network import _graph
-
     from paxsilica.cli.common import atlas_problems
+    from paxsilica.logistics.network import _graph
 
     atlas_problems(bundled_atlas())  # read and validated once: every child would do it again
     _graph()  # searoute's graph, likewise
