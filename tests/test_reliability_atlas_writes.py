@@ -122,3 +122,23 @@ def test_export_to_a_file_path_that_is_a_folder(tmp_path: Path) -> None:
     (tmp_path / "x.xlsx").mkdir()
     r = run("atlas", "export", "--to", str(tmp_path / "x.xlsx"))
     assert r.exit_code == 1 and "is a folder" in r.stderr
+
+
+def test_export_files_get_normal_permissions_and_force_leaves_others_alone(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        out = tmp_path / "a"
+        assert run("atlas", "export", "--to", str(out)).exit_code == 0
+        assert (out / "items.csv").stat().st_mode & 0o777 == 0o644
+        assert out.stat().st_mode & 0o777 == 0o755
+        mine = tmp_path / "mine"
+        mine.mkdir()
+        (mine / "secret.txt").write_text("x")
+        os.chmod(mine / "secret.txt", 0o600)
+        assert run("atlas", "export", "--to", str(mine), "--force").exit_code == 0
+        assert (mine / "secret.txt").stat().st_mode & 0o777 == 0o600  # not the command's file
+        assert (tmp_path / "b.xlsx").exists() is False
+        assert run("atlas", "export", "--to", str(tmp_path / "b.xlsx")).exit_code == 0
+        assert (tmp_path / "b.xlsx").stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(umask)

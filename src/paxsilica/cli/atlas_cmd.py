@@ -133,17 +133,6 @@ def export_format(to: Path, fmt: str | None) -> str:
     return SUFFIX_FORMATS.get(suffix, "csv")
 
 
-def _share_permissions(path: Path) -> None:
-    """Give written files the user's normal permissions (temporary files are created 0600)."""
-    import os
-
-    umask = os.umask(0)
-    os.umask(umask)
-    paths = [path] + (sorted(path.rglob("*")) if path.is_dir() else [])
-    for p in paths:
-        os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~umask)
-
-
 @app.command("export")
 def export_cmd(
     to: Annotated[Path, typer.Option("--to", help="File (.xlsx, .json, .graphml) or folder (CSV; .parquet).")],
@@ -154,8 +143,7 @@ def export_cmd(
     """Write the atlas in another format (atomically: nothing is half-written, nothing else deleted)."""
     fmt = export_format(to, fmt)
     atlas = current_atlas(validate=False)
-    path = write_atlas(atlas, to, fmt, force=force)
-    _share_permissions(Path(path))
+    path = write_atlas(atlas, to, fmt, force=force)  # files get the user's normal permissions
     console.print(f"wrote atlas '{atlas.name}' (version {atlas.version}) as {fmt} to {path}")
 
 
