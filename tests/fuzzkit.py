@@ -68,14 +68,8 @@ def located(message: str, *names: str) -> bool:
     return any(n and n.lower() in low for n in names)
 
 
-def _summary() -> None:
-    if OUTCOMES:
-        import sys
 
-        rows = ", ".join(f"{k} {v}" for k, v in sorted(OUTCOMES.items()))
-        print(f"\nfuzz outcomes ({sum(OUTCOMES.values())} cases): {rows}", file=sys.stderr)
-
-
-import atexit  # noqa: E402
-
-atexit.register(_summary)
+def summary() -> str:
+    """The outcome counts so far, one line (for a failing case's message or a debugging print)."""
+    rows = ", ".join(f"{k} {v}" for k, v in sorted(OUTCOMES.items()))
+    return f"fuzz outcomes ({sum(OUTCOMES.values())} cases): {rows}"
