@@ -10,6 +10,7 @@ an infinity or a negative count accepted) fails the case. Scenario files are fuz
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import math
 import re
@@ -388,7 +389,10 @@ def cli_cases(draw):
 
 
 def _tiny_dir() -> Path:
+    import atexit
+
     d = Path(tempfile.mkdtemp(prefix="paxsilica-fuzz-tiny-"))
+    atexit.register(shutil.rmtree, d, True)
     write_atlas(Atlas.from_frames(tiny_frames(), name="tiny"), d / "atlas")
     return d / "atlas"
 
@@ -403,7 +407,8 @@ def test_fuzz_cli_surface(guard, case, tiny: bool) -> None:
     path, args, fuzzed = case
     if TINY is None:
         TINY = _tiny_dir()
-    with tempfile.TemporaryDirectory() as tmp, time_limit():
+    # relative paths the fuzzer draws ("CHN", "ore", ",") land in the case's own folder
+    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp), time_limit():
         work = Path(tmp)
         (work / "README").write_text("the user's own file\n")
         args = [a.replace("OUT", str(work / "out")).replace("MISSING", str(work / "missing"))
