@@ -136,6 +136,10 @@ class Atlas:
                 df = df.sort_values(key, kind="mergesort", na_position="last")
             h.update(tname.encode())
             h.update(df.to_csv(index=False, lineterminator="\n", float_format="%.12g").encode())
+        # a cell that could not be read is blank in the table; without this an atlas with an
+        # unreadable cell would share the version (and cached validation) of one with a blank cell
+        for p in sorted(self.load_problems, key=str):
+            h.update(str(p).encode())
         return h.hexdigest()
 
     def summary(self) -> dict:

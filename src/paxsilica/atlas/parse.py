@@ -41,15 +41,44 @@ def _blank(values: pd.Series) -> pd.Series:
     return values.isna() | as_text.eq("").fillna(True)
 
 
+MAX_INT = 2**53
+"""Largest whole number a cell may hold: every count, year and id fits exactly in a float64."""
+
+MAX_FLOAT = 1e15
+"""Largest magnitude of a numeric cell: no quantity of the AI stack comes near it (world copper
+output is about 2e7 t), and squares and products of such values stay finite."""
+
+MAX_REPORTED_CHARS = 60
+"""Raw values quoted in a problem are cut to this many characters."""
+
+
+def _shown(raw: object) -> str:
+    text = repr(raw)
+    return text if len(text) <= MAX_REPORTED_CHARS else text[: MAX_REPORTED_CHARS - 1] + "…"
+
+
+def _not_scalar(values: pd.Series) -> np.ndarray:
+    """Cells holding a list, mapping, array or bytes (a nested Parquet column, a JSON-ish import)."""
+    if values.dtype != object:
+        return np.zeros(len(values), dtype=bool)
+    return np.fromiter((isinstance(v, list | tuple | dict | set | np.ndarray | bytes | bytearray)
+                        for v in values.to_numpy()), dtype=bool, count=len(values))
+
+
 def _convert(col: Column, values: pd.Series, file: str, row_base: int) -> tuple[pd.Series, list[Problem]]:
     problems: list[Problem] = []
-    blank = _blank(values)
     positions = range(len(values))
 
     def bad(mask, what: str) -> None:
         for pos, is_bad, raw in zip(positions, np.asarray(mask), values.to_numpy(), strict=True):
             if is_bad:
-                problems.append(Problem(file, pos + row_base, col.name, f"{what}: {raw!r}"))
+                problems.append(Problem(file, pos + row_base, col.name, f"{what}: {_shown(raw)}"))
+
+    nested = _not_scalar(values)
+    if nested.any():
+        bad(nested, "not a single value")
+        values = values.mask(nested, None)
+    blank = _blank(values)
 
     if col.dtype in ("str", "date"):
         out = values.astype("string").str.strip()
@@ -61,12 +90,22 @@ def _convert(col: Column, values: pd.Series, file: str, row_base: int) -> tuple[
         else:
             text = values.astype("string").str.strip().str.replace(",", "", regex=False)
             num = pd.to_numeric(text.mask(blank.to_numpy(dtype=bool), pd.NA), errors="coerce").astype("float64")
+        # NaN read from text ("nan") is not a blank: the writer meant something, say what is wrong
         bad(num.isna().to_numpy() & ~blank.to_numpy(dtype=bool), "not a number")
+        arr = num.to_numpy(dtype="float64", na_value=np.nan)
+        infinite = np.isinf(arr)
+        bad(infinite, "not a finite number")
+        num = num.mask(infinite)
         if col.dtype == "float":
-            return num, problems
-        frac = num.notna().to_numpy() & (num.fillna(0) % 1 != 0).to_numpy()
+            too_big = np.abs(np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)) > MAX_FLOAT
+            bad(too_big, f"magnitude above {MAX_FLOAT:g}")
+            return num.mask(too_big), problems
+        finite = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
+        too_big = np.abs(finite) > MAX_INT
+        bad(too_big, f"whole number above {MAX_INT:g} in magnitude")
+        frac = ~too_big & (finite % 1 != 0)
         bad(frac, "not a whole number")
-        num = num.mask(frac)
+        num = num.mask(frac | too_big)
         return num.round().astype("Int64"), problems
     if col.dtype == "bool":
         if pd.api.types.is_bool_dtype(values.dtype):

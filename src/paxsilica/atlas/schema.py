@@ -11,6 +11,7 @@ Dtypes are logical: ``str`` (string id or text), ``float``, ``int``, ``bool``, `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 
 STAGES: dict[str, str] = {
     "raw_material": "mined or extracted raw material (ores, concentrates, natural gas, crude helium)",
@@ -489,3 +490,58 @@ def schema_markdown() -> str:
     out += ["## Stages", ""] + [f"- `{k}`: {v}" for k, v in STAGES.items()]
     out += ["", "## Units", ""] + [f"- `{k}`: {v}" for k, v in UNITS.items()]
     return "\n".join(out) + "\n"
+
+
+MAX_WHOLE = 2**53
+"""Largest magnitude of a whole-number field (exact in a float64), as in :mod:`paxsilica.atlas.parse`."""
+
+
+@cache
+def row_model(table: str):  # -> type[pydantic.BaseModel]
+    """A pydantic model of one row of ``table``, derived from the schema (for the REST API's 422s).
+
+    Numbers must be finite and within the column's minimum and maximum, whole numbers within
+    ±2^53, choices one of the allowed values, dates real ISO dates; required columns must be present.
+    Unknown fields are refused. The error's ``loc`` is the column name.
+
+    Examples
+    --------
+    >>> Share = row_model("production")
+    >>> Share(item="ga", producer="CHN", producer_type="country", year=2023, share=98.0, source="usgs").share
+    98.0
+    >>> import pydantic
+    >>> try:
+    ...     Share(item="ga", producer="CHN", producer_type="country", year=2023, share=float("nan"),
+    ...           source="usgs")
+    ... except pydantic.ValidationError as e:
+    ...     [(err["loc"], err["type"]) for err in e.errors()]
+    [(('share',), 'finite_number')]
+    """
+    import datetime as dt
+    from typing import Annotated, Literal
+
+    import pydantic
+
+    name = table
+
+    fields: dict[str, tuple] = {}
+    for c in SCHEMA[name].columns:
+        bounds = {"ge": c.minimum, "le": c.maximum}
+        if c.dtype == "float":
+            typ = Annotated[float, pydantic.Field(allow_inf_nan=False, **bounds,
+                                                  description=c.description)]
+        elif c.dtype == "int":
+            lo = -MAX_WHOLE if c.minimum is None else c.minimum
+            hi = MAX_WHOLE if c.maximum is None else c.maximum
+            typ = Annotated[int, pydantic.Field(ge=lo, le=hi, description=c.description)]
+        elif c.dtype == "bool":
+            typ = bool
+        elif c.dtype == "date":
+            typ = dt.date
+        elif c.choices:
+            typ = Literal[c.choices]  # type: ignore[valid-type]
+        else:
+            typ = Annotated[str, pydantic.Field(min_length=1, description=c.description)]
+        fields[c.name] = (typ, ...) if c.required else (typ | None, None)
+    config = pydantic.ConfigDict(extra="forbid", strict=False)
+    return pydantic.create_model(f"{name.title().replace('_', '')}Row", __config__=config, **fields)

@@ -25,6 +25,9 @@ __all__ = ["app", "check_value", "export_format", "merge_into"]
 app = typer.Typer(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
 
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="Write into a folder that holds other files: only the atlas tables are replaced, "
+                    "nothing else is touched.")]
 
 
 @app.command("validate")
@@ -109,10 +112,12 @@ def export_cmd(
     to: Annotated[Path, typer.Option("--to", help="File (.xlsx, .json, .graphml) or folder (CSV; .parquet).")],
     fmt: Annotated[str | None, typer.Option("--format", "-f", help=f"One of {', '.join(FORMATS)} "
                                             "(default: from the suffix of --to; none: a CSV folder).")] = None,
+    force: ForceOpt = False,
 ) -> None:
-    """Write the atlas in another format (atomically: nothing is half-written)."""
-    res = service.export_atlas(service_context(validate=False), service.ExportRequest(to, export_format(to, fmt)))
-    console.print(f"wrote atlas '{res.name}' (version {res.version}) as {res.format} to {to}")
+    """Write the atlas in another format (atomically: nothing is half-written, nothing else deleted)."""
+    res = service.export_atlas(service_context(validate=False),
+                               service.ExportRequest(to, export_format(to, fmt), force=force))
+    console.print(f"wrote atlas '{res.name}' (version {res.version}) as {res.format} to {res.path}")
 
 
 @app.command("schema")
@@ -140,6 +145,7 @@ def import_cmd(
     paths: Annotated[list[Path], typer.Argument(help="Files in the publisher's own format.")],
     into: Annotated[Path, typer.Option("--into", help="Atlas folder to create or merge into (CSV).")],
     option: Annotated[list[str] | None, typer.Option("--option", "-o", help="Importer option NAME=VALUE.")] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Read publisher files (USGS, WMD, WGI, BACI, Epoch, CSET, WPI, firm tables) into an atlas folder."""
     from ..importers import IMPORTERS
@@ -147,7 +153,8 @@ def import_cmd(
     if kind not in IMPORTERS:
         raise typer.BadParameter(f"unknown importer {kind!r}; known: {', '.join(sorted(IMPORTERS))}",
                                  param_hint="KIND")
-    res = service.import_into(service.ImportRequest(kind, tuple(paths), into, _parse_options(option or [])))
+    res = service.import_into(service.ImportRequest(kind, tuple(paths), into, _parse_options(option or []),
+                                                    force=force))
     counts = ", ".join(f"{k}: {v}" for k, v in res.counts.items())
     console.print(f"imported {kind} ({counts}) into {into}")
     n = len(res.problems)

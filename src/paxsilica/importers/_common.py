@@ -12,6 +12,7 @@ import gzip
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,7 +124,7 @@ def read_text(path: Path) -> str:
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError, gzip.BadGzipFile) as e:
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
             raise InputError(f"broken gzip file: {e}", file=path.name) from None
     elif raw[:4] == b"PK\x03\x04":
         try:
@@ -142,10 +143,11 @@ def read_text(path: Path) -> str:
         return raw.decode("latin-1")
 
 
-def parse_csv_text(text: str, file: str, *, engine_c: bool = False) -> pd.DataFrame:
+def parse_csv_text(text: str, file: str, *, engine_c: bool = False, allow_empty: bool = False) -> pd.DataFrame:
     """CSV text -> DataFrame of strings ("" for blanks), header stripped of BOM and spaces.
 
-    Raises InputError for text that is not a CSV table (no header, ragged rows, bad quoting).
+    Raises InputError for text that is not a CSV table (no header, ragged or short rows, bad
+    quoting, a repeated column name) and, unless ``allow_empty``, for a header without data rows.
     """
     if not text.strip():
         raise InputError("empty file", file=file)
@@ -165,6 +167,22 @@ def parse_csv_text(text: str, file: str, *, engine_c: bool = False) -> pd.DataFr
         dup = [c for c in df.columns[df.columns.duplicated()] if c and not c.startswith("Unnamed")]
         if dup:
             raise InputError(f"duplicate column name {dup[0]!r}", file=file, row=1, column=dup[0])
+    # pandas mangles a repeated header to "a.1": compare with the header line as written
+    header = next(csv.reader(io.StringIO(text.lstrip("\ufeff"))), [])
+    names = [h.replace("\u00a0", " ").strip() for h in header]
+    for i, n in enumerate(names):
+        if n and n in names[:i]:
+            raise InputError(f"duplicate column name {n!r}", file=file, row=1, column=n)
+    if df.empty and not allow_empty:
+        raise InputError("no data rows (only a header)", file=file, row=2)
+    # a row with fewer fields than the header (a truncated file, a lost delimiter) reads as missing
+    # cells (NaN); refuse it rather than let a half row through
+    short = df.isna().any(axis=1).to_numpy()
+    if short.any():
+        i = int(np.flatnonzero(short)[0])
+        n = int(df.iloc[i].notna().sum())
+        raise InputError(f"row has {n} field(s), the header {len(df.columns)} (truncated file?)",
+                         file=file, row=i + 2)
     return df
 
 
@@ -178,9 +196,9 @@ def open_workbook(path: Path):  # -> openpyxl.Workbook
         raise InputError(f"cannot read as an Excel workbook: {type(e).__name__}: {e}", file=path.name) from None
 
 
-def read_csv(path: Path, *, engine_c: bool = False) -> pd.DataFrame:
+def read_csv(path: Path, *, engine_c: bool = False, allow_empty: bool = False) -> pd.DataFrame:
     """Read a CSV file as text cells (see :func:`parse_csv_text`)."""
-    return parse_csv_text(read_text(path), path.name, engine_c=engine_c)
+    return parse_csv_text(read_text(path), path.name, engine_c=engine_c, allow_empty=allow_empty)
 
 
 def require_columns(df: pd.DataFrame, columns: Iterable[str], file: str, what: str = "") -> None:

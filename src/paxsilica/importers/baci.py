@@ -212,9 +212,11 @@ def run(paths: PathsArg, **options: Any) -> dict[str, pd.DataFrame]:
     """
     opts = coerce_options("baci", OPTIONS, options)
     data, to_iso, names, products = [], None, {}, {}
+    codes_file = "country_codes.csv"
     for p in as_paths(paths):
         kind, text = _kind(p)
         if kind == "countries":
+            codes_file = p.name
             to_iso, names = read_country_codes(parse_csv_text(text, p.name), p.name)
         elif kind == "products":
             pc = parse_csv_text(text, p.name)
@@ -226,8 +228,15 @@ def run(paths: PathsArg, **options: Any) -> dict[str, pd.DataFrame]:
     if to_iso is None:
         raise InputError("BACI's country_codes.csv is needed to map the numeric country codes (give it as an input)")
     mapping = read_mapping(opts["mapping"])
-    trade, rep = trade_table(pd.concat(data, ignore_index=True), to_iso, names, mapping, year=opts["year"],
-                             all_years=opts["all_years"], all_codes=opts["all"], source=opts["source"])
+    try:
+        trade, rep = trade_table(pd.concat(data, ignore_index=True), to_iso, names, mapping, year=opts["year"],
+                                 all_years=opts["all_years"], all_codes=opts["all"], source=opts["source"])
+    except InputError as e:
+        if e.file is not None:
+            raise
+        # a code of the data missing from the codes file: the codes file is where to look
+        raise InputError(e.message.replace("country_codes.csv", codes_file), file=codes_file,
+                         column=None) from None
     trade.attrs.update(rep)
     used = set(trade["item"])
     item_rows = {}

@@ -5,9 +5,11 @@ the origin and destination port coordinates. Days are derived from distances at 
 the speed and port time need not be part of the key: a run at another speed reuses the routes.
 
 Location: ``$PAXSILICA_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/paxsilica/lanes``, else
-``~/.cache/paxsilica/lanes``. Writes go to a temporary file in the same folder, then
-``os.replace`` (atomic on POSIX and Windows); a folder that cannot be written is skipped
-silently (the routes are then recomputed next time).
+``~/.cache/paxsilica/lanes``. Writes go through :func:`paxsilica.fsutil.atomic_write` (a
+temporary sibling, fsync, rename), so a killed writer leaves the old file or the new one; its
+orphaned temporary files (``.routes-*.tmp``) are removed on the next save. A folder that cannot be
+written is skipped silently (the routes are then recomputed next time), and a file that is not a
+cache of this format (damaged, ``[]``, another version) is ignored and rewritten.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from ..fsutil import atomic_write
 from .network import Route
 
 FORMAT_VERSION = 7
@@ -87,15 +90,7 @@ class RouteCache:
         self._dirty = False
 
     def _load(self) -> dict[str, Route]:
-        if self.path is None or not self.path.exists():
-            return {}
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            if data.get("format") != FORMAT_VERSION:
-                return {}
-            return {k: Route.from_json(v) for k, v in data.get("routes", {}).items()}
-        except (OSError, ValueError, KeyError, TypeError):
-            return {}  # a damaged cache file is recomputed
+        return load_routes(self.path) if self.path is not None else {}
 
     def get(self, o: tuple[float, float], d: tuple[float, float]) -> Route | None:
         return self.routes.get(pair_key(o, d))
@@ -111,17 +106,11 @@ class RouteCache:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            clean_orphans(self.path.parent)
             merged = {**self._load(), **self.routes}
             payload = {"format": FORMAT_VERSION, "parts": self.parts,
                        "routes": {k: v.to_json() for k, v in merged.items()}}
-            fd, tmp = tempfile.mkstemp(prefix=".routes-", suffix=".tmp", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(payload, f, separators=(",", ":"))
-                os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write(self.path, json.dumps(payload, separators=(",", ":"), default=str))
             _MEMORY[self._mem_key] = merged
             self.routes = merged
             self._dirty = False
@@ -129,9 +118,76 @@ class RouteCache:
             return  # read-only or full disk: keep going without the cache
 
 
+def load_routes(path: Path) -> dict[str, Route]:
+    """The routes in the cache file ``path``; ``{}`` when it is missing, damaged or not of this format.
+
+    A cache is only ever a speed-up: anything unexpected inside (``[]``, a truncated file, routes of
+    the wrong shape, a folder at the path) means recomputing, never an error.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "routes-x.json"
+    >>> _ = p.write_text("[]")
+    >>> load_routes(p)
+    {}
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION:
+        return {}
+    routes = data.get("routes")
+    if not isinstance(routes, dict):
+        return {}
+    try:
+        out = {str(k): Route.from_json(v) for k, v in routes.items()}
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+        return {}
+    if any(not r.cut and not (0.0 <= r.distance_nm < 1e6) for r in out.values()):
+        return {}  # a distance no sea lane has (negative, infinite, NaN): not our file
+    return out
+
+
+ORPHAN_SECONDS = 60.0
+"""A ``.routes-*.tmp`` file untouched this long was left by a killed writer (a live one is younger)."""
+
+
+def clean_orphans(folder: Path, age: float = ORPHAN_SECONDS) -> list[str]:
+    """Remove temporary files of killed cache writes in ``folder``; the names removed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, os
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> (d / ".routes-ab.json.x1.tmp").write_text("{"); os.utime(d / ".routes-ab.json.x1.tmp", (0, 0))
+    1
+    >>> clean_orphans(d)
+    ['.routes-ab.json.x1.tmp']
+    """
+    removed = []
+    now = time.time()
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for e in entries:
+        if not (e.name.startswith(".routes-") and e.name.endswith(".tmp")):
+            continue
+        try:
+            if e.is_file() and not e.is_symlink() and now - e.lstat().st_mtime > age:
+                e.unlink()
+                removed.append(e.name)
+        except OSError:
+            continue
+    return removed
+
+
 def clear_memory() -> None:
     """Forget routes held in memory (the files stay); used by tests and benchmarks."""
     _MEMORY.clear()
 
 
-__all__ = ["FORMAT_VERSION", "RouteCache", "cache_dir", "clear_memory", "file_key", "pair_key", "point_key"]
+__all__ = ["FORMAT_VERSION", "RouteCache", "cache_dir", "clean_orphans", "clear_memory", "file_key",
+           "load_routes", "pair_key", "point_key"]

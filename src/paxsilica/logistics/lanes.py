@@ -37,6 +37,45 @@ DEFAULT_SPEED_KNOTS = 14.0
 DEFAULT_PORT_DAYS = 2.0
 """Port time added to every sea lane (days, both ends together; our estimate)."""
 
+MAX_SPEED_KNOTS = 40.0
+"""Highest sea speed accepted (knots): above any cargo ship's service speed (our bound)."""
+
+MAX_PORT_DAYS = 60.0
+"""Most port time accepted per lane (days; our bound: two months in port is a closure, not a lane)."""
+
+
+def check_sea_options(speed_knots: float, port_days: float) -> None:
+    """Refuse a sea speed or port time that is not a finite number within its bounds.
+
+    Raises
+    ------
+    InputError
+        Naming the field (``speed_knots`` or ``port_days``), the value and the bounds.
+
+    Examples
+    --------
+    >>> check_sea_options(14.0, 2.0)
+    >>> check_sea_options(14.0, -3)
+    Traceback (most recent call last):
+    ...
+    paxsilica.errors.InputError: port time must be a number of days in [0, 60], got -3
+    """
+    import math
+
+    for name, value, lo, hi, what in (("speed_knots", speed_knots, 0.0, MAX_SPEED_KNOTS, "speed"),
+                                      ("port_days", port_days, 0.0, MAX_PORT_DAYS, "port time")):
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"{what} must be a number, got {value!r}", column=name) from None
+        ok = math.isfinite(v) and (lo < v if name == "speed_knots" else lo <= v) and v <= hi
+        if not ok:
+            rng = f"(0, {hi:g}] knots" if name == "speed_knots" else f"a number of days in [0, {hi:g}]"
+            if name == "speed_knots":
+                raise InputError(f"speed must be in {rng}, got {value}", column=name)
+            raise InputError(f"port time must be {rng}, got {value}", column=name)
+
+
 AIR_DAYS = 3.0
 """Door-to-door air freight transit (days; our estimate: 1-2 days airport to airport plus handling)."""
 
@@ -412,8 +451,7 @@ def lane_table(atlas: Atlas, pairs, closed: Iterable[str] | str = frozenset(), m
     >>> t.loc[0, ["cut", "rerouted"]].tolist()  # doctest: +SKIP
     [False, True]
     """
-    if speed_knots <= 0:
-        raise InputError(f"speed must be positive, got {speed_knots}", column="speed_knots")
+    check_sea_options(speed_knots, port_days)
     closed = parse_closed(closed)
     df = _pairs_frame(pairs)
     modes_by_item = transport_modes(atlas) if mode is None else {}

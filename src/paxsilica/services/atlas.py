@@ -15,7 +15,6 @@ True
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +24,8 @@ import pandas as pd
 
 from ..atlas import FORMATS, SCHEMA, TABLE_ORDER, Atlas, read_atlas, write_atlas
 from ..atlas import validate as validate_atlas
+from ..atlas.io import EXTRA_SUFFIX, check_atlas_folder
 from ..errors import InputError, NotFoundError, Problem
-from ..fsutil import atomic_write
 from ..serialize import records, to_jsonable
 from .context import ServiceContext
 from .results import TableResult
@@ -161,6 +160,7 @@ class ExportRequest:
 
     to: Path
     format: str = "csv"
+    force: bool = False  #: write into a folder holding other files (only the atlas tables are replaced)
 
 
 @dataclass(frozen=True)
@@ -177,22 +177,13 @@ class ExportResult:
         return to_jsonable(self)
 
 
-def _share_permissions(path: Path) -> None:
-    """Give written files the user's normal permissions (temporary folders are created 0700)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    paths = [path] + (sorted(path.rglob("*")) if path.is_dir() else [])
-    for p in paths:
-        os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~umask)
-
-
 def export_atlas(ctx: ServiceContext, req: ExportRequest) -> ExportResult:
-    """Write the current atlas (valid or not) crash-safely: nothing is half-written."""
+    """Write the current atlas (valid or not) crash-safely: nothing is half-written, and nothing the
+    atlas does not own is replaced or deleted (:func:`paxsilica.atlas.io.write_atlas`)."""
     if req.format not in FORMATS:
         raise InputError(f"unknown format {req.format!r}; use one of {', '.join(FORMATS)}")
     atlas = ctx.unvalidated().atlas()
-    path = Path(write_atlas(atlas, req.to, req.format))
-    _share_permissions(path)
+    path = Path(write_atlas(atlas, req.to, req.format, force=req.force))
     return ExportResult(path, req.format, atlas.name, ctx.store.version(atlas))
 
 
@@ -242,6 +233,7 @@ class ImportRequest:
     paths: tuple[Path, ...]
     into: Path
     options: Mapping[str, str] = field(default_factory=dict)
+    force: bool = False  #: import into a folder holding other files (only the atlas tables are replaced)
 
 
 @dataclass(frozen=True)
@@ -274,15 +266,13 @@ def import_into(req: ImportRequest) -> ImportResult:
         if not Path(p).exists():
             raise InputError("no such file", file=str(p))
     into = Path(req.into)
+    check_atlas_folder(into, "csv", req.force)  # refuse a foreign folder before the (long) import
     tables = IMPORTERS[req.kind].run(list(req.paths), **dict(req.options))
-    existing = read_atlas(into) if into.exists() and any(into.glob("*.csv")) else None
-    atlas = merge_into(existing, {k: v for k, v in tables.items() if k in SCHEMA}, name=into.name)
-    write_atlas(atlas, into, "csv")
-    extra: list[Path] = []
-    for k in sorted(set(tables) - set(SCHEMA)):
-        df = tables[k]
-        extra.append(atomic_write(into / f"{k}.extra.csv",
-                                  lambda tmp, df=df: df.to_csv(tmp, index=False, lineterminator="\n")))
+    existing = read_atlas(into) if any((into / f"{t}.csv").is_file() for t in TABLE_ORDER) else None
+    atlas = merge_into(existing, {k: v for k, v in tables.items() if k in SCHEMA}, name=into.resolve().name)
+    extras = {k: v for k, v in tables.items() if k not in SCHEMA}
+    write_atlas(atlas, into, "csv", force=req.force, extras=extras)
+    extra = [into.resolve() / f"{k}{EXTRA_SUFFIX}" for k in sorted(extras)]
     return ImportResult(req.kind, into, {k: len(v) for k, v in tables.items()}, tuple(extra),
                         tuple(validate_atlas(atlas)))
 

@@ -18,6 +18,7 @@ first bad line and raises :class:`paxsilica.errors.InputError` naming the file, 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 _INT, _FLOAT = "int", "float"
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+"""Firm ids and sectors are stored as int64: a 20-digit id is refused, not wrapped or crashed on."""
 
 
 def _scan(path: Path, fields: list[tuple[str, str]], n_required: int,
@@ -60,6 +63,10 @@ def _scan(path: Path, fields: list[tuple[str, str]], n_required: int,
                 try:
                     if kind == _INT:
                         rec[fname] = int(tok)
+                        if not _INT64_MIN <= rec[fname] <= _INT64_MAX:
+                            raise InputError(f"{tok!r} is outside the 64-bit integer range "
+                                             f"[{_INT64_MIN}, {_INT64_MAX}]", file=name, row=lineno,
+                                             column=fname)
                     else:
                         v = float(tok)
                         if not math.isfinite(v):
@@ -86,9 +93,12 @@ def _read(path: Path, fields: list[tuple[str, str]], n_required: int,
     for f, _ in fields[n_required:]:
         dtypes[f] = np.float64  # optional ints may be missing (NaN); checked below
     try:
-        df = pd.read_csv(path, sep=r"\s+", header=None, names=names, dtype=dtypes, engine="c",
-                         skip_blank_lines=True, comment=None, on_bad_lines="error")
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
+        with warnings.catch_warnings():
+            # "nan" or "inf" in an integer column is a cast warning in pandas: a bad line all the same
+            warnings.simplefilter("error", RuntimeWarning)
+            df = pd.read_csv(path, sep=r"\s+", header=None, names=names, dtype=dtypes, engine="c",
+                             skip_blank_lines=True, comment=None, on_bad_lines="error")
+    except (ValueError, OverflowError, RuntimeWarning, pd.errors.ParserError, UnicodeDecodeError):
         _scan(path, fields, n_required, check)
         raise  # pragma: no cover - _scan always raises
     except pd.errors.EmptyDataError:
