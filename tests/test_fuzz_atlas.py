@@ -35,6 +35,7 @@ from paxsilica.atlas.schema import SCHEMA
 from paxsilica.cli import common
 from paxsilica.errors import InputError
 from paxsilica.metrics import concentration, supply_risk
+from paxsilica.services import ServiceStore
 from tests.conftest import tiny_frames
 from tests.fuzzkit import budget, record, time_limit
 
@@ -51,9 +52,7 @@ NON_FINITE = {"nan", "NaN", "inf", "-inf", "Infinity", "-Infinity"}
 @pytest.fixture(autouse=True)
 def _fresh_gate(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI's atlas caches start empty and are dropped afterwards (cases use new folders)."""
-    monkeypatch.setattr(common, "_CACHE", {})
-    monkeypatch.setattr(common, "_PROBLEMS", {})
-    monkeypatch.setattr(common, "_VERSIONS", {})
+    monkeypatch.setattr(common, "STORE", ServiceStore())  # no atlas or validation kept from other tests
 
 
 def _csv_text(df: pd.DataFrame) -> str:
@@ -166,7 +165,7 @@ def _gate_refuses(folder: Path, atlas: Atlas | None = None) -> bool:
     old = common.STATE.atlas_path
     common.STATE.atlas_path = folder
     if atlas is not None:
-        common._CACHE[folder.resolve()] = atlas
+        common.STORE.atlases[folder.resolve()] = atlas
     try:
         common.current_atlas()
     except typer.Exit as exc:

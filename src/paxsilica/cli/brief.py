@@ -17,6 +17,7 @@ from rich.table import Table
 from ..atlas import Atlas
 from ..constants import DEFAULT_COALITION, DEFAULT_TARGET
 from ..report.briefing import Briefing, pct
+from ..scenarios.schema import MAX_HORIZON_DAYS
 from ..services.briefing import FORMATS, BriefingRequest, briefing, briefing_format, write_briefing
 from .common import context
 
@@ -146,7 +147,7 @@ def brief_command(
     scenarios: Annotated[bool, typer.Option("--scenarios/--no-scenarios",
                                             help="Run the built-in stress scenarios for the 'Stress tests' section.")
                          ] = True,
-    steps: Annotated[int | None, typer.Option("--steps", min=1,
+    steps: Annotated[int | None, typer.Option("--steps", min=1, max=MAX_HORIZON_DAYS,
                                               help="Steps (days) for every stress scenario (default: each one's horizon).")
                      ] = None,
     bands: Annotated[int, typer.Option("--bands", min=0, max=1000,

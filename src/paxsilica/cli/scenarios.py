@@ -15,6 +15,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..scenarios.schema import MAX_HORIZON_DAYS
 from ..services import stress as svc
 from ..services.context import ServiceContext
 from .common import OutputFormat, console, current_atlas, emit, err_console
@@ -107,7 +108,8 @@ def stress_cmd(
     for_country: Annotated[str | None, typer.Option("--for", help="Focus country (iso3): its consumer "
                                                     "series and its sites.")] = None,
     target: Annotated[str | None, typer.Option("--target", help="Target item (default ai_datacenter_capacity).")] = None,
-    steps: Annotated[int | None, typer.Option("--steps", min=1, help="Steps to run (default: the scenario horizon).")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", min=1, max=MAX_HORIZON_DAYS,
+                                                   help="Steps to run (default: the scenario horizon).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Folder for series.parquet, result.duckdb, "
                                              "summary.json and chart.html.")] = None,
     inventory_days: Annotated[float, typer.Option("--inventory-days", min=1.0,

@@ -8,6 +8,8 @@ text formats (docs/engine.md) and writes ``production.txt``, ``value_added.txt``
 from __future__ import annotations
 
 import json
+import math
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +17,8 @@ from typing import Annotated
 import typer
 
 from ..errors import InputError
+from ..fsutil import atomic_write
+from ..scenarios.schema import MAX_HORIZON_DAYS
 from ..sim.engine import simulate
 from ..sim.textio import FirmFiles, read_firm_files, write_firm_production, write_series
 
@@ -42,6 +46,24 @@ class ArithmeticChoice(StrEnum):
 
 
 
+def _check_memory(n_firms: int, n_links: int, steps: int, per_firm: bool) -> None:
+    """Refuse a run whose arrays would not fit in this machine's memory, with the numbers.
+
+    The estimate counts the engine's state (about 40 arrays the size of the links and 40 the size of
+    the firms, 8 bytes each, from the step's passes in :func:`paxsilica.sim.simulate`) and, with
+    ``--per-firm``, the three recorded firm series (steps + 1 rows each).
+    """
+    need = 8 * (40 * n_links + 40 * n_firms) + (8 * 3 * (steps + 1) * n_firms if per_firm else 0)
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return  # the platform does not say: nothing to compare with
+    if need > have:
+        raise InputError(f"this run needs about {need / 2**30:.1f} GiB of memory ({n_firms:,} firms, "
+                         f"{n_links:,} links, {steps:,} steps{', per firm' if per_firm else ''}); "
+                         f"this machine has {have / 2**30:.1f} GiB: use fewer steps or drop --per-firm")
+
+
 @app.command("firms")
 def firms_cmd(
     links: Annotated[Path, typer.Argument(help="Links file: 'supplier client amount' per line.",
@@ -55,7 +77,8 @@ def firms_cmd(
                                       show_default=False)],
     shocks: Annotated[Path | None, typer.Option("--shocks", help="Shocks file: 'firm delta day' (day optional, default 0).",
                                                 show_default=False)] = None,
-    steps: Annotated[int, typer.Option("--steps", min=0, help="Number of steps.")] = 30,
+    steps: Annotated[int, typer.Option("--steps", min=0, max=MAX_HORIZON_DAYS,
+                                                  help="Number of steps (at most 20 years of days).")] = 30,
     rationing: Annotated[RationingChoice, typer.Option("--rationing", help="Rationing rule.")] =
         RationingChoice.proportional,
     inventory_days: Annotated[float, typer.Option("--inventory-days", min=0.0, help="Target inventory n (days).")] = 15.0,
@@ -69,7 +92,12 @@ def firms_cmd(
         ArithmeticChoice.relative,
 ) -> None:
     """Run the firm-level engine (Inoue & Todo's model; docs/engine.md) on text files and write the per-step series."""
+    if not math.isfinite(inventory_days):
+        raise InputError(f"--inventory-days must be a finite number of days, got {inventory_days}")
+    if not (math.isfinite(tau) and tau > 0):
+        raise InputError(f"--tau must be a finite number > 0, got {tau}")
     net, shock = read_firm_files(FirmFiles(links, final_demand, initial, sectors, shocks))
+    _check_memory(net.n_firms, net.n_links, steps, per_firm)
     result = simulate(net, shock, steps=steps, rationing=rationing.value, inventory_days=inventory_days,
                       tau=tau, recovery_days=recovery_days, record_firms=per_firm,
                       arithmetic=arithmetic.value)
@@ -85,7 +113,7 @@ def firms_cmd(
     params = dict(result.parameters, links=str(links), final_demand=str(final_demand),
                   initial_production=str(initial), sectors=str(sectors),
                   shocks=None if shocks is None else str(shocks))
-    (out / "parameters.json").write_text(json.dumps(params, indent=1, default=str) + "\n", encoding="utf-8")
+    atomic_write(out / "parameters.json", json.dumps(params, indent=1, default=str) + "\n")
     typer.echo(f"{net.n_firms} firms, {net.n_links} links, {steps} steps: "
                f"production {result.production[0]:.6g} -> {result.production[-1]:.6g}; "
                f"series written to {out}")
