@@ -7,6 +7,7 @@ Where numba is missing the comparisons skip, except in CI (CI installs it).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -108,10 +109,15 @@ def test_kernel_equals_numpy_step(case) -> None:  # type: ignore[no-untyped-def]
 @given(cases())
 def test_kernel_no_shock_stays_at_baseline(case) -> None:  # type: ignore[no-untyped-def]
     net, _, steps, rationing, ext = case
-    r = simulate(net, Scenario(), steps=steps, rationing=rationing, extensions=ext, kernel="numba",
-                 record_firms=True)
+    if ext.inventory_days is not None:
+        # at exactly 1 day per link the Leontief limit Σ w·n = Σ w can round to 1 - 1e-16 and bind:
+        # both steps then sit one ulp below the baseline (a known limit, docs/engine.md)
+        ext = dataclasses.replace(ext, inventory_days=np.maximum(ext.inventory_days, 1.5))
+    kw = dict(steps=steps, rationing=rationing, extensions=ext, record_firms=True)
+    r = simulate(net, Scenario(), kernel="numba", **kw)
     np.testing.assert_array_equal(r.production, np.full(steps + 1, net.baseline_output.sum()))
     np.testing.assert_array_equal(r.firm_production, np.broadcast_to(net.baseline_output, (steps + 1, net.n_firms)))
+    np.testing.assert_array_equal(r.production, simulate(net, Scenario(), kernel="numpy", **kw).production)
 
 
 @needs_numba

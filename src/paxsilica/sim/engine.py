@@ -1347,6 +1347,7 @@ def simulate(
         def ints(v: np.ndarray) -> np.ndarray:
             return np.array(v, dtype=np.int64, order="C")
 
+        k_step = _kernel.compiled_step()
         Bm, Bn, Bs = (B, m), (B, n), (B, n_seg)
         K_k = prio.k if prio is not None else 1
         k_topo = (ints(sup), ints(cli), ints(net.link_seg), ints(seg_ptr), ints(seg_client),
@@ -1387,7 +1388,7 @@ def simulate(
             lead_m1[:, var_links] = lead_v - 1
 
         if use_kernel:
-            _kernel.extended_step(
+            k_step(
                 t, lmax, use_lead, use_res, use_sub, n_link is not None, baseline_target,
                 link_sched.active, dem_sched.active, prio is not None, K_k, rationing == "priority", any_idle,
                 reserve is not None and t >= ext.stockpile_release_day, float(ext.stockpile_release_rate),

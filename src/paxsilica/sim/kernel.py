@@ -2,7 +2,7 @@
 
 The numpy step of :func:`paxsilica.sim.engine.simulate` makes about 60 passes over (draws × links)
 arrays and 9 sparse sums a step; on the bundled atlas (34 draws × 2,210 links) that is 6–13 ms a
-step, almost all of it memory traffic and call overhead. :func:`extended_step` computes the same
+step, almost all of it memory traffic and call overhead. :func:`compiled_step` computes the same
 step scenario by scenario, link by link, in one compiled function (numba, ``cache=True``), with the
 same formulas in the same order: the same deviation forms (so a run without a shock stays exactly at
 the baseline) and every scenario computed on its own (so a batch equals its sequential runs). Sums
@@ -22,20 +22,20 @@ True
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-__all__ = ["AVAILABLE", "extended_step", "kernel_choice", "warm_up"]
+__all__ = ["AVAILABLE", "compiled_step", "kernel_choice", "warm_up"]
 
-try:  # numba is a regular dependency; the numpy step remains for platforms without a wheel
-    import numba
-
-    AVAILABLE = True
-except ImportError:  # pragma: no cover - exercised only where numba is missing
-    numba = None
-    AVAILABLE = False
+# numba is a regular dependency; the numpy step remains for platforms without a wheel. It is imported
+# only when a run uses the compiled step (its import costs about 0.5 s).
+AVAILABLE = importlib.util.find_spec("numba") is not None
+_STEP: Callable[..., Any] | None = None
 
 
 def kernel_choice(requested: str) -> bool:
@@ -465,11 +465,24 @@ def _extended_step(
     return any_short
 
 
-if AVAILABLE:
-    _waterfill_one = numba.njit(cache=True, error_model="numpy", nogil=True)(_waterfill_one)
-    extended_step = numba.njit(cache=True, error_model="numpy", nogil=True)(_extended_step)
-else:  # pragma: no cover
-    extended_step = _extended_step
+def compiled_step() -> Callable[..., Any]:
+    """The compiled step (compiled on first use, or loaded from numba's on-disk cache).
+
+    ``error_model="numpy"``: a division by zero gives inf or nan as in the numpy step, no exception.
+    """
+    global _STEP, _waterfill_one, AVAILABLE
+    if _STEP is None:
+        try:
+            import numba
+        except ImportError as e:  # pragma: no cover - a broken installation
+            AVAILABLE = False
+            from ..errors import InputError
+
+            raise InputError(f"numba cannot be imported ({e}); use kernel='numpy'") from None
+        opts = dict(cache=True, error_model="numpy", nogil=True)
+        _waterfill_one = numba.njit(**opts)(_waterfill_one)  # resolved by the step at its compilation
+        _STEP = numba.njit(**opts)(_extended_step)
+    return _STEP
 
 
 def warm_up() -> None:
@@ -482,7 +495,7 @@ def warm_up() -> None:
     --------
     >>> warm_up()
     """
-    if not AVAILABLE:
+    if not kernel_choice("auto"):
         return
     from .engine import ConsumerSplit, Extensions, Scenario, Schedule, simulate
     from .network import SupplyNetwork
