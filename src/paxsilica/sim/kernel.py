@@ -109,8 +109,6 @@ def _extended_step(
     o_eff = np.empty(m)
     fill_l = np.empty(m)
     ok = np.zeros(m, dtype=np.bool_)
-    qs = np.empty(n_seg)
-    gap = np.empty(n_seg)
     keep_seg = np.ones(n_seg)
     lim = np.empty(n_seg)
     u_seg = np.empty(n_seg)
@@ -145,24 +143,23 @@ def _extended_step(
             xc[e] = xe
             need[e] = xe * keep_l[b, e] if use_sub else xe
         if per_link:
-            for e in range(m):
-                wb[e] = s[b, e] / n_l[b, e]
+            # one pass per (client, sector) segment: its links are contiguous
             for g in range(n_seg):
+                lo, hi = seg_ptr[g], seg_ptr[g + 1]
                 q = 0.0
-                for e in range(seg_ptr[g], seg_ptr[g + 1]):
-                    q += w_link[b, e] * wb[e]
+                for e in range(lo, hi):
+                    v = s[b, e] / n_l[b, e]
+                    wb[e] = v
+                    q += w_link[b, e] * v
                 q /= w_one[b, g]
                 if not (sbar[b, g] > eps_seg[b, g] and q > 0):
                     q = inf
-                qs[g] = q
-            for e in range(m):
-                wb[e] = wb[e] / qs[link_seg[e]]
-                wb[e] *= need[e]
-            for g in range(n_seg):
-                lo, hi = seg_ptr[g], seg_ptr[g + 1]
                 over_any = False
                 for e in range(lo, hi):
-                    if wb[e] > s[b, e]:
+                    v = wb[e] / q
+                    v *= need[e]
+                    wb[e] = v
+                    if v > s[b, e]:
                         over_any = True
                 if over_any:  # a link cannot give more than it holds: the others give the rest
                     excess = 0.0
@@ -177,12 +174,12 @@ def _extended_step(
                     for e in range(lo, hi):
                         ov = min(wb[e], s[b, e])
                         wb[e] = ov + (s[b, e] - ov) * share
-            for e in range(m):
-                sn = s[b, e] + (arrive[e] - wb[e])
-                if sn <= eps_link[b, e]:
-                    sn = 0.0
-                if not (any_idle and idle_link[b, e]):
-                    s[b, e] = sn
+                for e in range(lo, hi):
+                    sn = s[b, e] + (arrive[e] - wb[e])
+                    if sn <= eps_link[b, e]:
+                        sn = 0.0
+                    if not (any_idle and idle_link[b, e]):
+                        s[b, e] = sn
         else:
             for e in range(m):
                 sb = sbar[b, link_seg[e]]
@@ -202,17 +199,17 @@ def _extended_step(
                 s[b, e] += dr
                 reserve[b, e] = reserve[b, e] - dr
 
-        # 3. orders (relative to A), per (client, sector) segment
+        # 3. orders (relative to A), per (client, sector) segment, one pass per segment
         for g in range(n_seg):
+            lo, hi = seg_ptr[g], seg_ptr[g + 1]
             acc = 0.0
-            for e in range(seg_ptr[g], seg_ptr[g + 1]):
+            for e in range(lo, hi):
                 acc += w_link[b, e] * s[b, e]
             acc -= w_n[b, g]
             acc += n_sg[b, g]
             sbar[b, g] = acc
-        if use_sub:
-            for g in range(n_seg):
-                back = sbar[b, g] >= short_below[b, g]
+            if use_sub:
+                back = acc >= short_below[b, g]
                 if back and sig[b, g] > 0:
                     releasing[b, g] = True
                 if releasing[b, g] or back:
@@ -222,35 +219,37 @@ def _extended_step(
                 sg = min(max(sg, 0.0), sig_max[b, g])
                 sig[b, g] = sg
                 releasing[b, g] = releasing[b, g] and sg > 0
-                keep_seg[g] = 1.0 - sg
-            for e in range(m):
-                keep_l[b, e] = keep_seg[link_seg[e]]
-        for g in range(n_seg):
-            if baseline_target:
-                gap[g] = n_sg[b, g] - sbar[b, g]
+                ks = 1.0 - sg
+                keep_seg[g] = ks
+                for e in range(lo, hi):
+                    keep_l[b, e] = ks
+                lim[g] = acc / ks if ks > 0 else inf
             else:
-                gap[g] = n_sg[b, g] * x[b, seg_client[g]] - sbar[b, g]
-        if use_lead:
-            for g in range(n_seg):
-                acc = 0.0
-                for e in range(seg_ptr[g], seg_ptr[g + 1]):
+                lim[g] = acc
+            if baseline_target:
+                gp = n_sg[b, g] - acc
+            else:
+                gp = n_sg[b, g] * x[b, seg_client[g]] - acc
+            if use_lead:
+                acc2 = 0.0
+                for e in range(lo, hi):
                     if baseline_target:
                         lag = lead_m1[b, e] - pipe[b, e]
                     else:
                         lag = lead_m1[b, e] * xc[e] - pipe[b, e]
-                    acc += w_link[b, e] * lag
-                gap[g] = gap[g] + acc
-        for e in range(m):
-            v = gap[link_seg[e]] * inv_tau
-            v += xc[e] * keep_l[b, e] if use_sub else xc[e]
-            v = max(v, 0.0)
-            if any_idle and idle_link[b, e]:
-                v = 1.0
-            o[e] = v
-            if link_active and linkcap[b, e] < 1.0:
-                o_eff[e] = min(v, linkcap[b, e])
-            else:
-                o_eff[e] = v
+                    acc2 += w_link[b, e] * lag
+                gp = gp + acc2
+            for e in range(lo, hi):
+                v = gp * inv_tau
+                v += xc[e] * keep_l[b, e] if use_sub else xc[e]
+                v = max(v, 0.0)
+                if any_idle and idle_link[b, e]:
+                    v = 1.0
+                o[e] = v
+                if link_active and linkcap[b, e] < 1.0:
+                    o_eff[e] = min(v, linkcap[b, e])
+                else:
+                    o_eff[e] = v
 
         # 5a. producible output: capacity (with the re-sourcing headroom) and the Leontief stock limit
         for i in range(n):
@@ -260,11 +259,6 @@ def _extended_step(
                 grow = min(1.0, ramp[b, i] / rd) if rd > 0 else 1.0
                 cp = cp + headroom[b, i] * grow
             capacity[b, i] = cp
-        for g in range(n_seg):
-            if use_sub:
-                lim[g] = sbar[b, g] / keep_seg[g] if keep_seg[g] > 0 else inf
-            else:
-                lim[g] = sbar[b, g]
         for i in range(n):
             pm = capacity[b, i]
             for g in range(client_seg_ptr[i], client_seg_ptr[i + 1]):
@@ -325,13 +319,13 @@ def _extended_step(
                     any_moved = True
             if not any_moved:
                 break
-            for e in range(m):
-                g = link_seg[e]
+            for g in range(n_seg):
                 if u_seg[g] > 0 and e_seg[g] > 0:
-                    if ok[e]:
-                        o_eff[e] = o_eff[e] + u_seg[g] / e_seg[g]
-                    else:
-                        o_eff[e] = o_eff[e] * fill_l[e]
+                    for e in range(seg_ptr[g], seg_ptr[g + 1]):
+                        if ok[e]:
+                            o_eff[e] = o_eff[e] + u_seg[g] / e_seg[g]
+                        else:
+                            o_eff[e] = o_eff[e] * fill_l[e]
         if use_res:
             for j in range(n):
                 ramp[b, j] = ramp[b, j] + 1.0 if y_out[b, j] > 1.0 else 0.0
