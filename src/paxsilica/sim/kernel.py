@@ -86,6 +86,128 @@ def _waterfill_one(w: np.ndarray, g: np.ndarray, k: int, target: float) -> float
     return max(level, 0.0)
 
 
+def _ration(b, K, has_prio, any_short, prio_rule, dem_active, use_lead, lmax, slot,
+            x, y_out, sup_ptr, by_sup, link_class, a_rel, o_all, cfk, dfac, c_rel, fd_frac,
+            d, served, served_k, dem_k, ratio, wf_buf, gf_buf,
+            c_order, hist, var_links, vbuf, lead_v, pipe):  # pragma: no cover - compiled
+    """Step 6 for scenario ``b``: deliveries and final demand served; shipments into the pipeline."""
+    n = x.shape[1]
+    m = d.shape[1]
+    for j in range(n):
+        xj = x[b, j]
+        yj = y_out[b, j]
+        r = xj / yj if yj > 0 else 0.0
+        lo, hi = sup_ptr[j], sup_ptr[j + 1]
+        if has_prio and any_short:
+            if xj < yj:
+                for k in range(K):
+                    dem_k[k] = 0.0
+                for p in range(lo, hi):
+                    e = by_sup[p]
+                    dem_k[link_class[e]] += a_rel[b, e] * o_all[b, e]
+                before = 0.0
+                kof = K
+                room_m = 0.0
+                for k in range(K):
+                    dk = dem_k[k] + (cfk[b, j, k] * dfac[b, j] if dem_active else cfk[b, j, k])
+                    room = xj - before
+                    if prio_rule:
+                        if kof == K and dk > 0 and room < dk:
+                            kof = k
+                            room_m = room
+                    else:
+                        ratio[k] = min(max(room / dk, 0.0), 1.0) if dk > 0 else 1.0
+                    before += dk
+                if prio_rule:
+                    level = 0.0
+                    if kof < K:  # water-filling within the marginal class
+                        nc = 0
+                        for p in range(lo, hi):
+                            e = by_sup[p]
+                            if link_class[e] == kof:
+                                wf_buf[nc] = a_rel[b, e]
+                                gf_buf[nc] = o_all[b, e]
+                                nc += 1
+                        wfd = c_rel[b, j] * fd_frac[j, kof]
+                        if wfd > 0:
+                            wf_buf[nc] = wfd
+                            gf_buf[nc] = dfac[b, j]
+                            nc += 1
+                        level = _waterfill_one(wf_buf, gf_buf, nc, max(room_m, 0.0))
+                    for p in range(lo, hi):
+                        e = by_sup[p]
+                        ce = link_class[e]
+                        if ce > kof:
+                            d[b, e] = 0.0
+                        elif ce == kof:
+                            d[b, e] = min(o_all[b, e], level)
+                        else:
+                            d[b, e] = o_all[b, e]
+                    for k in range(K):
+                        if k < kof:
+                            served_k[b, j, k] = dfac[b, j]
+                        elif k == kof:
+                            served_k[b, j, k] = min(dfac[b, j], level)
+                        else:
+                            served_k[b, j, k] = 0.0
+                else:
+                    for p in range(lo, hi):
+                        e = by_sup[p]
+                        d[b, e] = o_all[b, e] * ratio[link_class[e]]
+                    for k in range(K):
+                        served_k[b, j, k] = dfac[b, j] * ratio[k] if dem_active else ratio[k]
+                tot = served_k[b, j, 0] * fd_frac[j, 0]
+                for k in range(1, K):
+                    tot += served_k[b, j, k] * fd_frac[j, k]
+                served[b, j] = tot
+            else:
+                for p in range(lo, hi):
+                    e = by_sup[p]
+                    d[b, e] = o_all[b, e] if prio_rule else o_all[b, e] * r
+                sv = dfac[b, j] if prio_rule else (dfac[b, j] * r if dem_active else r)
+                for k in range(K):
+                    served_k[b, j, k] = sv
+                served[b, j] = dfac[b, j] * r if not prio_rule else dfac[b, j]
+        elif not prio_rule or not any_short:
+            for p in range(lo, hi):
+                e = by_sup[p]
+                d[b, e] = o_all[b, e] * r
+            served[b, j] = dfac[b, j] * r
+            for k in range(K):
+                served_k[b, j, k] = dfac[b, j] * r
+        else:  # priority rule without classes
+            if xj < yj:
+                nc = 0
+                for p in range(lo, hi):
+                    e = by_sup[p]
+                    wf_buf[nc] = a_rel[b, e]
+                    gf_buf[nc] = o_all[b, e]
+                    nc += 1
+                if c_rel[b, j] > 0:
+                    wf_buf[nc] = c_rel[b, j]
+                    gf_buf[nc] = dfac[b, j]
+                    nc += 1
+                level = _waterfill_one(wf_buf, gf_buf, nc, xj)
+                for p in range(lo, hi):
+                    e = by_sup[p]
+                    d[b, e] = min(o_all[b, e], level)
+                served[b, j] = min(dfac[b, j], level)
+            else:
+                for p in range(lo, hi):
+                    e = by_sup[p]
+                    d[b, e] = o_all[b, e]
+                served[b, j] = dfac[b, j]
+    # shipments enter the pipeline: they arrive lead time steps later
+    if use_lead:
+        for p in range(c_order.size):
+            hist[slot, b, p] = d[b, c_order[p]]
+        for k in range(var_links.size):
+            r_ = slot + lead_v[b, k]
+            vbuf[b, r_ - lmax if r_ >= lmax else r_, k] += d[b, var_links[k]]
+        for e in range(m):
+            pipe[b, e] += d[b, e]
+
+
 def _extended_step(
     t, lmax, use_lead, use_res, use_sub, per_link, baseline_target, link_active, dem_active,
     has_prio, K, prio_rule, any_idle, reserve_on, release_rate, inv_tau,
@@ -341,121 +463,23 @@ def _extended_step(
         for e in range(m):
             o_all[b, e] = o_eff[e]
 
-    # 6. rationing (the choice of rule depends on the whole batch, as in the numpy step)
-    for b in range(B):
-        for j in range(n):
-            xj = x[b, j]
-            yj = y_out[b, j]
-            r = xj / yj if yj > 0 else 0.0
-            lo, hi = sup_ptr[j], sup_ptr[j + 1]
-            if has_prio and any_short:
-                if xj < yj:
-                    for k in range(K):
-                        dem_k[k] = 0.0
-                    for p in range(lo, hi):
-                        e = by_sup[p]
-                        dem_k[link_class[e]] += a_rel[b, e] * o_all[b, e]
-                    before = 0.0
-                    kof = K
-                    room_m = 0.0
-                    for k in range(K):
-                        dk = dem_k[k] + (cfk[b, j, k] * dfac[b, j] if dem_active else cfk[b, j, k])
-                        room = xj - before
-                        if prio_rule:
-                            if kof == K and dk > 0 and room < dk:
-                                kof = k
-                                room_m = room
-                        else:
-                            ratio[k] = min(max(room / dk, 0.0), 1.0) if dk > 0 else 1.0
-                        before += dk
-                    if prio_rule:
-                        level = 0.0
-                        if kof < K:  # water-filling within the marginal class
-                            nc = 0
-                            for p in range(lo, hi):
-                                e = by_sup[p]
-                                if link_class[e] == kof:
-                                    wf_buf[nc] = a_rel[b, e]
-                                    gf_buf[nc] = o_all[b, e]
-                                    nc += 1
-                            wfd = c_rel[b, j] * fd_frac[j, kof]
-                            if wfd > 0:
-                                wf_buf[nc] = wfd
-                                gf_buf[nc] = dfac[b, j]
-                                nc += 1
-                            level = _waterfill_one(wf_buf, gf_buf, nc, max(room_m, 0.0))
-                        for p in range(lo, hi):
-                            e = by_sup[p]
-                            ce = link_class[e]
-                            if ce > kof:
-                                d[b, e] = 0.0
-                            elif ce == kof:
-                                d[b, e] = min(o_all[b, e], level)
-                            else:
-                                d[b, e] = o_all[b, e]
-                        for k in range(K):
-                            if k < kof:
-                                served_k[b, j, k] = dfac[b, j]
-                            elif k == kof:
-                                served_k[b, j, k] = min(dfac[b, j], level)
-                            else:
-                                served_k[b, j, k] = 0.0
-                    else:
-                        for p in range(lo, hi):
-                            e = by_sup[p]
-                            d[b, e] = o_all[b, e] * ratio[link_class[e]]
-                        for k in range(K):
-                            served_k[b, j, k] = dfac[b, j] * ratio[k] if dem_active else ratio[k]
-                    tot = served_k[b, j, 0] * fd_frac[j, 0]
-                    for k in range(1, K):
-                        tot += served_k[b, j, k] * fd_frac[j, k]
-                    served[b, j] = tot
-                else:
-                    for p in range(lo, hi):
-                        e = by_sup[p]
-                        d[b, e] = o_all[b, e] if prio_rule else o_all[b, e] * r
-                    sv = dfac[b, j] if prio_rule else (dfac[b, j] * r if dem_active else r)
-                    for k in range(K):
-                        served_k[b, j, k] = sv
-                    served[b, j] = dfac[b, j] * r if not prio_rule else dfac[b, j]
-            elif not prio_rule or not any_short:
-                for p in range(lo, hi):
-                    e = by_sup[p]
-                    d[b, e] = o_all[b, e] * r
-                served[b, j] = dfac[b, j] * r
-                for k in range(K):
-                    served_k[b, j, k] = dfac[b, j] * r
-            else:  # priority rule without classes
-                if xj < yj:
-                    nc = 0
-                    for p in range(lo, hi):
-                        e = by_sup[p]
-                        wf_buf[nc] = a_rel[b, e]
-                        gf_buf[nc] = o_all[b, e]
-                        nc += 1
-                    if c_rel[b, j] > 0:
-                        wf_buf[nc] = c_rel[b, j]
-                        gf_buf[nc] = dfac[b, j]
-                        nc += 1
-                    level = _waterfill_one(wf_buf, gf_buf, nc, xj)
-                    for p in range(lo, hi):
-                        e = by_sup[p]
-                        d[b, e] = min(o_all[b, e], level)
-                    served[b, j] = min(dfac[b, j], level)
-                else:
-                    for p in range(lo, hi):
-                        e = by_sup[p]
-                        d[b, e] = o_all[b, e]
-                    served[b, j] = dfac[b, j]
-        # shipments enter the pipeline: they arrive lead time steps later
-        if use_lead:
-            for p in range(c_order.size):
-                hist[slot, b, p] = d[b, c_order[p]]
-            for k in range(var_links.size):
-                r_ = slot + lead_v[b, k]
-                vbuf[b, r_ - lmax if r_ >= lmax else r_, k] += d[b, var_links[k]]
-            for e in range(m):
-                pipe[b, e] += d[b, e]
+        if not prio_rule:
+            # proportional: a supplier's split does not depend on whether another scenario has a
+            # short supplier (the classless and the class rule agree where it is not short), so each
+            # scenario is rationed at once, while its arrays are in cache
+            _ration(b, K, has_prio, True, prio_rule, dem_active, use_lead, lmax, slot,
+                    x, y_out, sup_ptr, by_sup, link_class, a_rel, o_all, cfk, dfac, c_rel, fd_frac,
+                    d, served, served_k, dem_k, ratio, wf_buf, gf_buf,
+                    c_order, hist, var_links, vbuf, lead_v, pipe)
+
+    # 6. rationing under the priority rule: which rule applies depends on the whole batch (as in the
+    # numpy step: without any short supplier, the classless proportional split)
+    if prio_rule:
+        for b in range(B):
+            _ration(b, K, has_prio, any_short, prio_rule, dem_active, use_lead, lmax, slot,
+                    x, y_out, sup_ptr, by_sup, link_class, a_rel, o_all, cfk, dfac, c_rel, fd_frac,
+                    d, served, served_k, dem_k, ratio, wf_buf, gf_buf,
+                    c_order, hist, var_links, vbuf, lead_v, pipe)
     return any_short
 
 
@@ -464,7 +488,7 @@ def compiled_step() -> Callable[..., Any]:
 
     ``error_model="numpy"``: a division by zero gives inf or nan as in the numpy step, no exception.
     """
-    global _STEP, _waterfill_one, AVAILABLE
+    global _STEP, _waterfill_one, _ration, AVAILABLE
     if _STEP is None:
         try:
             import numba
@@ -475,6 +499,7 @@ def compiled_step() -> Callable[..., Any]:
             raise InputError(f"numba cannot be imported ({e}); use kernel='numpy'") from None
         opts = dict(cache=True, error_model="numpy", nogil=True)
         _waterfill_one = numba.njit(**opts)(_waterfill_one)  # resolved by the step at its compilation
+        _ration = numba.njit(**opts)(_ration)
         _STEP = numba.njit(**opts)(_extended_step)
     return _STEP
 
