@@ -2,7 +2,7 @@
 
 The numpy step of :func:`paxsilica.sim.engine.simulate` makes about 60 passes over (draws × links)
 arrays and 9 sparse sums a step; on the bundled atlas (34 draws × 2,210 links) that is 6–13 ms a
-step, almost all of it memory traffic and call overhead. :func:`compiled_step` computes the same
+step. :func:`compiled_step` computes the same
 step scenario by scenario, link by link, in one compiled function (numba, ``cache=True``), with the
 same formulas in the same order: the same deviation forms (so a run without a shock stays exactly at
 the baseline) and every scenario computed on its own (so a batch equals its sequential runs). Sums
