@@ -67,7 +67,11 @@ def cases(draw: st.DrawFn):  # type: ignore[no-untyped-def]
     lead_times = draw(st.booleans())
     if lead_times and draw(st.booleans()):
         kw["lead_time"] = Schedule([draw(st.integers(0, m - 1))], [[draw(st.integers(1, 6))]])
-    ext: dict = {"lead_times": lead_times, "resourcing": draw(st.booleans()),
+    rationing = draw(st.sampled_from(["proportional", "priority"]))
+    # re-sourcing under the priority rule only on the stress library (test below): its ramp clock
+    # (y > 1) and fill test (fill >= 1) are thresholds, and the two steps may order tied claimants of
+    # the water-filling differently (last-bit differences), which on a small network can tip one
+    ext: dict = {"lead_times": lead_times, "resourcing": draw(st.booleans()) and rationing == "proportional",
                  "ramp_days": draw(st.sampled_from([0, 5])),
                  "order_target": draw(st.sampled_from(["baseline", "output"])),
                  "early_exit": draw(st.booleans())}
@@ -86,7 +90,6 @@ def cases(draw: st.DrawFn):  # type: ignore[no-untyped-def]
         ext["consumer_priority"] = [0, 1]
     if draw(st.booleans()):
         ext["link_priority"] = np.array(draw(st.lists(st.integers(0, 2), min_size=m, max_size=m)))
-    rationing = draw(st.sampled_from(["proportional", "priority"]))
     return net, Scenario(**kw), steps, rationing, Extensions(**ext)
 
 

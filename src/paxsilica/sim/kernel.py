@@ -64,25 +64,43 @@ def kernel_choice(requested: str) -> bool:
     return AVAILABLE and env != "numpy"
 
 
-def _waterfill_one(w: np.ndarray, g: np.ndarray, k: int, target: float) -> float:
-    """Level L with Σ w·min(g, L) = target over the first ``k`` claimants (see engine._waterfill)."""
+def _waterfill_one(w: np.ndarray, g: np.ndarray, k: int, target: float, run: np.ndarray) -> float:
+    """Level L with Σ w·min(g, L) = target over the first ``k`` claimants (see engine._waterfill).
+
+    Computed with the numpy step's arithmetic: running sums ``run`` = (Σ w·g, Σ w) carried over the
+    scenario's segments in order, each claimant's sums before it as (running sum − own term − sum at
+    the segment's start), the level at the count of claimants whose reach falls short.
+    """
     order = np.argsort(g[:k], kind="mergesort")
-    total_w = 0.0
+    base_wg = run[0]
+    base_w = run[1]
+    cwg = np.empty(k)
+    cw = np.empty(k)
+    c_wg = base_wg
+    c_w = base_w
     for i in range(k):
-        total_w += w[order[i]]
-    wg_before = 0.0
-    w_before = 0.0
-    level = 0.0
+        j = order[i]
+        c_wg += w[j] * g[j]
+        c_w += w[j]
+        cwg[i] = c_wg
+        cw[i] = c_w
+    run[0] = c_wg
+    run[1] = c_w
+    if k == 0:
+        return 0.0
+    total_w = cw[k - 1] - base_w
+    n_short = 0
     for i in range(k):
-        wi = w[order[i]]
-        gi = g[order[i]]
-        w_from = total_w - w_before
-        reach = wg_before + gi * w_from
-        if reach >= target or i == k - 1:
-            level = (target - wg_before) / (w_from if w_from > 0 else 1.0)
-            break
-        wg_before += wi * gi
-        w_before += wi
+        j = order[i]
+        wg_before = cwg[i] - w[j] * g[j] - base_wg
+        w_from = total_w - (cw[i] - w[j] - base_w)
+        if wg_before + g[j] * w_from < target:
+            n_short += 1
+    i = min(n_short, k - 1)
+    j = order[i]
+    wg_before = cwg[i] - w[j] * g[j] - base_wg
+    w_from = total_w - (cw[i] - w[j] - base_w)
+    level = (target - wg_before) / (w_from if w_from > 0 else 1.0)
     return max(level, 0.0)
 
 
@@ -93,6 +111,7 @@ def _ration(b, K, has_prio, any_short, prio_rule, dem_active, use_lead, lmax, sl
     """Step 6 for scenario ``b``: deliveries and final demand served; shipments into the pipeline."""
     n = x.shape[1]
     m = d.shape[1]
+    run = np.zeros(2)  # the water-filling's running sums, over this scenario's short suppliers in order
     for j in range(n):
         xj = x[b, j]
         yj = y_out[b, j]
@@ -133,7 +152,7 @@ def _ration(b, K, has_prio, any_short, prio_rule, dem_active, use_lead, lmax, sl
                             wf_buf[nc] = wfd
                             gf_buf[nc] = dfac[b, j]
                             nc += 1
-                        level = _waterfill_one(wf_buf, gf_buf, nc, max(room_m, 0.0))
+                        level = _waterfill_one(wf_buf, gf_buf, nc, max(room_m, 0.0), run)
                     for p in range(lo, hi):
                         e = by_sup[p]
                         ce = link_class[e]
@@ -187,7 +206,7 @@ def _ration(b, K, has_prio, any_short, prio_rule, dem_active, use_lead, lmax, sl
                     wf_buf[nc] = c_rel[b, j]
                     gf_buf[nc] = dfac[b, j]
                     nc += 1
-                level = _waterfill_one(wf_buf, gf_buf, nc, xj)
+                level = _waterfill_one(wf_buf, gf_buf, nc, xj, run)
                 for p in range(lo, hi):
                     e = by_sup[p]
                     d[b, e] = min(o_all[b, e], level)
