@@ -6,8 +6,10 @@ Usage::
     python bench/bench_briefing.py --runs 5
 
 Times ``paxsilica brief --out FILE`` as a whole process (interpreter start, imports, the atlas, every
-measure, the stress library and the HTML) in three variants run in turn — with bands (the default, 32
-draws per scenario), ``--bands 0`` (central values only) and ``--no-scenarios`` — and prints each
+measure, the stress library and the HTML) in five variants run in turn — with bands (the default, 32
+draws per scenario) and ``--bands 0`` (central values only), each with the engine's compiled step
+(the default) and with its numpy step (``PAXSILICA_KERNEL=numpy``, the before), and ``--no-scenarios``
+— and prints each
 variant's median wall time and its ratio to the no-scenario briefing, measured pair by pair in the same
 run. The issue's target: the briefing with all scenarios and bands in at most 10 s on 2 cores.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import statistics
 import subprocess
@@ -31,8 +34,13 @@ from bench_stress import (
 
 def _run(args: list[str], out: Path) -> float:
     exe = Path(sys.executable).with_name("paxsilica")
+    env = dict(os.environ)
+    env.pop("PAXSILICA_KERNEL", None)
+    if args[:1] == ["--numpy-step"]:  # the engine's numpy step instead of the compiled one
+        env["PAXSILICA_KERNEL"] = "numpy"
+        args = args[1:]
     t = time.perf_counter()
-    subprocess.run([str(exe), "brief", "--out", str(out), *args], check=True, capture_output=True)
+    subprocess.run([str(exe), "brief", "--out", str(out), *args], check=True, capture_output=True, env=env)
     return time.perf_counter() - t
 
 
@@ -40,9 +48,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    variants = {"with bands (32 draws)": [], "central only (--bands 0)": ["--bands", "0"],
-                "no scenarios": ["--no-scenarios"]}
+    variants = {"with bands (32 draws)": [], "with bands, numpy step (PAXSILICA_KERNEL=numpy)": ["--numpy-step"],
+                "central only (--bands 0)": ["--bands", "0"],
+                "central only, numpy step": ["--numpy-step", "--bands", "0"], "no scenarios": ["--no-scenarios"]}
     times: dict[str, list[float]] = {k: [] for k in variants}
+    load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "brief.html"
         _run(["--no-scenarios"], out)  # warm-up: lanes cache, file system
@@ -51,7 +61,7 @@ def main() -> None:
                 times[name].append(_run(extra, out))
     base = times["no scenarios"]
     print(f"# briefing — {_cpu()}, Python {platform.python_version()}, {dt.date.today().isoformat()}, "
-          f"{args.runs} runs each, in turn")
+          f"{args.runs} runs each, in turn; load average at start {load0:.2f}, at end {os.getloadavg()[0]:.2f}")
     print("| variant | median wall s | min–max | ratio to no scenarios (median of pairs) |")
     print("|---|---|---|---|")
     for name, ts in times.items():

@@ -9,6 +9,9 @@ Usage::
                                             # the stress runner's engine calls: every built-in
                                             # scenario on the bundled atlas, 33 band draws at once
                                             # (run_library(bands=32)), simulate() timed alone
+    python bench/bench_engine.py --library --kernels
+                                            # the same calls, numpy step against the compiled
+                                            # (numba) step, alternated, with their difference
     python bench/bench_engine.py --compare OLD_ENGINE.py [--quick]
                                             # before/after in one process: an older engine.py (e.g.
                                             # `git show HEAD:src/paxsilica/sim/engine.py > /tmp/old.py`)
@@ -238,6 +241,38 @@ def library(old_path: str | None) -> None:
     print(f"| **total** | | | {tot[0]:.2f} | {tot[1]:.2f} | | |")
 
 
+def kernels() -> None:
+    """The stress runner's calls through the numpy step and the compiled step, alternated per
+    scenario in one process; largest difference relative to each series' scale."""
+    from paxsilica.sim import engine as eng
+    from paxsilica.sim import kernel as K
+
+    K.warm_up()  # load the compiled step from numba's cache before timing
+    calls = library_calls()
+    net0 = calls[0][1]
+    print(f"{len(calls)} scenarios, {net0.n_firms:,} sites / {net0.n_links:,} links, "
+          f"{len(calls[0][2])} draws per call", flush=True)
+    print("| scenario | steps | rationing | numpy step (s) | numba step (s) | ratio | max rel difference |")
+    print("|---|---:|---|---:|---:|---:|---:|")
+    tot = [0.0, 0.0]
+    fields = ("production", "value_added", "final_demand", "firm_production", "firm_final_demand",
+              "consumer_final_demand")
+    for name, net, scen, kw in calls:
+        t0 = time.perf_counter()
+        a = eng.simulate(net, scen, **kw, kernel="numpy")
+        t1 = time.perf_counter()
+        b = eng.simulate(net, scen, **kw, kernel="numba")
+        t2 = time.perf_counter()
+        tot[0] += t1 - t0
+        tot[1] += t2 - t1
+        worst = max(float(np.max(np.abs(getattr(a, f) - getattr(b, f))
+                                 / np.maximum(np.abs(getattr(a, f)).max(axis=-1, keepdims=True), 1e-300)))
+                    for f in fields)
+        print(f"| {name} | {kw['steps']} | {kw['rationing']} | {t1 - t0:.2f} | {t2 - t1:.2f} | "
+              f"{(t1 - t0) / (t2 - t1):.2f} | {worst:.1e} |", flush=True)
+    print(f"| **total** | | | {tot[0]:.2f} | {tot[1]:.2f} | {tot[0] / tot[1]:.2f} | |")
+
+
 def table(rows: list[dict[str, object]]) -> str:
     head = ("| case | rationing | read (s) | simulate (s) | total (s, median) | best (s) | CPU (s) | peak memory "
             "| output loss at end |")
@@ -257,12 +292,17 @@ def main() -> None:
     ap.add_argument("--compare", metavar="OLD_ENGINE_PY", help="time an older engine.py against the current one")
     ap.add_argument("--library", action="store_true",
                     help="time the stress runner's batched engine calls on the bundled atlas")
+    ap.add_argument("--kernels", action="store_true",
+                    help="with --library: the numpy step against the compiled (numba) step")
     args = ap.parse_args()
     if args.library:
         print(f"machine: {machine()}")
         print(f"date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}")
         print(f"load average at start: {os.getloadavg()[0]:.2f}")
-        library(args.compare)
+        if args.kernels:
+            kernels()
+        else:
+            library(args.compare)
         return
     if args.compare:
         print(f"machine: {machine()}")

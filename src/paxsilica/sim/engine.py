@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from . import kernel as _kernel
 from .network import SupplyNetwork
 
 __all__ = [
@@ -893,6 +894,7 @@ def simulate(
     arithmetic: Literal["relative", "reference"] = "relative",
     amounts: np.ndarray | None = None,
     final_demand: np.ndarray | None = None,
+    kernel: Literal["auto", "numba", "numpy"] = "auto",
 ) -> SimResult:
     """Run the model of ENGINE.md for ``steps`` steps.
 
@@ -936,6 +938,12 @@ def simulate(
     final_demand : float array (n,) or (B, n), optional
         Extended mode: final demand c (>= 0) replacing ``network.final_demand``, per scenario with a
         leading batch axis (e.g. a draw of the outside-demand share).
+    kernel : {"auto", "numba", "numpy"}
+        Extended mode: how a step is computed. ``numba``: one compiled function per step
+        (:mod:`paxsilica.sim.kernel`, several times faster); ``numpy``: array passes (the reference
+        implementation, and the fallback); ``auto`` (default): numba when it can be imported, unless
+        the environment sets ``PAXSILICA_KERNEL=numpy``. Both agree to rounding (tests: 1e-9
+        relative). The reference mode always uses numpy.
 
     Returns
     -------
@@ -1330,6 +1338,43 @@ def simulate(
     outputs = [out_prod, out_va, out_fd, out_fdr, firm_prod, firm_fd, firm_cap, link_del, link_st, sector_prod,
                cons_fd if consumers is not None else None, cons_fdr if consumers is not None else None]
 
+    # the compiled step (kernel.py): the same step on the same state, updated in place
+    use_kernel = extended and _kernel.kernel_choice(kernel)
+    if use_kernel:
+        def full(v: object, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+            return np.array(np.broadcast_to(np.asarray(v, dtype), shape), dtype=dtype, order="C")
+
+        def ints(v: np.ndarray) -> np.ndarray:
+            return np.array(v, dtype=np.int64, order="C")
+
+        k_step = _kernel.compiled_step()
+        Bm, Bn, Bs = (B, m), (B, n), (B, n_seg)
+        K_k = prio.k if prio is not None else 1
+        k_topo = (ints(sup), ints(cli), ints(net.link_seg), ints(seg_ptr), ints(seg_client),
+                  ints(net.client_seg_start), ints(net.supplier_start), ints(net.by_supplier),
+                  ints(prio.link) if prio is not None else np.zeros(m, np.int64))
+        k_par = (full(a_rel, Bm), full(c_rel, Bn), full(w_link, Bm), full(eps_link, Bm), full(eps_seg, Bs),
+                 full(n_l, Bm), full(n_sg, Bs), full(w_n, Bs), full(w_one if n_link is not None else 1.0, Bs),
+                 full(a_one, Bn), full(headroom, Bn), full(ramp_days, Bn),
+                 full(sig_max if use_sub else 0.0, Bs), full(sig_rate if use_sub else 0.0, Bs),
+                 full(short_below if use_sub else 0.0, Bs),
+                 full(prio_cfk if prio is not None else 0.0, (B, n, K_k)),
+                 full(prio.fd_frac if prio is not None else 0.0, (n, K_k)),
+                 full(idle, Bn, np.bool_), full(idle_link, Bm, np.bool_))
+        if use_lead:  # the numpy step's pipeline (shipment history by lead time, arrival slots)
+            k_lead = (ints(c_order), ints(c_lead), ints(var_links), hist, vbuf, lead_v, pipe, lead_m1)
+        else:
+            k_lead = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((1, B, 0)),
+                      np.zeros((B, 1, 0)), np.zeros((B, 0), np.int64), np.zeros((B, 1)), np.zeros((B, 1)))
+        if not use_sub:
+            sig, releasing, keep_l = np.zeros((B, 1)), np.zeros((B, 1), dtype=bool), np.ones((B, 1))
+        k_reserve = reserve if reserve is not None else np.zeros((B, 1))
+        k_served, k_capacity, k_y = np.empty(Bn), np.empty(Bn), np.empty(Bn)
+        k_served_k = np.empty((B, n, K_k))
+        if steady_on:  # the state is updated in place: keep copies of the last step's
+            x_prev, d_prev, s_prev, ramp_prev = x.copy(), d.copy(), s.copy(), ramp.copy()
+            res_prev = None if reserve is None else reserve.copy()
+
     for t in range(steps):
         # 1. factors of this step (shock onset, recovery profiles, link caps, demand surges)
         if cap_sched.active:
@@ -1342,226 +1387,237 @@ def simulate(
             lead_v[:] = lt_sched.row(t).astype(np.int64)
             lead_m1[:, var_links] = lead_v - 1
 
-        # 2. inventory update: last shipments arrive, last production consumes inputs
-        if m:
-            if use_lead:
-                for L, lo, hi in groups:  # shipments of step t − L on links of lead time L
-                    arrive_p[:, lo:hi] = hist[(t - L) % lmax, :, lo:hi]
-                if kv:
-                    slot = t % lmax
-                    arrive_p[:, mc:] = vbuf[:, slot, :]
-                    vbuf[:, slot, :] = 0.0
-                np.take(arrive_p, inv_perm, axis=1, out=arrive, mode="clip")
-                pipe -= arrive
-            else:
-                arrive = d
-            np.take(x, cli, axis=1, out=xc, mode="clip")
-            need = xc if not use_sub else np.multiply(xc, keep_l, out=need_buf)  # need of last production
-            # a client draws its sector need from each supplier's stock in proportion to it:
-            # S_ij κ = S_ij (P_i/p̄_i)(A^sec/S^sec) = (s_ij / s̄) · x_i in relative units, which is
-            # exactly x_i at the baseline (s_ij = s̄ = n)
-            if n_link is None:
-                if n_seg == 0 or sbar.min() > eps_seg_max:  # no segment near zero stock (one pass)
-                    np.take(sbar, net.link_seg, axis=1, out=wa, mode="clip")
-                else:  # a segment without stock gives nothing: s / inf is exactly 0 (no mask over links)
-                    np.take(np.where(sbar > eps_seg, sbar, np.inf), net.link_seg, axis=1, out=wa, mode="clip")
-                np.divide(s, wa, out=wb)
-            else:
-                # per-link days: in proportion to the fill s/n of each link, so that every link gives
-                # exactly its baseline flow at the baseline: r = x·(s/n)/q, q = Σ w·(s/n) / Σ w
-                # (exactly 1 there); a segment without stock gives nothing (q = inf)
-                np.divide(s, n_l, out=wb)
-                q = seg_w_sum(wb)
-                q /= w_one
-                if n_seg and not (sbar.min() > eps_seg_max and q.min() > 0):
-                    q = np.where((sbar > eps_seg) & (q > 0), q, np.inf)
-                np.take(q, net.link_seg, axis=1, out=wa, mode="clip")
-                wb /= wa
-            wb *= need
-            if n_link is not None and np.greater(wb, s, out=wbool).any():
-                # a link with few days relative to its segment cannot give more than it holds: the
-                # rest of the segment's draw comes from the others, in proportion to what they keep
-                over = np.minimum(wb, s)
-                excess = seg_w_sum(wb - over)
-                room = s - over
-                rooms = seg_w_sum(room)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    share = np.where(rooms > 0, np.minimum(excess / rooms, 1.0), 0.0)
-                wb = over + room * np.take(share, net.link_seg, axis=1)
-            s_new = s_bufs[0] if s is s_bufs[1] else s_bufs[1]
-            if n_link is None:
-                np.add(s, arrive, out=s_new)
-                s_new -= wb
-            else:  # s + (arrivals − draw): s itself at the baseline for any n (s + 1 − 1 may not be)
-                np.subtract(arrive, wb, out=wb)
-                np.add(s, wb, out=s_new)
-            np.less_equal(s_new, eps_link, out=wbool)
-            if wbool.any():
-                np.copyto(s_new, 0.0, where=wbool)
-            if any_idle:
-                np.copyto(s_new, s, where=idle_link)
-            s = s_new
-            if reserve is not None and t >= ext.stockpile_release_day:
-                draw = np.minimum(np.minimum(reserve, np.maximum(n_l - s, 0.0)), ext.stockpile_release_rate)
-                s += draw
-                reserve = reserve - draw
-
-        # 3. orders (relative to A), from the client's own output last step
-        if m:
-            sbar = seg_mean(s)  # S^sec/A^sec in days, per (client, sector) segment
-            if use_sub:
-                # σ rises while the segment is short; once its stock is back at target it falls back
-                # to 0 at the same rate (a dip while it falls, e.g. the lead time of the extra
-                # orders, does not send it up again: no chatter around the target)
-                back = sbar >= short_below
-                releasing |= back & (sig > 0)
-                sig += np.where(releasing | back, -sig_rate, sig_rate)
-                np.clip(sig, 0.0, sig_max, out=sig)
-                releasing &= sig > 0
-                keep_seg = 1.0 - sig
-                np.take(keep_seg, net.link_seg, axis=1, out=keep_l, mode="clip")
-            o = o_buf
-            if not extended:
-                # reference: per link, target n·A·P/p̄
-                np.multiply(xc, n_days, out=o)
-                o -= s
-            else:
-                # extended: per (client, sector) segment, so stock held at any supplier of the sector
-                # counts (re-sourced stock does not pile up); target n·A (baseline) or n·A·P/p̄
-                gap_seg = (n_sg - sbar) if baseline_target else (n_sg * x[:, seg_client] - sbar)
+        if use_kernel:
+            k_step(
+                t, lmax, use_lead, use_res, use_sub, n_link is not None, baseline_target,
+                link_sched.active, dem_sched.active, prio is not None, K_k, rationing == "priority", any_idle,
+                reserve is not None and t >= ext.stockpile_release_day, float(ext.stockpile_release_rate),
+                inv_tau, *k_topo, *k_par, capf, linkcap, dfac, *k_lead,
+                x, s, sbar, d, sig, releasing, keep_l, ramp, k_reserve,
+                k_served, k_served_k, k_capacity, k_y)
+            served, capacity = k_served, k_capacity
+            served_k = k_served_k if prio is not None else None
+        else:
+            # 2. inventory update: last shipments arrive, last production consumes inputs
+            if m:
                 if use_lead:
-                    if baseline_target:
-                        lag = np.subtract(lead_m1, pipe, out=wa)
-                    else:
-                        lag = np.multiply(lead_m1, xc, out=wa)
-                        lag -= pipe
-                    gap_seg = gap_seg + seg_w_sum(lag)
-                np.take(gap_seg, net.link_seg, axis=1, out=o, mode="clip")
-            o *= inv_tau  # a product, not a quotient: 0 stays exactly 0 at the baseline
-            if use_sub:
-                o += np.multiply(xc, keep_l, out=wb)  # flow term: what the client now needs
-            else:
-                o += xc
-            np.maximum(o, 0.0, out=o)
-            if any_idle:
-                np.copyto(o, 1.0, where=idle_link)
-            # a cap c < 1 limits the link to c·A per step; 1 means unrestricted (orders may exceed A)
-            if link_sched.active:
-                o_eff = np.minimum(o, linkcap, out=wb)
-                np.copyto(o_eff, o, where=linkcap >= 1.0)
-            else:
-                o_eff = o
-        else:
-            o_eff = np.zeros((B, 0))
+                    for L, lo, hi in groups:  # shipments of step t − L on links of lead time L
+                        arrive_p[:, lo:hi] = hist[(t - L) % lmax, :, lo:hi]
+                    if kv:
+                        slot = t % lmax
+                        arrive_p[:, mc:] = vbuf[:, slot, :]
+                        vbuf[:, slot, :] = 0.0
+                    np.take(arrive_p, inv_perm, axis=1, out=arrive, mode="clip")
+                    pipe -= arrive
+                else:
+                    arrive = d
+                np.take(x, cli, axis=1, out=xc, mode="clip")
+                need = xc if not use_sub else np.multiply(xc, keep_l, out=need_buf)  # need of last production
+                # a client draws its sector need from each supplier's stock in proportion to it:
+                # S_ij κ = S_ij (P_i/p̄_i)(A^sec/S^sec) = (s_ij / s̄) · x_i in relative units, which is
+                # exactly x_i at the baseline (s_ij = s̄ = n)
+                if n_link is None:
+                    if n_seg == 0 or sbar.min() > eps_seg_max:  # no segment near zero stock (one pass)
+                        np.take(sbar, net.link_seg, axis=1, out=wa, mode="clip")
+                    else:  # a segment without stock gives nothing: s / inf is exactly 0 (no mask over links)
+                        np.take(np.where(sbar > eps_seg, sbar, np.inf), net.link_seg, axis=1, out=wa, mode="clip")
+                    np.divide(s, wa, out=wb)
+                else:
+                    # per-link days: in proportion to the fill s/n of each link, so that every link gives
+                    # exactly its baseline flow at the baseline: r = x·(s/n)/q, q = Σ w·(s/n) / Σ w
+                    # (exactly 1 there); a segment without stock gives nothing (q = inf)
+                    np.divide(s, n_l, out=wb)
+                    q = seg_w_sum(wb)
+                    q /= w_one
+                    if n_seg and not (sbar.min() > eps_seg_max and q.min() > 0):
+                        q = np.where((sbar > eps_seg) & (q > 0), q, np.inf)
+                    np.take(q, net.link_seg, axis=1, out=wa, mode="clip")
+                    wb /= wa
+                wb *= need
+                if n_link is not None and np.greater(wb, s, out=wbool).any():
+                    # a link with few days relative to its segment cannot give more than it holds: the
+                    # rest of the segment's draw comes from the others, in proportion to what they keep
+                    over = np.minimum(wb, s)
+                    excess = seg_w_sum(wb - over)
+                    room = s - over
+                    rooms = seg_w_sum(room)
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        share = np.where(rooms > 0, np.minimum(excess / rooms, 1.0), 0.0)
+                    wb = over + room * np.take(share, net.link_seg, axis=1)
+                s_new = s_bufs[0] if s is s_bufs[1] else s_bufs[1]
+                if n_link is None:
+                    np.add(s, arrive, out=s_new)
+                    s_new -= wb
+                else:  # s + (arrivals − draw): s itself at the baseline for any n (s + 1 − 1 may not be)
+                    np.subtract(arrive, wb, out=wb)
+                    np.add(s, wb, out=s_new)
+                np.less_equal(s_new, eps_link, out=wbool)
+                if wbool.any():
+                    np.copyto(s_new, 0.0, where=wbool)
+                if any_idle:
+                    np.copyto(s_new, s, where=idle_link)
+                s = s_new
+                if reserve is not None and t >= ext.stockpile_release_day:
+                    draw = np.minimum(np.minimum(reserve, np.maximum(n_l - s, 0.0)), ext.stockpile_release_rate)
+                    s += draw
+                    reserve = reserve - draw
 
-        # 5a. producible output (capacity and Leontief stock limit); needed before demand when re-sourcing
-        capacity = capf
-        if use_res:
-            unshocked = capf >= 1.0
-            if np.ndim(ramp_days) == 0:
-                grow = np.minimum(1.0, ramp / ramp_days) if ramp_days > 0 else np.ones_like(ramp)
+            # 3. orders (relative to A), from the client's own output last step
+            if m:
+                sbar = seg_mean(s)  # S^sec/A^sec in days, per (client, sector) segment
+                if use_sub:
+                    # σ rises while the segment is short; once its stock is back at target it falls back
+                    # to 0 at the same rate (a dip while it falls, e.g. the lead time of the extra
+                    # orders, does not send it up again: no chatter around the target)
+                    back = sbar >= short_below
+                    releasing |= back & (sig > 0)
+                    sig += np.where(releasing | back, -sig_rate, sig_rate)
+                    np.clip(sig, 0.0, sig_max, out=sig)
+                    releasing &= sig > 0
+                    keep_seg = 1.0 - sig
+                    np.take(keep_seg, net.link_seg, axis=1, out=keep_l, mode="clip")
+                o = o_buf
+                if not extended:
+                    # reference: per link, target n·A·P/p̄
+                    np.multiply(xc, n_days, out=o)
+                    o -= s
+                else:
+                    # extended: per (client, sector) segment, so stock held at any supplier of the sector
+                    # counts (re-sourced stock does not pile up); target n·A (baseline) or n·A·P/p̄
+                    gap_seg = (n_sg - sbar) if baseline_target else (n_sg * x[:, seg_client] - sbar)
+                    if use_lead:
+                        if baseline_target:
+                            lag = np.subtract(lead_m1, pipe, out=wa)
+                        else:
+                            lag = np.multiply(lead_m1, xc, out=wa)
+                            lag -= pipe
+                        gap_seg = gap_seg + seg_w_sum(lag)
+                    np.take(gap_seg, net.link_seg, axis=1, out=o, mode="clip")
+                o *= inv_tau  # a product, not a quotient: 0 stays exactly 0 at the baseline
+                if use_sub:
+                    o += np.multiply(xc, keep_l, out=wb)  # flow term: what the client now needs
+                else:
+                    o += xc
+                np.maximum(o, 0.0, out=o)
+                if any_idle:
+                    np.copyto(o, 1.0, where=idle_link)
+                # a cap c < 1 limits the link to c·A per step; 1 means unrestricted (orders may exceed A)
+                if link_sched.active:
+                    o_eff = np.minimum(o, linkcap, out=wb)
+                    np.copyto(o_eff, o, where=linkcap >= 1.0)
+                else:
+                    o_eff = o
             else:
-                pos_rd = ramp_days > 0
-                grow = np.where(pos_rd, np.minimum(1.0, ramp / np.where(pos_rd, ramp_days, 1.0)), 1.0)
-            capacity = np.where(unshocked, capf + headroom * grow, capf)
-        if m:
-            if use_sub:  # the client needs 1 − σ per unit: stock lasts sbar/(1 − σ) days of output
-                lim = np.full((B, n_seg), np.inf)
-                np.divide(sbar, keep_seg, out=lim, where=keep_seg > 0)
-            else:
-                lim = sbar
-            pmax = np.minimum(capacity, prop_limit(lim, float(capacity.max(initial=0.0))))
-        else:
-            pmax = capacity.copy()
+                o_eff = np.zeros((B, 0))
 
-        # 4. demand (ratio to p̄), with re-sourcing of orders a supplier cannot fill
-        dem_dev = c_rel * (dfac - 1.0) if dem_sched.active else 0.0
-        if m:
-            # 1 + (Σ a·o − Σ a): exactly 1 at the baseline
-            y = sup_a_sum(o_eff)
-            y -= a_one
-            y += 1.0
-            y += dem_dev
-        else:
-            y = np.ones((B, n)) + dem_dev
-        np.maximum(y, 0.0, out=y)  # the deviation form can leave -1e-17 where nothing is asked
-        if any_idle:
-            np.copyto(y, 0.0, where=idle)
-        if use_res:
-            if prio is not None:
-                # with priority classes a supplier short overall may still fill a class in full (its
-                # later classes absorb the shortage): what counts for a link is the fill of its class
-                K = prio.k
-                dem_k = by_key(o_eff).reshape(B, n, K)
-                dem_k += prio_cfk if not dem_sched.active else prio_cfk * dfac[..., None]
-                before_k = np.zeros_like(dem_k)
-                np.cumsum(dem_k[..., :-1], axis=2, out=before_k[..., 1:])
-                room_k = pmax[..., None] - before_k
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    fill_k = np.where(dem_k > 0, np.clip(room_k / np.where(dem_k > 0, dem_k, 1.0), 0.0, 1.0), 1.0)
-                fill_l = np.take(fill_k.reshape(B, n * K), prio.key, axis=1)
+            # 5a. producible output (capacity and Leontief stock limit); needed before demand when re-sourcing
+            capacity = capf
+            if use_res:
+                unshocked = capf >= 1.0
+                if np.ndim(ramp_days) == 0:
+                    grow = np.minimum(1.0, ramp / ramp_days) if ramp_days > 0 else np.ones_like(ramp)
+                else:
+                    pos_rd = ramp_days > 0
+                    grow = np.where(pos_rd, np.minimum(1.0, ramp / np.where(pos_rd, ramp_days, 1.0)), 1.0)
+                capacity = np.where(unshocked, capf + headroom * grow, capf)
+            if m:
+                if use_sub:  # the client needs 1 − σ per unit: stock lasts sbar/(1 − σ) days of output
+                    lim = np.full((B, n_seg), np.inf)
+                    np.divide(sbar, keep_seg, out=lim, where=keep_seg > 0)
+                else:
+                    lim = sbar
+                pmax = np.minimum(capacity, prop_limit(lim, float(capacity.max(initial=0.0))))
             else:
-                fill = np.where(y > pmax, pmax / np.where(y > 0, y, 1.0), 1.0)
-                fill_l = np.take(fill, sup, axis=1)
-            unmet = o_eff * fill_l
-            np.subtract(o, unmet, out=unmet)  # per unit of A: blocked by caps or by the supplier's limit
-            ok = np.greater_equal(fill_l, 1.0, out=wbool)
-            ok &= np.take(unshocked, sup, axis=1)
-            if link_sched.active:
-                ok &= linkcap >= 1.0
-            u_seg = seg_w_sum(unmet)
-            e_seg = seg_w_sum(ok.astype(np.float64))
-            moved = (u_seg > 0) & (e_seg > 0)
-            if np.any(moved):
-                extra = np.take(np.where(moved, u_seg / np.where(moved, e_seg, 1.0), 0.0), net.link_seg, axis=1)
-                mv = np.take(moved, net.link_seg, axis=1)
-                o_new = o_eff.copy()
-                np.add(o_eff, extra, out=extra)
-                np.copyto(o_new, extra, where=mv & ok)
-                np.multiply(o_eff, fill_l, out=fill_l)
-                np.copyto(o_new, fill_l, where=mv & ~ok)
-                o_eff = o_new
-                y = sup_a_sum(o_eff)  # the same sum as above, so a batch equals single runs
+                pmax = capacity.copy()
+
+            # 4. demand (ratio to p̄), with re-sourcing of orders a supplier cannot fill
+            dem_dev = c_rel * (dfac - 1.0) if dem_sched.active else 0.0
+            if m:
+                # 1 + (Σ a·o − Σ a): exactly 1 at the baseline
+                y = sup_a_sum(o_eff)
                 y -= a_one
                 y += 1.0
                 y += dem_dev
-                np.maximum(y, 0.0, out=y)
-                if any_idle:
-                    np.copyto(y, 0.0, where=idle)
-            ramp = np.where(y > 1.0, ramp + 1.0, 0.0)
-
-        # 5b. production
-        xnew = np.minimum(pmax, y)
-        if any_idle:
-            np.copyto(xnew, 0.0, where=idle)
-
-        # 6. rationing: deliveries (relative to A) and final demand served (relative to c)
-        served_k = None
-        if prio is not None and np.any(xnew < y):
-            d, served, served_k = _ration_classes(xnew, y, o_eff, dfac if dem_sched.active else None, a_rel, c_rel,
-                                                  sup, prio, rationing, by_key, prio_cfk, prio_key_flat, True)
-        elif rationing == "proportional" or not np.any(xnew < y):
-            pos = y > 0
-            r = xnew / y if pos.all() else np.where(pos, xnew / np.where(pos, y, 1.0), 0.0)
-            if m:
-                d_new = d_bufs[0] if d is d_bufs[1] else d_bufs[1]
-                np.take(r, sup, axis=1, out=wa, mode="clip")
-                np.multiply(o_eff, wa, out=d_new)
-                d = d_new
             else:
-                d = o_eff
-            served = dfac * r
-        else:
-            d, served = _priority(xnew, y, o_eff, dfac, a_rel, c_rel, sup, n, B)
+                y = np.ones((B, n)) + dem_dev
+            np.maximum(y, 0.0, out=y)  # the deviation form can leave -1e-17 where nothing is asked
+            if any_idle:
+                np.copyto(y, 0.0, where=idle)
+            if use_res:
+                if prio is not None:
+                    # with priority classes a supplier short overall may still fill a class in full (its
+                    # later classes absorb the shortage): what counts for a link is the fill of its class
+                    K = prio.k
+                    dem_k = by_key(o_eff).reshape(B, n, K)
+                    dem_k += prio_cfk if not dem_sched.active else prio_cfk * dfac[..., None]
+                    before_k = np.zeros_like(dem_k)
+                    np.cumsum(dem_k[..., :-1], axis=2, out=before_k[..., 1:])
+                    room_k = pmax[..., None] - before_k
+                    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                        fill_k = np.where(dem_k > 0, np.clip(room_k / np.where(dem_k > 0, dem_k, 1.0), 0.0, 1.0), 1.0)
+                    fill_l = np.take(fill_k.reshape(B, n * K), prio.key, axis=1)
+                else:
+                    fill = np.where(y > pmax, pmax / np.where(y > 0, y, 1.0), 1.0)
+                    fill_l = np.take(fill, sup, axis=1)
+                unmet = o_eff * fill_l
+                np.subtract(o, unmet, out=unmet)  # per unit of A: blocked by caps or by the supplier's limit
+                ok = np.greater_equal(fill_l, 1.0, out=wbool)
+                ok &= np.take(unshocked, sup, axis=1)
+                if link_sched.active:
+                    ok &= linkcap >= 1.0
+                u_seg = seg_w_sum(unmet)
+                e_seg = seg_w_sum(ok.astype(np.float64))
+                moved = (u_seg > 0) & (e_seg > 0)
+                if np.any(moved):
+                    extra = np.take(np.where(moved, u_seg / np.where(moved, e_seg, 1.0), 0.0), net.link_seg, axis=1)
+                    mv = np.take(moved, net.link_seg, axis=1)
+                    o_new = o_eff.copy()
+                    np.add(o_eff, extra, out=extra)
+                    np.copyto(o_new, extra, where=mv & ok)
+                    np.multiply(o_eff, fill_l, out=fill_l)
+                    np.copyto(o_new, fill_l, where=mv & ~ok)
+                    o_eff = o_new
+                    y = sup_a_sum(o_eff)  # the same sum as above, so a batch equals single runs
+                    y -= a_one
+                    y += 1.0
+                    y += dem_dev
+                    np.maximum(y, 0.0, out=y)
+                    if any_idle:
+                        np.copyto(y, 0.0, where=idle)
+                ramp = np.where(y > 1.0, ramp + 1.0, 0.0)
 
-        # shipments enter the pipeline
-        if use_lead:
-            np.take(d, c_order, axis=1, out=hist[t % lmax], mode="clip")
-            if kv:
-                idx = v_base + ((t + lead_v) % lmax) * kv
-                vbuf_flat[idx.ravel()] += d[:, var_links].ravel()  # one (scenario, link) per index
-            pipe += d
-        x = xnew
+            # 5b. production
+            xnew = np.minimum(pmax, y)
+            if any_idle:
+                np.copyto(xnew, 0.0, where=idle)
+
+            # 6. rationing: deliveries (relative to A) and final demand served (relative to c)
+            served_k = None
+            if prio is not None and np.any(xnew < y):
+                d, served, served_k = _ration_classes(xnew, y, o_eff, dfac if dem_sched.active else None, a_rel, c_rel,
+                                                      sup, prio, rationing, by_key, prio_cfk, prio_key_flat, True)
+            elif rationing == "proportional" or not np.any(xnew < y):
+                pos = y > 0
+                r = xnew / y if pos.all() else np.where(pos, xnew / np.where(pos, y, 1.0), 0.0)
+                if m:
+                    d_new = d_bufs[0] if d is d_bufs[1] else d_bufs[1]
+                    np.take(r, sup, axis=1, out=wa, mode="clip")
+                    np.multiply(o_eff, wa, out=d_new)
+                    d = d_new
+                else:
+                    d = o_eff
+                served = dfac * r
+            else:
+                d, served = _priority(xnew, y, o_eff, dfac, a_rel, c_rel, sup, n, B)
+
+            # shipments enter the pipeline
+            if use_lead:
+                np.take(d, c_order, axis=1, out=hist[t % lmax], mode="clip")
+                if kv:
+                    idx = v_base + ((t + lead_v) % lmax) * kv
+                    vbuf_flat[idx.ravel()] += d[:, var_links].ravel()  # one (scenario, link) per index
+                pipe += d
+            x = xnew
 
         # 7. output: one sum per scenario (a row sum adds exactly as a single run's sum does; no
         # BLAS: its threads would spin on the other core)
@@ -1669,7 +1725,8 @@ def simulate(
                         good = bool((np.abs(sig[b] - sig_prev[b]) <= stol).all()
                                     and np.array_equal(releasing[b], rel_prev[b]))
                     if good and reserve is not None:
-                        good = bool((np.abs(reserve[b] - res_prev[b]) <= res_tol[b]).all())
+                        rt = res_tol if res_tol.ndim == 1 else res_tol[b]  # per link, or per scenario and link
+                        good = bool((np.abs(reserve[b] - res_prev[b]) <= rt).all())
                 if good and use_res:  # a ramp clock past ramp_days no longer changes anything
                     rd = ramp_days if np.ndim(ramp_days) == 0 else ramp_days[b]
                     good = bool(np.all((ramp[b] == ramp_prev[b]) | ((ramp[b] >= rd) & (ramp_prev[b] >= rd))))
@@ -1677,7 +1734,12 @@ def simulate(
                     frozen_at[b] = t
             if (frozen_at >= 0).all():
                 break
-            x_prev, d_prev, s_prev, ramp_prev, res_prev = x, d, s, ramp, reserve
+            if use_kernel:  # in place: copies
+                for prev, cur in ((x_prev, x), (d_prev, d), (s_prev, s), (ramp_prev, ramp), (res_prev, reserve)):
+                    if prev is not None:
+                        np.copyto(prev, cur)
+            else:
+                x_prev, d_prev, s_prev, ramp_prev, res_prev = x, d, s, ramp, reserve
             if use_sub:
                 np.copyto(sig_prev, sig)
                 np.copyto(rel_prev, releasing)

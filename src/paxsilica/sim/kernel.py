@@ -1,0 +1,545 @@
+"""Compiled step of the extended mode: the whole of steps 2–6 of ENGINE.md fused over links and draws.
+
+The numpy step of :func:`paxsilica.sim.engine.simulate` makes about 60 passes over (draws × links)
+arrays and 9 sparse sums a step; on the bundled atlas (34 draws × 2,210 links) that is 6–13 ms a
+step. :func:`compiled_step` computes the same
+step scenario by scenario, link by link, in one compiled function (numba, ``cache=True``), with the
+same formulas in the same order: the same deviation forms (so a run without a shock stays exactly at
+the baseline) and every scenario computed on its own (so a batch equals its sequential runs). Sums
+over links are taken in canonical link order as the numpy path's CSR products take them; what may
+differ in the last bits is the priority rule's running sums (here per supplier, there per scenario)
+and the order of tied claimants. ``tests/test_engine_kernel.py`` checks both paths agree to 1e-9
+relative on the stress library and on hypothesis-generated networks.
+
+The numpy step stays the reference and the fallback: ``simulate(..., kernel="numpy")``, the
+environment variable ``PAXSILICA_KERNEL=numpy``, or numba not importable.
+
+Examples
+--------
+>>> isinstance(AVAILABLE, bool)
+True
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["AVAILABLE", "compiled_step", "kernel_choice", "warm_up"]
+
+# numba is a regular dependency; the numpy step remains for platforms without a wheel. It is imported
+# only when a run uses the compiled step (its import costs about 0.5 s).
+AVAILABLE = importlib.util.find_spec("numba") is not None
+_STEP: Callable[..., Any] | None = None
+
+
+def kernel_choice(requested: str) -> bool:
+    """True when the compiled step should run for ``requested`` ("auto", "numba" or "numpy").
+
+    ``auto`` uses numba when it can be imported, unless ``PAXSILICA_KERNEL=numpy`` is set.
+
+    Examples
+    --------
+    >>> kernel_choice("numpy")
+    False
+    """
+    from ..errors import InputError
+
+    if requested not in ("auto", "numba", "numpy"):
+        raise InputError(f"unknown kernel {requested!r} (auto, numba or numpy)")
+    if requested == "numpy":
+        return False
+    if requested == "numba":
+        if not AVAILABLE:
+            raise InputError("kernel='numba' needs the numba package (pip install numba)")
+        return True
+    env = os.environ.get("PAXSILICA_KERNEL", "auto").strip().lower()
+    if env not in ("", "auto", "numba", "numpy"):
+        raise InputError(f"PAXSILICA_KERNEL={env!r}: expected auto, numba or numpy")
+    return AVAILABLE and env != "numpy"
+
+
+def _waterfill_one(w: np.ndarray, g: np.ndarray, k: int, target: float, run: np.ndarray) -> float:
+    """Level L with Σ w·min(g, L) = target over the first ``k`` claimants (see engine._waterfill).
+
+    Computed with the numpy step's arithmetic: running sums ``run`` = (Σ w·g, Σ w) carried over the
+    scenario's segments in order, each claimant's sums before it as (running sum − own term − sum at
+    the segment's start), the level at the count of claimants whose reach falls short.
+    """
+    order = np.argsort(g[:k], kind="mergesort")
+    base_wg = run[0]
+    base_w = run[1]
+    cwg = np.empty(k)
+    cw = np.empty(k)
+    c_wg = base_wg
+    c_w = base_w
+    for i in range(k):
+        j = order[i]
+        c_wg += w[j] * g[j]
+        c_w += w[j]
+        cwg[i] = c_wg
+        cw[i] = c_w
+    run[0] = c_wg
+    run[1] = c_w
+    if k == 0:
+        return 0.0
+    total_w = cw[k - 1] - base_w
+    n_short = 0
+    for i in range(k):
+        j = order[i]
+        wg_before = cwg[i] - w[j] * g[j] - base_wg
+        w_from = total_w - (cw[i] - w[j] - base_w)
+        if wg_before + g[j] * w_from < target:
+            n_short += 1
+    i = min(n_short, k - 1)
+    j = order[i]
+    wg_before = cwg[i] - w[j] * g[j] - base_wg
+    w_from = total_w - (cw[i] - w[j] - base_w)
+    level = (target - wg_before) / (w_from if w_from > 0 else 1.0)
+    return max(level, 0.0)
+
+
+def _ration(b, K, has_prio, any_short, prio_rule, dem_active, use_lead, lmax, slot,
+            x, y_out, sup_ptr, by_sup, link_class, a_rel, o_all, cfk, dfac, c_rel, fd_frac,
+            d, served, served_k, dem_k, ratio, wf_buf, gf_buf,
+            c_order, hist, var_links, vbuf, lead_v, pipe):  # pragma: no cover - compiled
+    """Step 6 for scenario ``b``: deliveries and final demand served; shipments into the pipeline."""
+    n = x.shape[1]
+    m = d.shape[1]
+    run = np.zeros(2)  # the water-filling's running sums, over this scenario's short suppliers in order
+    for j in range(n):
+        xj = x[b, j]
+        yj = y_out[b, j]
+        r = xj / yj if yj > 0 else 0.0
+        lo, hi = sup_ptr[j], sup_ptr[j + 1]
+        if has_prio and any_short:
+            if xj < yj:
+                for k in range(K):
+                    dem_k[k] = 0.0
+                for p in range(lo, hi):
+                    e = by_sup[p]
+                    dem_k[link_class[e]] += a_rel[b, e] * o_all[b, e]
+                before = 0.0
+                kof = K
+                room_m = 0.0
+                for k in range(K):
+                    dk = dem_k[k] + (cfk[b, j, k] * dfac[b, j] if dem_active else cfk[b, j, k])
+                    room = xj - before
+                    if prio_rule:
+                        if kof == K and dk > 0 and room < dk:
+                            kof = k
+                            room_m = room
+                    else:
+                        ratio[k] = min(max(room / dk, 0.0), 1.0) if dk > 0 else 1.0
+                    before += dk
+                if prio_rule:
+                    level = 0.0
+                    if kof < K:  # water-filling within the marginal class
+                        nc = 0
+                        for p in range(lo, hi):
+                            e = by_sup[p]
+                            if link_class[e] == kof:
+                                wf_buf[nc] = a_rel[b, e]
+                                gf_buf[nc] = o_all[b, e]
+                                nc += 1
+                        wfd = c_rel[b, j] * fd_frac[j, kof]
+                        if wfd > 0:
+                            wf_buf[nc] = wfd
+                            gf_buf[nc] = dfac[b, j]
+                            nc += 1
+                        level = _waterfill_one(wf_buf, gf_buf, nc, max(room_m, 0.0), run)
+                    for p in range(lo, hi):
+                        e = by_sup[p]
+                        ce = link_class[e]
+                        if ce > kof:
+                            d[b, e] = 0.0
+                        elif ce == kof:
+                            d[b, e] = min(o_all[b, e], level)
+                        else:
+                            d[b, e] = o_all[b, e]
+                    for k in range(K):
+                        if k < kof:
+                            served_k[b, j, k] = dfac[b, j]
+                        elif k == kof:
+                            served_k[b, j, k] = min(dfac[b, j], level)
+                        else:
+                            served_k[b, j, k] = 0.0
+                else:
+                    for p in range(lo, hi):
+                        e = by_sup[p]
+                        d[b, e] = o_all[b, e] * ratio[link_class[e]]
+                    for k in range(K):
+                        served_k[b, j, k] = dfac[b, j] * ratio[k] if dem_active else ratio[k]
+                tot = served_k[b, j, 0] * fd_frac[j, 0]
+                for k in range(1, K):
+                    tot += served_k[b, j, k] * fd_frac[j, k]
+                served[b, j] = tot
+            else:
+                for p in range(lo, hi):
+                    e = by_sup[p]
+                    d[b, e] = o_all[b, e] if prio_rule else o_all[b, e] * r
+                sv = dfac[b, j] if prio_rule else (dfac[b, j] * r if dem_active else r)
+                for k in range(K):
+                    served_k[b, j, k] = sv
+                served[b, j] = dfac[b, j] * r if not prio_rule else dfac[b, j]
+        elif not prio_rule or not any_short:
+            for p in range(lo, hi):
+                e = by_sup[p]
+                d[b, e] = o_all[b, e] * r
+            served[b, j] = dfac[b, j] * r
+            for k in range(K):
+                served_k[b, j, k] = dfac[b, j] * r
+        else:  # priority rule without classes
+            if xj < yj:
+                nc = 0
+                for p in range(lo, hi):
+                    e = by_sup[p]
+                    wf_buf[nc] = a_rel[b, e]
+                    gf_buf[nc] = o_all[b, e]
+                    nc += 1
+                if c_rel[b, j] > 0:
+                    wf_buf[nc] = c_rel[b, j]
+                    gf_buf[nc] = dfac[b, j]
+                    nc += 1
+                level = _waterfill_one(wf_buf, gf_buf, nc, xj, run)
+                for p in range(lo, hi):
+                    e = by_sup[p]
+                    d[b, e] = min(o_all[b, e], level)
+                served[b, j] = min(dfac[b, j], level)
+            else:
+                for p in range(lo, hi):
+                    e = by_sup[p]
+                    d[b, e] = o_all[b, e]
+                served[b, j] = dfac[b, j]
+    # shipments enter the pipeline: they arrive lead time steps later
+    if use_lead:
+        for p in range(c_order.size):
+            hist[slot, b, p] = d[b, c_order[p]]
+        for k in range(var_links.size):
+            r_ = slot + lead_v[b, k]
+            vbuf[b, r_ - lmax if r_ >= lmax else r_, k] += d[b, var_links[k]]
+        for e in range(m):
+            pipe[b, e] += d[b, e]
+
+
+def _extended_step(
+    t, lmax, use_lead, use_res, use_sub, per_link, baseline_target, link_active, dem_active,
+    has_prio, K, prio_rule, any_idle, reserve_on, release_rate, inv_tau,
+    sup, cli, link_seg, seg_ptr, seg_client, client_seg_ptr, sup_ptr, by_sup, link_class,
+    a_rel, c_rel, w_link, eps_link, eps_seg, n_l, n_sg, w_n, w_one, a_one, headroom, ramp_days,
+    sig_max, sig_rate, short_below, cfk, fd_frac, idle, idle_link,
+    capf, linkcap, dfac, c_order, c_lead, var_links, hist, vbuf, lead_v, pipe, lead_m1,
+    x, s, sbar, d, sig, releasing, keep_l, ramp, reserve,
+    served, served_k, capacity, y_out,
+):  # pragma: no cover - compiled; its Python form is run by the tests without numba
+    B, n = x.shape
+    m = s.shape[1]
+    n_seg = sbar.shape[1]
+    inf = math.inf
+    # scratch, shared by the scenarios
+    arrive = np.empty(m)
+    xc = np.empty(m)
+    need = np.empty(m)
+    wb = np.empty(m)
+    o = np.empty(m)
+    o_eff = np.empty(m)
+    fill_l = np.empty(m)
+    ok = np.zeros(m, dtype=np.bool_)
+    keep_seg = np.ones(n_seg)
+    lim = np.empty(n_seg)
+    u_seg = np.empty(n_seg)
+    e_seg = np.empty(n_seg)
+    pmax_all = np.empty((B, n))
+    o_all = np.empty((B, m))
+    dem_k = np.zeros(max(K, 1))
+    fill_k = np.ones((n, max(K, 1)))
+    ratio = np.empty(max(K, 1))
+    wf_buf = np.empty(m + 1)
+    gf_buf = np.empty(m + 1)
+    slot = t % lmax
+    any_short = False
+
+    for b in range(B):
+        # 2. inventory update: last shipments arrive, last production consumes inputs
+        if use_lead:
+            # links whose lead time L is fixed: the shipment of step t - L (links sorted by lead time,
+            # so that the reads are runs of one history row); the others: their arrival slot
+            for p in range(c_order.size):
+                r_ = slot - c_lead[p]  # (t - L) mod lmax for 1 <= L <= lmax, without a division
+                arrive[c_order[p]] = hist[r_ + lmax if r_ < 0 else r_, b, p]
+            for k in range(var_links.size):
+                arrive[var_links[k]] = vbuf[b, slot, k]
+                vbuf[b, slot, k] = 0.0
+            for e in range(m):
+                pipe[b, e] -= arrive[e]
+        for e in range(m):
+            if not use_lead:
+                arrive[e] = d[b, e]
+            xe = x[b, cli[e]]
+            xc[e] = xe
+            need[e] = xe * keep_l[b, e] if use_sub else xe
+        if per_link:
+            # one pass per (client, sector) segment: its links are contiguous
+            for g in range(n_seg):
+                lo, hi = seg_ptr[g], seg_ptr[g + 1]
+                q = 0.0
+                for e in range(lo, hi):
+                    v = s[b, e] / n_l[b, e]
+                    wb[e] = v
+                    q += w_link[b, e] * v
+                q /= w_one[b, g]
+                if not (sbar[b, g] > eps_seg[b, g] and q > 0):
+                    q = inf
+                over_any = False
+                for e in range(lo, hi):
+                    v = wb[e] / q
+                    v *= need[e]
+                    wb[e] = v
+                    if v > s[b, e]:
+                        over_any = True
+                if over_any:  # a link cannot give more than it holds: the others give the rest
+                    excess = 0.0
+                    rooms = 0.0
+                    for e in range(lo, hi):
+                        ov = min(wb[e], s[b, e])
+                        excess += w_link[b, e] * (wb[e] - ov)
+                    for e in range(lo, hi):
+                        ov = min(wb[e], s[b, e])
+                        rooms += w_link[b, e] * (s[b, e] - ov)
+                    share = min(excess / rooms, 1.0) if rooms > 0 else 0.0
+                    for e in range(lo, hi):
+                        ov = min(wb[e], s[b, e])
+                        wb[e] = ov + (s[b, e] - ov) * share
+                for e in range(lo, hi):
+                    sn = s[b, e] + (arrive[e] - wb[e])
+                    if sn <= eps_link[b, e]:
+                        sn = 0.0
+                    if not (any_idle and idle_link[b, e]):
+                        s[b, e] = sn
+        else:
+            for e in range(m):
+                sb = sbar[b, link_seg[e]]
+                if not sb > eps_seg[b, link_seg[e]]:
+                    sb = inf
+                v = s[b, e] / sb
+                v *= need[e]
+                sn = s[b, e] + arrive[e]
+                sn -= v
+                if sn <= eps_link[b, e]:
+                    sn = 0.0
+                if not (any_idle and idle_link[b, e]):
+                    s[b, e] = sn
+        if reserve_on:
+            for e in range(m):
+                dr = min(min(reserve[b, e], max(n_l[b, e] - s[b, e], 0.0)), release_rate)
+                s[b, e] += dr
+                reserve[b, e] = reserve[b, e] - dr
+
+        # 3. orders (relative to A), per (client, sector) segment, one pass per segment
+        for g in range(n_seg):
+            lo, hi = seg_ptr[g], seg_ptr[g + 1]
+            acc = 0.0
+            for e in range(lo, hi):
+                acc += w_link[b, e] * s[b, e]
+            acc -= w_n[b, g]
+            acc += n_sg[b, g]
+            sbar[b, g] = acc
+            if use_sub:
+                back = acc >= short_below[b, g]
+                if back and sig[b, g] > 0:
+                    releasing[b, g] = True
+                if releasing[b, g] or back:
+                    sg = sig[b, g] + (-sig_rate[b, g])
+                else:
+                    sg = sig[b, g] + sig_rate[b, g]
+                sg = min(max(sg, 0.0), sig_max[b, g])
+                sig[b, g] = sg
+                releasing[b, g] = releasing[b, g] and sg > 0
+                ks = 1.0 - sg
+                keep_seg[g] = ks
+                for e in range(lo, hi):
+                    keep_l[b, e] = ks
+                lim[g] = acc / ks if ks > 0 else inf
+            else:
+                lim[g] = acc
+            if baseline_target:
+                gp = n_sg[b, g] - acc
+            else:
+                gp = n_sg[b, g] * x[b, seg_client[g]] - acc
+            if use_lead:
+                acc2 = 0.0
+                for e in range(lo, hi):
+                    if baseline_target:
+                        lag = lead_m1[b, e] - pipe[b, e]
+                    else:
+                        lag = lead_m1[b, e] * xc[e] - pipe[b, e]
+                    acc2 += w_link[b, e] * lag
+                gp = gp + acc2
+            for e in range(lo, hi):
+                v = gp * inv_tau
+                v += xc[e] * keep_l[b, e] if use_sub else xc[e]
+                v = max(v, 0.0)
+                if any_idle and idle_link[b, e]:
+                    v = 1.0
+                o[e] = v
+                if link_active and linkcap[b, e] < 1.0:
+                    o_eff[e] = min(v, linkcap[b, e])
+                else:
+                    o_eff[e] = v
+
+        # 5a. producible output: capacity (with the re-sourcing headroom) and the Leontief stock limit
+        for i in range(n):
+            cp = capf[b, i]
+            if use_res and cp >= 1.0:
+                rd = ramp_days[b, i]
+                grow = min(1.0, ramp[b, i] / rd) if rd > 0 else 1.0
+                cp = cp + headroom[b, i] * grow
+            capacity[b, i] = cp
+        for i in range(n):
+            pm = capacity[b, i]
+            for g in range(client_seg_ptr[i], client_seg_ptr[i + 1]):
+                pm = min(pm, lim[g])
+            pmax_all[b, i] = pm
+
+        # 4. demand (ratio to p̄): 1 + (Σ a·o − Σ a), exactly 1 at the baseline
+        for it in range(2):
+            for j in range(n):
+                acc = 0.0
+                for p in range(sup_ptr[j], sup_ptr[j + 1]):
+                    e = by_sup[p]
+                    acc += a_rel[b, e] * o_eff[e]
+                acc -= a_one[b, j]
+                acc += 1.0
+                if dem_active:
+                    acc += c_rel[b, j] * (dfac[b, j] - 1.0)
+                acc = max(acc, 0.0)
+                if any_idle and idle[b, j]:
+                    acc = 0.0
+                y_out[b, j] = acc
+            if it == 1 or not use_res:
+                break
+            # re-sourcing: the unfillable part of a segment's orders moves to suppliers that can fill
+            for j in range(n):
+                if has_prio:
+                    for k in range(K):
+                        dem_k[k] = 0.0
+                    for p in range(sup_ptr[j], sup_ptr[j + 1]):
+                        e = by_sup[p]
+                        dem_k[link_class[e]] += a_rel[b, e] * o_eff[e]
+                    before = 0.0
+                    for k in range(K):
+                        dk = dem_k[k] + (cfk[b, j, k] * dfac[b, j] if dem_active else cfk[b, j, k])
+                        room = pmax_all[b, j] - before
+                        fill_k[j, k] = min(max(room / dk, 0.0), 1.0) if dk > 0 else 1.0
+                        before += dk
+                else:
+                    yj = y_out[b, j]
+                    fill_k[j, 0] = pmax_all[b, j] / (yj if yj > 0 else 1.0) if yj > pmax_all[b, j] else 1.0
+            for e in range(m):
+                f = fill_k[sup[e], link_class[e]] if has_prio else fill_k[sup[e], 0]
+                fill_l[e] = f
+                okv = f >= 1.0 and capf[b, sup[e]] >= 1.0
+                if link_active:
+                    okv = okv and linkcap[b, e] >= 1.0
+                ok[e] = okv
+            any_moved = False
+            for g in range(n_seg):
+                uu = 0.0
+                ee = 0.0
+                for e in range(seg_ptr[g], seg_ptr[g + 1]):
+                    uu += w_link[b, e] * (o[e] - o_eff[e] * fill_l[e])
+                    ee += w_link[b, e] * (1.0 if ok[e] else 0.0)
+                u_seg[g] = uu
+                e_seg[g] = ee
+                if uu > 0 and ee > 0:
+                    any_moved = True
+            if not any_moved:
+                break
+            for g in range(n_seg):
+                if u_seg[g] > 0 and e_seg[g] > 0:
+                    for e in range(seg_ptr[g], seg_ptr[g + 1]):
+                        if ok[e]:
+                            o_eff[e] = o_eff[e] + u_seg[g] / e_seg[g]
+                        else:
+                            o_eff[e] = o_eff[e] * fill_l[e]
+        if use_res:
+            for j in range(n):
+                ramp[b, j] = ramp[b, j] + 1.0 if y_out[b, j] > 1.0 else 0.0
+
+        # 5b. production
+        for j in range(n):
+            xn = min(pmax_all[b, j], y_out[b, j])
+            if any_idle and idle[b, j]:
+                xn = 0.0
+            if xn < y_out[b, j]:
+                any_short = True
+            x[b, j] = xn
+        for e in range(m):
+            o_all[b, e] = o_eff[e]
+
+        if not prio_rule:
+            # proportional: a supplier's split does not depend on whether another scenario has a
+            # short supplier (the classless and the class rule agree where it is not short), so each
+            # scenario is rationed at once, while its arrays are in cache
+            _ration(b, K, has_prio, True, prio_rule, dem_active, use_lead, lmax, slot,
+                    x, y_out, sup_ptr, by_sup, link_class, a_rel, o_all, cfk, dfac, c_rel, fd_frac,
+                    d, served, served_k, dem_k, ratio, wf_buf, gf_buf,
+                    c_order, hist, var_links, vbuf, lead_v, pipe)
+
+    # 6. rationing under the priority rule: which rule applies depends on the whole batch (as in the
+    # numpy step: without any short supplier, the classless proportional split)
+    if prio_rule:
+        for b in range(B):
+            _ration(b, K, has_prio, any_short, prio_rule, dem_active, use_lead, lmax, slot,
+                    x, y_out, sup_ptr, by_sup, link_class, a_rel, o_all, cfk, dfac, c_rel, fd_frac,
+                    d, served, served_k, dem_k, ratio, wf_buf, gf_buf,
+                    c_order, hist, var_links, vbuf, lead_v, pipe)
+    return any_short
+
+
+def compiled_step() -> Callable[..., Any]:
+    """The compiled step (compiled on first use, or loaded from numba's on-disk cache).
+
+    ``error_model="numpy"``: a division by zero gives inf or nan as in the numpy step, no exception.
+    """
+    global _STEP, _waterfill_one, _ration, AVAILABLE
+    if _STEP is None:
+        try:
+            import numba
+        except ImportError as e:  # pragma: no cover - a broken installation
+            AVAILABLE = False
+            from ..errors import InputError
+
+            raise InputError(f"numba cannot be imported ({e}); use kernel='numpy'") from None
+        opts = dict(cache=True, error_model="numpy", nogil=True)
+        _waterfill_one = numba.njit(**opts)(_waterfill_one)  # resolved by the step at its compilation
+        _ration = numba.njit(**opts)(_ration)
+        _STEP = numba.njit(**opts)(_extended_step)
+    return _STEP
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the step once, on a two-firm network.
+
+    ``scripts/setup`` calls this so that the first briefing after a fresh install does not pay the
+    compilation (several seconds); later processes load the cached machine code.
+
+    Examples
+    --------
+    >>> warm_up()
+    """
+    if not kernel_choice("auto"):
+        return
+    from .engine import ConsumerSplit, Extensions, Scenario, Schedule, simulate
+    from .network import SupplyNetwork
+
+    net = SupplyNetwork.from_arrays([0, 1], [1, 0], [1.0, 1.0], final_demand=[1.0, 1.0])
+    ext = Extensions(lead_times=True, resourcing=True, consumers=ConsumerSplit([0, 1], [0, 1], [1.0, 1.0],
+                                                                               ["a", "b"]),
+                     consumer_priority=[0, 1])
+    simulate(net, Scenario(capacity=Schedule([0], [0.5])), steps=2, extensions=ext, kernel="numba")
