@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import math
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -76,9 +77,23 @@ def public_atlas(path: str | None = None) -> Atlas:
         return _ATLAS[key]
 
 
+_VERSIONS: weakref.WeakKeyDictionary[Atlas, str] = weakref.WeakKeyDictionary()
+
+
+def version(atlas: Atlas) -> str:
+    """The atlas's content version, hashed once per atlas object (atlases are immutable)."""
+    with _ATLAS_LOCK:
+        v = _VERSIONS.get(atlas)
+    if v is None:
+        v = atlas.version
+        with _ATLAS_LOCK:
+            _VERSIONS[atlas] = v
+    return v
+
+
 def atlas_info(atlas: Atlas) -> dict[str, Any]:
     """Name, version and row counts of an atlas."""
-    return {"name": atlas.name, "version": atlas.version,
+    return {"name": atlas.name, "version": version(atlas),
             "tables": {t: int(len(atlas[t])) for t in TABLE_ORDER}}
 
 
@@ -163,7 +178,7 @@ def metric(atlas: Atlas, name: str, coalition: str | None = None, target: str | 
             require_item(atlas, target)
         return records(_metric_table(atlas, name, coalition, target))
 
-    return CACHE.get(("metric", atlas.version, name, coalition, target), make)
+    return CACHE.get(("metric", version(atlas), name, coalition, target), make)
 
 
 # --------------------------------------------------------------------------- lanes
@@ -176,7 +191,7 @@ def lanes(atlas: Atlas, exporters: list[str], importers: list[str], closed: str 
 
     require_countries(atlas, ",".join(exporters), "from")
     require_countries(atlas, ",".join(importers), "to")
-    key = ("lanes", atlas.version, tuple(exporters), tuple(importers), closed or "")
+    key = ("lanes", version(atlas), tuple(exporters), tuple(importers), closed or "")
     return CACHE.get(key, lambda: records(show_lanes(atlas, exporters, importers, closed)))
 
 
@@ -187,7 +202,7 @@ def lane_exposure(atlas: Atlas, importer: str | None, closed: str | None) -> lis
 
     if importer:
         (importer,) = require_countries(atlas, importer, "importer")
-    key = ("exposure", atlas.version, importer or "", closed or "")
+    key = ("exposure", version(atlas), importer or "", closed or "")
     return CACHE.get(key, lambda: records(exposure_table(atlas, importer, closed)))
 
 
@@ -377,8 +392,8 @@ def briefing(atlas: Atlas, for_iso3: str | None, coalition: str | None, fmt: str
         return build_briefing(atlas, for_iso3=for_iso3, coalition=coalition, scenarios=None,
                               generated="")
 
-    b = CACHE.get(("briefing", atlas.version, for_iso3 or "", coalition), build)
+    b = CACHE.get(("briefing", version(atlas), for_iso3 or "", coalition), build)
     if fmt == "html":
-        return CACHE.get(("briefing-html", atlas.version, for_iso3 or "", coalition), lambda: render_html(b))
-    return CACHE.get(("briefing-json", atlas.version, for_iso3 or "", coalition),
+        return CACHE.get(("briefing-html", version(atlas), for_iso3 or "", coalition), lambda: render_html(b))
+    return CACHE.get(("briefing-json", version(atlas), for_iso3 or "", coalition),
                      lambda: jsonable(b.to_dict()))
