@@ -211,7 +211,8 @@ class Service:
         return self.app.state.store  # type: ignore[attr-defined]
 
 
-def make_service(url: str, folder: Path, **settings: object) -> contextlib.AbstractContextManager[Service]:
+def make_service(url: str, folder: Path, *, start_workers: bool = True,
+                 **settings: object) -> contextlib.AbstractContextManager[Service]:
     """A service on ``url`` with files in ``folder`` (a context manager)."""
     from fastapi.testclient import TestClient
 
@@ -221,7 +222,8 @@ def make_service(url: str, folder: Path, **settings: object) -> contextlib.Abstr
     @contextlib.contextmanager
     def run() -> Iterator[Service]:
         kw = {"argon2_fast": True, "rate_per_minute": 100_000, "secret": "test-secret-" + "x" * 32, **settings}
-        app = create_app(Settings.from_env(db_url=url, files_dir=folder / "files", **kw))
+        app = create_app(Settings.from_env(db_url=url, files_dir=folder / "files", **kw),
+                         start_workers=start_workers)
         with TestClient(app, raise_server_exceptions=False) as client:
             yield Service(client, app, seed(app.state.store), folder / "files")
 
