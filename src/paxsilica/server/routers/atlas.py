@@ -96,8 +96,10 @@ def briefing_json(request: Request, for_iso3: str | None = ForIso3, coalition: s
     return domain.briefing(_atlas(request), for_iso3.upper() if for_iso3 else None, coalition, "json")
 
 
-@router.get("/briefing.html", response_class=HTMLResponse, tags=["briefing"], summary="The briefing as HTML",
-            responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}})
+# errors stay JSON (the router's documented responses), the page itself is HTML
+@router.get("/briefing.html", response_model=None, tags=["briefing"], summary="The briefing as HTML",
+            responses={200: {"content": {"text/html": {"schema": {"type": "string"}}},
+                             "description": "The self-contained briefing page"}})
 def briefing_html(request: Request, for_iso3: str | None = ForIso3, coalition: str | None = Coalition,
                   p: Principal = require("viewer")) -> HTMLResponse:
     return HTMLResponse(domain.briefing(_atlas(request), for_iso3.upper() if for_iso3 else None, coalition, "html"))
