@@ -227,6 +227,11 @@ def test_public_atlas_endpoints(service: Service) -> None:  # noqa: F811
     m = service.client.get("/api/v1/metrics/concentration?limit=500", headers=h).json()
     assert m["total"] == len(m["items"]) > 0 and m["atlas_version"] == info["version"]
     assert service.client.get("/api/v1/metrics/nope", headers=h).status_code == 404
+    names = service.client.get("/api/v1/metrics", headers=h).json()["items"]
+    assert names == list(domain.METRICS)
+    for name in names:  # every metric served answers (each computed once, then cached)
+        r = service.client.get(f"/api/v1/metrics/{name}?limit=1", headers=h)
+        assert r.status_code == 200 and r.json()["total"] > 0, (name, r.text[:200])
     lanes = service.client.get("/api/v1/lanes?exporters=QAT&importers=JPN", headers=h).json()
     assert lanes["total"] == 1 and lanes["items"][0]["exporter"] == "QAT"
     unknown = service.client.get("/api/v1/lanes?exporters=XXQ&importers=JPN", headers=h)

@@ -87,7 +87,7 @@ def test_sigkill_during_uploads_and_runs(db_url: str, tmp_path: Path) -> None:  
         _crash_and_check(db_url, files, log)
 
 
-def _crash_and_check(db_url: str, files: Path, log) -> None:  # type: ignore[no-untyped-def]
+def _crash_and_check(db_url: str, files: Path, log) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     port = _port()
     base = f"http://127.0.0.1:{port}"
     acked: dict[str, list[str]] = {"uploads": [], "runs": [], "rows": []}

@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import threading
@@ -144,11 +145,11 @@ def _metric_table(atlas: Atlas, name: str, coalition: str, target: str) -> pd.Da
     if name == "coalition_exposure":
         return m.coalition_exposure(atlas, coalition)
     if name == "coalition_by_stage":
-        return m.coalition_by_stage(atlas, coalition)
+        return m.coalition_by_stage(m.coalition_exposure(atlas, coalition))
     if name == "bottlenecks":
         return m.bottlenecks(atlas, target)
     if name == "country_knockouts":
-        return m.country_knockouts(atlas, target)
+        return m.country_knockouts(atlas, target, coalition=coalition)
     if name == "supply_risk":
         return m.supply_risk(atlas)
     if name == "coercion_risk":
@@ -172,7 +173,7 @@ def metric(atlas: Atlas, name: str, coalition: str | None = None, target: str | 
     target = target or DEFAULT_TARGET
 
     def make() -> list[dict]:
-        if name.startswith("coalition"):
+        if name.startswith("coalition") or name == "country_knockouts":
             require_group(atlas, coalition)
         if name in ("bottlenecks", "country_knockouts"):
             require_item(atlas, target)
@@ -226,13 +227,26 @@ def builtin_yaml(name: str) -> str:
     return paths[name].read_text(encoding="utf-8")
 
 
-def scenario_info(yaml_text: str, file: str) -> dict[str, Any]:
-    """Parse scenario YAML (errors name file, line and field) and describe it."""
+@functools.lru_cache(maxsize=4096)
+def _scenario_info(yaml_text: str, file: str) -> tuple[tuple[str, Any], ...]:
     from ..scenarios import parse_scenario
 
     s = parse_scenario(yaml_text, file=file)
-    return {"name": s.name, "description": " ".join(s.description.split()), "horizon": s.horizon,
-            "step": s.step, "shocks": [x.type for x in s.shocks]}
+    return (("name", s.name), ("description", " ".join(s.description.split())), ("horizon", s.horizon),
+            ("step", s.step), ("shocks", tuple(x.type for x in s.shocks)))
+
+
+def scenario_info(yaml_text: str, file: str) -> dict[str, Any]:
+    """Parse scenario YAML (errors name file, line and field) and describe it (parsed once per text).
+
+    Examples
+    --------
+    >>> scenario_info(builtin_yaml("hormuz_closure"), "h.yaml")["name"]
+    'hormuz_closure'
+    """
+    info = dict(_scenario_info(yaml_text, file))
+    info["shocks"] = list(info["shocks"])
+    return info
 
 
 def scenario_problems(yaml_text: str, file: str, atlas: Atlas) -> list[Problem]:
