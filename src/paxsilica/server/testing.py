@@ -70,12 +70,14 @@ def start_cluster() -> str:
         os.chmod(root, 0o700)
     port = _free_port()
     env = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8")
-    subprocess.run(_as_pg_user([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
-                                "-E", "UTF8", "--no-instructions"]),
-                   check=True, capture_output=True, env=env)
     opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200"
-    subprocess.run(_as_pg_user([str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"),
-                                "-w", "start"]), check=True, capture_output=True, env=env)
+    for cmd in ([str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                 "--no-instructions"],
+                [str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"]):
+        done = subprocess.run(_as_pg_user(cmd), capture_output=True, text=True, env=env)
+        if done.returncode:  # say why (e.g. a broken /dev/null), not just the exit code
+            shutil.rmtree(root, ignore_errors=True)
+            raise RuntimeError(f"{Path(cmd[0]).name} failed: {(done.stderr or done.stdout).strip()[-800:]}")
 
     def stop() -> None:
         subprocess.run(_as_pg_user([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
