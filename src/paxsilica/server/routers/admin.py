@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -106,14 +106,17 @@ def _own_user(s, p: Principal, user_id: int) -> User:  # type: ignore[no-untyped
     return u
 
 
+UserId = Path(ge=1, le=2**31 - 1, description="A user's id.")  # an INTEGER column: out of range is a 422
+
+
 @router.get("/users/{user_id}", response_model=UserOut, tags=["users"], summary="One user of your organisation")
-def get_user(user_id: int, request: Request, p: Principal = require("admin")) -> UserOut:
+def get_user(user_id: int = UserId, *, request: Request, p: Principal = require("admin")) -> UserOut:
     with request.app.state.store.session() as s:
         return _user(_own_user(s, p, user_id))
 
 
 @router.patch("/users/{user_id}", response_model=UserOut, tags=["users"], summary="Change a user's role or disable them")
-def patch_user(user_id: int, body: UserPatch, request: Request, p: Principal = require("admin")) -> UserOut:
+def patch_user(body: UserPatch, request: Request, user_id: int = UserId, p: Principal = require("admin")) -> UserOut:
     with request.app.state.store.session(write=True) as s:
         u = _own_user(s, p, user_id)
         if u.id == p.user_id and (body.role not in (None, u.role) or body.disabled):
