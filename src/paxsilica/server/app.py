@@ -1,0 +1,178 @@
+"""``create_app(settings)``: the FastAPI application of ``paxsilica serve``.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> app = create_app(Settings.from_env(db_url=f"sqlite:///{d / 's.db'}", files_dir=d))
+>>> "/api/v1/runs" in app.openapi()["paths"]
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import shutil
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi_offline import FastAPIOffline
+from sqlalchemy import select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import __version__
+from . import errors
+from .auth import FailureTracker, RateLimiter
+from .routers import admin, atlas, auth, work
+from .runs import RunManager
+from .schemas import Health
+from .settings import Settings
+from .store import Store, Upload
+
+log = logging.getLogger("paxsilica.server")
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with a JSON 413 (declared or streamed)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})["request_id"] = secrets.token_hex(8)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        seen = 0
+        refused = False
+
+        async def counting() -> Message:
+            nonlocal seen, refused
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.limit:
+                    refused = True
+                    raise _TooLarge()
+            return msg
+
+        started = False
+
+        async def tracking(msg: Message) -> None:
+            nonlocal started
+            if msg["type"] == "http.response.start":
+                started = True
+            await send(msg)
+
+        try:
+            await self.app(scope, counting, tracking)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send)
+        except Exception:
+            if refused and not started:
+                await self._refuse(send)
+            else:
+                raise
+
+    async def _refuse(self, send: Send) -> None:
+        import json
+
+        body = json.dumps({"detail": f"request body larger than {self.limit} bytes", "field": None}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _remove_orphans(store: Store, settings: Settings) -> int:
+    """Delete upload files no committed row references (left by a crash between the two)."""
+    folder = settings.files_dir / "uploads"
+    if not folder.exists():
+        return 0
+    with store.session() as s:
+        known = {str(settings.files_dir / p) for p in s.execute(select(Upload.path)).scalars()}
+    n = 0
+    for f in folder.rglob("*"):
+        if f.is_file() and str(f) not in known:
+            f.unlink(missing_ok=True)
+            n += 1
+    for d in folder.iterdir():
+        if d.is_dir() and d.name.startswith(".tmp."):
+            shutil.rmtree(d, ignore_errors=True)
+    return n
+
+
+def create_app(settings: Settings, *, atlas_path: str | None = None, migrate: bool = True,
+               start_workers: bool = True) -> FastAPI:
+    """Build the application.
+
+    Parameters
+    ----------
+    settings : Settings
+    atlas_path : str, optional
+        Public atlas (default: the bundled ``ai-stack``).
+    migrate : bool
+        Apply the alembic migrations at start-up (``paxsilica serve`` does).
+    start_workers : bool
+        Start the run workers with the app (tests that never run anything may skip them).
+    """
+    settings = settings.with_secret()
+    store = Store(settings.db_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            store.upgrade()
+        _remove_orphans(store, settings)
+        if start_workers:
+            app.state.runs.start()
+        try:
+            yield
+        finally:
+            if start_workers:
+                app.state.runs.stop()
+            store.dispose()
+
+    app = FastAPIOffline(
+        title="paxsilica",
+        version=__version__,
+        description="Security of the supply chains behind AI: the public atlas for every partner, and each "
+                    "organisation's confidential data for its members only. Authenticate with "
+                    "`Authorization: Bearer <access token or API key>`.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.atlas_path = atlas_path
+    app.state.limiter = RateLimiter(settings.rate_per_minute)
+    app.state.failures = FailureTracker()
+    app.state.runs = RunManager(store, settings, atlas_path)
+    errors.install(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+
+    @app.middleware("http")
+    async def _request_id(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        rid = request.scope.get("state", {}).get("request_id")
+        if rid:
+            response.headers["X-Request-ID"] = rid
+        return response
+
+    @app.get("/api/v1/health", response_model=Health, tags=["health"], summary="Liveness")
+    def health() -> Health:
+        return Health(status="ok", version=__version__)
+
+    for r in (auth.router, admin.router, atlas.router, work.router):
+        app.include_router(r)
+    return app

@@ -1,0 +1,345 @@
+"""Authentication and authorization: passwords (argon2), JWT access tokens, rotating refresh
+tokens, API keys, login lockout and backoff, rate limits, and :func:`require`, the ONE dependency
+every endpoint uses to learn who calls and whether their organisation and role allow it.
+
+Secrets the service hands out (refresh tokens, API keys) are 256-bit random strings: at rest only
+their SHA-256 is kept (a slow hash adds nothing to a secret that cannot be guessed); passwords,
+which people choose, are hashed with argon2id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import ApiError
+from .store import ROLES, ApiKey, RefreshToken, User, new_id, utcnow
+
+KEY_PREFIX = "pxs"
+"""API keys look like ``pxs_<id>_<secret>``: the id finds the row, the secret is checked."""
+
+
+def role_rank(role: str) -> int:
+    """Rank of a role (viewer 0, analyst 1, admin 2).
+
+    Examples
+    --------
+    >>> role_rank("viewer") < role_rank("analyst") < role_rank("admin")
+    True
+    """
+    return ROLES.index(role)
+
+
+def hasher(fast: bool = False) -> PasswordHasher:
+    """argon2id with the library's defaults (RFC 9106 low-memory); ``fast`` for tests only."""
+    if fast:
+        return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    return PasswordHasher()
+
+
+def hash_password(password: str, fast: bool = False) -> str:
+    """The argon2id hash of a password (a PHC string with its own salt and parameters)."""
+    return hasher(fast).hash(password)
+
+
+def check_password(stored: str, password: str) -> bool:
+    """Whether ``password`` matches ``stored`` (constant time in the library).
+
+    Examples
+    --------
+    >>> h = hash_password("s3cret-pass", fast=True)
+    >>> check_password(h, "s3cret-pass"), check_password(h, "wrong")
+    (True, False)
+    """
+    try:
+        return PasswordHasher().verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def secret_hash(secret: str) -> str:
+    """SHA-256 (hex) of a random secret handed out by the service."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+_DUMMY_HASH: dict[bool, str] = {}
+
+
+def dummy_check(password: str, fast: bool) -> None:
+    """Spend the time of one password check, for unknown users (no timing difference)."""
+    if fast not in _DUMMY_HASH:
+        _DUMMY_HASH[fast] = hash_password(secrets.token_hex(8), fast=fast)
+    check_password(_DUMMY_HASH[fast], password)
+
+
+# --------------------------------------------------------------------------- principal
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: user, organisation, effective role (an API key's role may be lower)."""
+
+    user_id: int
+    username: str
+    org_id: int
+    role: str
+    is_operator: bool
+    via: str  # "token" or "key"
+    credential: str  # token subject or key id: the rate-limit bucket
+
+    def at_least(self, role: str) -> bool:
+        return role_rank(self.role) >= role_rank(role)
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def issue_access(user: User, secret: str, minutes: int) -> tuple[str, int]:
+    """A signed JWT access token for ``user`` and its lifetime in seconds."""
+    now = int(time.time())
+    exp = now + 60 * minutes
+    claims = {"sub": str(user.id), "org": user.org_id, "role": user.role, "typ": "access",
+              "iat": now, "exp": exp, "jti": new_id()}
+    return jwt.encode(claims, secret, algorithm="HS256"), exp - now
+
+
+def decode_access(token: str, secret: str) -> dict[str, Any] | None:
+    """The claims of a valid, unexpired access token, else ``None``."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
+    except jwt.PyJWTError:
+        return None
+    return claims if claims.get("typ") == "access" else None
+
+
+def issue_refresh(session: Session, user: User, days: int, family: str | None = None) -> str:
+    """A new refresh token (stored hashed) in ``family`` (a login starts a new family)."""
+    token = secrets.token_urlsafe(32)
+    session.add(RefreshToken(id=new_id(), user_id=user.id, family=family or new_id(),
+                             token_hash=secret_hash(token),
+                             expires_at=utcnow() + dt.timedelta(days=days)))
+    return token
+
+
+def rotate_refresh(session: Session, token: str, days: int) -> tuple[User, str] | None:
+    """Exchange a refresh token for a new one (the old one is revoked).
+
+    Presenting a token that was already used revokes its whole family: a stolen and replayed
+    token ends the thief's session and the owner's, who logs in again.
+    """
+    row = session.execute(select(RefreshToken).where(RefreshToken.token_hash == secret_hash(token))
+                          ).scalar_one_or_none()
+    if row is None:
+        return None
+    now = utcnow()
+    if row.revoked_at is not None:
+        for r in session.execute(select(RefreshToken).where(RefreshToken.family == row.family,
+                                                            RefreshToken.revoked_at.is_(None))).scalars():
+            r.revoked_at = now
+        return None
+    if row.expires_at <= now:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or user.disabled:
+        return None
+    row.revoked_at = now
+    return user, issue_refresh(session, user, days, family=row.family)
+
+
+def revoke_refresh(session: Session, token: str) -> bool:
+    """Revoke a refresh token's family (logout); whether it was known."""
+    row = session.execute(select(RefreshToken).where(RefreshToken.token_hash == secret_hash(token))
+                          ).scalar_one_or_none()
+    if row is None:
+        return False
+    now = utcnow()
+    for r in session.execute(select(RefreshToken).where(RefreshToken.family == row.family)).scalars():
+        r.revoked_at = r.revoked_at or now
+    return True
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """``(id, full key shown once, hash stored)``.
+
+    Examples
+    --------
+    >>> kid, key, h = new_api_key()
+    >>> key.startswith(f"pxs_{kid}_"), h == secret_hash(key)
+    (True, True)
+    """
+    kid = secrets.token_hex(8)
+    key = f"{KEY_PREFIX}_{kid}_{secrets.token_urlsafe(32)}"
+    return kid, key, secret_hash(key)
+
+
+# --------------------------------------------------------------------------- lockout and rate limits
+
+
+class FailureTracker:
+    """Failed logins per client address (memory) and per unknown username (memory, so that an
+    unknown name is locked exactly like a known one and lockout reveals nothing)."""
+
+    WINDOW_S = 15 * 60
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_address: dict[str, deque[float]] = defaultdict(deque)
+        self._unknown: dict[str, tuple[int, float]] = {}
+
+    def address_blocked(self, address: str, limit: int) -> int:
+        """Seconds the address must wait (0: may try)."""
+        with self._lock:
+            q = self._by_address[address]
+            now = time.monotonic()
+            while q and q[0] < now - self.WINDOW_S:
+                q.popleft()
+            if len(q) < limit:
+                return 0
+            return max(1, int(q[0] + self.WINDOW_S - now))
+
+    def address_failed(self, address: str) -> None:
+        with self._lock:
+            self._by_address[address].append(time.monotonic())
+
+    def unknown_locked(self, name: str) -> float:
+        with self._lock:
+            _n, until = self._unknown.get(name, (0, 0.0))
+            return max(0.0, until - time.time())
+
+    def unknown_failed(self, name: str, after: int) -> None:
+        with self._lock:
+            n, _ = self._unknown.get(name, (0, 0.0))
+            n += 1
+            self._unknown[name] = (n, time.time() + backoff_seconds(n, after))
+            if len(self._unknown) > 100_000:  # bounded memory under a spray of names
+                self._unknown.pop(next(iter(self._unknown)))
+
+
+def backoff_seconds(failures: int, after: int) -> float:
+    """Lock time after ``failures`` consecutive failures: none before ``after``, then 2, 4, 8 …
+    seconds, at most 15 minutes.
+
+    Examples
+    --------
+    >>> [backoff_seconds(n, 5) for n in (4, 5, 6, 7, 30)]
+    [0.0, 2.0, 4.0, 8.0, 900.0]
+    """
+    if failures < after:
+        return 0.0
+    return float(min(900, 2 ** (failures - after + 1)))
+
+
+class RateLimiter:
+    """A token bucket per credential: ``per_minute`` requests a minute, bursts of as many."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = float(per_minute)
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str) -> float:
+        """Take one request; 0 when allowed, else the seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+
+
+# --------------------------------------------------------------------------- the dependency
+
+bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login, or an "
+                    "API key (pxs_...).")
+
+
+def client_address(request: Request) -> str:
+    """The caller's address (behind a proxy, uvicorn's --proxy-headers puts the real one here)."""
+    return request.client.host if request.client else "-"
+
+
+def _principal_from(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise ApiError(401, "authentication required: send 'Authorization: Bearer <token or API key>'",
+                       headers={"WWW-Authenticate": "Bearer"})
+    state = request.app.state
+    token = credentials.credentials
+    with state.store.session() as s:
+        if token.startswith(KEY_PREFIX + "_"):
+            parts = token.split("_", 2)
+            key = s.get(ApiKey, parts[1]) if len(parts) == 3 else None
+            now = utcnow()
+            if (key is None or not hmac.compare_digest(key.key_hash, secret_hash(token))
+                    or key.revoked_at is not None or key.expires_at <= now):
+                raise ApiError(401, "invalid, expired or revoked API key",
+                               headers={"WWW-Authenticate": "Bearer"})
+            user = s.get(User, key.user_id)
+            if user is None or user.disabled:
+                raise ApiError(401, "the key's user is disabled", headers={"WWW-Authenticate": "Bearer"})
+            # a key never has more rights than its user has now
+            role = key.role if role_rank(key.role) <= role_rank(user.role) else user.role
+            return Principal(user.id, user.username, user.org_id, role, user.is_operator, "key",
+                             f"key:{key.id}")
+        claims = decode_access(token, state.settings.secret)
+        if claims is None:
+            raise ApiError(401, "invalid or expired access token", headers={"WWW-Authenticate": "Bearer"})
+        user = s.get(User, int(claims["sub"]))
+        if user is None or user.disabled:
+            raise ApiError(401, "invalid or expired access token", headers={"WWW-Authenticate": "Bearer"})
+        # the role and organisation are read now, so a change applies at once, not at expiry
+        return Principal(user.id, user.username, user.org_id, user.role, user.is_operator, "token",
+                         f"user:{user.id}")
+
+
+def require(role: str = "viewer", *, operator: bool = False, session_only: bool = False) -> Any:
+    """The dependency of every authenticated endpoint.
+
+    Parameters
+    ----------
+    role : str
+        Lowest role allowed (in the caller's own organisation).
+    operator : bool
+        Only the service operator (a flag on users of the secretariat).
+    session_only : bool
+        Refuse API keys (e.g. for creating keys: a leaked key cannot mint more).
+    """
+    if role not in ROLES:
+        raise ValueError(role)
+
+    def dependency(request: Request,
+                   credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+        p = _principal_from(request, credentials)
+        wait = request.app.state.limiter.take(p.credential)
+        if wait > 0:
+            raise ApiError(429, "rate limit exceeded for this token", headers={"Retry-After": str(int(wait) + 1)})
+        if operator and not p.is_operator:
+            raise ApiError(403, "only the service operator may do this")
+        if not p.at_least(role):
+            raise ApiError(403, f"needs the role '{role}' (yours: '{p.role}')")
+        if session_only and p.via != "token":
+            raise ApiError(403, "API keys cannot do this; log in with a password")
+        request.state.principal = p
+        return p
+
+    dependency.min_role = role  # type: ignore[attr-defined]  # read by the authorization matrix test
+    dependency.operator = operator  # type: ignore[attr-defined]
+    return Depends(dependency)

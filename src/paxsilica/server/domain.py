@@ -1,0 +1,413 @@
+"""The ONE adapter between the API and paxsilica's computations.
+
+Routers call only the functions here (never ``paxsilica.atlas``, ``metrics``, ``stress`` …
+directly), so that re-pointing the API at the service layer (``paxsilica.services``) is a change
+to this file alone. Everything returned is plain data (dicts, lists, JSON-ready values).
+
+Examples
+--------
+>>> atlas = public_atlas()
+>>> "items" in table_names()
+True
+>>> total, cols, rows = table_page(atlas, "items", 0, 2)
+>>> total > 2 and len(rows) == 2 and "item" in cols
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..atlas import SCHEMA, TABLE_ORDER, Atlas, bundled_atlas, parse_table, read_atlas
+from ..errors import InputError, NotFoundError, Problem, ValidationError
+
+# --------------------------------------------------------------------------- JSON
+
+
+def jsonable(v: Any) -> Any:
+    """Plain JSON values: numpy scalars unwrapped, NaN and infinities as ``None``, dates as text.
+
+    Examples
+    --------
+    >>> jsonable({"a": np.float64("nan"), "b": [np.int64(2), float("inf")]})
+    {'a': None, 'b': [2, None]}
+    """
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [jsonable(x) for x in v]
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, str | int | float | bool) or v is None:
+        return v
+    return str(v)
+
+
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """A DataFrame's rows as JSON-ready dicts."""
+    return jsonable(df.astype(object).where(df.notna(), None).to_dict("records"))
+
+
+# --------------------------------------------------------------------------- the public atlas
+
+_ATLAS_LOCK = threading.Lock()
+_ATLAS: dict[str, Atlas] = {}
+
+
+def public_atlas(path: str | None = None) -> Atlas:
+    """The public atlas every organisation sees (bundled ``ai-stack`` unless ``path``), read once."""
+    key = path or ""
+    with _ATLAS_LOCK:
+        if key not in _ATLAS:
+            _ATLAS[key] = bundled_atlas() if not path else read_atlas(path)
+        return _ATLAS[key]
+
+
+_VERSIONS: weakref.WeakKeyDictionary[Atlas, str] = weakref.WeakKeyDictionary()
+
+
+def version(atlas: Atlas) -> str:
+    """The atlas's content version, hashed once per atlas object (atlases are immutable)."""
+    with _ATLAS_LOCK:
+        v = _VERSIONS.get(atlas)
+    if v is None:
+        v = atlas.version
+        with _ATLAS_LOCK:
+            _VERSIONS[atlas] = v
+    return v
+
+
+def atlas_info(atlas: Atlas) -> dict[str, Any]:
+    """Name, version and row counts of an atlas."""
+    return {"name": atlas.name, "version": version(atlas),
+            "tables": {t: int(len(atlas[t])) for t in TABLE_ORDER}}
+
+
+def table_names() -> list[str]:
+    """The atlas tables, in schema order."""
+    return list(TABLE_ORDER)
+
+
+def table_page(atlas: Atlas, table: str, offset: int, limit: int) -> tuple[int, list[str], list[dict]]:
+    """``(total rows, columns, rows[offset:offset+limit])`` of one atlas table."""
+    if table not in SCHEMA:
+        raise NotFoundError(f"no atlas table '{table}'", column="table")
+    df = atlas[table]
+    return int(len(df)), [str(c) for c in df.columns], records(df.iloc[offset:offset + limit])
+
+
+class ResultCache:
+    """A bounded LRU of computed results, keyed by atlas version and parameters (thread-safe)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._data: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = make()  # computed outside the lock: a slow metric does not stall cached ones
+        with self._lock:
+            self._data[key] = value
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+        return value
+
+
+CACHE = ResultCache()
+
+
+def _metric_table(atlas: Atlas, name: str, coalition: str, target: str) -> pd.DataFrame:
+    from .. import metrics as m
+
+    if name == "concentration":
+        return m.concentration(atlas)
+    if name == "stage_concentration":
+        return m.stage_concentration(atlas)
+    if name == "coalition_exposure":
+        return m.coalition_exposure(atlas, coalition)
+    if name == "coalition_by_stage":
+        return m.coalition_by_stage(m.coalition_exposure(atlas, coalition))
+    if name == "bottlenecks":
+        return m.bottlenecks(atlas, target)
+    if name == "country_knockouts":
+        return m.country_knockouts(atlas, target, coalition=coalition)
+    if name == "supply_risk":
+        return m.supply_risk(atlas)
+    if name == "coercion_risk":
+        return m.coercion_risk(atlas)
+    raise NotFoundError(f"no metric '{name}'", column="metric")
+
+
+METRICS = ("concentration", "stage_concentration", "coalition_exposure", "coalition_by_stage",
+           "bottlenecks", "country_knockouts", "supply_risk", "coercion_risk")
+"""Metric tables served by the API (docs/metrics.md has their formulas and sources)."""
+
+
+def metric(atlas: Atlas, name: str, coalition: str | None = None, target: str | None = None) -> list[dict]:
+    """A metric table as records, cached per atlas version and parameters."""
+    from ..metrics import DEFAULT_COALITION, DEFAULT_TARGET
+    from ..metrics._common import require_group, require_item
+
+    if name not in METRICS:
+        raise NotFoundError(f"no metric '{name}'; metrics: {', '.join(METRICS)}", column="metric")
+    coalition = coalition or DEFAULT_COALITION
+    target = target or DEFAULT_TARGET
+
+    def make() -> list[dict]:
+        if name.startswith("coalition") or name == "country_knockouts":
+            require_group(atlas, coalition)
+        if name in ("bottlenecks", "country_knockouts"):
+            require_item(atlas, target)
+        return records(_metric_table(atlas, name, coalition, target))
+
+    return CACHE.get(("metric", version(atlas), name, coalition, target), make)
+
+
+# --------------------------------------------------------------------------- lanes
+
+
+def lanes(atlas: Atlas, exporters: list[str], importers: list[str], closed: str | None) -> list[dict]:
+    """Sea lanes between countries (with ``closed`` chokepoints), cached."""
+    from ..cli.lanes import show_lanes
+    from ..metrics._common import require_countries
+
+    require_countries(atlas, ",".join(exporters), "from")
+    require_countries(atlas, ",".join(importers), "to")
+    key = ("lanes", version(atlas), tuple(exporters), tuple(importers), closed or "")
+    return CACHE.get(key, lambda: records(show_lanes(atlas, exporters, importers, closed)))
+
+
+def lane_exposure(atlas: Atlas, importer: str | None, closed: str | None) -> list[dict]:
+    """Chokepoint exposure (or a closure's impact), cached."""
+    from ..cli.lanes import exposure_table
+    from ..metrics._common import require_countries
+
+    if importer:
+        (importer,) = require_countries(atlas, importer, "importer")
+    key = ("exposure", version(atlas), importer or "", closed or "")
+    return CACHE.get(key, lambda: records(exposure_table(atlas, importer, closed)))
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def builtin_scenarios() -> list[str]:
+    """Names of the built-in scenarios."""
+    from ..scenarios import list_scenarios
+
+    return list_scenarios()
+
+
+def builtin_yaml(name: str) -> str:
+    """The YAML text of a built-in scenario (NotFoundError if unknown)."""
+    from ..scenarios import builtin_paths
+
+    paths = builtin_paths()
+    if name not in paths:
+        raise NotFoundError("no such scenario", column="id")
+    return paths[name].read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=4096)
+def _scenario_info(yaml_text: str, file: str) -> tuple[tuple[str, Any], ...]:
+    from ..scenarios import parse_scenario
+
+    s = parse_scenario(yaml_text, file=file)
+    return (("name", s.name), ("description", " ".join(s.description.split())), ("horizon", s.horizon),
+            ("step", s.step), ("shocks", tuple(x.type for x in s.shocks)))
+
+
+def scenario_info(yaml_text: str, file: str) -> dict[str, Any]:
+    """Parse scenario YAML (errors name file, line and field) and describe it (parsed once per text).
+
+    Examples
+    --------
+    >>> scenario_info(builtin_yaml("hormuz_closure"), "h.yaml")["name"]
+    'hormuz_closure'
+    """
+    info = dict(_scenario_info(yaml_text, file))
+    info["shocks"] = list(info["shocks"])
+    return info
+
+
+def scenario_problems(yaml_text: str, file: str, atlas: Atlas) -> list[Problem]:
+    """Every problem of a scenario: its schema, then its references to the atlas."""
+    from ..scenarios import check_against_atlas, parse_scenario
+
+    try:
+        s = parse_scenario(yaml_text, file=file)
+    except ValidationError as e:
+        return list(e.problems)
+    except InputError as e:
+        return [Problem(e.file or file, e.row, e.column, e.message)]
+    return list(check_against_atlas(s, atlas))
+
+
+# --------------------------------------------------------------------------- confidential uploads
+
+UPLOAD_TABLES = ("stocks", "sourcing", "production", "trade", "facilities", "firms", "restrictions",
+                 "dynamics")
+"""Atlas tables an organisation may overlay with its own rows: stockpiles (``stocks``), private
+supplier lists (``sourcing``, ``firms``, ``facilities``) and private atlas overlays of the rest."""
+
+
+def _read_upload(filename: str, content: bytes) -> pd.DataFrame:
+    suffix = Path(filename).suffix.lower()
+    if suffix == ".csv":
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not UTF-8 text (byte {exc.start})", file=filename) from None
+        if not text.strip():
+            raise InputError("file is empty (expected a header line)", file=filename, row=1)
+        try:
+            return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[])
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise InputError(f"malformed CSV: {str(exc).splitlines()[0]}", file=filename) from None
+    if suffix in (".xlsx", ".xlsm"):
+        try:
+            return pd.read_excel(io.BytesIO(content), dtype=str, engine="openpyxl").fillna("")
+        except Exception as exc:  # openpyxl raises many types for a broken workbook
+            raise InputError(f"cannot read the workbook: {type(exc).__name__}", file=filename) from None
+    if suffix == ".parquet":
+        try:
+            return pd.read_parquet(io.BytesIO(content))
+        except Exception as exc:  # pyarrow raises several types for a corrupt file
+            raise InputError(f"cannot read Parquet: {type(exc).__name__}", file=filename) from None
+    raise InputError("unsupported file type: give .csv, .xlsx or .parquet", file=filename,
+                     column="file")
+
+
+def parse_upload(table: str, filename: str, content: bytes) -> pd.DataFrame:
+    """Read and validate an uploaded table: typed rows, or ValidationError with file/row/column.
+
+    Examples
+    --------
+    >>> head = b"holder,item,days_of_cover,source\\n"
+    >>> df = parse_upload("stocks", "s.csv", head + b"JPN,helium,30,own survey\\n")
+    >>> float(df.loc[0, "days_of_cover"])
+    30.0
+    >>> try:
+    ...     parse_upload("stocks", "s.csv", head + b"JPN,helium,many,own survey\\n")
+    ... except ValidationError as e:
+    ...     print(e.problems[0])
+    s.csv, row 2, column 'days_of_cover': not a number: 'many'
+    """
+    if table not in UPLOAD_TABLES:
+        raise InputError(f"table '{table}' cannot be uploaded; tables: {', '.join(UPLOAD_TABLES)}",
+                         column="table")
+    raw = _read_upload(filename, content)
+    if raw.empty:
+        raise InputError("no data rows", file=filename, row=2)
+    known = set(SCHEMA[table].column_names)
+    extra = [c for c in raw.columns if str(c) not in known]
+    problems = [Problem(filename, 1, str(c), f"unknown column for table '{table}'") for c in extra]
+    df, found = parse_table(table, raw[[c for c in raw.columns if str(c) in known]], file=filename,
+                            row_base=2)
+    problems += found
+    for col in SCHEMA[table].columns:
+        if col.required and col.name in raw.columns:
+            for pos in np.flatnonzero(df[col.name].isna().to_numpy()):
+                problems.append(Problem(filename, int(pos) + 2, col.name, "required value is missing"))
+    if problems:
+        raise ValidationError(problems, f"{filename}: {len(problems)} problem(s)")
+    return df
+
+
+def write_upload(df: pd.DataFrame, path: Path) -> None:
+    """Write a validated upload as Parquet (crash-safe)."""
+    from ..fsutil import atomic_write
+
+    atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
+
+
+def read_upload(path: Path) -> pd.DataFrame:
+    """Read back a stored upload."""
+    return pd.read_parquet(path)
+
+
+def overlay(atlas: Atlas, uploads: Iterable[tuple[str, Path]]) -> Atlas:
+    """The public atlas with an organisation's rows: a private row replaces the public row with
+    the same key, other private rows are added. Only the paths given are read."""
+    frames: dict[str, list[pd.DataFrame]] = {}
+    for table, path in uploads:
+        frames.setdefault(table, []).append(read_upload(path))
+    if not frames:
+        return atlas
+    changed = {}
+    for table, dfs in frames.items():
+        private = pd.concat(dfs, ignore_index=True)
+        key = list(SCHEMA[table].key)
+        public = atlas[table]
+        if key and len(public):
+            merged = pd.concat([public, private], ignore_index=True)
+            merged = merged.drop_duplicates(subset=key, keep="last")
+        else:
+            merged = pd.concat([public, private], ignore_index=True)
+        changed[table] = merged.astype(str).where(merged.notna(), "")
+    return atlas.replace(**changed)
+
+
+# --------------------------------------------------------------------------- runs and briefing
+
+
+def run_stress_job(params: dict[str, Any], scenario_yaml: str, scenario_file: str,
+                   uploads: list[tuple[str, Path]], atlas_path: str | None,
+                   progress: Callable[[str, float], None]) -> dict[str, Any]:
+    """Run a stress scenario on the public atlas overlaid with ``uploads``; JSON-ready result."""
+    from ..network.build import DEFAULT_TARGET
+    from ..scenarios import parse_scenario
+    from ..stress import result_json, run_stress
+
+    stages = ["network", "compile", "simulate", "measures"]
+    progress("atlas", 0.05)
+    atlas = overlay(public_atlas(atlas_path), uploads)
+    scenario = parse_scenario(scenario_yaml, file=scenario_file)
+
+    def on(stage: str) -> None:
+        k = stages.index(stage) if stage in stages else 0
+        progress(stage, 0.1 + 0.8 * k / len(stages))
+
+    result = run_stress(scenario, atlas, target=params.get("target") or DEFAULT_TARGET,
+                        steps=params.get("steps"), for_country=params.get("for_country"),
+                        progress=on, bands=int(params.get("bands", 0)), seed=params.get("seed"))
+    out = jsonable(result_json(result))
+    out["atlas_version"] = atlas.version
+    return out
+
+
+def briefing(atlas: Atlas, for_iso3: str | None, coalition: str | None, fmt: str) -> Any:
+    """The briefing (without stress runs: those are runs) as HTML text or JSON data, cached."""
+    from ..metrics import DEFAULT_COALITION
+    from ..report.briefing import build_briefing, render_html
+
+    coalition = coalition or DEFAULT_COALITION
+
+    def build() -> Any:
+        return build_briefing(atlas, for_iso3=for_iso3, coalition=coalition, scenarios=None,
+                              generated="")
+
+    b = CACHE.get(("briefing", version(atlas), for_iso3 or "", coalition), build)
+    if fmt == "html":
+        return CACHE.get(("briefing-html", version(atlas), for_iso3 or "", coalition), lambda: render_html(b))
+    return CACHE.get(("briefing-json", version(atlas), for_iso3 or "", coalition),
+                     lambda: jsonable(b.to_dict()))

@@ -1,0 +1,1 @@
+"""The API's routers; each takes its principal from :func:`paxsilica.server.auth.require`."""
