@@ -192,3 +192,25 @@ def test_failed_rename_restores_old_result(tmp_path, results, monkeypatch) -> No
         save_result(results[1], out)
     monkeypatch.undo()
     assert scenario_of(out) == "first" and temps(tmp_path) == []
+
+
+def test_atomic_write_never_replaces_a_device(tmp_path: Path) -> None:
+    """``--out /dev/null`` writes to the device; renaming over it would turn /dev/null (as root) into a
+    regular file for every process on the machine."""
+    import os
+    import stat
+
+    from paxsilica.fsutil import atomic_write
+
+    atomic_write("/dev/null", "discarded")
+    atomic_write("/dev/null", lambda p: p.write_text("via a writer"))
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    r = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        atomic_write(fifo, "through the pipe")
+        assert os.read(r, 100) == b"through the pipe"
+    finally:
+        os.close(r)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)

@@ -26,6 +26,7 @@ import errno
 import os
 import secrets
 import shutil
+import stat
 import sys
 import tempfile
 from collections.abc import Callable
@@ -66,7 +67,9 @@ def atomic_write(path: str | os.PathLike[str], content: str | bytes | Callable[[
     Parameters
     ----------
     path : path-like
-        The file to write (replaced if it exists; a symlink is replaced, not followed).
+        The file to write (replaced if it exists; a symlink is replaced, not followed). An existing
+        character device or named pipe (``/dev/null``, ``/dev/stdout``) is written to directly and
+        never replaced; a socket or block device is refused with ``OSError``.
     content : str, bytes or callable
         Text (written with ``encoding``), bytes, or a function that writes the temporary file
         whose path it is given (for writers such as ``DataFrame.to_parquet``).
@@ -90,6 +93,13 @@ def atomic_write(path: str | os.PathLike[str], content: str | bytes | Callable[[
     'via a writer'
     """
     target = Path(os.path.abspath(path))
+    if _is_stream(target):
+        # /dev/null, /dev/stdout, a named pipe: renaming over it would replace the device itself by
+        # a regular file (as root, even /dev/null); a stream has no old content to protect
+        with open(target, "wb") as f:
+            f.write(content.encode(encoding) if isinstance(content, str) else
+                    bytes(content) if not callable(content) else _via_temp(content))
+        return target
     if make_parents:
         target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -114,6 +124,27 @@ def atomic_write(path: str | os.PathLike[str], content: str | bytes | Callable[[
         raise
     fsync_path(target.parent)
     return target
+
+
+def _is_stream(target: Path) -> bool:
+    """True for an existing character device or named pipe (followed through symbolic links)."""
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return False
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return True
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise OSError(errno.EINVAL, "not a regular file, folder or stream", str(target))
+    return False
+
+
+def _via_temp(write: Callable[[Path], None]) -> bytes:
+    """What a file writer produces, read back from a private temporary file."""
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d) / "out"
+        write(tmp)
+        return tmp.read_bytes()
 
 
 def exchange_paths(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import functools
 import io
-import math
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -29,67 +27,45 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..atlas import SCHEMA, TABLE_ORDER, Atlas, bundled_atlas, parse_table, read_atlas
+from ..atlas import SCHEMA, TABLE_ORDER, Atlas, parse_table
+from ..constants import DEFAULT_COALITION, DEFAULT_TARGET
 from ..errors import InputError, NotFoundError, Problem, ValidationError
+from ..serialize import records, to_jsonable
+from ..services import InvalidAtlasError, ServiceContext, ServiceStore
+from ..services.measures import METRIC_NAMES, metric_table
 
 # --------------------------------------------------------------------------- JSON
 
 
-def jsonable(v: Any) -> Any:
-    """Plain JSON values: numpy scalars unwrapped, NaN and infinities as ``None``, dates as text.
-
-    Examples
-    --------
-    >>> jsonable({"a": np.float64("nan"), "b": [np.int64(2), float("inf")]})
-    {'a': None, 'b': [2, None]}
-    """
-    if isinstance(v, dict):
-        return {str(k): jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [jsonable(x) for x in v]
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, str | int | float | bool) or v is None:
-        return v
-    return str(v)
-
-
-def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """A DataFrame's rows as JSON-ready dicts."""
-    return jsonable(df.astype(object).where(df.notna(), None).to_dict("records"))
+jsonable = to_jsonable
+"""The one JSON rule of paxsilica (:mod:`paxsilica.serialize`: missing → null, ±inf → "±unlimited")."""
 
 
 # --------------------------------------------------------------------------- the public atlas
 
-_ATLAS_LOCK = threading.Lock()
-_ATLAS: dict[str, Atlas] = {}
+STORE = ServiceStore()
+"""The server process's service store: atlases read once, validated once per version, service caches."""
+
+
+def context(atlas: Atlas | None = None, org: str | None = None, path: str | None = None) -> ServiceContext:
+    """The service context of a request: ``atlas`` (an overlay) or the public atlas, for ``org``."""
+    if atlas is not None:
+        return ServiceContext(source=atlas, org=org, validate=False, store=STORE)
+    return ServiceContext(atlas_path=Path(path) if path else None, org=org, store=STORE)
 
 
 def public_atlas(path: str | None = None) -> Atlas:
-    """The public atlas every organisation sees (bundled ``ai-stack`` unless ``path``), read once."""
-    key = path or ""
-    with _ATLAS_LOCK:
-        if key not in _ATLAS:
-            _ATLAS[key] = bundled_atlas() if not path else read_atlas(path)
-        return _ATLAS[key]
-
-
-_VERSIONS: weakref.WeakKeyDictionary[Atlas, str] = weakref.WeakKeyDictionary()
+    """The public atlas every organisation sees (bundled ``ai-stack`` unless ``path``), read once and
+    validated once per version (an invalid one is refused with its located problems)."""
+    try:
+        return context(path=path).atlas()
+    except InvalidAtlasError as exc:
+        raise ValidationError(list(exc.problems), "the public atlas has validation problems") from None
 
 
 def version(atlas: Atlas) -> str:
     """The atlas's content version, hashed once per atlas object (atlases are immutable)."""
-    with _ATLAS_LOCK:
-        v = _VERSIONS.get(atlas)
-    if v is None:
-        v = atlas.version
-        with _ATLAS_LOCK:
-            _VERSIONS[atlas] = v
-    return v
+    return STORE.version(atlas)
 
 
 def atlas_info(atlas: Atlas) -> dict[str, Any]:
@@ -135,49 +111,19 @@ class ResultCache:
 CACHE = ResultCache()
 
 
-def _metric_table(atlas: Atlas, name: str, coalition: str, target: str) -> pd.DataFrame:
-    from .. import metrics as m
-
-    if name == "concentration":
-        return m.concentration(atlas)
-    if name == "stage_concentration":
-        return m.stage_concentration(atlas)
-    if name == "coalition_exposure":
-        return m.coalition_exposure(atlas, coalition)
-    if name == "coalition_by_stage":
-        return m.coalition_by_stage(m.coalition_exposure(atlas, coalition))
-    if name == "bottlenecks":
-        return m.bottlenecks(atlas, target)
-    if name == "country_knockouts":
-        return m.country_knockouts(atlas, target, coalition=coalition)
-    if name == "supply_risk":
-        return m.supply_risk(atlas)
-    if name == "coercion_risk":
-        return m.coercion_risk(atlas)
-    raise NotFoundError(f"no metric '{name}'", column="metric")
-
-
-METRICS = ("concentration", "stage_concentration", "coalition_exposure", "coalition_by_stage",
-           "bottlenecks", "country_knockouts", "supply_risk", "coercion_risk")
+METRICS = METRIC_NAMES
 """Metric tables served by the API (docs/metrics.md has their formulas and sources)."""
 
 
 def metric(atlas: Atlas, name: str, coalition: str | None = None, target: str | None = None) -> list[dict]:
     """A metric table as records, cached per atlas version and parameters."""
-    from ..metrics import DEFAULT_COALITION, DEFAULT_TARGET
-    from ..metrics._common import require_group, require_item
-
     if name not in METRICS:
         raise NotFoundError(f"no metric '{name}'; metrics: {', '.join(METRICS)}", column="metric")
     coalition = coalition or DEFAULT_COALITION
     target = target or DEFAULT_TARGET
 
     def make() -> list[dict]:
-        if name.startswith("coalition") or name == "country_knockouts":
-            require_group(atlas, coalition)
-        if name in ("bottlenecks", "country_knockouts"):
-            require_item(atlas, target)
-        return records(_metric_table(atlas, name, coalition, target))
+        return records(metric_table(context(atlas), name, coalition, target).table)
 
     return CACHE.get(("metric", version(atlas), name, coalition, target), make)
 
@@ -187,8 +133,8 @@ def metric(atlas: Atlas, name: str, coalition: str | None = None, target: str | 
 
 def lanes(atlas: Atlas, exporters: list[str], importers: list[str], closed: str | None) -> list[dict]:
     """Sea lanes between countries (with ``closed`` chokepoints), cached."""
-    from ..cli.lanes import show_lanes
     from ..metrics._common import require_countries
+    from ..services.lanes import show_lanes
 
     require_countries(atlas, ",".join(exporters), "from")
     require_countries(atlas, ",".join(importers), "to")
@@ -198,8 +144,8 @@ def lanes(atlas: Atlas, exporters: list[str], importers: list[str], closed: str 
 
 def lane_exposure(atlas: Atlas, importer: str | None, closed: str | None) -> list[dict]:
     """Chokepoint exposure (or a closure's impact), cached."""
-    from ..cli.lanes import exposure_table
     from ..metrics._common import require_countries
+    from ..services.lanes import exposure_table
 
     if importer:
         (importer,) = require_countries(atlas, importer, "importer")
@@ -374,9 +320,8 @@ def run_stress_job(params: dict[str, Any], scenario_yaml: str, scenario_file: st
                    uploads: list[tuple[str, Path]], atlas_path: str | None,
                    progress: Callable[[str, float], None]) -> dict[str, Any]:
     """Run a stress scenario on the public atlas overlaid with ``uploads``; JSON-ready result."""
-    from ..network.build import DEFAULT_TARGET
     from ..scenarios import parse_scenario
-    from ..stress import result_json, run_stress
+    from ..services import stress as stress_service
 
     stages = ["network", "compile", "simulate", "measures"]
     progress("atlas", 0.05)
@@ -387,27 +332,27 @@ def run_stress_job(params: dict[str, Any], scenario_yaml: str, scenario_file: st
         k = stages.index(stage) if stage in stages else 0
         progress(stage, 0.1 + 0.8 * k / len(stages))
 
-    result = run_stress(scenario, atlas, target=params.get("target") or DEFAULT_TARGET,
-                        steps=params.get("steps"), for_country=params.get("for_country"),
-                        progress=on, bands=int(params.get("bands", 0)), seed=params.get("seed"))
-    out = jsonable(result_json(result))
-    out["atlas_version"] = atlas.version
+    req = stress_service.StressRequest(scenario, target=params.get("target") or DEFAULT_TARGET,
+                                       steps=params.get("steps"), for_country=params.get("for_country"),
+                                       bands=int(params.get("bands", 0)), seed=params.get("seed"))
+    result = stress_service.run_stress(req, context(atlas), progress=on)
+    out = jsonable(result.to_record())
+    out["atlas_version"] = version(atlas)
     return out
 
 
 def briefing(atlas: Atlas, for_iso3: str | None, coalition: str | None, fmt: str) -> Any:
     """The briefing (without stress runs: those are runs) as HTML text or JSON data, cached."""
-    from ..metrics import DEFAULT_COALITION
-    from ..report.briefing import build_briefing, render_html
+    from ..services import briefing as briefing_service
 
     coalition = coalition or DEFAULT_COALITION
 
     def build() -> Any:
-        return build_briefing(atlas, for_iso3=for_iso3, coalition=coalition, scenarios=None,
-                              generated="")
+        req = briefing_service.BriefingRequest(for_iso3=for_iso3, coalition=coalition, scenarios=False, bands=0)
+        return briefing_service.briefing(context(atlas), req).briefing
 
     b = CACHE.get(("briefing", version(atlas), for_iso3 or "", coalition), build)
     if fmt == "html":
-        return CACHE.get(("briefing-html", version(atlas), for_iso3 or "", coalition), lambda: render_html(b))
+        return CACHE.get(("briefing-html", version(atlas), for_iso3 or "", coalition), lambda: briefing_service.render(b, "html"))
     return CACHE.get(("briefing-json", version(atlas), for_iso3 or "", coalition),
                      lambda: jsonable(b.to_dict()))

@@ -174,3 +174,45 @@ def coalition(ctx: ServiceContext, req: CoalitionRequest) -> TableResult:
     e = coalition_exposure(atlas, req.coalition, req.date, (), req.level, allies=groups)
     return TableResult(e, f"Coalition {req.coalition}" + (f" as of {req.date}" if req.date else ""),
                        kind="exposure", meta=asdict(req))
+
+
+METRIC_NAMES = ("concentration", "stage_concentration", "coalition_exposure", "coalition_by_stage",
+                "bottlenecks", "country_knockouts", "supply_risk", "coercion_risk")
+"""The metric tables by name (the REST API serves them; docs/metrics.md has their formulas and sources)."""
+
+
+def metric_table(ctx: ServiceContext, name: str, coalition: str = DEFAULT_COALITION,
+                 target: str = DEFAULT_TARGET) -> TableResult:
+    """One metric table of the context's atlas by name (see :data:`METRIC_NAMES`).
+
+    The coalition (a group id) and the target item are checked against the atlas first, with a
+    did-you-mean message naming the field.
+
+    Examples
+    --------
+    >>> from paxsilica.services import ServiceContext
+    >>> t = metric_table(ServiceContext(), "concentration").table
+    >>> {"item", "hhi"} <= set(t.columns)
+    True
+    """
+    from .. import metrics as m
+    from ..errors import NotFoundError
+
+    if name not in METRIC_NAMES:
+        raise NotFoundError(f"no metric '{name}'; metrics: {', '.join(METRIC_NAMES)}", column="metric")
+    atlas = ctx.atlas()
+    if name.startswith("coalition") or name == "country_knockouts":
+        require_group(atlas, coalition)
+    if name in ("bottlenecks", "country_knockouts"):
+        require_item(atlas, target)
+    tables = {
+        "concentration": lambda: m.concentration(atlas),
+        "stage_concentration": lambda: m.stage_concentration(atlas),
+        "coalition_exposure": lambda: m.coalition_exposure(atlas, coalition),
+        "coalition_by_stage": lambda: m.coalition_by_stage(m.coalition_exposure(atlas, coalition)),
+        "bottlenecks": lambda: m.bottlenecks(atlas, target),
+        "country_knockouts": lambda: m.country_knockouts(atlas, target, coalition=coalition),
+        "supply_risk": lambda: m.supply_risk(atlas),
+        "coercion_risk": lambda: m.coercion_risk(atlas),
+    }
+    return TableResult(tables[name](), title=name)
