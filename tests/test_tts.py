@@ -243,3 +243,17 @@ def test_impact_zero_exactly_within_tts(case: tuple[Network, dict], ttr: float, 
     # Partial loss never shortens survival compared with a full outage.
     assert time_to_survive(net, {node: 0.5}) >= tts * (1 - 1e-6)
     assert np.isfinite(impact)
+
+
+def test_tiny_capacity_beside_unit_demand_is_solved() -> None:
+    """Found by hypothesis: a capacity of 1e-7 (HiGHS's own tolerance) beside a demand of 1 made
+    presolve call the always-feasible sustainable-fraction program infeasible. By hand: P needs A
+    and B, neither of which can be made or is stocked, so nothing is served: time-to-survive 0."""
+    net = Network.from_frames(
+        items=pd.DataFrame({"item": ["P", "A", "B"], "demand": [1.0, 0.0, 0.0], "inventory": [0.0, 0.0, 0.0]}),
+        nodes=pd.DataFrame({"node": ["P0", "P1", "A0", "B0"], "capacity": [0.0, 1e-7, 0.0, 0.0],
+                            "item": ["P", "P", "A", "B"], "inventory": [0.0, 0.0, 0.0, 0.0]}),
+        bom=pd.DataFrame({"item": ["P", "P"], "input": ["A", "B"], "quantity": [1.0, 2.0],
+                          "dependent_share": [1.0, 1.0]}),
+    )
+    assert time_to_survive(net, "P0") == 0.0  # P0 knocked out; P1 (1e-7) has no A or B to work with

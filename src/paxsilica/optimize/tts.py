@@ -445,6 +445,11 @@ def _stock(net: Network, loss: np.ndarray, inventory_lost: bool) -> np.ndarray:
 
 def _solve(c: np.ndarray, a_ub: sp.csr_matrix, b_ub: np.ndarray, bounds: np.ndarray, what: str):  # type: ignore[no-untyped-def]
     res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+    if res.status == 2 and np.all(b_ub >= 0) and np.all(bounds[:, 0] <= 0):
+        # x = 0 satisfies every row here (A·0 = 0 ≤ b), so "infeasible" is HiGHS's presolve tripping
+        # over coefficients near its 1e-7 tolerance (a capacity of 1e-7 beside a demand of 1, found by
+        # hypothesis); solving without presolve gives the right answer
+        res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs", options={"presolve": False})
     if res.status not in (0, 3):
         raise SolverError(f"HiGHS could not solve the {what} program: {res.message}")
     return res
