@@ -223,3 +223,13 @@ def test_one_line_is_bounded() -> None:
     assert cli_main._one_line(ValueError("")) == "ValueError"
     long = cli_main._one_line(ValueError("x" * 1000))
     assert len(long) == 200 and long.startswith("ValueError: x")
+
+
+@pytest.mark.parametrize("args", [["risk", "items", "--top", "-3"], ["atlas", "show", "items", "--limit", "-1"],
+                                  ["tts", "--top", "-1"], ["lanes", "show", "--from", "CHN", "--to", "USA",
+                                                           "--limit", "-2"]])
+def test_negative_row_counts_are_usage_errors(args: list[str]) -> None:
+    """A negative row count is refused (exit 2, the option named), not silently read as 'all but'."""
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2, r.output
+    assert args[-2] in r.output

@@ -76,7 +76,7 @@ def info_cmd(fmt: FormatOpt = OutputFormat.table) -> None:
 def show_cmd(
     table: Annotated[str, typer.Argument(help=f"Table: {', '.join(TABLE_ORDER)}.")],
     where: Annotated[list[str] | None, typer.Option("--where", "-w", help="Filter COLUMN=VALUE (repeatable).")] = None,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="Rows to show in table format.")] = 50,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=0, help="Rows to show in table format.")] = 50,
     fmt: FormatOpt = OutputFormat.table,
 ) -> None:
     """Print one table (filter with --where item=gallium)."""

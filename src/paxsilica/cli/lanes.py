@@ -75,7 +75,7 @@ def exposure_cmd(
     speed: SpeedOpt = DEFAULT_SPEED_KNOTS,
     alternate_ports: AltOpt = False,
     fmt: FormatOpt = OutputFormat.table,
-    limit: Annotated[int, typer.Option("--limit", help="rows shown in table format")] = 60,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="rows shown in table format")] = 60,
 ) -> None:
     """Share of each item's supply passing each chokepoint (or a closure's impact with --closed)."""
     res = exposure(context(current_atlas()), ExposureRequest(for_, closed, speed, alternate_ports))

@@ -42,7 +42,7 @@ Allies = Annotated[str, typer.Option("--allies", help="Groups whose members coun
                                      "(the coalition's guests always do).")]
 Target = Annotated[str, typer.Option("--target", help="Target item of the bottleneck analysis.")]
 Level = Annotated[LevelChoice, typer.Option("--level", help="country or firm.")]
-Top = Annotated[int | None, typer.Option("--top", help="Rows shown in table format (default: all).")]
+Top = Annotated[int | None, typer.Option("--top", min=0, help="Rows shown in table format (default: all).")]
 
 
 def _pctcols(df, cols):  # type: ignore[no-untyped-def]
@@ -115,7 +115,7 @@ def _table_view(kind: str, df):  # type: ignore[no-untyped-def]
 @app.command("bottlenecks")
 def bottlenecks_cmd(fmt: Fmt = OutputFormat.table, target: Target = DEFAULT_TARGET,
                     level: Level = LevelChoice.country,
-                    top: Annotated[int, typer.Option("--top", help="Rows shown in table format.")] = 30,
+                    top: Annotated[int, typer.Option("--top", min=0, help="Rows shown in table format.")] = 30,
                     coalition: Coalition = DEFAULT_COALITION,
                     date: Date = None, add: Add = "",
                     countries: Annotated[bool, typer.Option("--countries", help="Whole-country knock-outs instead.")] = False,

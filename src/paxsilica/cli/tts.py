@@ -42,7 +42,7 @@ def tts_cmd(
     stock_days: Annotated[float, typer.Option("--stock-days", min=0,
                                               help="Days of cover assumed for items without stock data.")] = 0.0,
     item: Annotated[str | None, typer.Option("--item", help="Show only the nodes of this item.")] = None,
-    top: Annotated[int | None, typer.Option("--top", help="Rows shown in table format.")] = 30,
+    top: Annotated[int | None, typer.Option("--top", min=0, help="Rows shown in table format.")] = 30,
 ) -> None:
     """Time-to-survive and risk exposure of every (item, producer) node (Simchi-Levi LPs, HiGHS).
 
