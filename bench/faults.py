@@ -93,8 +93,8 @@ def _run_cli(args: list[str], env: dict[str, str] | None = None, mark_writer: st
 
 def _mark_on_entry(writer: str) -> None:
     import paxsilica.atlas.io as aio
-    import paxsilica.cli.atlas_cmd as acmd
     import paxsilica.logistics.cache as cache
+    import paxsilica.services.atlas as satlas
     import paxsilica.stress as stress
 
     def wrap(obj, name):
@@ -112,7 +112,7 @@ def _mark_on_entry(writer: str) -> None:
         wrap(stress, "save_result")  # the command imports it from the module at call time
     elif writer == "import":
         wrap(aio, "write_atlas")
-        wrap(acmd, "write_atlas")
+        wrap(satlas, "write_atlas")  # the import service calls the name it imported
     else:
         wrap(cache.RouteCache, "save")
 
