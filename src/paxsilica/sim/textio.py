@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..fsutil import atomic_write
 from .engine import FirmShocks
 from .network import SupplyNetwork
 
@@ -309,7 +310,7 @@ def write_series(path: str | Path, steps: np.ndarray, values: np.ndarray) -> Non
     '-1 400\\n0 380\\n'
     """
     lines = [f"{int(t)} {v}" for t, v in zip(steps, _fmt(values), strict=True)]
-    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    atomic_write(path, "\n".join(lines) + "\n")
 
 
 def write_firm_production(path: str | Path, steps: np.ndarray, firm_ids: np.ndarray,
@@ -330,7 +331,8 @@ def write_firm_production(path: str | Path, steps: np.ndarray, firm_ids: np.ndar
         "firm": np.tile(np.asarray(firm_ids), t_len),
         "value": production.ravel(),
     })
-    df.to_csv(path, sep=" ", header=False, index=False, float_format="%.17g", lineterminator="\n")
+    atomic_write(path, lambda tmp: df.to_csv(tmp, sep=" ", header=False, index=False, float_format="%.17g",
+                                             lineterminator="\n"))
 
 
 def write_network_files(network: SupplyNetwork, folder: str | Path, shocks: FirmShocks | None = None) -> FirmFiles:
@@ -357,8 +359,8 @@ def write_network_files(network: SupplyNetwork, folder: str | Path, shocks: Firm
 
     def put(name: str, cols: dict[str, np.ndarray]) -> Path:
         p = folder / name
-        pd.DataFrame(cols).to_csv(p, sep=" ", header=False, index=False, float_format="%.17g",
-                                  lineterminator="\n")
+        atomic_write(p, lambda tmp: pd.DataFrame(cols).to_csv(tmp, sep=" ", header=False, index=False,
+                                                              float_format="%.17g", lineterminator="\n"))
         return p
 
     links = put("links.txt", {"s": ids[network.supplier], "c": ids[network.client], "a": network.amount})
