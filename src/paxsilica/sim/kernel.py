@@ -30,12 +30,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["AVAILABLE", "compiled_step", "kernel_choice", "warm_up"]
+__all__ = ["AVAILABLE", "compiled_helpers", "compiled_step", "kernel_choice", "warm_up"]
 
 # numba is a regular dependency; the numpy step remains for platforms without a wheel. It is imported
 # only when a run uses the compiled step (its import costs about 0.5 s).
 AVAILABLE = importlib.util.find_spec("numba") is not None
 _STEP: Callable[..., Any] | None = None
+_HELPERS: tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]] | None = None
 
 
 def kernel_choice(requested: str) -> bool:
@@ -502,6 +503,232 @@ def _extended_step(
     return any_short
 
 
+def _pairwise_leaf(a, lo, n):  # pragma: no cover - compiled
+    """numpy's pairwise summation for n <= 128: 8 accumulators, then the rest in order."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    stop = n - n % 8
+    while i < stop:
+        k = lo + i
+        r0 += a[k]
+        r1 += a[k + 1]
+        r2 += a[k + 2]
+        r3 += a[k + 3]
+        r4 += a[k + 4]
+        r5 += a[k + 5]
+        r6 += a[k + 6]
+        r7 += a[k + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+def _pairwise_sum(a, n, fl, fv):  # pragma: no cover - compiled
+    """Σ a[:n] as numpy sums a contiguous row (``v.sum(axis=1)``): halves (the first a multiple of
+    8) down to blocks of <= 128, so that a recorded sum has the numpy path's bits.
+
+    Without recursion (numba's cache cannot hold a recursive function): the halves' tree walked
+    with an explicit stack, ``fl`` (depth, 3) frames (start, length, 0 / 1 left done / 2 right
+    pending) and ``fv`` (depth,) their left halves' sums.
+    """
+    if n <= 128:
+        return _pairwise_leaf(a, 0, n)
+    sp = 0
+    fl[0, 0] = 0
+    fl[0, 1] = n
+    fl[0, 2] = 0
+    while True:
+        flo = fl[sp, 0]
+        fn = fl[sp, 1]
+        if fn <= 128:  # a leaf (never the root): its sum goes up to the frames waiting for it
+            v = _pairwise_leaf(a, flo, fn)
+            sp -= 1
+            while True:
+                if fl[sp, 2] == 1:
+                    fv[sp] = v
+                    break
+                v = fv[sp] + v
+                if sp == 0:
+                    return v
+                sp -= 1
+            continue
+        n2 = fn // 2
+        n2 -= n2 % 8
+        if fl[sp, 2] == 0:
+            fl[sp, 2] = 1
+            sp += 1
+            fl[sp, 0] = flo
+            fl[sp, 1] = n2
+        else:
+            fl[sp, 2] = 2
+            sp += 1
+            fl[sp, 0] = flo + n2
+            fl[sp, 1] = fn - n2
+        fl[sp, 2] = 0
+
+
+def _record(t1, x, served, served_k, capacity, dfac, pbar, vw, c, dem_active,
+            out_prod, out_va, out_fd, out_fdr, rec_firms, firm_prod, firm_fd, firm_cap,
+            use_cons, cons_firm, cons_of, cons_entry, use_entry, cons_w, cons_fd, cons_fdr,
+            buf, kbuf, fl, fv):  # pragma: no cover - compiled
+    """Step 7 of the compiled path: the recorded sums of row ``t1``, with the numpy path's bits
+    (row sums pairwise as numpy's, consumer sums in entry order from 0 as a bincount's)."""
+    B, n = x.shape
+    F = cons_firm.size
+    for b in range(B):
+        # row views: 1-D loops over contiguous rows (no per-element index arithmetic)
+        xb, pb = x[b], pbar[b]
+        dst = firm_prod[b, t1] if rec_firms else buf
+        for i in range(n):
+            dst[i] = xb[i] * pb[i]
+        out_prod[b, t1] = _pairwise_sum(dst, n, fl, fv)
+        if rec_firms:
+            capb, dcap = capacity[b], firm_cap[b, t1]
+            for i in range(n):
+                dcap[i] = capb[i] * pb[i]
+        vb = vw[b]
+        for i in range(n):
+            buf[i] = xb[i] * vb[i]
+        out_va[b, t1] = _pairwise_sum(buf, n, fl, fv)
+        sb, cb = served[b], c[b]
+        dst = firm_fd[b, t1] if rec_firms else buf
+        for i in range(n):
+            dst[i] = sb[i] * cb[i]
+        out_fd[b, t1] = _pairwise_sum(dst, n, fl, fv)
+        if dem_active:
+            db = dfac[b]
+            for i in range(n):
+                buf[i] = db[i] * cb[i]
+            out_fdr[b, t1] = _pairwise_sum(buf, n, fl, fv)
+        else:
+            out_fdr[b, t1] = out_fdr[b, 0]
+        if use_cons:
+            K = kbuf.size
+            for k in range(K):
+                kbuf[k] = 0.0
+            for i in range(F):
+                f = cons_firm[i]
+                got = served_k[b, f, cons_entry[i]] if use_entry else served[b, f]
+                kbuf[cons_of[i]] += cons_w[b, i] * got
+            for k in range(K):
+                cons_fd[b, t1, k] = kbuf[k]
+            if dem_active:
+                for k in range(K):
+                    kbuf[k] = 0.0
+                for i in range(F):
+                    kbuf[cons_of[i]] += cons_w[b, i] * dfac[b, cons_firm[i]]
+                for k in range(K):
+                    cons_fdr[b, t1, k] = kbuf[k]
+            else:
+                for k in range(K):
+                    cons_fdr[b, t1, k] = cons_fdr[b, 0, k]
+
+
+def _rows_close(a, b_, row, tol):  # pragma: no cover - compiled
+    """Every |a − b| of ``row`` within tol (False on a nan, as ``max(|a − b|) <= tol`` is)."""
+    for i in range(a.shape[1]):
+        if not abs(a[row, i] - b_[row, i]) <= tol:
+            return False
+    return True
+
+
+def _settle_close(dflt, tol, x, base_x, s, n_l, s_tol, d, use_lead, pipe, lead_base, p_tol,
+                  use_sub, sig, close):  # pragma: no cover - compiled
+    """The settle test per scenario: factors at the default and the state within tol of the baseline."""
+    B, n = x.shape
+    m = s.shape[1]
+    for b in range(B):
+        ok = dflt[b]
+        if ok:
+            for i in range(n):
+                if not abs(x[b, i] - base_x[b, i]) <= tol:
+                    ok = False
+                    break
+        if ok:
+            for e in range(m):
+                if not (abs(s[b, e] - n_l[b, e]) <= s_tol[b, e] and abs(d[b, e] - 1.0) <= tol):
+                    ok = False
+                    break
+        if ok and use_lead:
+            for e in range(m):
+                if not abs(pipe[b, e] - lead_base[e]) <= p_tol:
+                    ok = False
+                    break
+        if ok and use_sub:
+            for g in range(sig.shape[1]):
+                if not sig[b, g] <= tol:
+                    ok = False
+                    break
+        close[b] = ok
+
+
+def _steady(t, stol, sched_ok, win, calm, frozen_at, x, x_prev, d, d_prev, s, s_prev, s_tol,
+            use_sub, sig, sig_prev, rel, rel_prev, has_res, reserve, res_prev, res_tol,
+            use_res, ramp, ramp_prev, ramp_days):  # pragma: no cover - compiled
+    """The steady-state test of step ``t`` per scenario (see ``simulate``), then the state copied
+    into the last step's arrays."""
+    B = x.shape[0]
+    m = s.shape[1]
+    for b in range(B):
+        ok = frozen_at[b] < 0 and _rows_close(x, x_prev, b, stol)
+        if ok and m:
+            ok = _rows_close(d, d_prev, b, stol)
+        calm[b] = calm[b] + 1 if ok else 0
+        if ok and calm[b] >= win[b] and sched_ok[b]:
+            good = True
+            if m:
+                for e in range(m):
+                    if not abs(s[b, e] - s_prev[b, e]) <= s_tol[b, e]:
+                        good = False
+                        break
+                if good and use_sub:
+                    good = _rows_close(sig, sig_prev, b, stol)
+                    if good:
+                        for g in range(rel.shape[1]):
+                            if rel[b, g] != rel_prev[b, g]:
+                                good = False
+                                break
+                if good and has_res:
+                    for e in range(m):
+                        if not abs(reserve[b, e] - res_prev[b, e]) <= res_tol[b, e]:
+                            good = False
+                            break
+            if good and use_res:  # a ramp clock past ramp_days no longer changes anything
+                for i in range(ramp.shape[1]):
+                    rd = ramp_days[b, i]
+                    if not (ramp[b, i] == ramp_prev[b, i] or (ramp[b, i] >= rd and ramp_prev[b, i] >= rd)):
+                        good = False
+                        break
+            if good:
+                frozen_at[b] = t
+    _copy(x_prev, x)
+    _copy(d_prev, d)
+    _copy(s_prev, s)
+    _copy(ramp_prev, ramp)
+    if has_res:
+        _copy(res_prev, reserve)
+    if use_sub:
+        _copy(sig_prev, sig)
+        rel_prev[:] = rel
+
+
+def _copy(dst, src):  # pragma: no cover - compiled
+    """dst[:] = src for C-contiguous arrays of one shape, as one flat loop (a memory copy)."""
+    df = dst.reshape(-1)
+    sf = src.reshape(-1)
+    for i in range(sf.size):
+        df[i] = sf[i]
+
+
 def compiled_step() -> Callable[..., Any]:
     """The compiled step (compiled on first use, or loaded from numba's on-disk cache).
 
@@ -521,6 +748,23 @@ def compiled_step() -> Callable[..., Any]:
         _ration = numba.njit(**opts)(_ration)
         _STEP = numba.njit(**opts)(_extended_step)
     return _STEP
+
+
+def compiled_helpers() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
+    """The compiled recording, settle test and steady-state test ``(record, settle, steady)`` that
+    ``simulate`` runs around the compiled step (each a pass over the state without temporaries)."""
+    global _HELPERS, _copy, _pairwise_leaf, _pairwise_sum, _rows_close
+    if _HELPERS is None:
+        compiled_step()  # imports numba, or raises InputError
+        import numba
+
+        opts = dict(cache=True, error_model="numpy", nogil=True)
+        _pairwise_leaf = numba.njit(**opts)(_pairwise_leaf)
+        _pairwise_sum = numba.njit(**opts)(_pairwise_sum)
+        _rows_close = numba.njit(**opts)(_rows_close)
+        _copy = numba.njit(**opts)(_copy)
+        _HELPERS = (numba.njit(**opts)(_record), numba.njit(**opts)(_settle_close), numba.njit(**opts)(_steady))
+    return _HELPERS
 
 
 def warm_up() -> None:
