@@ -261,7 +261,6 @@ def _extended_step(
     need = np.empty(m)
     wb = np.empty(m)
     o = np.empty(m)
-    o_eff = np.empty(m)
     fill_l = np.empty(m)
     ok = np.zeros(m, dtype=np.bool_)
     keep_seg = np.ones(n_seg)
@@ -316,6 +315,7 @@ def _extended_step(
         w_one_b = w_one[b]
         x_b = x[b]
         y_out_b = y_out[b]
+        o_eff = o_all_b  # the orders after caps and re-sourcing, written where the rationing reads them
         # 2. inventory update: last shipments arrive, last production consumes inputs
         if use_lead:
             # links whose lead time L is fixed: the shipment of step t - L (links sorted by lead time,
@@ -326,10 +326,10 @@ def _extended_step(
             for k in range(var_links.size):
                 arrive[var_links[k]] = vbuf_b[slot, k]
                 vbuf_b[slot, k] = 0.0
-            for e in range(m):
+        for e in range(m):  # (one pass: the pipeline's arrivals, the clients' needs)
+            if use_lead:
                 pipe_b[e] -= arrive[e]
-        for e in range(m):
-            if not use_lead:
+            else:
                 arrive[e] = d_b[e]
             xe = x_b[cli[e]]
             xc[e] = xe
@@ -491,20 +491,19 @@ def _extended_step(
                 else:
                     yj = y_out_b[j]
                     fill_k[j, 0] = pmax_all_b[j] / (yj if yj > 0 else 1.0) if yj > pmax_all_b[j] else 1.0
-            for e in range(m):
-                f = fill_k[sup[e], link_class[e]] if has_prio else fill_k[sup[e], 0]
-                fill_l[e] = f
-                okv = f >= 1.0 and capf_b[sup[e]] >= 1.0
-                if link_active:
-                    okv = okv and linkcap_b[e] >= 1.0
-                ok[e] = okv
             any_moved = False
-            for g in range(n_seg):
+            for g in range(n_seg):  # a link's fill and whether it can take more, summed per segment
                 uu = 0.0
                 ee = 0.0
                 for e in range(seg_ptr[g], seg_ptr[g + 1]):
-                    uu += w_link_b[e] * (o[e] - o_eff[e] * fill_l[e])
-                    ee += w_link_b[e] * (1.0 if ok[e] else 0.0)
+                    f = fill_k[sup[e], link_class[e]] if has_prio else fill_k[sup[e], 0]
+                    fill_l[e] = f
+                    okv = f >= 1.0 and capf_b[sup[e]] >= 1.0
+                    if link_active:
+                        okv = okv and linkcap_b[e] >= 1.0
+                    ok[e] = okv
+                    uu += w_link_b[e] * (o[e] - o_eff[e] * f)
+                    ee += w_link_b[e] * (1.0 if okv else 0.0)
                 u_seg[g] = uu
                 e_seg[g] = ee
                 if uu > 0 and ee > 0:
@@ -513,9 +512,10 @@ def _extended_step(
                 break
             for g in range(n_seg):
                 if u_seg[g] > 0 and e_seg[g] > 0:
+                    add = u_seg[g] / e_seg[g]
                     for e in range(seg_ptr[g], seg_ptr[g + 1]):
                         if ok[e]:
-                            o_eff[e] = o_eff[e] + u_seg[g] / e_seg[g]
+                            o_eff[e] = o_eff[e] + add
                         else:
                             o_eff[e] = o_eff[e] * fill_l[e]
         if use_res:
@@ -530,8 +530,6 @@ def _extended_step(
             if xn < y_out_b[j]:
                 any_short = True
             x_b[j] = xn
-        for e in range(m):
-            o_all_b[e] = o_eff[e]
 
         if not prio_rule:
             # proportional: a supplier's split does not depend on whether another scenario has a
