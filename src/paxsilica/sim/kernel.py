@@ -413,10 +413,9 @@ def _extended_step(
                 releasing_b[g] = releasing_b[g] and sg > 0
                 ks = 1.0 - sg
                 keep_seg[g] = ks
-                for e in range(lo, hi):
-                    keep_l_b[e] = ks
                 lim[g] = acc / ks if ks > 0 else inf
             else:
+                ks = 1.0
                 lim[g] = acc
             if baseline_target:
                 gp = n_sg_b[g] - acc
@@ -432,8 +431,10 @@ def _extended_step(
                     acc2 += w_link_b[e] * lag
                 gp = gp + acc2
             for e in range(lo, hi):
+                if use_sub:
+                    keep_l_b[e] = ks
                 v = gp * inv_tau
-                v += xc[e] * keep_l_b[e] if use_sub else xc[e]
+                v += xc[e] * ks if use_sub else xc[e]
                 v = max(v, 0.0)
                 if any_idle and idle_link_b[e]:
                     v = 1.0
@@ -451,8 +452,7 @@ def _extended_step(
                 grow = min(1.0, ramp_b[i] / rd) if rd > 0 else 1.0
                 cp = cp + headroom_b[i] * grow
             capacity_b[i] = cp
-        for i in range(n):
-            pm = capacity_b[i]
+            pm = cp
             for g in range(client_seg_ptr[i], client_seg_ptr[i + 1]):
                 pm = min(pm, lim[g])
             pmax_all_b[i] = pm
@@ -518,12 +518,10 @@ def _extended_step(
                             o_eff[e] = o_eff[e] + add
                         else:
                             o_eff[e] = o_eff[e] * fill_l[e]
-        if use_res:
-            for j in range(n):
-                ramp_b[j] = ramp_b[j] + 1.0 if y_out_b[j] > 1.0 else 0.0
-
-        # 5b. production
+        # 5b. production (and the re-sourcing ramp clock: steps of excess demand)
         for j in range(n):
+            if use_res:
+                ramp_b[j] = ramp_b[j] + 1.0 if y_out_b[j] > 1.0 else 0.0
             xn = min(pmax_all_b[j], y_out_b[j])
             if any_idle and idle_b[j]:
                 xn = 0.0
