@@ -11,6 +11,12 @@ differ in the last bits is the priority rule's running sums (here per supplier, 
 and the order of tied claimants. ``tests/test_engine_kernel.py`` checks both paths agree to 1e-9
 relative on the stress library and on hypothesis-generated networks.
 
+The work around the step is compiled as well (:func:`compiled_helpers`): the recording of a step's
+series (row sums with numpy's pairwise summation, so the compiled path records the numpy path's
+bits), the settle test and the steady-state test. Inside one scenario the step works on row views
+of the batch's arrays (1-D loops) and fuses the passes that can be fused without changing an
+operation's order.
+
 The numpy step stays the reference and the fallback: ``simulate(..., kernel="numpy")``, the
 environment variable ``PAXSILICA_KERNEL=numpy``, or numba not importable.
 
