@@ -1374,6 +1374,36 @@ def simulate(
         if steady_on:  # the state is updated in place: keep copies of the last step's
             x_prev, d_prev, s_prev, ramp_prev = x.copy(), d.copy(), s.copy(), ramp.copy()
             res_prev = None if reserve is None else reserve.copy()
+        # recording, settle and steady tests compiled too: one pass each, no temporaries (in numpy
+        # they cost about a third of the compiled step)
+        k_record, k_settle, k_steady = _kernel.compiled_helpers()
+        cons_on = consumers is not None
+        use_entry = cons_on and prio is not None and prio.entry is not None
+        k_rec = (full(pbar, Bn), full(value_weight, Bn), full(c, Bn), dem_sched.active,
+                 out_prod, out_va, out_fd, out_fdr, firm_prod is not None,
+                 firm_prod if firm_prod is not None else np.zeros((1, 1, 1)),
+                 firm_fd if firm_fd is not None else np.zeros((1, 1, 1)),
+                 firm_cap if firm_cap is not None else np.zeros((1, 1, 1)), cons_on,
+                 ints(consumers.firm) if cons_on else np.zeros(0, np.int64),
+                 ints(consumers.consumer) if cons_on else np.zeros(0, np.int64),
+                 ints(prio.entry) if use_entry else np.zeros(consumers.firm.size if cons_on else 0, np.int64),
+                 use_entry, full(cons_w, (B, consumers.firm.size)) if cons_on else np.zeros((B, 0)),
+                 cons_fd if cons_on else np.zeros((1, 1, 1)), cons_fdr if cons_on else np.zeros((1, 1, 1)),
+                 np.empty(n), np.empty(k_cons if cons_on else 0),
+                 np.zeros((64, 3), np.int64), np.empty(64))  # pairwise sums' stack: depth log2(n / 128)
+        if settle_on:
+            k_close = np.empty(B, dtype=np.bool_)
+            k_set = (full(base_x, Bn), s, full(n_l, Bm),
+                     full(ext.settle_tol * (max(n_days, 1.0) if n_link is None else np.maximum(n_l, 1.0)), Bm),
+                     d, use_lead, pipe if use_lead else np.zeros((B, m)),
+                     full(lead_base, (m,)), ext.settle_tol * lmax if use_lead else 0.0,
+                     use_sub, sig)
+        if steady_on:
+            k_std = (x, x_prev, d, d_prev, s, s_prev, full(s_tol, Bm), use_sub, sig,
+                     sig_prev if use_sub else sig, releasing, rel_prev if use_sub else releasing,
+                     reserve is not None, k_reserve, res_prev if res_prev is not None else k_reserve,
+                     full(res_tol, Bm) if res_tol is not None else np.zeros((B, 1)),
+                     use_res, ramp, ramp_prev, full(ramp_days, Bn))
 
     for t in range(steps):
         # 1. factors of this step (shock onset, recovery profiles, link caps, demand surges)
@@ -1621,32 +1651,40 @@ def simulate(
 
         # 7. output: one sum per scenario (a row sum adds exactly as a single run's sum does; no
         # BLAS: its threads would spin on the other core)
-        xp = np.multiply(x, pbar)
-        xp.sum(axis=1, out=out_prod[:, t + 1])
-        np.multiply(x, value_weight).sum(axis=1, out=out_va[:, t + 1])
-        sc_ = np.multiply(served, c)
-        sc_.sum(axis=1, out=out_fd[:, t + 1])
-        if dem_sched.active:
-            np.multiply(dfac, c).sum(axis=1, out=out_fdr[:, t + 1])
+        if use_kernel:
+            k_record(t + 1, x, served, k_served_k, capacity, dfac, *k_rec)
+            if link_del is not None:
+                link_del[:, t + 1] = d * A
+                link_st[:, t + 1] = s * A
+            if sector_prod is not None:
+                sector_prod[:, t + 1] = by_sector(np.multiply(x, pbar))
         else:
-            out_fdr[:, t + 1] = out_fdr[:, 0]
-        if firm_prod is not None:
-            firm_prod[:, t + 1] = xp
-            firm_fd[:, t + 1] = sc_
-            np.multiply(capacity, pbar, out=firm_cap[:, t + 1])
-        if link_del is not None:
-            link_del[:, t + 1] = d * A
-            link_st[:, t + 1] = s * A
-        if sector_prod is not None:
-            sector_prod[:, t + 1] = by_sector(xp)
-        if consumers is not None:
-            got = served[:, consumers.firm] if served_k is None or prio is None or prio.entry is None \
-                else served_k[:, consumers.firm, prio.entry]
-            cons_fd[:, t + 1] = by_consumer(cons_w * got)
+            xp = np.multiply(x, pbar)
+            xp.sum(axis=1, out=out_prod[:, t + 1])
+            np.multiply(x, value_weight).sum(axis=1, out=out_va[:, t + 1])
+            sc_ = np.multiply(served, c)
+            sc_.sum(axis=1, out=out_fd[:, t + 1])
             if dem_sched.active:
-                cons_fdr[:, t + 1] = by_consumer(cons_w * dfac[:, consumers.firm])
+                np.multiply(dfac, c).sum(axis=1, out=out_fdr[:, t + 1])
             else:
-                cons_fdr[:, t + 1] = cons_fdr[:, 0]
+                out_fdr[:, t + 1] = out_fdr[:, 0]
+            if firm_prod is not None:
+                firm_prod[:, t + 1] = xp
+                firm_fd[:, t + 1] = sc_
+                np.multiply(capacity, pbar, out=firm_cap[:, t + 1])
+            if link_del is not None:
+                link_del[:, t + 1] = d * A
+                link_st[:, t + 1] = s * A
+            if sector_prod is not None:
+                sector_prod[:, t + 1] = by_sector(xp)
+            if consumers is not None:
+                got = served[:, consumers.firm] if served_k is None or prio is None or prio.entry is None \
+                    else served_k[:, consumers.firm, prio.entry]
+                cons_fd[:, t + 1] = by_consumer(cons_w * got)
+                if dem_sched.active:
+                    cons_fdr[:, t + 1] = by_consumer(cons_w * dfac[:, consumers.firm])
+                else:
+                    cons_fdr[:, t + 1] = cons_fdr[:, 0]
 
         steps_run = t + 1
         if t == exit_step:
@@ -1666,8 +1704,13 @@ def simulate(
                 dflt &= lt_sched.at_default(t + 1)
             if dflt.any():
                 tol = ext.settle_tol
-                close = dflt & (np.abs(x - base_x) <= tol).all(axis=1)
-                cb = np.flatnonzero(close)
+                if use_kernel:  # the same tests, compiled
+                    k_settle(dflt, tol, x, *k_set, k_close)
+                    close = k_close.copy()
+                    cb = np.zeros(0, np.int64)
+                else:
+                    close = dflt & (np.abs(x - base_x) <= tol).all(axis=1)
+                    cb = np.flatnonzero(close)
                 if m and cb.size:  # the scenarios close in production: stocks, shipments, pipeline, σ
                     if n_link is None:
                         ok_c = (np.abs(s[cb] - n_l) <= tol * max(n_days, 1.0)).all(axis=1)
@@ -1700,7 +1743,18 @@ def simulate(
                 if steady_on and close.any():
                     calm[close] = win[close]  # the pipeline was reset to the baseline: as if steady for long
 
-        if steady_on and t + 1 < steps:
+        if steady_on and t + 1 < steps and use_kernel:
+            # the factors of this step hold for every later step (for the scenarios the compiled
+            # test finds steady)
+            sched_ok = cap_sched.constant_from(t) & link_sched.constant_from(t) & dem_sched.constant_from(t)
+            if use_lead:
+                sched_ok &= lt_sched.last_change <= np.maximum(t + 1 - win, 0)
+            if reserve is not None and t < ext.stockpile_release_day:
+                sched_ok[:] = False  # reserves are released later
+            k_steady(t, stol, sched_ok, win, calm, frozen_at, *k_std)
+            if (frozen_at >= 0).all():
+                break
+        elif steady_on and t + 1 < steps:
             live = frozen_at < 0
             ok = live & (np.abs(x - x_prev).max(axis=1, initial=0.0) <= stol)
             rows_ok = np.flatnonzero(ok)
