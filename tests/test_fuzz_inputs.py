@@ -318,7 +318,8 @@ def _leaf_commands() -> list[tuple[tuple[str, ...], list]]:
 
 
 LEAVES = _leaf_commands()
-SLOW = {("stress",), ("brief",), ("backtest",), ("lanes", "rank"), ("lanes", "exposure"), ("lanes", "geojson")}
+SLOW = {("stress",), ("brief",), ("backtest",), ("lanes", "rank"), ("lanes", "exposure"), ("lanes", "geojson"),
+        ("tts",)}
 """Commands that compute for seconds on the bundled atlas; fuzzed on the tiny atlas only."""
 
 HUGE = "9" * 20

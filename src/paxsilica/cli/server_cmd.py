@@ -26,13 +26,37 @@ audit_app = typer.Typer(help="The service's audit log.", no_args_is_help=True)
 db_app = typer.Typer(help="The service's database.", no_args_is_help=True)
 
 
-def _store(db: str | None, upgrade: bool = True):  # type: ignore[no-untyped-def]
+def _settings(db: str | None, **kw: object):  # type: ignore[no-untyped-def]
+    """The service settings, with the database URL checked (a bad ``--db`` is exit 1 naming it)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     from ..server.settings import Settings
+
+    settings = Settings.from_env(db_url=db, **kw)
+    try:
+        make_url(settings.db_url)
+    except (ArgumentError, ValueError) as exc:
+        raise InputError(f"--db: {settings.db_url!r} is not a database URL ({exc}); use e.g. "
+                         "sqlite:///path/service.db or postgresql+psycopg://user@host/db") from None
+    return settings
+
+
+def _store(db: str | None, upgrade: bool = True):  # type: ignore[no-untyped-def]
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+
     from ..server.store import Store
 
-    store = Store(Settings.from_env(db_url=db).db_url)
-    if upgrade:
-        store.upgrade()
+    settings = _settings(db)
+    try:
+        store = Store(settings.db_url)
+        if upgrade:
+            store.upgrade()
+    except ArgumentError as exc:  # an unknown dialect or driver
+        raise InputError(f"--db: cannot use {settings.db_url!r}: {exc}") from None
+    except DBAPIError as exc:  # the server is unreachable, refuses the login, or the file is no database
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        raise InputError(f"--db: cannot open the database: {reason}") from None
     return store
 
 
@@ -66,6 +90,10 @@ def _password(stdin: bool) -> str:
     elif os.environ.get("PAXSILICA_PASSWORD"):
         pw = os.environ["PAXSILICA_PASSWORD"]
     else:
+        if not sys.stdin.isatty():
+            # getpass would echo the password (it warns and falls back to plain stdin): refuse instead
+            raise InputError("no password given and no terminal to ask on: pipe it in with "
+                             "--password-stdin or set $PAXSILICA_PASSWORD", column="password")
         pw = getpass.getpass("password: ")
         if getpass.getpass("again: ") != pw:
             raise InputError("the two passwords differ")
@@ -234,11 +262,11 @@ def serve_cmd(
     import uvicorn
 
     from ..server.app import create_app
-    from ..server.settings import Settings
     from .common import STATE
 
     kw = {} if workers is None else {"workers": workers}
-    settings = Settings.from_env(db_url=db, **kw)
+    settings = _settings(db, **kw)
+    _store(settings.db_url).engine.dispose()  # the database opens and is migrated, or exit 1 naming it
     app = create_app(settings, atlas_path=str(STATE.atlas_path) if STATE.atlas_path else None)
     uvicorn.run(app, host=host, port=port, proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips,
                 log_level=os.environ.get("PAXSILICA_LOG_LEVEL", "info"), timeout_graceful_shutdown=10)
