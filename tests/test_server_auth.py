@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 
 import jwt
 from sqlalchemy import select, update
@@ -108,6 +109,7 @@ def test_disabled_user_is_locked_out_at_once(service: Service) -> None:  # noqa:
     h = service.login("b_analyst")
     admin = service.login("b_admin")
     uid = service.seed.users["b_analyst"]
+    assert service.client.get("/api/v1/me", headers=h).status_code == 200  # the token's principal is cached now
     assert service.client.patch(f"/api/v1/users/{uid}", headers=admin, json={"disabled": True}).status_code == 200
     assert service.client.get("/api/v1/me", headers=h).status_code == 401
     assert _login(service, "b_analyst").status_code == 401
@@ -116,6 +118,7 @@ def test_disabled_user_is_locked_out_at_once(service: Service) -> None:  # noqa:
 def test_role_change_applies_at_once_and_is_audited(service: Service) -> None:  # noqa: F811
     h = service.login("a_viewer")
     admin = service.login("a_admin")
+    assert service.client.get("/api/v1/me", headers=h).json()["role"] == "viewer"  # cached as a viewer
     body = {"scenario": "hormuz_closure"}
     assert service.client.post("/api/v1/runs", headers=h, json={**body, "steps": 1}).status_code == 403
     uid = service.seed.users["a_viewer"]
@@ -123,6 +126,25 @@ def test_role_change_applies_at_once_and_is_audited(service: Service) -> None:  
     assert service.client.get("/api/v1/me", headers=h).json()["role"] == "analyst"
     log = service.client.get("/api/v1/audit?action=user.update", headers=admin).json()
     assert log["total"] == 1 and log["items"][0]["detail"]["role"] == ["viewer", "analyst"]
+
+
+def test_change_made_elsewhere_is_seen_within_the_cache_time(service: Service) -> None:  # noqa: F811
+    # `paxsilica user disable` (another process) writes the database directly: this server sees it
+    # once the cached principal is older than the cache's time to live
+    service.app.state.principals.ttl = 0.2
+    h = service.login("a_analyst")
+    assert service.client.get("/api/v1/me", headers=h).status_code == 200
+    with service.store.session(write=True) as s:
+        s.execute(update(User).where(User.username == "a_analyst").values(disabled=True))
+    time.sleep(0.3)
+    assert service.client.get("/api/v1/me", headers=h).status_code == 401
+
+
+def test_every_answer_has_a_request_id(service: Service) -> None:  # noqa: F811
+    ok = service.client.get("/api/v1/health")
+    refused = service.client.get("/api/v1/me")
+    ids = {ok.headers.get("x-request-id"), refused.headers.get("x-request-id")}
+    assert refused.status_code == 401 and None not in ids and len(ids) == 2
 
 
 def test_api_key_lifecycle(service: Service) -> None:  # noqa: F811
@@ -144,9 +166,17 @@ def test_api_key_lifecycle(service: Service) -> None:  # noqa: F811
     # a key cannot mint keys, and nobody can mint a key above their role
     assert service.client.post("/api/v1/keys", headers=kh, json={"name": "k2"}).status_code == 403
     assert service.client.post("/api/v1/keys", headers=h, json={"name": "k3", "role": "admin"}).status_code == 403
-    # expiry
+    # expiry (the store is edited directly here, as time passing would: the cached principal is
+    # dropped as another process's change would be, after its time to live)
     with service.store.session(write=True) as s:
         s.get(ApiKey, kid).expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    service.app.state.principals.clear()
+    assert service.client.get("/api/v1/me", headers=kh).status_code == 401
+    # a key expiring while its principal is cached stops working when it expires, not later
+    with service.store.session(write=True) as s:
+        s.get(ApiKey, kid).expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=0.5)
+    assert service.client.get("/api/v1/me", headers=kh).status_code == 200
+    time.sleep(0.6)
     assert service.client.get("/api/v1/me", headers=kh).status_code == 401
     with service.store.session(write=True) as s:
         s.get(ApiKey, kid).expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)

@@ -16,16 +16,16 @@ import logging
 import secrets
 import shutil
 from collections.abc import AsyncIterator
-from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from . import errors
-from .auth import FailureTracker, RateLimiter
+from .auth import FailureTracker, PrincipalCache, RateLimiter
 from .routers import admin, atlas, auth, work
 from .runs import RunManager
 from .schemas import Health
@@ -36,7 +36,9 @@ log = logging.getLogger("paxsilica.server")
 
 
 class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with a JSON 413 (declared or streamed)."""
+    """Refuse request bodies over ``limit`` bytes with a JSON 413 (declared or streamed), and give
+    every response its request id (``X-Request-ID``; the id 5xx answers carry). A plain ASGI
+    middleware: Starlette's ``@app.middleware("http")`` costs about a millisecond a request."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
@@ -65,10 +67,13 @@ class BodyLimit:
 
         started = False
 
+        rid = scope["state"]["request_id"].encode()
+
         async def tracking(msg: Message) -> None:
             nonlocal started
             if msg["type"] == "http.response.start":
                 started = True
+                msg["headers"] = [*msg.get("headers", ()), (b"x-request-id", rid)]
             await send(msg)
 
         try:
@@ -113,6 +118,18 @@ def _remove_orphans(store: Store, settings: Settings) -> int:
     return n
 
 
+def _warm_atlas(path: str | None) -> None:
+    """Read and validate the public atlas before the first request (so requests only look it up);
+    an invalid atlas is reported by the endpoints that need it, the server still starts."""
+    from ..errors import PaxsilicaError
+    from . import domain
+
+    try:
+        domain.public_atlas(path)
+    except PaxsilicaError as exc:
+        log.error("public atlas not usable: %s", exc)
+
+
 def create_app(settings: Settings, *, atlas_path: str | None = None, migrate: bool = True,
                start_workers: bool = True) -> FastAPI:
     """Build the application.
@@ -135,6 +152,7 @@ def create_app(settings: Settings, *, atlas_path: str | None = None, migrate: bo
         if migrate:
             store.upgrade()
         _remove_orphans(store, settings)
+        await run_in_threadpool(_warm_atlas, atlas_path)
         if start_workers:
             app.state.runs.start()
         try:
@@ -157,17 +175,10 @@ def create_app(settings: Settings, *, atlas_path: str | None = None, migrate: bo
     app.state.atlas_path = atlas_path
     app.state.limiter = RateLimiter(settings.rate_per_minute)
     app.state.failures = FailureTracker()
+    app.state.principals = PrincipalCache()
     app.state.runs = RunManager(store, settings, atlas_path)
     errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-
-    @app.middleware("http")
-    async def _request_id(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
-        rid = request.scope.get("state", {}).get("request_id")
-        if rid:
-            response.headers["X-Request-ID"] = rid
-        return response
 
     @app.get("/api/v1/health", response_model=Health, tags=["health"], summary="Liveness")
     def health() -> Health:

@@ -23,12 +23,13 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import ApiError
-from .store import ROLES, ApiKey, RefreshToken, User, new_id, utcnow
+from .store import ROLES, ApiKey, Organisation, RefreshToken, User, new_id, utcnow
 
 KEY_PREFIX = "pxs"
 """API keys look like ``pxs_<id>_<secret>``: the id finds the row, the secret is checked."""
@@ -101,6 +102,7 @@ class Principal:
     is_operator: bool
     via: str  # "token" or "key"
     credential: str  # token subject or key id: the rate-limit bucket
+    org_name: str = ""
 
     def at_least(self, role: str) -> bool:
         return role_rank(self.role) >= role_rank(role)
@@ -266,6 +268,66 @@ class RateLimiter:
             return (1.0 - tokens) / self.rate
 
 
+# --------------------------------------------------------------------------- principals, cached briefly
+
+
+class PrincipalCache:
+    """Who a credential is, remembered for ``ttl`` seconds (bounded; thread-safe).
+
+    Checking a credential costs a signature check and a database read; a client sending many
+    requests with one token pays it once a second instead of every time. Anything in this process
+    that changes what a credential may do (a role change, a disabled user, a revoked key) calls
+    :meth:`clear`, so it applies to the next request; another process (``paxsilica user disable``,
+    a second server process) is seen within ``ttl``. Failures are never cached.
+
+    Examples
+    --------
+    >>> c = PrincipalCache(ttl=60)
+    >>> p = Principal(1, "alice", 1, "viewer", False, "token", "user:1")
+    >>> c.put("tok", p, valid_until=time.time() + 600)
+    >>> c.get("tok") is p, c.get("other")
+    (True, None)
+    >>> c.clear(); c.get("tok") is None
+    True
+    """
+
+    def __init__(self, ttl: float = 1.0, size: int = 10_000) -> None:
+        self.ttl, self.size = ttl, size
+        self._lock = threading.Lock()
+        self._data: dict[str, tuple[Principal, float, float]] = {}
+
+    def get(self, credential: str) -> Principal | None:
+        """The cached principal of ``credential``, or ``None`` (unknown, older than ``ttl``, or the
+        credential itself has expired since)."""
+        hit = self._data.get(credential)
+        if hit is None:
+            return None
+        p, seen, valid_until = hit
+        if time.monotonic() - seen > self.ttl or time.time() >= valid_until:
+            with self._lock:
+                self._data.pop(credential, None)
+            return None
+        return p
+
+    def put(self, credential: str, p: Principal, valid_until: float) -> None:
+        """Remember ``p`` for ``credential`` until ``ttl`` passes or ``valid_until`` (epoch seconds,
+        the token's or key's expiry) comes, whichever is first."""
+        with self._lock:
+            if len(self._data) >= self.size:  # bounded under a spray of tokens: start again
+                self._data.clear()
+            self._data[credential] = (p, time.monotonic(), valid_until)
+
+    def clear(self) -> None:
+        """Forget every credential (after a role, user or key change)."""
+        with self._lock:
+            self._data.clear()
+
+
+def credentials_changed(request: Request) -> None:
+    """Say that a user's role or state, or a key, changed: cached principals are dropped."""
+    request.app.state.principals.clear()
+
+
 # --------------------------------------------------------------------------- the dependency
 
 bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login, or an "
@@ -277,12 +339,10 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "-"
 
 
-def _principal_from(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    if credentials is None or not credentials.credentials:
-        raise ApiError(401, "authentication required: send 'Authorization: Bearer <token or API key>'",
-                       headers={"WWW-Authenticate": "Bearer"})
+def _principal_from(request: Request, token: str) -> tuple[Principal, float]:
+    """Check ``token`` (an access token or an API key) against the store: the principal, and the
+    epoch second at which the credential expires."""
     state = request.app.state
-    token = credentials.credentials
     with state.store.session() as s:
         if token.startswith(KEY_PREFIX + "_"):
             parts = token.split("_", 2)
@@ -297,8 +357,8 @@ def _principal_from(request: Request, credentials: HTTPAuthorizationCredentials 
                 raise ApiError(401, "the key's user is disabled", headers={"WWW-Authenticate": "Bearer"})
             # a key never has more rights than its user has now
             role = key.role if role_rank(key.role) <= role_rank(user.role) else user.role
-            return Principal(user.id, user.username, user.org_id, role, user.is_operator, "key",
-                             f"key:{key.id}")
+            return (Principal(user.id, user.username, user.org_id, role, user.is_operator, "key",
+                              f"key:{key.id}", _org_name(s, user.org_id)), _epoch(key.expires_at))
         claims = decode_access(token, state.settings.secret)
         if claims is None:
             raise ApiError(401, "invalid or expired access token", headers={"WWW-Authenticate": "Bearer"})
@@ -306,8 +366,18 @@ def _principal_from(request: Request, credentials: HTTPAuthorizationCredentials 
         if user is None or user.disabled:
             raise ApiError(401, "invalid or expired access token", headers={"WWW-Authenticate": "Bearer"})
         # the role and organisation are read now, so a change applies at once, not at expiry
-        return Principal(user.id, user.username, user.org_id, user.role, user.is_operator, "token",
-                         f"user:{user.id}")
+        return (Principal(user.id, user.username, user.org_id, user.role, user.is_operator, "token",
+                          f"user:{user.id}", _org_name(s, user.org_id)), float(claims["exp"]))
+
+
+def _org_name(s: Session, org_id: int) -> str:
+    org = s.get(Organisation, org_id)
+    return org.name if org else ""
+
+
+def _epoch(when: dt.datetime) -> float:
+    """Epoch seconds of a stored timestamp (stored naive in UTC, or aware)."""
+    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
 
 
 def require(role: str = "viewer", *, operator: bool = False, session_only: bool = False) -> Any:
@@ -325,9 +395,17 @@ def require(role: str = "viewer", *, operator: bool = False, session_only: bool 
     if role not in ROLES:
         raise ValueError(role)
 
-    def dependency(request: Request,
-                   credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
-        p = _principal_from(request, credentials)
+    async def dependency(request: Request,
+                         credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+        if credentials is None or not credentials.credentials:
+            raise ApiError(401, "authentication required: send 'Authorization: Bearer <token or API key>'",
+                           headers={"WWW-Authenticate": "Bearer"})
+        token = credentials.credentials
+        cache: PrincipalCache = request.app.state.principals
+        p = cache.get(token)
+        if p is None:  # the store is read in a worker thread: the event loop never waits on it
+            p, valid_until = await run_in_threadpool(_principal_from, request, token)
+            cache.put(token, p, valid_until)
         wait = request.app.state.limiter.take(p.credential)
         if wait > 0:
             raise ApiError(429, "rate limit exceeded for this token", headers={"Retry-After": str(int(wait) + 1)})

@@ -30,9 +30,9 @@ class Paging:
     limit: int
 
 
-def paging(offset: int = Query(0, ge=0, le=1_000_000_000, description="Rows to skip."),
+async def paging(offset: int = Query(0, ge=0, le=1_000_000_000, description="Rows to skip."),
            limit: int = Query(50, ge=1, le=500, description="Rows to return (at most 500).")) -> Paging:
-    """Pagination of every listing."""
+    """Pagination of every listing (``async``: it does no I/O, so it needs no worker thread)."""
     return Paging(offset, limit)
 
 

@@ -95,6 +95,14 @@ class ResultCache:
         self._data: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
 
+    def peek(self, key: tuple) -> Any:
+        """The value cached under ``key``, or ``None``."""
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        return None
+
     def get(self, key: tuple, make: Callable[[], Any]) -> Any:
         with self._lock:
             if key in self._data:
@@ -126,6 +134,35 @@ def metric(atlas: Atlas, name: str, coalition: str | None = None, target: str | 
         return records(metric_table(context(atlas), name, coalition, target).table)
 
     return CACHE.get(("metric", version(atlas), name, coalition, target), make)
+
+
+def _metric_page_key(atlas: Atlas, name: str, coalition: str | None, target: str | None, offset: int,
+                     limit: int) -> tuple:
+    return ("metric-page", version(atlas), name, coalition or DEFAULT_COALITION, target or DEFAULT_TARGET,
+            offset, limit)
+
+
+def metric_page(atlas: Atlas, name: str, coalition: str | None, target: str | None, offset: int,
+                limit: int) -> bytes:
+    """One page of a metric table as the JSON body of ``GET /metrics/{name}`` (a
+    :class:`~paxsilica.server.schemas.MetricPage`), serialized once and cached: a cached page is
+    served as it is, without validating or serializing it again."""
+    from .schemas import MetricPage
+
+    def make() -> bytes:
+        rows = metric(atlas, name, coalition, target)
+        page = MetricPage(metric=name, atlas_version=version(atlas), items=rows[offset:offset + limit],
+                          total=len(rows), offset=offset, limit=limit)
+        return page.model_dump_json().encode()
+
+    return CACHE.get(_metric_page_key(atlas, name, coalition, target, offset, limit), make)
+
+
+def cached_metric_page(atlas: Atlas, name: str, coalition: str | None, target: str | None, offset: int,
+                       limit: int) -> bytes | None:
+    """The page :func:`metric_page` would give if it is already cached, else ``None`` (never computes:
+    the caller may be on the event loop)."""
+    return CACHE.peek(_metric_page_key(atlas, name, coalition, target, offset, limit))
 
 
 # --------------------------------------------------------------------------- lanes

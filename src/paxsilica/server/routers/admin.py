@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..auth import Principal, hash_password, new_api_key, require, role_rank
+from ..auth import Principal, credentials_changed, hash_password, new_api_key, require, role_rank
 from ..deps import ERRORS, Paging, log_action, paging
 from ..errors import ApiError, not_found
 from ..schemas import (
@@ -130,7 +130,10 @@ def patch_user(body: UserPatch, request: Request, user_id: int = UserId, p: Prin
             u.disabled = body.disabled
         if changes:
             log_action(s, request, p, "user.update", u.username, {"user_id": u.id, **changes})
-        return _user(u)
+        out = _user(u)
+    if changes:  # after the commit, so no request can cache the old role again
+        credentials_changed(request)
+    return out
 
 
 # --------------------------------------------------------------------------- API keys
@@ -175,7 +178,8 @@ def revoke_key(key_id: str, request: Request, p: Principal = require("viewer")) 
         if k.revoked_at is None:
             k.revoked_at = utcnow()
             log_action(s, request, p, "key.revoke", k.id, {"name": k.name})
-        return Done(ok=True)
+    credentials_changed(request)  # after the commit: the key stops working on the next request
+    return Done(ok=True)
 
 
 # --------------------------------------------------------------------------- audit

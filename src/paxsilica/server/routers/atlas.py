@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
 
 from .. import domain
 from ..auth import Principal, require
@@ -21,16 +22,17 @@ Closed = Query(None, max_length=400, pattern=r"^[a-z0-9_]+(,[a-z0-9_]+)*$",
 
 
 def _atlas(request: Request) -> Any:
+    # read and validated at start-up (create_app's lifespan), so this is a lookup
     return domain.public_atlas(request.app.state.atlas_path)
 
 
 @router.get("/atlas", response_model=AtlasOut, tags=["atlas"], summary="The public atlas: version and sizes")
-def atlas_info(request: Request, p: Principal = require("viewer")) -> AtlasOut:
+async def atlas_info(request: Request, p: Principal = require("viewer")) -> AtlasOut:
     return AtlasOut(**domain.atlas_info(_atlas(request)))
 
 
 @router.get("/atlas/tables", response_model=Page[str], tags=["atlas"], summary="Tables of the atlas")
-def list_tables(pg: Paging = Depends(paging), p: Principal = require("viewer")) -> Page[str]:
+async def list_tables(pg: Paging = Depends(paging), p: Principal = require("viewer")) -> Page[str]:
     names = domain.table_names()
     return Page(items=names[pg.offset:pg.offset + pg.limit], total=len(names), offset=pg.offset, limit=pg.limit)
 
@@ -45,20 +47,23 @@ def get_table(table: str, request: Request, pg: Paging = Depends(paging), p: Pri
 
 
 @router.get("/metrics", response_model=Page[str], tags=["metrics"], summary="Metric tables served")
-def list_metrics(pg: Paging = Depends(paging), p: Principal = require("viewer")) -> Page[str]:
+async def list_metrics(pg: Paging = Depends(paging), p: Principal = require("viewer")) -> Page[str]:
     names = list(domain.METRICS)
     return Page(items=names[pg.offset:pg.offset + pg.limit], total=len(names), offset=pg.offset, limit=pg.limit)
 
 
 @router.get("/metrics/{metric}", response_model=MetricPage, tags=["metrics"], summary="One metric table")
-def get_metric(metric: str, request: Request, pg: Paging = Depends(paging),
-               coalition: str | None = Query(None, max_length=100, description="Coalition group id."),
-               target: str | None = Query(None, max_length=100, description="Target item of bottlenecks."),
-               p: Principal = require("viewer")) -> MetricPage:
+async def get_metric(metric: str, request: Request, pg: Paging = Depends(paging),
+                     coalition: str | None = Query(None, max_length=100, description="Coalition group id."),
+                     target: str | None = Query(None, max_length=100, description="Target item of bottlenecks."),
+                     p: Principal = require("viewer")) -> Response:
+    # The hot path of the API: a cached page is answered on the event loop, as the bytes it was
+    # serialized to once; computing one (seconds, cold) runs in a worker thread.
     atlas = _atlas(request)
-    rows = domain.metric(atlas, metric, coalition, target)
-    return MetricPage(metric=metric, atlas_version=domain.version(atlas), items=rows[pg.offset:pg.offset + pg.limit],
-                      total=len(rows), offset=pg.offset, limit=pg.limit)
+    body = domain.cached_metric_page(atlas, metric, coalition, target, pg.offset, pg.limit)
+    if body is None:
+        body = await run_in_threadpool(domain.metric_page, atlas, metric, coalition, target, pg.offset, pg.limit)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/lanes", response_model=Page[dict[str, Any]], tags=["lanes"],
