@@ -353,6 +353,14 @@ def overlay(atlas: Atlas, uploads: Iterable[tuple[str, Path]]) -> Atlas:
 # --------------------------------------------------------------------------- runs and briefing
 
 
+def run_job(job: dict[str, Any], progress: Callable[[str, float], None]) -> dict[str, Any]:
+    """Compute one run (in the run's child process): the JSON-ready result of its kind."""
+    uploads = [(t, Path(p)) for t, p in job["uploads"]]
+    if job["kind"] == "stress":
+        return run_stress_job(job["params"], job["yaml"], job["file"], uploads, job["atlas_path"], progress)
+    raise ValueError(f"unknown run kind {job['kind']!r}")
+
+
 def run_stress_job(params: dict[str, Any], scenario_yaml: str, scenario_file: str,
                    uploads: list[tuple[str, Path]], atlas_path: str | None,
                    progress: Callable[[str, float], None]) -> dict[str, Any]:

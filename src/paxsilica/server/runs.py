@@ -56,8 +56,7 @@ def _child(conn: Any, job: dict[str, Any]) -> None:
         conn.send(("progress", stage, float(fraction)))
 
     try:
-        out = domain.run_stress_job(job["params"], job["yaml"], job["file"],
-                                    [(t, Path(p)) for t, p in job["uploads"]], job["atlas_path"], progress)
+        out = domain.run_job(job, progress)
         data = json.dumps(out, sort_keys=True, allow_nan=False).encode("utf-8")
         atomic_write(job["result_path"], data)
         conn.send(("done", hashlib.sha256(data).hexdigest()))
@@ -137,22 +136,20 @@ class RunManager:
                 run.status, run.finished_at = "cancelled", utcnow()
                 return None
             params = json.loads(run.params)
-            name = params["scenario"]
-            own = s.execute(select(Scenario).where(Scenario.org_id == run.org_id, Scenario.name == name)
-                            ).scalar_one_or_none()
-            if own is not None:
-                text, file = own.yaml, f"{name}.yaml"
-            else:
-                text, file = domain.builtin_yaml(name), f"{name}.yaml"
+            job = {"kind": run.kind, "params": params, "atlas_path": self.atlas_path,
+                   "result_path": str(result_path(self.settings.files_dir, run.org_id, rid))}
+            name = params.get("scenario")
+            if name:  # a stress run's scenario: the organisation's own, else the built-in one
+                own = s.execute(select(Scenario).where(Scenario.org_id == run.org_id, Scenario.name == name)
+                                ).scalar_one_or_none()
+                job["yaml"] = own.yaml if own is not None else domain.builtin_yaml(name)
+                job["file"] = f"{name}.yaml"
             # only this organisation's uploads: the ids were checked at submission, and are
             # filtered by organisation again here
             ups = s.execute(select(Upload).where(Upload.org_id == run.org_id,
                                                  Upload.id.in_(params.get("uploads", [])))).scalars().all()
+            job["uploads"] = [(u.table, str(self.settings.files_dir / u.path)) for u in ups]
             run.status, run.started_at, run.progress, run.stage = "running", utcnow(), 0.0, "starting"
-            job = {"params": params, "yaml": text, "file": file,
-                   "uploads": [(u.table, str(self.settings.files_dir / u.path)) for u in ups],
-                   "atlas_path": self.atlas_path,
-                   "result_path": str(result_path(self.settings.files_dir, run.org_id, rid))}
             timeout = float(params.get("timeout_s") or self.settings.run_timeout_s)
         return job, timeout
 
