@@ -62,12 +62,20 @@ def run_proc(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, 
 
 
 def write_case(folder: Path, n: int, m: int) -> list[str]:
+    """Write the network's text files from a child process: the parent stays small, since a child's
+    peak memory (``ru_maxrss``) counts the parent's resident memory at the fork."""
+    if not (folder / "links.txt").exists():
+        subprocess.run([sys.executable, __file__, "--write", str(n), str(m), str(folder)], check=True)
+    f = {k: str(folder / f"{k}.txt") for k in ("links", "final_demand", "initial_production", "sectors", "shocks")}
+    return [f["links"], f["final_demand"], f["initial_production"], f["sectors"], "--shocks", f["shocks"]]
+
+
+def write_child(n: int, m: int, folder: str) -> None:
     from paxsilica.sim.network import random_network
     from paxsilica.sim.textio import write_network_files
 
     net = random_network(n, m, 50, seed=SEED)
-    f = write_network_files(net, folder, shocks_for(net, np.random.default_rng(SEED)))
-    return [str(f.links), str(f.final_demand), str(f.initial_production), str(f.sectors), "--shocks", str(f.shocks)]
+    write_network_files(net, folder, shocks_for(net, np.random.default_rng(SEED)))
 
 
 def sim_firms(files: list[str], out: Path, steps: int, rationing: str, reps: int,
@@ -137,21 +145,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="200k firms / 1M links instead of 1M / 5M")
     ap.add_argument("--numpy", action="store_true", help="also the numpy step on the large network")
+    ap.add_argument("--small-only", action="store_true",
+                    help="only the 100k whole-process rows and the pure-Python comparison")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--write", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.write:
+        write_child(int(args.write[0]), int(args.write[1]), args.write[2])
+        return
     if args.child:
         n, m, steps, kernel = args.child
         print(json.dumps(passes_child(int(n), int(m), int(steps), kernel)))
         return
     big = (200_000, 1_000_000) if args.quick else (1_000_000, 5_000_000)
     reps = 3 if args.quick else 5
+    big_cases = not args.small_only
     print(f"machine: {machine()}")
     print(f"date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}")
     print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
     with tempfile.TemporaryDirectory(prefix="paxsilica-bench-large-") as tmp:
         root = Path(tmp)
         small = write_case(root / "100k", 100_000, 500_000)
-        large = write_case(root / "big", *big)
+        large = [] if args.small_only else write_case(root / "big", *big)
         out = root / "out"
 
         print("\n### `paxsilica sim firms`, whole process (interpreter start, imports, reading, writing)\n")
@@ -170,9 +185,9 @@ def main() -> None:
             row("100,000 firms / 500,000 links x 30", rationing, "compiled (PAXSILICA_KERNEL=numba)",
                 sim_firms(small, out, 30, rationing, reps, {"PAXSILICA_KERNEL": "numba"}), cpp=True)
         label = f"{big[0]:,} firms / {big[1]:,} links x 365"
-        for rationing in ("proportional", "priority"):
+        for rationing in ("proportional", "priority") if big_cases else ():
             row(label, rationing, "auto (compiled)", sim_firms(large, out, 365, rationing, 1))
-        if args.numpy:
+        if args.numpy and big_cases:
             row(label, "proportional", "numpy (PAXSILICA_KERNEL=numpy)",
                 sim_firms(large, out, 365, "proportional", 1, {"PAXSILICA_KERNEL": "numpy"}))
             row(f"{big[0]:,} firms / {big[1]:,} links x 30", "priority", "numpy (PAXSILICA_KERNEL=numpy)",
@@ -180,16 +195,21 @@ def main() -> None:
             row(f"{big[0]:,} firms / {big[1]:,} links x 30", "priority", "auto (compiled)",
                 sim_firms(large, out, 30, "priority", 1))
 
-        t_gen = run_proc([*cli(), "sim", "generate", "--firms", str(big[0]), "--links", str(big[1]), "--seed", "1",
-                          "--shocks", "3", "--out", str(root / "gen")])
-        print(f"\n`paxsilica sim generate --firms {big[0]:,} --links {big[1]:,}` (whole process, files written): "
-              f"{t_gen[0]:.1f} s wall, {t_gen[1]:.1f} s CPU, {t_gen[2]:.2f} GB peak", flush=True)
+        if not big_cases:
+            t_gen = None
+        else:
+            t_gen = run_proc([*cli(), "sim", "generate", "--firms", str(big[0]), "--links", str(big[1]), "--seed", "1",
+                              "--shocks", "3", "--out", str(root / "gen")])
+        if t_gen is not None:
+            print(f"\n`paxsilica sim generate --firms {big[0]:,} --links {big[1]:,}` (whole process, files written): "
+                  f"{t_gen[0]:.1f} s wall, {t_gen[1]:.1f} s CPU, {t_gen[2]:.2f} GB peak", flush=True)
 
     steps = 365
-    print(f"\n### Passes per step ({big[0]:,} firms / {big[1]:,} links x {steps} steps, in one process)\n")
-    print("| step | rationing | step time (ms) | one copy of the link floats (ms) | passes per step |")
-    print("|---|---|---:|---:|---:|", flush=True)
-    kernels = ("numba", "numpy") if args.numpy else ("numba",)
+    kernels: tuple[str, ...] = (("numba", "numpy") if args.numpy else ("numba",)) if big_cases else ()
+    if kernels:
+        print(f"\n### Passes per step ({big[0]:,} firms / {big[1]:,} links x {steps} steps, in one process)\n")
+        print("| step | rationing | step time (ms) | one copy of the link floats (ms) | passes per step |")
+        print("|---|---|---:|---:|---:|", flush=True)
     for kernel in kernels:
         st = steps if kernel == "numba" else 30
         res = json.loads(subprocess.run([sys.executable, __file__, "--child", str(big[0]), str(big[1]), str(st), kernel],
