@@ -7,6 +7,8 @@ Usage::
     python bench/bench_large.py --quick    # 200k firms / 1M links instead of 1M / 5M, fewer repetitions
     python bench/bench_large.py --numpy    # also the numpy step at 1M x 365 (proportional) and 1M x 30
                                            # (priority), side by side with the compiled step
+    python bench/bench_large.py --only passes --passes-steps 40 --numpy
+                                           # one section (whole, passes, pure; repeatable)
 
 Networks: ENGINE.md Part C's seeded random network (``paxsilica.sim.network.random_network``, seed
 20260101, 50 sectors, 3 shocked firms among the 100 largest, permanent losses of 30-90 %), written in
@@ -141,12 +143,77 @@ def pure_python_case(n: int, m: int, steps: int) -> list[dict[str, object]]:
     return rows
 
 
+def section_whole(root: Path, big: tuple[int, int], reps: int, small_only: bool, with_numpy: bool) -> None:
+    small = write_case(root / "100k", 100_000, 500_000)
+    large = [] if small_only else write_case(root / "big", *big)
+    out = root / "out"
+    print("\n### `paxsilica sim firms`, whole process (interpreter start, imports, reading, writing)\n")
+    print("| case | rationing | step | wall (s, median) | best (s) | CPU (s) | peak memory | vs C++ reference "
+          "(ENGINE.md's 8.5 s / 19 s) | output loss at end |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|", flush=True)
+
+    def row(case: str, rationing: str, step: str, r: dict[str, float], cpp: bool = False) -> None:
+        ratio = f"{CPP_S[rationing] / r['wall']:.1f}x faster" if cpp else ""
+        print(f"| {case} | {rationing} | {step} | {r['wall']:.2f} | {r['best']:.2f} | {r['cpu']:.2f} | "
+              f"{r['peak']:.2f} GB | {ratio} | {r['loss']:.2f} % |", flush=True)
+
+    for rationing in ("proportional", "priority"):
+        row("100,000 firms / 500,000 links x 30", rationing, "auto (numpy below 2e7 link-steps)",
+            sim_firms(small, out, 30, rationing, reps), cpp=True)
+        row("100,000 firms / 500,000 links x 30", rationing, "compiled (PAXSILICA_KERNEL=numba)",
+            sim_firms(small, out, 30, rationing, reps, {"PAXSILICA_KERNEL": "numba"}), cpp=True)
+    if small_only:
+        return
+    label = f"{big[0]:,} firms / {big[1]:,} links x 365"
+    for rationing in ("proportional", "priority"):
+        row(label, rationing, "auto (compiled)", sim_firms(large, out, 365, rationing, 1))
+    if with_numpy:
+        row(label, "proportional", "numpy (PAXSILICA_KERNEL=numpy)",
+            sim_firms(large, out, 365, "proportional", 1, {"PAXSILICA_KERNEL": "numpy"}))
+        row(f"{big[0]:,} firms / {big[1]:,} links x 30", "priority", "numpy (PAXSILICA_KERNEL=numpy)",
+            sim_firms(large, out, 30, "priority", 1, {"PAXSILICA_KERNEL": "numpy"}))
+        row(f"{big[0]:,} firms / {big[1]:,} links x 30", "priority", "auto (compiled)",
+            sim_firms(large, out, 30, "priority", 1))
+    t_gen = run_proc([*cli(), "sim", "generate", "--firms", str(big[0]), "--links", str(big[1]), "--seed", "1",
+                      "--shocks", "3", "--out", str(root / "gen")])
+    print(f"\n`paxsilica sim generate --firms {big[0]:,} --links {big[1]:,}` (whole process, files written): "
+          f"{t_gen[0]:.1f} s wall, {t_gen[1]:.1f} s CPU, {t_gen[2]:.2f} GB peak", flush=True)
+
+
+def section_passes(big: tuple[int, int], steps: int, with_numpy: bool) -> None:
+    print(f"\n### Passes per step ({big[0]:,} firms / {big[1]:,} links, in one process)\n")
+    print("| step | rationing | step time (ms) | one copy of the link floats (ms) | passes per step |")
+    print("|---|---|---:|---:|---:|", flush=True)
+    for kernel in ("numba", "numpy") if with_numpy else ("numba",):
+        st = steps if kernel == "numba" else min(steps, 30)
+        res = json.loads(subprocess.run([sys.executable, __file__, "--child", str(big[0]), str(big[1]), str(st), kernel],
+                                        capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+        for rationing in ("proportional", "priority"):
+            r = res[rationing]
+            print(f"| {kernel} ({st} steps) | {rationing} | {r['step_ms']:.1f} | {res['copy_ms']:.2f} | "
+                  f"{r['passes']:.1f} |", flush=True)
+
+
+def section_pure() -> None:
+    n_pp, m_pp, s_pp = 10_000, 50_000, 30
+    print(f"\n### Engine against a pure-Python per-link implementation ({n_pp:,} firms / {m_pp:,} links x {s_pp})\n")
+    print("| rationing | pure Python (s) | numpy step (s, best of 5) | compiled step (s, best of 5) | "
+          "pure / numpy | pure / compiled | max difference (rel. to baseline) |")
+    print("|---|---:|---:|---:|---:|---:|---:|", flush=True)
+    for r in pure_python_case(n_pp, m_pp, s_pp):
+        print(f"| {r['rationing']} | {r['pure']:.2f} | {r['numpy']:.4f} | {r['numba']:.4f} | "
+              f"{r['pure'] / r['numpy']:.0f}x | {r['pure'] / r['numba']:.0f}x | {r['diff']:.1e} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="200k firms / 1M links instead of 1M / 5M")
     ap.add_argument("--numpy", action="store_true", help="also the numpy step on the large network")
-    ap.add_argument("--small-only", action="store_true",
-                    help="only the 100k whole-process rows and the pure-Python comparison")
+    ap.add_argument("--small-only", action="store_true", help="whole-process runs: the 100k rows only")
+    ap.add_argument("--only", choices=("whole", "passes", "pure"), action="append",
+                    help="run only these sections (repeatable): whole-process runs, passes per step, pure Python")
+    ap.add_argument("--passes-steps", type=int, default=365, metavar="N",
+                    help="steps of the passes-per-step runs (the numpy step runs at most 30)")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--write", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -158,75 +225,17 @@ def main() -> None:
         print(json.dumps(passes_child(int(n), int(m), int(steps), kernel)))
         return
     big = (200_000, 1_000_000) if args.quick else (1_000_000, 5_000_000)
-    reps = 3 if args.quick else 5
-    big_cases = not args.small_only
+    only = set(args.only or ("whole", "passes", "pure"))
     print(f"machine: {machine()}")
     print(f"date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}")
     print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
-    with tempfile.TemporaryDirectory(prefix="paxsilica-bench-large-") as tmp:
-        root = Path(tmp)
-        small = write_case(root / "100k", 100_000, 500_000)
-        large = [] if args.small_only else write_case(root / "big", *big)
-        out = root / "out"
-
-        print("\n### `paxsilica sim firms`, whole process (interpreter start, imports, reading, writing)\n")
-        print("| case | rationing | step | wall (s, median) | best (s) | CPU (s) | peak memory | vs C++ reference "
-              "(ENGINE.md's 8.5 s / 19 s) | output loss at end |")
-        print("|---|---|---|---:|---:|---:|---:|---:|---:|", flush=True)
-
-        def row(case: str, rationing: str, step: str, r: dict[str, float], cpp: bool = False) -> None:
-            ratio = f"{CPP_S[rationing] / r['wall']:.1f}x faster" if cpp else ""
-            print(f"| {case} | {rationing} | {step} | {r['wall']:.2f} | {r['best']:.2f} | {r['cpu']:.2f} | "
-                  f"{r['peak']:.2f} GB | {ratio} | {r['loss']:.2f} % |", flush=True)
-
-        for rationing in ("proportional", "priority"):
-            row("100,000 firms / 500,000 links x 30", rationing, "auto (numpy below 2e7 link-steps)",
-                sim_firms(small, out, 30, rationing, reps), cpp=True)
-            row("100,000 firms / 500,000 links x 30", rationing, "compiled (PAXSILICA_KERNEL=numba)",
-                sim_firms(small, out, 30, rationing, reps, {"PAXSILICA_KERNEL": "numba"}), cpp=True)
-        label = f"{big[0]:,} firms / {big[1]:,} links x 365"
-        for rationing in ("proportional", "priority") if big_cases else ():
-            row(label, rationing, "auto (compiled)", sim_firms(large, out, 365, rationing, 1))
-        if args.numpy and big_cases:
-            row(label, "proportional", "numpy (PAXSILICA_KERNEL=numpy)",
-                sim_firms(large, out, 365, "proportional", 1, {"PAXSILICA_KERNEL": "numpy"}))
-            row(f"{big[0]:,} firms / {big[1]:,} links x 30", "priority", "numpy (PAXSILICA_KERNEL=numpy)",
-                sim_firms(large, out, 30, "priority", 1, {"PAXSILICA_KERNEL": "numpy"}))
-            row(f"{big[0]:,} firms / {big[1]:,} links x 30", "priority", "auto (compiled)",
-                sim_firms(large, out, 30, "priority", 1))
-
-        if not big_cases:
-            t_gen = None
-        else:
-            t_gen = run_proc([*cli(), "sim", "generate", "--firms", str(big[0]), "--links", str(big[1]), "--seed", "1",
-                              "--shocks", "3", "--out", str(root / "gen")])
-        if t_gen is not None:
-            print(f"\n`paxsilica sim generate --firms {big[0]:,} --links {big[1]:,}` (whole process, files written): "
-                  f"{t_gen[0]:.1f} s wall, {t_gen[1]:.1f} s CPU, {t_gen[2]:.2f} GB peak", flush=True)
-
-    steps = 365
-    kernels: tuple[str, ...] = (("numba", "numpy") if args.numpy else ("numba",)) if big_cases else ()
-    if kernels:
-        print(f"\n### Passes per step ({big[0]:,} firms / {big[1]:,} links x {steps} steps, in one process)\n")
-        print("| step | rationing | step time (ms) | one copy of the link floats (ms) | passes per step |")
-        print("|---|---|---:|---:|---:|", flush=True)
-    for kernel in kernels:
-        st = steps if kernel == "numba" else 30
-        res = json.loads(subprocess.run([sys.executable, __file__, "--child", str(big[0]), str(big[1]), str(st), kernel],
-                                        capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
-        for rationing in ("proportional", "priority"):
-            r = res[rationing]
-            print(f"| {kernel} ({st} steps) | {rationing} | {r['step_ms']:.1f} | {res['copy_ms']:.2f} | "
-                  f"{r['passes']:.1f} |", flush=True)
-
-    n_pp, m_pp, s_pp = 10_000, 50_000, 30
-    print(f"\n### Engine against a pure-Python per-link implementation ({n_pp:,} firms / {m_pp:,} links x {s_pp})\n")
-    print("| rationing | pure Python (s) | numpy step (s, best of 5) | compiled step (s, best of 5) | "
-          "pure / numpy | pure / compiled | max difference (rel. to baseline) |")
-    print("|---|---:|---:|---:|---:|---:|---:|", flush=True)
-    for r in pure_python_case(n_pp, m_pp, s_pp):
-        print(f"| {r['rationing']} | {r['pure']:.2f} | {r['numpy']:.4f} | {r['numba']:.4f} | "
-              f"{r['pure'] / r['numpy']:.0f}x | {r['pure'] / r['numba']:.0f}x | {r['diff']:.1e} |", flush=True)
+    if "whole" in only:
+        with tempfile.TemporaryDirectory(prefix="paxsilica-bench-large-") as tmp:
+            section_whole(Path(tmp), big, 3 if args.quick else 5, args.small_only, args.numpy)
+    if "passes" in only:
+        section_passes(big, args.passes_steps, args.numpy)
+    if "pure" in only:
+        section_pure()
     print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
 
 
