@@ -15,17 +15,21 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import click
 import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
 from ..errors import PaxsilicaError
-from . import atlas_cmd
-from .common import STATE, err_console
+
+# Sub-command modules (and `.common`, which imports pandas and the services) are imported when a
+# command needs them, not at start: `paxsilica sim firms` on 100k firms is timed as a whole process
+# and half of its time used to be imports of modules it never calls (see `_Group`).
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 """The exit codes of every command."""
@@ -94,8 +98,14 @@ def _user_path(path: object, code: int | None) -> str:
     return text
 
 
+def _err_console() -> Any:
+    from .common import err_console
+
+    return err_console
+
+
 def _error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False)
+    _err_console().print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False)
 
 
 def handle_exception(exc: BaseException, *, debug: bool = False) -> int:
@@ -109,6 +119,7 @@ def handle_exception(exc: BaseException, *, debug: bool = False) -> int:
 
     With ``debug`` the traceback is also printed on stderr.
     """
+    err_console = _err_console()
     if debug:
         err_console.print(escape("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))),
                           highlight=False, end="")
@@ -145,7 +156,41 @@ _PASS_THROUGH = (Exit, Abort, TyperException, BrokenPipeError)
 
 
 class _Group(TyperGroup):
-    """Root group: the one place where errors become a message and an exit code (see :func:`handle_exception`)."""
+    """Root group: the one place where errors become a message and an exit code (see :func:`handle_exception`).
+
+    It also loads the sub-commands lazily: ``paxsilica sim firms`` imports ``cli/sim.py`` only (the
+    module named in :data:`_COMMAND_MODULES`, else the module named like the command, else every
+    module of :data:`_SUBCOMMANDS`); listing the commands (``--help``, or anything reading
+    ``commands``) imports them all, in :data:`_SUBCOMMANDS` order.
+    """
+
+    @property  # type: ignore[override]
+    def commands(self) -> MutableMapping[str, click.Command]:
+        _load_all(self)
+        return self._commands
+
+    @commands.setter
+    def commands(self, value: MutableMapping[str, click.Command]) -> None:
+        self._commands = value
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        name = name or cmd.name
+        if name is None:
+            raise TypeError("Command has no name.")
+        self._commands[name] = cmd
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self._commands:
+            mod = _COMMAND_MODULES.get(cmd_name, cmd_name)
+            if mod in _load_order():
+                _load(self, mod)
+            if cmd_name not in self._commands:
+                _load_all(self)
+        return self._commands.get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _load_all(self)
+        return list(self._commands)
 
     def invoke(self, ctx):  # type: ignore[no-untyped-def]
         try:
@@ -191,7 +236,12 @@ def _root(
                            help="On an internal error, print the traceback (it always goes to a log file).")
     ] = False,
 ) -> None:
-    STATE.atlas_path = atlas
+    # `.common` is imported by the commands that use an atlas; without --atlas its fresh STATE is
+    # already right, and a process that imported it (tests invoking several commands) is reset here
+    if atlas is not None or f"{__package__}.common" in sys.modules:
+        from .common import STATE
+
+        STATE.atlas_path = atlas
 
 
 @app.command("version")
@@ -202,22 +252,51 @@ def version_cmd() -> None:
     typer.echo(__version__)
 
 
-app.add_typer(atlas_cmd.app, name="atlas", help="Inspect, validate, export and import atlases.")
-
-# Sub-apps built in their own modules; each exposes `register(app)` or a typer sub-app `app`.
+# Sub-apps built in their own modules; each exposes `register(app)` or a typer sub-app `app`. They
+# are imported when first needed (see `_Group`); adding a module name here is all it takes.
 _SUBCOMMANDS = ("risk", "brief", "lanes", "sim", "scenarios", "tts", "backtest",
                 "server_cmd")  # server_cmd: serve, user, org, audit, db
-for _mod in _SUBCOMMANDS:
+
+_COMMAND_MODULES = {"atlas": "atlas_cmd", "stress": "scenarios", "serve": "server_cmd", "user": "server_cmd",
+                    "org": "server_cmd", "audit": "server_cmd", "db": "server_cmd"}
+"""Commands whose module is not named like them (any other command is looked up in its namesake)."""
+
+_SUB_APPS = {"atlas_cmd": ("atlas", "Inspect, validate, export and import atlases.")}
+"""Modules whose typer app is added under another name, with its help."""
+
+
+def _load_order() -> tuple[str, ...]:
+    return ("atlas_cmd", *_SUBCOMMANDS)
+
+
+def _load(group: _Group, mod: str) -> None:
+    """Import one sub-command module and add its commands to ``group`` (once)."""
+    done: set[str] = group.__dict__.setdefault("_loaded", set())
+    if mod in done:
+        return
+    done.add(mod)
     try:
-        _m = importlib.import_module(f"{__package__}.{_mod}")
-    except ModuleNotFoundError as _exc:  # module not built in this checkout
-        if _exc.name != f"{__package__}.{_mod}":
+        m = importlib.import_module(f"{__package__}.{mod}")
+    except ModuleNotFoundError as exc:  # module not built in this checkout
+        if exc.name != f"{__package__}.{mod}":
             raise
-        continue
-    if hasattr(_m, "register"):
-        _m.register(app)
+        return
+    holder = typer.Typer()
+    if hasattr(m, "register"):
+        m.register(holder)
     else:
-        app.add_typer(_m.app, name=_mod)
+        name, help_ = _SUB_APPS.get(mod, (mod, None))
+        holder.add_typer(m.app, name=name, **({"help": help_} if help_ else {}))
+    for name, cmd in typer.main.get_group(holder).commands.items():
+        group._commands.setdefault(name, cmd)
+
+
+def _load_all(group: _Group) -> None:
+    if group.__dict__.get("_all_loaded"):
+        return
+    group.__dict__["_all_loaded"] = True
+    for mod in _load_order():
+        _load(group, mod)
 
 
 def _debug_requested() -> bool:
@@ -230,7 +309,7 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        err_console.print("interrupted")
+        _err_console().print("interrupted")
         sys.exit(130)
     except _PASS_THROUGH:
         raise

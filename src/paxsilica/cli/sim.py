@@ -1,5 +1,8 @@
 """``paxsilica sim``: run the simulation engine on users' own data.
 
+``paxsilica sim generate --firms N --links M [--seed S] [--shocks K] --out DIR`` draws a seeded
+synthetic multi-tier firm network (:mod:`paxsilica.sim.generate`) and writes it in those formats.
+
 ``paxsilica sim firms LINKS FINAL_DEMAND INITIAL SECTORS --out DIR`` reads the reference simulator's
 text formats (docs/engine.md) and writes ``production.txt``, ``value_added.txt`` and ``final_demand.txt``
 (``t value`` per line from t = -1, ``%.17g``), plus ``firm_production.txt`` with ``--per-firm``.
@@ -17,10 +20,12 @@ from typing import Annotated
 import typer
 
 from ..errors import InputError
-from ..fsutil import atomic_write
-from ..scenarios.schema import MAX_HORIZON_DAYS
-from ..sim.engine import simulate
-from ..sim.textio import FirmFiles, read_firm_files, write_firm_production, write_series
+
+# The engine, the text readers and the generator are imported inside the commands: `paxsilica sim
+# firms` is timed as a whole process (interpreter start included), and `--help` needs none of them.
+MAX_HORIZON_DAYS = 7_305
+"""At most 20 years of days (the same bound as ``paxsilica.scenarios.schema.MAX_HORIZON_DAYS``,
+repeated here so that the command does not import the scenario schema; a test keeps them equal)."""
 
 app = typer.Typer(help="Simulate shock propagation in production networks.", no_args_is_help=True)
 
@@ -92,6 +97,10 @@ def firms_cmd(
         ArithmeticChoice.relative,
 ) -> None:
     """Run the firm-level engine (Inoue & Todo's model; docs/engine.md) on text files and write the per-step series."""
+    from ..fsutil import atomic_write
+    from ..sim.engine import simulate
+    from ..sim.textio import FirmFiles, read_firm_files, write_firm_production, write_series
+
     if not math.isfinite(inventory_days):
         raise InputError(f"--inventory-days must be a finite number of days, got {inventory_days}")
     if not (math.isfinite(tau) and tau > 0):
@@ -117,3 +126,35 @@ def firms_cmd(
     typer.echo(f"{net.n_firms} firms, {net.n_links} links, {steps} steps: "
                f"production {result.production[0]:.6g} -> {result.production[-1]:.6g}; "
                f"series written to {out}")
+
+
+@app.command("generate")
+def generate_cmd(
+    firms: Annotated[int, typer.Option("--firms", min=2, help="Number of firms.", show_default=False)],
+    links: Annotated[int, typer.Option("--links", min=1, help="Number of links (distinct, no self-loops).",
+                                       show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the text files (created; files replaced).",
+                                      show_default=False)],
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed: the same seed gives the same network.")] = 0,
+    sectors: Annotated[int, typer.Option("--sectors", min=2, help="Number of sectors (spread over 5 tiers).")] = 50,
+    shocks: Annotated[int, typer.Option("--shocks", min=0,
+                                        help="Also write shocks.txt: this many firms among the 100 largest "
+                                             "lose 30-90 % of capacity from day 0.")] = 0,
+) -> None:
+    """Draw a seeded synthetic multi-tier firm network and write it in the engine's text formats.
+
+    Heavy-tailed degrees, sectors in tiers, final demand and a country per firm (docs/engine.md,
+    "Synthetic networks"); the files are what `paxsilica sim firms` reads.
+    """
+    from ..sim.generate import generate_network, write_generated
+
+    if out.exists() and not out.is_dir():
+        raise InputError("--out must be a folder", file=str(out))
+    g = generate_network(firms, links, seed=seed, n_sectors=sectors, n_shocks=shocks)
+    paths = write_generated(g, out)
+    st: dict = g.parameters["stats"]  # type: ignore[assignment]
+    run = (f"paxsilica sim firms {paths['links']} {paths['final_demand']} {paths['initial_production']} "
+           f"{paths['sectors']}" + (f" --shocks {paths['shocks']}" if "shocks" in paths else "") + " --out OUT")
+    typer.echo(f"{firms} firms, {links} links (out-degree max {st['out_degree_max']}, mean "
+               f"{st['out_degree_mean']:.2f}; in-degree max {st['in_degree_max']}), seed {seed}: written to {out}\n"
+               f"run it: {run}")

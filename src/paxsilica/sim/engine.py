@@ -24,6 +24,7 @@ import pandas as pd
 
 from ..errors import InputError
 from . import kernel as _kernel
+from . import refkernel as _refkernel
 from .network import SupplyNetwork
 
 __all__ = [
@@ -943,7 +944,9 @@ def simulate(
         (:mod:`paxsilica.sim.kernel`, several times faster); ``numpy``: array passes (the reference
         implementation, and the fallback); ``auto`` (default): numba when it can be imported, unless
         the environment sets ``PAXSILICA_KERNEL=numpy``. Both agree to rounding (tests: 1e-9
-        relative). The reference mode always uses numpy.
+        relative). The reference mode (relative arithmetic) has its own compiled step
+        (:mod:`paxsilica.sim.refkernel`, the same numbers bit for bit under proportional rationing);
+        there ``auto`` compiles large runs only (links × steps >= ``refkernel.AUTO_MIN_LINK_STEPS``).
 
     Returns
     -------
@@ -1405,6 +1408,33 @@ def simulate(
                      full(res_tol, Bm) if res_tol is not None else np.zeros((B, 1)),
                      use_res, ramp, ramp_prev, full(ramp_days, Bn))
 
+    # the compiled reference step (refkernel.py): Part A fused into two passes over the links, the
+    # numpy step's operations in its order (proportional: the same bits)
+    use_ref_kernel = (not extended and m > 0 and n_link is None
+                      and _refkernel.reference_kernel_wanted(kernel, m, steps))
+    if use_ref_kernel:
+        def _writable(v: object, dtype: Any) -> np.ndarray:
+            # own C-contiguous copies: one compiled signature (a read-only view would compile another)
+            return np.array(v, dtype=dtype, order="C", copy=True)
+
+        r_step = _refkernel.reference_step()
+        r_x = (x, np.empty_like(x))
+        # last step's orders and ratio per supplier: the deliveries O·r of the setup state are 1·1
+        r_o, r_level, r_last = np.ones((B, m)), np.ones((B, n)), np.zeros(1, dtype=np.bool_)
+        r_y, r_served, r_d = np.empty((B, n)), np.empty((B, n)), np.empty((B, m))
+        r_sup = sup.astype(np.int64)
+        r_deg = int(np.diff(net.supplier_start).max(initial=0)) + 1
+        r_top = (_writable(net.client_seg_start, np.int64), _writable(seg_ptr, np.int64),
+                 _writable(sup, np.int32), _writable(w_link, np.float64),
+                 _writable(a_rel, np.float64), _writable(eps_link, np.float64),
+                 _writable(eps_seg, np.float64), _writable(w_n[0], np.float64),
+                 _writable(a_one[0], np.float64), _writable(c_rel, np.float64),
+                 _writable(idle, np.bool_), _writable(idle_link, np.bool_), any_idle,
+                 float(n_days), float(inv_tau), rationing == "priority",
+                 _writable(net.supplier_start, np.int64), _writable(net.by_supplier, np.int64),
+                 np.empty(r_deg), np.empty(r_deg), np.empty(r_deg, np.int64), np.empty(r_deg, np.int64),
+                 np.empty(r_deg), np.empty(r_deg), r_d)
+
     for t in range(steps):
         # 1. factors of this step (shock onset, recovery profiles, link caps, demand surges)
         if cap_sched.active:
@@ -1417,7 +1447,14 @@ def simulate(
             lead_v[:] = lt_sched.row(t).astype(np.int64)
             lead_m1[:, var_links] = lead_v - 1
 
-        if use_kernel:
+        if use_ref_kernel:
+            xn = r_x[1] if x is r_x[0] else r_x[0]
+            r_step(x, s, sbar, r_last, r_o, r_y, xn, r_level, r_served, capf, *r_top)
+            x, served, capacity, served_k = xn, r_served, capf, None
+            if link_del is not None:  # this step's shipments, as the kernel forms them next step
+                lv_l = np.take(r_level, r_sup, axis=1)
+                d = np.minimum(r_o, lv_l) if r_last[0] else np.multiply(r_o, lv_l)
+        elif use_kernel:
             k_step(
                 t, lmax, use_lead, use_res, use_sub, n_link is not None, baseline_target,
                 link_sched.active, dem_sched.active, prio is not None, K_k, rationing == "priority", any_idle,

@@ -820,7 +820,8 @@ def compiled_helpers() -> tuple[Callable[..., Any], Callable[..., Any], Callable
 
 
 def warm_up() -> None:
-    """Compile (or load from numba's cache) the step once, on a two-firm network.
+    """Compile (or load from numba's cache) the steps once, on a two-firm network (the extended
+    step, and the reference step of :mod:`paxsilica.sim.refkernel`).
 
     ``scripts/setup`` calls this so that the first briefing after a fresh install does not pay the
     compilation (several seconds); later processes load the cached machine code.
@@ -839,3 +840,8 @@ def warm_up() -> None:
                                                                                ["a", "b"]),
                      consumer_priority=[0, 1])
     simulate(net, Scenario(capacity=Schedule([0], [0.5])), steps=2, extensions=ext, kernel="numba")
+    # the compiled reference step (refkernel.py), both rationing rules
+    from .engine import FirmShocks
+
+    for rationing in ("proportional", "priority"):
+        simulate(net, FirmShocks([0], [0.5]), steps=3, rationing=rationing, kernel="numba")

@@ -335,11 +335,36 @@ def write_firm_production(path: str | Path, steps: np.ndarray, firm_ids: np.ndar
                                              lineterminator="\n"))
 
 
+_CHUNK = 1 << 20
+"""Rows formatted per chunk by :func:`_write_columns` (bounds the text held in memory)."""
+
+
+def _write_columns(path: Path, cols: list[np.ndarray]) -> Path:
+    """Write columns as whitespace-separated lines, atomically; floats in their shortest exact form.
+
+    ``repr`` of a float is the shortest text that reads back to the same double (exact, like
+    ``%.17g``, and shorter); formatting in chunks of Python strings is about 4x faster than
+    ``DataFrame.to_csv`` with a float format, which dominated writing a 5M-link network.
+    """
+    def fill(tmp: Path) -> None:
+        n = len(cols[0]) if cols else 0
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            for lo in range(0, n, _CHUNK):
+                parts = [c[lo: lo + _CHUNK].tolist() for c in cols]
+                fmt = [map(repr, v) if isinstance(v[0], float) else map(str, v) for v in parts]
+                fh.write("\n".join(map(" ".join, zip(*fmt, strict=True))))
+                fh.write("\n")
+
+    atomic_write(path, fill)
+    return path
+
+
 def write_network_files(network: SupplyNetwork, folder: str | Path, shocks: FirmShocks | None = None) -> FirmFiles:
     """Write a network (and shocks) in the reference text formats; firm ids must be integers.
 
     Files: ``links.txt``, ``final_demand.txt``, ``initial_production.txt`` (p̄), ``sectors.txt``
-    (sector code = position in ``sector_names``) and ``shocks.txt`` when given. Amounts ``%.17g``.
+    (sector code = position in ``sector_names``) and ``shocks.txt`` when given. Numbers are written
+    in their shortest exact form (they read back to the same doubles), each file atomically.
 
     Examples
     --------
@@ -356,19 +381,19 @@ def write_network_files(network: SupplyNetwork, folder: str | Path, shocks: Firm
     ids = np.asarray(network.firm_ids)
     if not np.issubdtype(ids.dtype, np.integer):
         raise InputError("the text formats need integer firm ids")
+    ids = ids.astype(np.int64)
 
-    def put(name: str, cols: dict[str, np.ndarray]) -> Path:
-        p = folder / name
-        atomic_write(p, lambda tmp: pd.DataFrame(cols).to_csv(tmp, sep=" ", header=False, index=False,
-                                                              float_format="%.17g", lineterminator="\n"))
-        return p
+    def f64(v: np.ndarray) -> np.ndarray:
+        return np.asarray(v, np.float64)
 
-    links = put("links.txt", {"s": ids[network.supplier], "c": ids[network.client], "a": network.amount})
+    links = _write_columns(folder / "links.txt", [ids[network.supplier], ids[network.client], f64(network.amount)])
     fd = network.final_demand > 0
-    final = put("final_demand.txt", {"f": ids[fd], "a": network.final_demand[fd]})
-    initial = put("initial_production.txt", {"f": ids, "a": network.baseline_output})
-    sectors = put("sectors.txt", {"f": ids, "s": network.sector, "x": np.zeros(network.n_firms, np.int64)})
+    final = _write_columns(folder / "final_demand.txt", [ids[fd], f64(network.final_demand[fd])])
+    initial = _write_columns(folder / "initial_production.txt", [ids, f64(network.baseline_output)])
+    sectors = _write_columns(folder / "sectors.txt", [ids, np.asarray(network.sector, np.int64),
+                                                      np.zeros(network.n_firms, np.int64)])
     shock_path = None
     if shocks is not None:
-        shock_path = put("shocks.txt", {"f": ids[shocks.firm], "d": shocks.delta, "t": shocks.day})
+        shock_path = _write_columns(folder / "shocks.txt", [ids[shocks.firm], f64(shocks.delta),
+                                                            np.asarray(shocks.day, np.int64)])
     return FirmFiles(links, final, initial, sectors, shock_path)
