@@ -206,7 +206,7 @@ app.add_typer(atlas_cmd.app, name="atlas", help="Inspect, validate, export and i
 
 # Sub-apps built in their own modules; each exposes `register(app)` or a typer sub-app `app`.
 _SUBCOMMANDS = ("risk", "brief", "lanes", "sim", "scenarios", "tts", "backtest",
-                "server_cmd")  # server_cmd: serve, user, org, audit, db
+                "server_cmd", "plan")  # server_cmd: serve, user, org, audit, db
 for _mod in _SUBCOMMANDS:
     try:
         _m = importlib.import_module(f"{__package__}.{_mod}")

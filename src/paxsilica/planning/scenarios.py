@@ -8,7 +8,8 @@ duration_days, severity, outside``), then :func:`unavailability` turns events in
 
 * ``export_ban`` of country ``c`` (on ``item``, or every item when blank): the sources ``(i, c)`` are
   unavailable to consumers outside ``c`` (and, for a ban on destinations ``outside`` a group, to
-  consumers outside that group only) for ``duration × severity`` of the horizon; ``blockade`` is a
+  consumers outside that group only, and for a ban on a list of destinations, to those) for
+  ``duration × severity`` of the horizon; ``blockade`` is a
   ban on every item.
 * ``chokepoint_closure``: the sources whose lanes to the consumer cross it, in proportion to the part
   of their flow that does (``hits`` table, from :mod:`paxsilica.logistics`).
@@ -49,7 +50,7 @@ from ..errors import InputError, NotFoundError
 __all__ = ["EVENT_COLUMNS", "ScenarioSet", "library_set", "montecarlo_set", "resolve_set", "unavailability"]
 
 EVENT_COLUMNS = ["scenario", "kind", "item", "country", "chokepoint", "region", "site", "start_day",
-                 "duration_days", "severity", "outside"]
+                 "duration_days", "severity", "outside", "destinations"]
 KINDS = ("export_ban", "chokepoint_closure", "site_outage", "cyber", "disaster", "demand_surge")
 
 
@@ -109,7 +110,7 @@ def _shock_events(name: str, s: Any, horizon: int, atlas: Any | None) -> list[di
     t = s.type
     start = float(s.start)
     base = {"scenario": name, "item": None, "country": None, "chokepoint": None, "region": None,
-            "site": None, "start_day": start, "outside": None}
+            "site": None, "start_day": start, "outside": None, "destinations": None}
     out: list[dict[str, Any]] = []
     if t in ("export_ban", "blockade"):
         end = s.end_day()
@@ -119,9 +120,11 @@ def _shock_events(name: str, s: Any, horizon: int, atlas: Any | None) -> list[di
         items = tuple(getattr(s, "items", ()) or ()) if t == "export_ban" else ()
         dest = getattr(s, "destinations", None)
         outside = dest.group if dest is not None and dest.kind == "outside" else None
+        listed = ";".join(dest.countries) if dest is not None and dest.kind == "list" else None
         for it in (items or (None,)):
             out.append({**base, "kind": "export_ban", "item": None if it in (None, "all") else it,
-                        "country": country, "duration_days": dur, "severity": sev, "outside": outside})
+                        "country": country, "duration_days": dur, "severity": sev, "outside": outside,
+                        "destinations": listed})
     elif t == "chokepoint_closure":
         dur = float(s.duration if s.duration is not None else horizon - start)
         # a rerouted lane is late, not lost: its flow is missing for the detour only, which the lane
@@ -174,7 +177,8 @@ def library_set(names: Iterable[str] | None = None, atlas: Any | None = None) ->
             rows.extend(_shock_events(sid, s, sc.horizon, atlas))
     ev = pd.DataFrame(rows, columns=EVENT_COLUMNS)
     return ScenarioSet(f"library:{','.join(ids)}", ids, np.full(len(ids), 1.0 / max(len(ids), 1)),
-                       np.asarray(horizons, float), ev, {"kind": "library", "names": list(ids)})
+                       np.asarray(horizons, float), ev,
+                       {"kind": "library", "names": list(ids), "sources": [str(n) for n in names]})
 
 
 # --------------------------------------------------------------------------- Monte Carlo runs
@@ -248,7 +252,8 @@ def montecarlo_set(folder: str | Path, atlas_version: str | None = None) -> Scen
                         **{c: ev[c].astype(object).where(ev[c].notna(), None)
                            for c in ("item", "country", "chokepoint", "region", "site")},
                         "start_day": ev["start_day"].astype(float), "duration_days": ev["duration_days"].astype(float),
-                        "severity": ev["severity"].astype(float), "outside": None})[EVENT_COLUMNS]
+                        "severity": ev["severity"].astype(float), "outside": None,
+                        "destinations": None})[EVENT_COLUMNS]
     meta = {"kind": "montecarlo", "folder": str(folder), "seed": run.get("seed"), "draws": draws,
             "horizon_days": horizon, "atlas_version": run["atlas_version"]}
     return ScenarioSet(f"montecarlo:{folder.name}", ids, np.full(draws, 1.0 / draws), np.full(draws, horizon),
@@ -345,7 +350,8 @@ def unavailability(sset: ScenarioSet, sources: pd.DataFrame, consumers: Iterable
             f = dict(zip(zip(g["item"].astype(str), g["country"], strict=True), g["fraction"].astype(float),
                          strict=True))
             hit_frac[str(cp)] = key.map(lambda k, f=f: f.get(k, 0.0)).to_numpy(float)
-    ev = sset.events.astype(object).where(sset.events.notna(), None)
+    ev = sset.events.reindex(columns=EVENT_COLUMNS)
+    ev = ev.astype(object).where(ev.notna(), None)
     for r in ev.itertuples(index=False):
         s = pos.get(r.scenario)
         if s is None:
@@ -358,6 +364,9 @@ def unavailability(sset: ScenarioSet, sources: pd.DataFrame, consumers: Iterable
             c = r.country
             if c is None or c in cons:
                 continue
+            listed = getattr(r, "destinations", None)
+            if listed and cons and not (cons & set(str(listed).split(";"))):
+                continue  # a ban on listed destinations spares the others
             outside = getattr(r, "outside", None)
             if outside and group_members is not None and cons and cons <= group_members.get(str(outside), frozenset()):
                 continue  # a ban on destinations outside a group the consumer belongs to spares it

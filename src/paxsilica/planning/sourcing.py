@@ -137,7 +137,8 @@ def _measures(src: pd.DataFrame, u: np.ndarray, x: np.ndarray, prob: np.ndarray,
 def optimize_sourcing(src: pd.DataFrame, u: np.ndarray, *, prob: np.ndarray, alpha: float = 0.95,
                       max_share: float = DEFAULT_MAX_SHARE, min_coalition_share: float = 0.0,
                       budget: float | None = None, premium: float | Mapping[str, float] = DEFAULT_PREMIUM,
-                      strict: bool = False, scenario_ids: tuple[str, ...] | None = None) -> SourcingPlan:
+                      strict: bool = False, scenario_ids: tuple[str, ...] | None = None,
+                      tiebreak: float = 1e-4) -> SourcingPlan:
     """Solve the sourcing model (module docstring) on a source table and an unavailability array.
 
     Parameters
@@ -159,6 +160,10 @@ def optimize_sourcing(src: pd.DataFrame, u: np.ndarray, *, prob: np.ndarray, alp
         Premium of moved volume, fraction of price: one number, or per source country / ``item@country``.
     strict : bool
         Refuse (``InfeasibleError``) instead of relaxing an unreachable max share.
+    tiebreak : float
+        Weight of the expected shortfall (and, 100 times smaller, of the volume moved) added to the
+        objective, so that among plans with the same CVaR the one with the lower expectation and the
+        fewest moves is chosen (0: the CVaR alone). ``summary["objective"]`` is the CVaR part only.
     """
     a = check_alpha(alpha)
     for name, v in (("max_share", max_share), ("min_coalition_share", min_coalition_share)):
@@ -213,16 +218,17 @@ def optimize_sourcing(src: pd.DataFrame, u: np.ndarray, *, prob: np.ndarray, alp
                                                     else "item-spends (share of one item's annual spend)")
 
     labels = list(zip(src["item"], src["producer"], strict=True))
+    ids = scenario_ids or tuple(str(i) for i in range(n_s))
     mdl = LinearModel("sourcing", "min", hint="Relax the coalition share, the max share or the budget.")
     x = mdl.add_vars("x", labels, ub=1.0)
-    e = mdl.add_vars("moved", labels)
-    L = mdl.add_vars("loss", list(range(n_s)))
+    e = mdl.add_vars("moved", labels, cost=tiebreak * 1e-2)
+    L = mdl.add_vars("loss", list(ids), cost=tiebreak * prob)
     worst = a >= _ALPHA_ONE
     if worst:
         t = mdl.add_vars("worst", ["worst"], lb=-np.inf, cost=1.0)
     else:
         eta = mdl.add_vars("eta", ["eta"], lb=-np.inf, cost=1.0)
-        z = mdl.add_vars("excess", list(range(n_s)), cost=prob / (1.0 - a))
+        z = mdl.add_vars("excess", list(ids), cost=prob / (1.0 - a))
     k = src["weight"].to_numpy(float)
     pos = {it: np.flatnonzero((src["item"] == it).to_numpy()) for it in items}
     # scenario rows: L_ω ≥ k_i Σ_c u x, only where the item loses something in ω
@@ -232,13 +238,13 @@ def optimize_sourcing(src: pd.DataFrame, u: np.ndarray, *, prob: np.ndarray, alp
         sub = u[:, cols]
         for w in np.flatnonzero(sub.sum(axis=1) > 0):
             nz = cols[sub[w] > 0]
-            lab.append((int(w), it))
+            lab.append((ids[w], it))
             terms.append(([L[w], *x[nz]], [1.0, *(-k[nz] * u[w, nz])]))
     mdl.add_rows("scenario_loss", lab, terms, ">=", 0.0)
     if worst:
-        mdl.add_rows("worst_case", list(range(n_s)), [([t[0], L[w]], [1.0, -1.0]) for w in range(n_s)], ">=", 0.0)
+        mdl.add_rows("worst_case", list(ids), [([t[0], L[w]], [1.0, -1.0]) for w in range(n_s)], ">=", 0.0)
     else:
-        mdl.add_rows("tail", list(range(n_s)), [([z[w], eta[0], L[w]], [1.0, 1.0, -1.0]) for w in range(n_s)],
+        mdl.add_rows("tail", list(ids), [([z[w], eta[0], L[w]], [1.0, 1.0, -1.0]) for w in range(n_s)],
                      ">=", 0.0)
     mdl.add_rows("need", items, [(x[pos[it]], np.ones(len(pos[it]))) for it in items], "==", 1.0)
     mdl.add_rows("capacity", labels, [([x[j]], [1.0]) for j in range(n_src)], "<=", cap)
@@ -269,13 +275,19 @@ def optimize_sourcing(src: pd.DataFrame, u: np.ndarray, *, prob: np.ndarray, alp
                             "expected_before": lost_b.reindex(items).to_numpy(),
                             "expected_after": lost_a.reindex(items).to_numpy(),
                             "achievable_max_share": [achievable[i] for i in items]})
-    ids = scenario_ids or tuple(str(i) for i in range(n_s))
     scen = pd.DataFrame({"scenario": list(ids), "loss_before": lb, "loss_after": la})
     summary = {"before": before, "after": after, "cost": cost, "cost_unit": cost_unit, "alpha": a,
-               "objective": float(sol.objective), "max_share": float(max_share),
+               "objective": float(_risk_part(sol, worst, prob, a)), "max_share": float(max_share),
                "min_coalition_share": float(min_coalition_share), "budget": budget,
                "measure": "worst" if worst else ("expected" if a == 0 else f"cvar{a:g}")}
     return SourcingPlan(mix, items_t, scen, summary, sol.constraints(), tuple(notes), sol)
+
+
+def _risk_part(sol: Solution, worst: bool, prob: np.ndarray, a: float) -> float:
+    """The CVaR part of the objective (without the tie-break terms)."""
+    if worst:
+        return float(sol.value("worst").iloc[0])
+    return float(sol.value("eta").iloc[0] + np.dot(prob, sol.value("excess").to_numpy()) / (1.0 - a))
 
 
 def _premium(src: pd.DataFrame, premium: float | Mapping[str, float]) -> np.ndarray:

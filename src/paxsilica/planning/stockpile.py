@@ -141,22 +141,24 @@ def size_stockpile(src: pd.DataFrame, u: np.ndarray, *, prob: np.ndarray, horizo
         h[items.index(it)] = float(v)
     unit = "USD m/yr" if np.isfinite(spend).all() or holding_cost else "USD m/yr where known, else item-spends"
     n_s, n_i = g.shape
+    ids = scenario_ids or tuple(str(i) for i in range(n_s))
 
     mdl = LinearModel("stockpile", "min", hint="Raise the tolerance or the largest stock (--max-days).")
     S = mdl.add_vars("stock", items, ub=np.inf if max_days is None else float(max_days), cost=h)
     pairs = [(w, j) for w in range(n_s) for j in range(n_i) if g[w, j] > 0 and k[j] > 0]
-    F = mdl.add_vars("uncovered", [(int(w), items[j]) for w, j in pairs])
-    L = mdl.add_vars("loss", list(range(n_s)))
-    mdl.add_rows("uncovered_days", [(int(w), items[j]) for w, j in pairs],
+    plab = [(ids[w], items[j]) for w, j in pairs]
+    F = mdl.add_vars("uncovered", plab)
+    L = mdl.add_vars("loss", list(ids))
+    mdl.add_rows("uncovered_days", plab,
                  [([F[n], S[j]], [1.0, 1.0]) for n, (w, j) in enumerate(pairs)], ">=", [g[w, j] for w, j in pairs])
-    mdl.add_rows("scenario_loss", [(int(w), items[j]) for w, j in pairs],
+    mdl.add_rows("scenario_loss", plab,
                  [([L[w], F[n]], [1.0, -k[j] / horizon[w]]) for n, (w, j) in enumerate(pairs)], ">=", 0.0)
     if mode == "every":
-        mdl.add_rows("tolerance", list(range(n_s)), [([L[w]], [1.0]) for w in range(n_s)], "<=", tolerance)
+        mdl.add_rows("tolerance", list(ids), [([L[w]], [1.0]) for w in range(n_s)], "<=", tolerance)
     else:
         eta = mdl.add_vars("eta", ["eta"], lb=-np.inf)
-        z = mdl.add_vars("excess", list(range(n_s)))
-        mdl.add_rows("tail", list(range(n_s)), [([z[w], eta[0], L[w]], [1.0, 1.0, -1.0]) for w in range(n_s)],
+        z = mdl.add_vars("excess", list(ids))
+        mdl.add_rows("tail", list(ids), [([z[w], eta[0], L[w]], [1.0, 1.0, -1.0]) for w in range(n_s)],
                      ">=", 0.0)
         mdl.add_rows("tolerance", ["cvar"], [([eta[0], *z], [1.0, *(prob / (1.0 - a))])], "<=", tolerance)
     sol = mdl.solve()
@@ -165,7 +167,6 @@ def size_stockpile(src: pd.DataFrame, u: np.ndarray, *, prob: np.ndarray, horizo
     lb, la = _losses(g, np.zeros(n_i), k, horizon), _losses(g, s, k, horizon)
     stock = pd.DataFrame({"item": items, "days": s, "holding_cost_per_day": h, "cost": h * s, "weight": k,
                           "worst_gap_days": g.max(axis=0) if n_s else np.zeros(n_i)})
-    ids = scenario_ids or tuple(str(i) for i in range(n_s))
     scen = pd.DataFrame({"scenario": list(ids), "loss_before": lb, "loss_after": la})
     summ = {"cost": float((h * s).sum()), "cost_unit": unit, "tolerance": tolerance, "mode": mode, "alpha": a,
             "carrying_rate": carrying_rate,
@@ -203,10 +204,12 @@ def stocked_atlas(atlas: Any, stock: pd.DataFrame, holders: frozenset[str], base
         return atlas
     extra = pd.DataFrame(add)
     if len(dyn):
-        key = ["item", "parameter", "client", "holder"]
-        k_old = dyn[key].astype(str).agg("\x1f".join, axis=1)
-        k_new = set(extra[key].fillna("").astype(str).agg("\x1f".join, axis=1))
-        dyn = dyn[~k_old.str.replace("nan", "", regex=False).isin(k_new)]
+        def keys(df: pd.DataFrame) -> list[tuple[str, ...]]:
+            cols = [df[c].astype(object).where(df[c].notna(), "") for c in ("item", "parameter", "client", "holder")]
+            return [tuple(str(v) for v in t) for t in zip(*cols, strict=True)]
+
+        new = set(keys(extra))
+        dyn = dyn[[k not in new for k in keys(dyn)]]
     table = pd.concat([dyn, extra], ignore_index=True) if len(dyn) else extra
     return atlas.replace(dynamics=table)
 

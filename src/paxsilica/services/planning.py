@@ -250,7 +250,7 @@ def stockpile(req: StockpileRequest, ctx: ServiceContext) -> PlanResult:
               "binding": binding(plan.constraints)}
     summary = dict(plan.summary)
     if req.check and sset.meta.get("kind") == "library":
-        chk = check_with_stress(atlas, plan, list(sset.scenarios), base.countries, req.target, req.inventory_days)
+        chk = check_with_stress(atlas, plan, list(sset.meta.get("sources", sset.scenarios)), base.countries, req.target, req.inventory_days)
         frames["check"] = chk
         summary["confirmed"] = bool(chk["confirmed"].all()) if len(chk) else None
         if len(chk) and not chk["confirmed"].all():
