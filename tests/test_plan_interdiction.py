@@ -13,8 +13,15 @@ from hypothesis import strategies as st
 
 from paxsilica.errors import InputError
 from paxsilica.network import tiny_atlas
-from paxsilica.planning.interdiction import (InterdictionNetwork, atlas_network, brute_force, k_worst,
-                                             robust_plan, value, worst_attack)
+from paxsilica.planning.interdiction import (
+    InterdictionNetwork,
+    atlas_network,
+    brute_force,
+    k_worst,
+    robust_plan,
+    value,
+    worst_attack,
+)
 
 COUNTRIES = ["A", "B", "C", "D"]
 
@@ -36,7 +43,7 @@ def networks(draw):
         cs = draw(st.lists(st.sampled_from(COUNTRIES), min_size=1, max_size=3, unique=True))
         w = draw(st.lists(st.integers(1, 5), min_size=len(cs), max_size=len(cs)))
         routes = draw(st.lists(st.sampled_from(["", "p", "q", "p;q"]), min_size=len(cs), max_size=len(cs)))
-        rows += [{"item": it, "country": c, "share": float(x), "route": r} for c, x, r in zip(cs, w, routes)]
+        rows += [{"item": it, "country": c, "share": float(x), "route": r} for c, x, r in zip(cs, w, routes, strict=True)]
     kinds = draw(st.sampled_from([("site",), ("country",), ("site", "chokepoint"), ("site", "country", "chokepoint")]))
     recipes = pd.DataFrame(rec, columns=["item", "input", "dependent_share"])
     return InterdictionNetwork.from_frames(portions=pd.DataFrame(rows), recipes=recipes, target="i0", kinds=kinds)
