@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 import pandas as pd
+
 from bench_stress import _cpu  # one machine description for every bench script
 
 
