@@ -53,6 +53,9 @@ def test_stockpile_promise_confirmed_by_the_stress_model(ban, tmp_path):
     assert chk["stress_before"] > 0.05  # without the stock the stress model breaks the tolerance
     assert chk["stress_after"] <= 0.05 + 1e-9  # with it, it keeps the promise
     assert bool(chk["confirmed"]) and r.summary["confirmed"] is True
+    # sensitivity of the tolerance: 2.5 % needs 16.5 days, 10 % needs 12 (cost per day 0.25 / 365)
+    sens = r.tables()["sensitivity"].set_index("value")["objective"]
+    assert sens[0.025] == pytest.approx(16.5 * 0.25 / 365) and sens[0.1] == pytest.approx(12 * 0.25 / 365)
     saved = load_plan(tmp_path / "plan")
     assert saved["atlas_version"] == tiny_atlas().version
     assert saved["parameters"]["tolerance"] == 0.05
@@ -125,3 +128,19 @@ def test_cli_stockpile_table_and_montecarlo_mismatch(tmp_path, ban):
                             "--target", "chip", "--montecarlo", str(run), "--no-lanes"])
     assert r.exit_code == 1
     assert "atlas version old" in " ".join(r.output.split()) and "Traceback" not in r.output
+
+
+def test_cli_sourcing_and_partners_tables(tmp_path, ban):
+    atlas_dir = tmp_path / "atlas"
+    write_atlas(tiny_atlas(), atlas_dir)
+    common = ["--coalition", "club", "--target", "chip", "--scenarios", str(ban), "--no-lanes"]
+    r = runner.invoke(app, ["--atlas", str(atlas_dir), "plan", "sourcing", "--for", "TWN", "--alpha", "0", *common])
+    assert r.exit_code == 0, r.output
+    assert "Sourcing plan for TWN (expected)" in " ".join(r.output.split())
+    r = runner.invoke(app, ["--atlas", str(atlas_dir), "plan", "partners", "--format", "csv", *common])
+    assert r.exit_code == 0, r.output
+    assert r.output.splitlines()[0].startswith("rank,country") and ",JPN," in r.output.splitlines()[1]
+    r = runner.invoke(app, ["--atlas", str(atlas_dir), "plan", "sourcing", "--for", "TWN", "--alpha", "0",
+                            "--min-coalition-share", "0.5", *common])
+    assert r.exit_code == 1
+    assert "coalition members can supply at most" in " ".join(r.output.split())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from paxsilica.network import tiny_atlas
 from paxsilica.planning.base import supply_base
@@ -149,3 +151,18 @@ def test_chokepoint_hits_scale_the_loss():
                         "start_day": 0.0, "duration_days": 30.0, "severity": 1.0}])
     s = ScenarioSet("x", ("a",), np.ones(1), np.array([60.0]), ev)
     assert unavailability(s, src, ["USA"], hits=hits).tolist() == [[0.0, 0.25]]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=1, max_size=8), st.floats(0.0, 0.2),
+       st.sampled_from([0.5, 1.0]))
+def test_stockpile_every_scenario_matches_closed_form(rows, tol, k):
+    # one item: S = max_ω (G_ω − τ H / k)⁺, the smallest stock that keeps every scenario within τ
+    u = np.array(rows)
+    src = _src().assign(weight=k)
+    H = np.full(len(u), 100.0)
+    p = size_stockpile(src, u, prob=np.ones(len(u)), horizon=H, tolerance=tol)
+    g = (u @ np.array([0.6, 0.4])) * H
+    expect = max(0.0, float(np.max(g - tol * H / k)))
+    assert p.stock["days"].iloc[0] == pytest.approx(expect, abs=1e-6)
+    assert p.summary["after"]["worst"] <= tol + 1e-7

@@ -139,7 +139,8 @@ def stockpile_cmd(
     _show(res, fmt, {"stock": (["item", "days", "cost", "weight", "worst_gap_days"], []),
                      "scenarios": (None, ["loss_before", "loss_after"]),
                      "check": (None, ["promised", "stress_before", "stress_after"]),
-                     "binding": (["block", "label", "dual"], [])}, head)
+                     "binding": (["block", "label", "dual"], []),
+                     "sensitivity": (["parameter", "value", "objective", "change", "feasible"], [])}, head)
 
 
 @app.command("partners")

@@ -167,6 +167,8 @@ class Attack:
     attacks: tuple[str, ...]
     loss: float
     items_hit: tuple[str, ...] = ()
+    proven: bool = True
+    """False when HiGHS hit the time limit: the set is the best found, a worse one may exist."""
 
 
 def _attacker(net: InterdictionNetwork, k: int, extra: Mapping[str, float] | None,
@@ -213,7 +215,7 @@ def _attacker(net: InterdictionNetwork, k: int, extra: Mapping[str, float] | Non
     loss = 1.0 - value(net, chosen, extra)
     left = net.remaining(chosen)
     hit = tuple(sorted(i for i, v in left.items() if v < 1.0 - 1e-9))
-    return Attack(k, chosen, float(round(loss, 12)), hit)
+    return Attack(k, chosen, float(round(loss, 12)), hit, sol.optimal)
 
 
 def worst_attack(net: InterdictionNetwork, k: int, extra: Mapping[str, float] | None = None,
@@ -228,12 +230,13 @@ def worst_attack(net: InterdictionNetwork, k: int, extra: Mapping[str, float] | 
 
 def k_worst(net: InterdictionNetwork, ks: Iterable[int] = (1, 2, 3, 4, 5), extra: Mapping[str, float] | None = None,
             time_limit: float | None = None) -> pd.DataFrame:
-    """One row per ``k``: ``k, loss, attacks, items_hit``."""
+    """One row per ``k``: ``k, loss, attacks, items_hit, proven`` (False: time limit reached)."""
     rows = []
     for k in ks:
         a = worst_attack(net, int(k), extra, time_limit)
-        rows.append({"k": a.k, "loss": a.loss, "attacks": "; ".join(a.attacks), "items_hit": ", ".join(a.items_hit)})
-    return pd.DataFrame(rows, columns=["k", "loss", "attacks", "items_hit"])
+        rows.append({"k": a.k, "loss": a.loss, "attacks": "; ".join(a.attacks), "items_hit": ", ".join(a.items_hit),
+                     "proven": a.proven})
+    return pd.DataFrame(rows, columns=["k", "loss", "attacks", "items_hit", "proven"])
 
 
 def brute_force(net: InterdictionNetwork, k: int, extra: Mapping[str, float] | None = None) -> float:
@@ -307,10 +310,16 @@ def robust_plan(net: InterdictionNetwork, k: int, budget: float, *, items: Itera
             break
         found.append(att.attacks)
     after = worst_attack(net, k, best_e, time_limit)
+    notes = []
+    if not (before.proven and after.proven):
+        notes.append("an attacker MILP stopped at its time limit: the worst case shown is the worst found")
+    if rows and rows[-1]["upper"] - rows[-1]["lower"] > tol:
+        notes.append(f"the robust plan stopped with a gap of {rows[-1]['upper'] - rows[-1]['lower']:.2g} "
+                     "between its bounds")
     ex = pd.DataFrame({"item": cand, "extra": [best_e[i] for i in cand], "cost": [best_e[i] * cost[i] for i in cand]})
     ex = ex[ex["extra"] > 1e-9].sort_values("extra", ascending=False, kind="stable").reset_index(drop=True)
     return RobustPlan(ex, before, after, pd.DataFrame(rows, columns=["iteration", "lower", "upper", "attacks"]),
-                      float(budget))
+                      float(budget), tuple(notes))
 
 
 def _master(net: InterdictionNetwork, cand: list[str], cost: Mapping[str, float], budget: float,

@@ -167,14 +167,15 @@ class LinearModel:
             raise InfeasibleError(f"the {self.name} model is infeasible: variable {bad} has its lower bound "
                                   f"above its upper bound. {self.hint}".strip())
         integer = np.asarray(self._int, bool)
+        optimal = True
         if integer.any():
-            x, obj, duals = self._solve_milp(c, a, sense, rhs, lb, ub, integer, time_limit)
+            x, obj, duals, optimal = self._solve_milp(c, a, sense, rhs, lb, ub, integer, time_limit)
         else:
             x, obj, duals = self._solve_lp(c, a, sense, rhs, lb, ub, time_limit)
         activity = a @ x if m else np.zeros(0)
         slack = np.where(sense == ">=", activity - rhs, rhs - activity)
         slack = np.where(sense == "==", 0.0, slack)
-        return Solution(self, x, obj * (-1.0 if self.sense == "max" else 1.0), duals, slack, activity)
+        return Solution(self, x, obj * (-1.0 if self.sense == "max" else 1.0), duals, slack, activity, optimal)
 
     def _solve_lp(self, c, a, sense, rhs, lb, ub, time_limit):  # type: ignore[no-untyped-def]
         le, ge, eq = sense == "<=", sense == ">=", sense == "=="
@@ -211,10 +212,15 @@ class LinearModel:
         if res.status == 2:
             res = milp(c, constraints=cons, integrality=integer.astype(int), bounds=Bounds(lb, ub),
                        options={**opts, "presolve": False})
+        if res.status == 1 and res.x is not None:
+            # time limit with a feasible point: usable, but not proven optimal (the caller says so)
+            x = np.asarray(res.x, float)
+            x[integer] = np.round(x[integer])
+            return x, float(res.fun), np.full(len(sense), np.nan), False
         self._check(res.status, res.message)
         x = np.asarray(res.x, float)
         x[integer] = np.round(x[integer])
-        return x, float(res.fun), np.full(len(sense), np.nan)
+        return x, float(res.fun), np.full(len(sense), np.nan), True
 
     def _check(self, status: int, message: str) -> None:
         if status == 0:
@@ -244,6 +250,8 @@ class Solution:
     duals: np.ndarray
     slack: np.ndarray
     activity: np.ndarray
+    optimal: bool = True
+    """False when a MILP stopped at its time limit with a feasible point (not proven optimal)."""
 
     def value(self, block: str) -> pd.Series:
         """Values of a variable block, indexed by its labels."""

@@ -234,7 +234,7 @@ def sourcing(req: SourcingRequest, ctx: ServiceContext) -> PlanResult:
 
 def stockpile(req: StockpileRequest, ctx: ServiceContext) -> PlanResult:
     """The cheapest stock for ``req.consumer`` and, for library scenarios, the stress model's check."""
-    from ..planning.explain import binding
+    from ..planning.explain import binding, sensitivity
     from ..planning.scenarios import unavailability
     from ..planning.stockpile import check_with_stress, size_stockpile
 
@@ -242,12 +242,18 @@ def stockpile(req: StockpileRequest, ctx: ServiceContext) -> PlanResult:
     sset = _set(ctx, req)
     base = _base(ctx, req, atlas)
     u = unavailability(sset, base.sources, base.countries, atlas, base.hits, base.group_members)
-    plan = size_stockpile(base.sources, u, prob=sset.prob, horizon=sset.horizon, tolerance=req.tolerance,
-                          mode=req.mode, alpha=req.alpha, carrying_rate=req.carrying_rate, max_days=req.max_days,
-                          scenario_ids=sset.scenarios)
+    kw = dict(prob=sset.prob, horizon=sset.horizon, mode=req.mode, alpha=req.alpha,
+              carrying_rate=req.carrying_rate, max_days=req.max_days, scenario_ids=sset.scenarios)
+    plan = size_stockpile(base.sources, u, tolerance=req.tolerance, **kw)  # type: ignore[arg-type]
+
+    def at(v: float) -> float:
+        return size_stockpile(base.sources, u, tolerance=v, **kw).summary["cost"]  # type: ignore[arg-type]
+
+    sens = sensitivity(at, "tolerance", [v for v in (req.tolerance / 2, req.tolerance * 2) if 0 < v <= 1])
+    sens["change"] = sens["objective"] - plan.summary["cost"]
     notes = list(base.notes) + list(plan.notes)
     frames = {"stock": plan.stock[plan.stock["days"] > 0].reset_index(drop=True), "scenarios": plan.scenarios,
-              "binding": binding(plan.constraints)}
+              "binding": binding(plan.constraints), "sensitivity": sens}
     summary = dict(plan.summary)
     if req.check and sset.meta.get("kind") == "library":
         chk = check_with_stress(atlas, plan, list(sset.meta.get("sources", sset.scenarios)), base.countries, req.target, req.inventory_days)
@@ -294,6 +300,10 @@ def worst_case(req: WorstCaseRequest, ctx: ServiceContext) -> PlanResult:
     net, notes = cache[key]
     ks = tuple(sorted(set(req.ks) | ({req.k} if req.budget is not None else set())))
     worst = k_worst(net, ks, time_limit=req.time_limit)
+    notes = list(notes)
+    if not worst["proven"].all():
+        notes.append(f"HiGHS hit the {req.time_limit:g} s time limit for k = "
+                     f"{', '.join(str(k) for k in worst.loc[~worst['proven'], 'k'])}: those sets are the worst found")
     frames: dict[str, pd.DataFrame] = {"worst": worst}
     summary: dict[str, Any] = {"target": req.target, "kinds": list(req.kinds), "n_attack_units": len(net.units),
                                "worst": {int(r.k): float(r.loss) for r in worst.itertuples()}}
@@ -304,6 +314,7 @@ def worst_case(req: WorstCaseRequest, ctx: ServiceContext) -> PlanResult:
         frames["robust_extra"] = rp.extra
         frames["robust_worst"] = after
         frames["robust_iterations"] = rp.iterations
+        notes += list(rp.notes)
         summary["robust"] = {"k": req.k, "budget": req.budget, "worst_before": rp.worst_before.loss,
                              "worst_after": rp.worst_after.loss,
                              "attacks_before": list(rp.worst_before.attacks),
