@@ -136,7 +136,7 @@ def stockpile_cmd(
     head = (f"Stockpile for {consumer} ({s['mode']}, tolerance {s['tolerance']:.1%}): worst shortfall "
             f"{s['before']['worst']:.2%} -> {s['after']['worst']:.2%}, cost {s['cost']:.3g} {s['cost_unit']}"
             + ("" if s.get("confirmed") is None else f"; stress check {'confirms' if s['confirmed'] else 'does NOT confirm'} it"))
-    _show(res, fmt, {"stock": (["item", "days", "cost", "weight", "worst_gap_days"], []),
+    _show(res, fmt, {"stock": (["item", "days", "quantity_t", "cost", "weight", "worst_gap_days"], []),
                      "scenarios": (None, ["loss_before", "loss_after"]),
                      "check": (None, ["promised", "stress_before", "stress_after"]),
                      "binding": (["block", "label", "dual"], []),

@@ -19,7 +19,7 @@ One table, built once per (consumer, items) from the atlas and shared by every p
   the target's loss when items lose ``ℓ_i`` of their supply is exactly ``max_i k_i ℓ_i``: the
   planning models use this form.
 * **Spend** per item: the consumer's imports of ``i`` in USD million a year (``trade.value``, thousand
-  USD); blank where the atlas has no value.
+  USD), and ``imports_t`` in tonnes a year (``trade.quantity``); blank where the atlas has none.
 
 Examples
 --------
@@ -61,7 +61,7 @@ class SupplyBase:
     coalition : frozenset of str
         Members of the coalition (for the coalition-share constraint and the ``member`` column).
     sources : DataFrame
-        ``item, producer, country, share, current, cap, spare, member, weight, spend_usd_m``.
+        ``item, producer, country, share, current, cap, spare, member, weight, spend_usd_m, imports_t``.
     items : tuple of str
     hits : DataFrame
         ``item, country, chokepoint, fraction`` (part of a source's flow to the consumer through it).
@@ -101,23 +101,25 @@ def _consumer_countries(atlas: Any, consumer: str) -> frozenset[str]:
     return frozenset({c})
 
 
-def _trade_mix(trade: pd.DataFrame, item: str, importers: frozenset[str]) -> tuple[pd.Series, float, float]:
+def _trade_mix(trade: pd.DataFrame, item: str, importers: frozenset[str]
+               ) -> tuple[pd.Series, float, float, float]:
     """Imports of ``item`` into ``importers`` by exporter (latest year), their share of world imports,
-    and their value in USD m (NaN when not given)."""
+    their value in USD m and their quantity in t (NaN when not given)."""
     t = trade[trade["item"] == item]
     if t.empty:
-        return pd.Series(dtype=float), np.nan, np.nan
+        return pd.Series(dtype=float), np.nan, np.nan, np.nan
     t = t[t["year"] == t["year"].max()]
     col = "quantity" if t["quantity"].notna().any() else "value"
     t = t[t[col].notna()]
     inside = t[t["importer"].isin(importers) & ~t["exporter"].isin(importers)] if importers else t
     if inside.empty:
-        return pd.Series(dtype=float), np.nan, np.nan
+        return pd.Series(dtype=float), np.nan, np.nan, np.nan
     by = inside.groupby("exporter")[col].sum()
     total = float(t[col].sum())
     share = float(by.sum() / total) if total > 0 else np.nan
     value = float(inside["value"].sum() / 1000.0) if inside["value"].notna().any() else np.nan
-    return by / by.sum(), share, value
+    tonnes = float(inside["quantity"].sum()) if inside["quantity"].notna().any() else np.nan
+    return by / by.sum(), share, value, tonnes
 
 
 def supply_base(atlas: Any, consumer: str = DEFAULT_COALITION, *, coalition: str = DEFAULT_COALITION,
@@ -167,7 +169,7 @@ def supply_base(atlas: Any, consumer: str = DEFAULT_COALITION, *, coalition: str
         g = prod[prod["item"] == it]
         share = g.groupby(g["country"].fillna(ROW), sort=False)["share"].sum()
         share = (share / share.sum()).sort_values(ascending=False, kind="stable")
-        mix, m, spend = _trade_mix(trade, it, countries)
+        mix, m, spend, tonnes = _trade_mix(trade, it, countries)
         if mix.empty:
             no_trade.append(it)
             cur = share.copy()
@@ -188,13 +190,13 @@ def supply_base(atlas: Any, consumer: str = DEFAULT_COALITION, *, coalition: str
             rows.append({"item": it, "producer": c, "country": country, "share": float(share[c]),
                          "current": float(cur[c]), "cap": cap, "spare": spare,
                          "member": bool(country in coal) if country else False, "weight": float(weight[it]),
-                         "spend_usd_m": spend})
+                         "spend_usd_m": spend, "imports_t": tonnes})
     if no_trade:
         notes.append(f"no trade into {consumer} for {len(no_trade)} item(s) ({', '.join(no_trade[:5])}"
                      f"{', ...' if len(no_trade) > 5 else ''}): current mix = world production shares, and only "
                      "spare capacity can move (the consumer counted as the whole market)")
     src = pd.DataFrame(rows, columns=["item", "producer", "country", "share", "current", "cap", "spare",
-                                      "member", "weight", "spend_usd_m"])
+                                      "member", "weight", "spend_usd_m", "imports_t"])
     src["share"] = src["share"].round(12)
     src["current"] = src["current"].round(12)
     src["cap"] = src["cap"].round(12)

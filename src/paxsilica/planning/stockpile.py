@@ -15,8 +15,9 @@ them. The linear program::
 ``h_i`` is the holding cost of one day of cover for a year: carrying rate × annual spend ÷ 365 (spend from
 ``trade`` import values; without one the cost is in item-spends). The stock is on top of the working
 inventories the stress model already holds, so the plan is conservative. The plan is **checked** by
-re-running the stress model (:func:`check_with_stress`) with the stock added to the working inventory
-days of the holder's links of each item.
+re-running the stress model (:func:`paxsilica.services.planning.check_with_stress`, in the service
+layer, which runs the stress service) on :func:`stocked_atlas`: the stock added to the working
+inventory days of the holder's links of each item.
 
 Examples
 --------
@@ -37,7 +38,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,7 @@ from ..errors import InputError
 from .model import LinearModel, Solution
 from .risk import check_alpha, cvar, expectation
 
-__all__ = ["DEFAULT_CARRYING_RATE", "StockpilePlan", "check_with_stress", "gaps", "size_stockpile"]
+__all__ = ["DEFAULT_CARRYING_RATE", "StockpilePlan", "gaps", "size_stockpile", "stocked_atlas", "world_holders"]
 
 DEFAULT_CARRYING_RATE = 0.25
 """Yearly cost of holding stock, fraction of its value. Assumption: inventory-carrying-cost rules of
@@ -62,7 +62,8 @@ class StockpilePlan:
     Attributes
     ----------
     stock : DataFrame
-        ``item, days, holding_cost_per_day, cost, weight, worst_gap_days``.
+        ``item, days`` (of cover), ``quantity_t`` (tonnes, where the atlas gives import quantities),
+        ``holding_cost_per_day, cost, weight, worst_gap_days``.
     scenarios : DataFrame
         ``scenario, loss_before, loss_after`` (shortfall at the target, 0-1, the planning model's).
     summary : dict
@@ -70,7 +71,7 @@ class StockpilePlan:
     constraints : DataFrame
     notes : tuple of str
     check : DataFrame, optional
-        Filled by :func:`check_with_stress`.
+        Filled by the service's stress check.
     """
 
     stock: pd.DataFrame
@@ -165,8 +166,10 @@ def size_stockpile(src: pd.DataFrame, u: np.ndarray, *, prob: np.ndarray, horizo
     s = np.maximum(sol.value("stock").to_numpy(), 0.0)
     s = np.where(s < 1e-9, 0.0, s)
     lb, la = _losses(g, np.zeros(n_i), k, horizon), _losses(g, s, k, horizon)
-    stock = pd.DataFrame({"item": items, "days": s, "holding_cost_per_day": h, "cost": h * s, "weight": k,
-                          "worst_gap_days": g.max(axis=0) if n_s else np.zeros(n_i)})
+    tonnes = (first["imports_t"].reindex(items).to_numpy(float) if "imports_t" in first.columns
+              else np.full(n_i, np.nan))
+    stock = pd.DataFrame({"item": items, "days": s, "quantity_t": s * tonnes / 365.0, "holding_cost_per_day": h,
+                          "cost": h * s, "weight": k, "worst_gap_days": g.max(axis=0) if n_s else np.zeros(n_i)})
     scen = pd.DataFrame({"scenario": list(ids), "loss_before": lb, "loss_after": la})
     summ = {"cost": float((h * s).sum()), "cost_unit": unit, "tolerance": tolerance, "mode": mode, "alpha": a,
             "carrying_rate": carrying_rate,
@@ -214,42 +217,6 @@ def stocked_atlas(atlas: Any, stock: pd.DataFrame, holders: frozenset[str], base
     return atlas.replace(dynamics=table)
 
 
-def check_with_stress(atlas: Any, plan: StockpilePlan, scenarios: list[str], holders: frozenset[str],
-                      target: str, inventory_days: float | None = None, slack: float = 0.005) -> pd.DataFrame:
-    """Re-run the stress model on each scenario without and with the stock; does it keep the promise?
-
-    Returns ``scenario, promised, stress_before, stress_after, confirmed``: shortfalls at the target
-    (0-1; the stress model's ``loss_pct`` ÷ 100 for the holder's consumer rows, else the world's).
-    ``confirmed``: the stress model's shortfall with the stock is at most the tolerance (or the promise,
-    when the tolerance could not be met), plus ``slack``.
-    """
-    from ..services.context import ServiceContext
-    from ..services.stress import StressRequest, run_stress
-    from ..stress import DEFAULT_INVENTORY_DAYS
-
-    days = DEFAULT_INVENTORY_DAYS if inventory_days is None else float(inventory_days)
-    stocked = stocked_atlas(atlas, plan.stock, holders or _world_holders(atlas), days)
-    ctx0 = ServiceContext(source=atlas, validate=False)
-    ctx1 = ServiceContext(source=stocked, validate=False)
-    promised = dict(zip(plan.scenarios["scenario"], plan.scenarios["loss_after"], strict=True))
-    rows = []
-    tol = float(plan.summary["tolerance"])
-    for name in scenarios:
-        r0 = run_stress(StressRequest(name, target=target, inventory_days=days), ctx0).run
-        r1 = run_stress(StressRequest(name, target=target, inventory_days=days), ctx1).run
-        b, a = _loss(r0, holders), _loss(r1, holders)
-        p = float(promised.get(name, promised.get(Path(str(name)).stem, np.nan)))
-        rows.append({"scenario": Path(str(name)).stem if Path(str(name)).suffix else str(name), "promised": p, "stress_before": b, "stress_after": a,
-                     "confirmed": bool(a <= max(tol, p if p == p else 0.0) + slack)})
-    return pd.DataFrame(rows, columns=["scenario", "promised", "stress_before", "stress_after", "confirmed"])
-
-
-def _world_holders(atlas: Any) -> frozenset[str]:
+def world_holders(atlas: Any) -> frozenset[str]:
+    """Every country of the atlas (the holders of a stock planned for the world)."""
     return frozenset(atlas["countries"]["iso3"].astype(str)) if len(atlas["countries"]) else frozenset()
-
-
-def _loss(run: Any, holders: frozenset[str]) -> float:
-    c = run.consumers
-    if holders and len(c) and c["consumer"].isin(holders).any():
-        return float(c.loc[c["consumer"].isin(holders), "loss_pct"].mean()) / 100.0
-    return float(run.summary["loss_pct"]) / 100.0

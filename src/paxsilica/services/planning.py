@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..constants import DEFAULT_COALITION, DEFAULT_TARGET
@@ -33,7 +34,7 @@ from ..serialize import records, to_jsonable
 from .context import ServiceContext
 
 __all__ = ["PartnersRequest", "PlanResult", "SourcingRequest", "StockpileRequest", "WorstCaseRequest",
-           "partners", "sourcing", "stockpile", "worst_case"]
+           "check_with_stress", "load_plan", "partners", "sourcing", "stockpile", "worst_case"]
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ def stockpile(req: StockpileRequest, ctx: ServiceContext) -> PlanResult:
     """The cheapest stock for ``req.consumer`` and, for library scenarios, the stress model's check."""
     from ..planning.explain import binding, sensitivity
     from ..planning.scenarios import unavailability
-    from ..planning.stockpile import check_with_stress, size_stockpile
+    from ..planning.stockpile import size_stockpile
 
     atlas = _check(ctx, req)
     sset = _set(ctx, req)
@@ -256,7 +257,8 @@ def stockpile(req: StockpileRequest, ctx: ServiceContext) -> PlanResult:
               "binding": binding(plan.constraints), "sensitivity": sens}
     summary = dict(plan.summary)
     if req.check and sset.meta.get("kind") == "library":
-        chk = check_with_stress(atlas, plan, list(sset.meta.get("sources", sset.scenarios)), base.countries, req.target, req.inventory_days)
+        chk = check_with_stress(ctx, plan, list(sset.meta.get("sources", sset.scenarios)), base.countries,
+                                req.target, req.inventory_days)
         frames["check"] = chk
         summary["confirmed"] = bool(chk["confirmed"].all()) if len(chk) else None
         if len(chk) and not chk["confirmed"].all():
@@ -293,6 +295,8 @@ def worst_case(req: WorstCaseRequest, ctx: ServiceContext) -> PlanResult:
     atlas = _check(ctx, req)
     if req.k < 1 or any(k < 1 for k in req.ks):
         raise InputError("k must be >= 1", column="k")
+    if not req.kinds:
+        raise InputError("give at least one attack kind (site, country, chokepoint)", column="kinds")
     cache = ctx.cache("planning.interdiction")
     key = (req.target, tuple(req.kinds))
     if key not in cache:
@@ -321,6 +325,44 @@ def worst_case(req: WorstCaseRequest, ctx: ServiceContext) -> PlanResult:
                              "attacks_after": list(rp.worst_after.attacks)}
     res = PlanResult("worst-case", summary, frames, _meta(ctx, req, None), tuple(notes))
     return _save(res, req.out, req.force)
+
+
+def check_with_stress(ctx: ServiceContext, plan: Any, scenarios: list[str], holders: frozenset[str],
+                      target: str, inventory_days: float | None = None, slack: float = 0.005) -> pd.DataFrame:
+    """Re-run the stress model on each scenario without and with the stock; does it keep the promise?
+
+    Returns ``scenario, promised, stress_before, stress_after, confirmed``: shortfalls at the target
+    (0-1; the stress model's ``loss_pct`` ÷ 100 for the holder's consumer rows, else the world's).
+    ``confirmed``: the stress model's shortfall with the stock is at most the tolerance (or the promise,
+    when the tolerance could not be met), plus ``slack``.
+    """
+    from ..planning.stockpile import stocked_atlas, world_holders
+    from ..stress import DEFAULT_INVENTORY_DAYS
+    from .stress import StressRequest, run_stress
+
+    atlas = ctx.atlas()
+    days = DEFAULT_INVENTORY_DAYS if inventory_days is None else float(inventory_days)
+    stocked = stocked_atlas(atlas, plan.stock, holders or world_holders(atlas), days)
+    ctx1 = ServiceContext(source=stocked, validate=False)
+    promised = dict(zip(plan.scenarios["scenario"], plan.scenarios["loss_after"], strict=True))
+    rows = []
+    tol = float(plan.summary["tolerance"])
+    for name in scenarios:
+        r0 = run_stress(StressRequest(name, target=target, inventory_days=days), ctx).run
+        r1 = run_stress(StressRequest(name, target=target, inventory_days=days), ctx1).run
+        b, a = _loss(r0, holders), _loss(r1, holders)
+        p = float(promised.get(name, promised.get(Path(str(name)).stem, np.nan)))
+        sid = Path(str(name)).stem if Path(str(name)).suffix else str(name)
+        rows.append({"scenario": sid, "promised": p, "stress_before": b, "stress_after": a,
+                     "confirmed": bool(a <= max(tol, p if p == p else 0.0) + slack)})
+    return pd.DataFrame(rows, columns=["scenario", "promised", "stress_before", "stress_after", "confirmed"])
+
+
+def _loss(run: Any, holders: frozenset[str]) -> float:
+    c = run.consumers
+    if holders and len(c) and c["consumer"].isin(holders).any():
+        return float(c.loc[c["consumer"].isin(holders), "loss_pct"].mean()) / 100.0
+    return float(run.summary["loss_pct"]) / 100.0
 
 
 def load_plan(folder: str | Path) -> dict[str, Any]:
