@@ -116,7 +116,9 @@ class PartnersRequest(_Common):
 @dataclass(frozen=True)
 class WorstCaseRequest:
     """Worst case (:mod:`paxsilica.planning.interdiction`): the k-worst attacks for each ``ks``; with a
-    ``budget`` the robust plan against ``k`` attacks (extra supply, fractions of an item's output)."""
+    ``budget`` the robust plan against ``k`` attacks (extra supply, fractions of an item's output).
+    ``time_limit`` bounds each MILP (seconds; the best set found is then marked not proven) and
+    ``max_iterations`` the column-and-constraint loop (a gap left is reported in the notes)."""
 
     target: str = DEFAULT_TARGET
     k: int = 3
@@ -125,6 +127,7 @@ class WorstCaseRequest:
     budget: float | None = None
     items: tuple[str, ...] | None = None
     time_limit: float | None = 60.0
+    max_iterations: int = 10
     out: Path | None = None
     force: bool = False
 
@@ -312,7 +315,8 @@ def worst_case(req: WorstCaseRequest, ctx: ServiceContext) -> PlanResult:
     summary: dict[str, Any] = {"target": req.target, "kinds": list(req.kinds), "n_attack_units": len(net.units),
                                "worst": {int(r.k): float(r.loss) for r in worst.itertuples()}}
     if req.budget is not None:
-        rp = robust_plan(net, req.k, req.budget, items=req.items, time_limit=req.time_limit)
+        rp = robust_plan(net, req.k, req.budget, items=req.items, time_limit=req.time_limit,
+                         max_iterations=req.max_iterations)
         after = k_worst(net, ks, extra=dict(zip(rp.extra["item"], rp.extra["extra"], strict=True)),
                         time_limit=req.time_limit)
         frames["robust_extra"] = rp.extra
