@@ -167,8 +167,8 @@ def partners_cmd(
 @app.command("worst-case")
 def worst_case_cmd(
     target: Target = DEFAULT_TARGET,
-    k: Annotated[int, typer.Option("--k", min=1, help="Attacks the robust plan is made against.")] = 3,
-    kmax: Annotated[int, typer.Option("--k-max", min=1, help="Report the k-worst sets for k = 1..K.")] = 5,
+    k: Annotated[int, typer.Option("--k", min=1, max=20, help="Attacks the robust plan is made against.")] = 3,
+    kmax: Annotated[int, typer.Option("--k-max", min=1, max=10, help="Report the k-worst sets for k = 1..K.")] = 5,
     kinds: Annotated[str, typer.Option("--kinds", help="Attack kinds: site,country,chokepoint.")] = "site,country,chokepoint",
     budget: Annotated[float | None, typer.Option("--budget", min=0.0, help="Robust plan: extra supply to place, in "
                                                  "fractions of one item's output.")] = None,

@@ -92,13 +92,16 @@ def _members(atlas: Any, group: str) -> frozenset[str]:
 def _consumer_countries(atlas: Any, consumer: str) -> frozenset[str]:
     from ..metrics._common import require_countries
 
-    if consumer.upper() == WORLD:
+    if consumer.strip().upper() == WORLD:
         return frozenset()
     groups = atlas["groups"]
     if len(groups) and consumer in set(groups["group"].astype(str)):
         return _members(atlas, consumer)
-    (c,) = require_countries(atlas, consumer, "consumer")
-    return frozenset({c})
+    codes = require_countries(atlas, consumer, "consumer")
+    if len(codes) != 1:
+        raise InputError(f"the consumer is one country (ISO3), a group id or WORLD, got {consumer!r}",
+                         column="for")
+    return frozenset(codes)
 
 
 def _trade_mix(trade: pd.DataFrame, item: str, importers: frozenset[str]

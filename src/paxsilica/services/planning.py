@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,6 +139,10 @@ class WorstCaseRequest:
 def _check(ctx: ServiceContext, req: Any) -> Any:
     from ..metrics._common import did_you_mean, require_group, require_items
 
+    for f in dataclasses.fields(req):
+        v = getattr(req, f.name)
+        if isinstance(v, float) and not math.isfinite(v):
+            raise InputError(f"{f.name} must be a finite number, got {v}", column=f.name)
     atlas = ctx.atlas()
     known = set(atlas["items"]["item"].dropna().astype(str))
     if req.target not in known:
@@ -181,6 +186,8 @@ def _save(res: PlanResult, out: Path | None, force: bool) -> PlanResult:
     from ..serialize import dumps
 
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError("--out must be a folder, and this is a file", file=str(out))
     if out.exists() and any(out.iterdir()) and not (out / "plan.json").exists() and not force:
         raise InputError("the folder holds other files; choose another --out or add --force", file=str(out))
 
@@ -189,7 +196,10 @@ def _save(res: PlanResult, out: Path | None, force: bool) -> PlanResult:
         for name, df in res.frames.items():
             df.to_csv(tmp / f"{name}.csv", index=False)
 
-    path = atomic_replace_dir(out, fill)
+    try:
+        path = atomic_replace_dir(out, fill)
+    except OSError as e:
+        raise InputError(f"cannot write the plan: {e.strerror or e}", file=str(out)) from e
     paths = {"folder": path, "plan": path / "plan.json", **{n: path / f"{n}.csv" for n in res.frames}}
     return dataclasses.replace(res, paths=paths)
 
