@@ -172,7 +172,9 @@ def supply_base(atlas: Any, consumer: str = DEFAULT_COALITION, *, coalition: str
         g = prod[prod["item"] == it]
         share = g.groupby(g["country"].fillna(ROW), sort=False)["share"].sum()
         share = (share / share.sum()).sort_values(ascending=False, kind="stable")
-        mix, m, spend, tonnes = _trade_mix(trade, it, countries)
+        # the world's mix is the production shares (its trade is not a sourcing choice)
+        mix, m, spend, tonnes = (_trade_mix(trade, it, countries) if countries
+                                 else (pd.Series(dtype=float), np.nan, np.nan, np.nan))
         if mix.empty:
             no_trade.append(it)
             cur = share.copy()
@@ -194,7 +196,7 @@ def supply_base(atlas: Any, consumer: str = DEFAULT_COALITION, *, coalition: str
                          "current": float(cur[c]), "cap": cap, "spare": spare,
                          "member": bool(country in coal) if country else False, "weight": float(weight[it]),
                          "spend_usd_m": spend, "imports_t": tonnes})
-    if no_trade:
+    if no_trade and countries:
         notes.append(f"no trade into {consumer} for {len(no_trade)} item(s) ({', '.join(no_trade[:5])}"
                      f"{', ...' if len(no_trade) > 5 else ''}): current mix = world production shares, and only "
                      "spare capacity can move (the consumer counted as the whole market)")
