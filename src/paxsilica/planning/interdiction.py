@@ -17,7 +17,8 @@ covers (``r_π = 1``). For fixed removals and a defender's extra supply ``e_i``:
 **The attacker** (Wood 1993; Brown et al. 2006) chooses at most ``k`` attacks to minimize ``V``. Taking
 the LP dual of the inner problem turns min-max into one minimization; the products ``ρ_i r_π`` are
 linearized exactly with ``w_π ≤ ρ_i``, ``w_π ≤ M r_π`` (``r`` binary; ``M = 1`` bounds the duals, the
-value of one unit of an item at the target being at most 1)::
+value of one unit of an item at the target being at most 1; with ``w ≤ ρ ≤ M`` the binary ``r`` can
+be dropped for ``w_π ≤ M Σ_{a covers π} z_a``)::
 
     min  Σ_i ρ_i (e_i + Σ_π s_π) − Σ_π s_π w_π + Σ_i μ_i + Σ_b π_b (1 − δ_b)
     s.t. ρ_j + μ_j + Σ_{b: item j} π_b − Σ_{b: input j} δ_b π_b ≥ [j = T]      every item j
@@ -184,7 +185,6 @@ def _attacker(net: InterdictionNetwork, k: int, extra: Mapping[str, float] | Non
     mu = mdl.add_vars("mu", items, cost=1.0)
     pi = mdl.add_vars("pi", [(a, b) for a, b, _ in net.recipes], cost=[1.0 - d for _, _, d in net.recipes])
     w = mdl.add_vars("w", list(range(len(por))), ub=_M, cost=-por["share"].to_numpy(float))
-    r = mdl.add_vars("r", list(range(len(por))), ub=1.0, integer=True)
     z = mdl.add_vars("z", list(net.units), ub=1.0, integer=True)
     rpos = {it: j for j, it in enumerate(has)}
     terms: list[tuple[list[int], list[float]]] = [([int(mu[j])], [1.0]) for j in range(len(items))]
@@ -200,13 +200,14 @@ def _attacker(net: InterdictionNetwork, k: int, extra: Mapping[str, float] | Non
     pitem = por["item"].to_numpy()
     mdl.add_rows("w_rho", list(range(len(por))), [([w[n], rho[rpos[pitem[n]]]], [1.0, -1.0]) for n in range(len(por))],
                  "<=", 0.0)
-    mdl.add_rows("w_r", list(range(len(por))), [([w[n], r[n]], [1.0, -_M]) for n in range(len(por))], "<=", 0.0)
     covers: list[list[int]] = [[] for _ in range(len(por))]
     for u, idx in enumerate(net.cover):
         for n in idx:
             covers[int(n)].append(u)
+    # w ≤ M r, r ≤ Σ z with r binary is the same set as w ≤ M Σ z (w ≤ ρ ≤ M already caps it): the
+    # removal indicators need no variables of their own
     mdl.add_rows("removed_by_attack", list(range(len(por))),
-                 [([r[n], *[z[u] for u in covers[n]]], [1.0, *[-1.0] * len(covers[n])]) for n in range(len(por))],
+                 [([w[n], *[z[u] for u in covers[n]]], [1.0, *[-_M] * len(covers[n])]) for n in range(len(por))],
                  "<=", 0.0)
     mdl.add_rows("attacks", ["k"], [(z, np.ones(len(z)))], "<=", float(k))
     sol = mdl.solve(time_limit=time_limit)
