@@ -28,7 +28,7 @@ def brief(atlas: Atlas, for_iso3: str | None = None, coalition: str = DEFAULT_CO
           date: str | None = None, out: Path | str = "brief.html", fmt: str | None = None,
           add: str | list[str] | tuple[str, ...] = (), target: str = DEFAULT_TARGET,
           console: Console | None = None, scenarios: bool | list = True, steps: int | None = None,
-          allies: str | list[str] | tuple[str, ...] = (), bands: int = 32) -> Path:
+          allies: str | list[str] | tuple[str, ...] = (), bands: int = 32, plans: bool = False) -> Path:
     """Build the briefing, write it to ``out`` and print a summary with rich tables.
 
     Parameters
@@ -59,6 +59,8 @@ def brief(atlas: Atlas, for_iso3: str | None = None, coalition: str = DEFAULT_CO
         Groups whose members count as partners, e.g. ``oecd,g7`` (the coalition's guests always do).
     bands : int
         Draws of the parameter ranges for the stress results' uncertainty bands (0: none).
+    plans : bool
+        Add the "Plans" section (the command's default; off here so library callers opt in).
 
     Returns
     -------
@@ -71,7 +73,7 @@ def brief(atlas: Atlas, for_iso3: str | None = None, coalition: str = DEFAULT_CO
     t0 = time.perf_counter()
     req = BriefingRequest(for_iso3, coalition, date, add if isinstance(add, str) else tuple(add), target,
                           tuple(scenarios) if isinstance(scenarios, list) else scenarios, steps,
-                          allies if isinstance(allies, str) else tuple(allies), bands)
+                          allies if isinstance(allies, str) else tuple(allies), bands, plans)
     with console.status("computing measures…") as status:
         def progress(name: str) -> None:
             status.update(f"stress scenario {name}…")
@@ -153,12 +155,14 @@ def brief_command(
     bands: Annotated[int, typer.Option("--bands", min=0, max=1000,
                                        help="Draws of the parameter ranges for the stress results' "
                                             "uncertainty bands (0: central values only).")] = 32,
+    plans: Annotated[bool, typer.Option("--plans/--no-plans", help="Add the 'Plans' section (optimized sourcing, "
+                                        "stockpile, partners, worst case; needs the scenarios).")] = True,
 ) -> None:
     """Write the AI supply-chain security briefing (self-contained HTML, or Markdown)."""
     from .common import console, current_atlas
 
     brief(current_atlas(), for_iso3, coalition, date, out, fmt, add, target, console=console,
-          scenarios=scenarios, steps=steps, allies=allies, bands=bands)
+          scenarios=scenarios, steps=steps, allies=allies, bands=bands, plans=plans and scenarios)
 
 
 def register(app: typer.Typer) -> None:

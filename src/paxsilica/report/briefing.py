@@ -95,6 +95,8 @@ class Briefing:
     """Per item coercion risk (:func:`paxsilica.metrics.coercion_risk`)."""
     restrictions: pd.DataFrame | None = None
     """Restriction events on record (:func:`paxsilica.metrics.restriction_events`)."""
+    plans: dict[str, Any] | None = None
+    """The "Plans" section (:func:`paxsilica.planning.briefing.build_plans`), None when not built."""
 
     @property
     def spofs(self) -> pd.DataFrame:
@@ -118,7 +120,7 @@ class Briefing:
             "coalition_bottlenecks", "whatif", "supply_risk", "import_risk", "sources",
             "coercion", "restrictions")}
         return {"meta": meta, **tables, "stress": stress_records(self.stress),
-                "stress_parameters": dict(self.stress_parameters)}
+                "stress_parameters": dict(self.stress_parameters), "plans": self.plans}
 
 
 def stress_records(table: pd.DataFrame | None) -> list[dict[str, Any]] | None:
@@ -152,7 +154,7 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
                    add: Iterable[str] | str | None = (), top: int = 10,
                    generated: str | None = None, scenarios: Any = None, steps: int | None = None,
                    progress: Any = None, allies: Iterable[str] | str | None = (),
-                   bands: int = DEFAULT_DRAWS) -> Briefing:
+                   bands: int = DEFAULT_DRAWS, plans: bool = False) -> Briefing:
     """Compute every measure the briefing shows.
 
     Parameters
@@ -187,6 +189,8 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
         Called with each scenario's name as it runs.
     allies : group ids
         Groups whose members count as partners (with the coalition's guests), e.g. ``oecd``.
+    plans : bool
+        Add the "Plans" section (:mod:`paxsilica.planning.briefing`; default False).
 
     Examples
     --------
@@ -267,7 +271,14 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
         item_sources=item_sources(atlas), item_names={str(k): str(v) for k, v in items["name"].items()},
         stress=stress, stress_parameters=stress_params, partners=tuple(sorted(par)), allies=ally_list,
         coercion=coer, restrictions=restriction_events(atlas, date),
+        plans=_plans(atlas, coalition, target) if plans else None,
     )
+
+
+def _plans(atlas: Atlas, coalition: str, target: str) -> dict[str, Any]:
+    from ..planning.briefing import build_plans  # the section is built by the planning package
+
+    return build_plans(atlas, coalition, target)
 
 
 def cited_sources(atlas: Atlas) -> pd.DataFrame:
@@ -732,7 +743,7 @@ def briefing_context(b: Briefing, maps: int = 6) -> dict[str, Any]:
         "scenario_sources": _scenario_sources(b), "stress_method": STRESS_METHOD,
         "stress_steps": b.stress_parameters.get("steps"),
         "stress_inventory_days": num(b.stress_parameters.get("inventory_days")),
-        "stress_bands": b.stress_parameters.get("bands", 0),
+        "stress_bands": b.stress_parameters.get("bands", 0), "plans": b.plans,
         "sources": [{k: ("" if v is None or (isinstance(v, float) and np.isnan(v)) else v)
                      for k, v in r.items()} for r in b.sources.to_dict("records")],
         "members": ", ".join(b.members) or "none",
@@ -900,6 +911,9 @@ def render_markdown(b: Briefing) -> str:
                             "SR (GS proxy)", "SR bound", "SR ≥ 1", "missing inputs"],
                            [[r["name"], r["hhi_wgi"], r["hhi_wgi_eu"], r["eol"], r["si"], r["ir"], r["sr"], r["proxy"],
                              r["bound"], r["critical"], r["missing"]] for r in ctx["supply_risk"]]))
+    from ..planning.briefing import plans_markdown
+
+    L += plans_markdown(b.plans)
     L += ["", "## Methodology", "", METHODOLOGY_MD]
     if ctx["stress"] is not None:
         L += ["- **Stress tests**: " + STRESS_METHOD]

@@ -55,6 +55,8 @@ class BriefingRequest:
         Steps for every scenario (default: each scenario's horizon).
     bands : int
         Draws of the parameter ranges for the stress results' uncertainty bands (0: none).
+    plans : bool
+        Add the "Plans" section (:mod:`paxsilica.planning.briefing`; default False).
     """
 
     for_iso3: str | None = None
@@ -66,6 +68,7 @@ class BriefingRequest:
     steps: int | None = None
     allies: str | tuple[str, ...] = ()
     bands: int = 32
+    plans: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ def briefing(ctx: ServiceContext, req: BriefingRequest,
     scenarios = list(req.scenarios) if isinstance(req.scenarios, tuple) else req.scenarios
     b = build_briefing(ctx.atlas(), for_iso3=req.for_iso3, coalition=req.coalition, date=req.date,
                        target=req.target, add=req.add, scenarios=scenarios or None, steps=req.steps,
-                       progress=progress, allies=req.allies, bands=req.bands)
+                       progress=progress, allies=req.allies, bands=req.bands, plans=req.plans)
     return BriefingResult(b)
 
 
