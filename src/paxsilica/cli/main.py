@@ -205,7 +205,7 @@ def version_cmd() -> None:
 app.add_typer(atlas_cmd.app, name="atlas", help="Inspect, validate, export and import atlases.")
 
 # Sub-apps built in their own modules; each exposes `register(app)` or a typer sub-app `app`.
-_SUBCOMMANDS = ("risk", "brief", "lanes", "sim", "scenarios", "tts", "backtest",
+_SUBCOMMANDS = ("risk", "brief", "lanes", "sim", "scenarios", "tts", "backtest", "montecarlo",
                 "server_cmd")  # server_cmd: serve, user, org, audit, db
 for _mod in _SUBCOMMANDS:
     try:
