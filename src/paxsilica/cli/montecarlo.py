@@ -75,11 +75,27 @@ def montecarlo_cmd(
                                 levels=_floats(levels, "--levels"), thresholds=_floats(thresholds, "--exceed"),
                                 workers=workers, scheduler=scheduler, batch_size=batch, out=out, force=force)
     ctx = context(current_atlas())
-    show = fmt is OutputFormat.table and err_console.is_terminal
+    show = err_console.is_terminal
+    said = [-1]
+
+    def log_line(done: int, total: int) -> None:
+        # without a terminal (logs, CI, a batch job): one line per percent of the tasks
+        pct = 100 * done // max(total, 1)
+        if pct > said[0]:
+            said[0] = pct
+            err_console.print(f"montecarlo: {done} of {total} tasks ({pct}%)", highlight=False, markup=False)
+
     with Progress(TextColumn("montecarlo"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   console=err_console, disable=not show, transient=True) as bar:
         task = bar.add_task("draws", total=None)
-        res = svc.run_montecarlo(req, ctx, progress=lambda d, t: bar.update(task, completed=d, total=t))
+
+        def tick(done: int, total: int) -> None:
+            if show:
+                bar.update(task, completed=done, total=total)
+            else:
+                log_line(done, total)
+
+        res = svc.run_montecarlo(req, ctx, progress=tick)
     r = res.result
     world = r.summary[r.summary["consumer"] == "WORLD"]
     if fmt is OutputFormat.json:

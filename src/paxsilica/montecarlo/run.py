@@ -229,7 +229,7 @@ class _Dask:
         pos = {f.key: i for i, f in enumerate(futs)}
         out: list[Any] = [None] * len(args)
         try:
-            for f in as_completed(futs):
+            for f in as_completed(futs, loop=self.client.loop):
                 out[pos[f.key]] = f.result()
                 progress(1)
         except KeyboardInterrupt:
