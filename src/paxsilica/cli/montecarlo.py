@@ -8,6 +8,7 @@ and prints the world risk table. Ctrl-C keeps what is done: the folder is writte
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -76,13 +77,14 @@ def montecarlo_cmd(
                                 workers=workers, scheduler=scheduler, batch_size=batch, out=out, force=force)
     ctx = context(current_atlas())
     show = err_console.is_terminal
-    said = [-1]
+    said = [-1, 0.0]
 
     def log_line(done: int, total: int) -> None:
-        # without a terminal (logs, CI, a batch job): one line per percent of the tasks
+        # without a terminal (logs, CI, a batch job): a line per percent of the tasks, or every 5 s
         pct = 100 * done // max(total, 1)
-        if pct > said[0]:
-            said[0] = pct
+        now = time.monotonic()
+        if pct > said[0] or now - said[1] >= 5.0:
+            said[0], said[1] = pct, now
             err_console.print(f"montecarlo: {done} of {total} tasks ({pct}%)", highlight=False, markup=False)
 
     with Progress(TextColumn("montecarlo"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
