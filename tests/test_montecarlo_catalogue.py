@@ -140,3 +140,14 @@ def test_event_counts_follow_the_rates() -> None:
     mean = sum(h.expected_events(365) for h in cat.hazards)
     # Poisson and Bernoulli counts: the variance is at most the mean
     assert abs(n.mean() - mean) < 4 * np.sqrt(mean / n.size)
+
+
+def test_the_docs_table_lists_every_default_hazard_with_its_number() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "montecarlo.md").read_text(encoding="utf-8")
+    rows = {ln.split("|")[1].strip(): ln for ln in doc.splitlines() if ln.startswith("| ") and ln.count("|") >= 5}
+    for h in _DEFAULT.hazards:
+        assert h.id in rows, h.id
+        number = f"{h.rate:g}" if h.rate is not None else f"p = {h.probability:g}"
+        assert f"| {number} (" in rows[h.id], (h.id, rows[h.id])
