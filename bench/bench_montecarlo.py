@@ -66,7 +66,7 @@ def main() -> None:
         for n in (1, 2):
             name = f"Dask LocalCluster, {n} worker process{'es' if n > 1 else ''}"
             t0 = time.perf_counter()
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0",
                                    silence_logs=logging.ERROR)
             clusters[name] = (cluster, Client(cluster))
             # every worker builds its network once (kept between runs with the same catalogue and atlas)

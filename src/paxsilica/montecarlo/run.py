@@ -205,8 +205,10 @@ class _Dask:
             if scheduler:
                 self.client = Client(scheduler, timeout="15s", set_as_default=False)
             else:
+                # the scheduler's HTTP server on a free local port: without one it takes 8787 and warns
+                # when another cluster has it
                 self.cluster = LocalCluster(n_workers=int(workers or 1), threads_per_worker=1,
-                                            processes=not threads, dashboard_address=None,
+                                            processes=not threads, dashboard_address="127.0.0.1:0",
                                             silence_logs=logging.ERROR)
                 self.client = Client(self.cluster, set_as_default=False)
         except OSError as e:
