@@ -9,8 +9,8 @@ print; writes go through :mod:`paxsilica.fsutil`. Shells add parsing, formatting
 
 Modules: :mod:`.atlas` (info, schema, tables, validate, import, export), :mod:`.measures`
 (concentration, coalition, bottlenecks, import and coercion risk), :mod:`.lanes` (sea lanes,
-chokepoints, GeoJSON), :mod:`.tts` (time-to-survive), :mod:`.briefing` (the briefing) and
-``stress`` (scenarios).
+chokepoints, GeoJSON), :mod:`.tts` (time-to-survive), :mod:`.briefing` (the briefing),
+``stress`` (scenarios) and ``montecarlo`` (loss distributions from a hazard catalogue).
 """
 
 from __future__ import annotations
