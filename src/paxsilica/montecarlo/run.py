@@ -201,6 +201,10 @@ class _Dask:
         except ImportError as e:  # pragma: no cover - a dependency
             raise InputError(f"the Dask backend needs dask[distributed]: {e}") from None
         self.cluster = None
+        # the cluster's own chatter (INFO lines, tracebacks of comms closed at shutdown) is not the user's
+        self._log = logging.getLogger("distributed")
+        self._level = self._log.level
+        self._log.setLevel(logging.ERROR)
         try:
             if scheduler:
                 self.client = Client(scheduler, timeout="15s", set_as_default=False)
@@ -214,6 +218,7 @@ class _Dask:
         except OSError as e:
             if self.cluster is not None:
                 self.cluster.close()
+            self._log.setLevel(self._level)
             raise InputError(f"cannot reach the Dask scheduler {scheduler or '(local)'}: {e}") from None
         self._scattered: dict[int, Any] = {}
 
@@ -240,11 +245,17 @@ class _Dask:
         return out, True
 
     def close(self) -> None:
+        import logging
+
+        self._log.setLevel(logging.CRITICAL)  # closing a LocalCluster logs its workers' shutdown as errors
         try:
             self.client.close()
         finally:
-            if self.cluster is not None:
-                self.cluster.close()
+            try:
+                if self.cluster is not None:
+                    self.cluster.close()
+            finally:
+                self._log.setLevel(self._level)
 
 
 # --------------------------------------------------------------------------- the run
