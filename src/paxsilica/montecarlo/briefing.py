@@ -18,14 +18,14 @@ from typing import Any
 import pandas as pd
 
 from ..report.svg import hbar_chart
-from .model import WORLD
+from .model import WORLD, TargetModel
 from .report import exceedance_svg
 from .risk import exceedance_curve
 
-BRIEFING_DRAWS = 128
-"""Draws of the briefing's default run: what fits in about ten seconds of a briefing on two cores (a
-draw of the bundled atlas costs 40-150 ms of engine time); the section says how rough its tail is and
-how to make a larger run to show instead."""
+BRIEFING_DRAWS = 64
+"""Draws of the briefing's default run: what fits in about ten seconds of a briefing on two shared cores
+(a draw of the bundled atlas costs 40-150 ms of engine time; 128 draws added 22 s at load 5). The section
+says how rough its tail is and how to show a larger run instead (``--risk-run DIR``)."""
 
 
 @dataclass(frozen=True)
@@ -121,12 +121,14 @@ def _pct(x: float) -> str:
 
 
 def risk_section(atlas: Any, target: str, *, draws: int = BRIEFING_DRAWS, seed: int | None = None,
-                 run_dir: str | Path | None = None, atlas_version: str | None = None) -> RiskSection | None:
+                 run_dir: str | Path | None = None, atlas_version: str | None = None,
+                 prepared: Any = None) -> RiskSection | None:
     """The "Risk" section: from a saved run (``run_dir``) or a default run of ``draws`` draws.
 
     A saved run must be of this ``target`` (else :class:`~paxsilica.errors.InputError`). On an atlas that
     lacks what some hazards of the default catalogue name, those are left out (``notes``); ``None`` when
-    none is left.
+    none is left. ``prepared``: the briefing's :class:`~paxsilica.stress.prepare.Prepared` network for
+    ``target`` (shared with its stress tests instead of building it twice).
     """
     from ..errors import InputError
     from . import load_catalogue, load_run, run_montecarlo
@@ -149,7 +151,11 @@ def risk_section(atlas: Any, target: str, *, draws: int = BRIEFING_DRAWS, seed: 
         cat = dataclasses.replace(cat, hazards=tuple(h for i, h in enumerate(cat.hazards) if i not in bad))
     if not cat.hazards:
         return None
+    def model(a: Any, t: str, spec: Any) -> TargetModel:  # in this process only: the shared network
+        return TargetModel(a, t, spec.catalogue, spec.horizon_days, inventory_days=spec.inventory_days,
+                           tau_days=spec.tau_days, version=spec.atlas_version, prepared=prepared)
+
     r = run_montecarlo(atlas, cat, draws=draws, seed=DEFAULT_SEED if seed is None else seed, targets=(target,),
-                       atlas_version=atlas_version)
+                       atlas_version=atlas_version, model=model if prepared is not None else None)
     return RiskSection(r.meta, r.summary, r.contributions, r.curve[r.curve["target"] == target], target,
                        tuple(notes + r.notes))

@@ -50,7 +50,13 @@ from ..metrics._common import (
     require_group,
     require_item,
 )
-from ..stress import DEFAULT_INVENTORY_DAYS, DEFAULT_TAU_DAYS, SURVIVE_THRESHOLD, run_library
+from ..stress import (
+    DEFAULT_INVENTORY_DAYS,
+    DEFAULT_TAU_DAYS,
+    SURVIVE_THRESHOLD,
+    Prepared,
+    run_library,
+)
 
 
 @dataclass
@@ -252,9 +258,12 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
 
     stress = None
     stress_params: dict[str, Any] = {}
+    # one network for the stress tests and the risk section (building it is seconds)
+    prepared = Prepared(atlas, target=target, consumers="producers", year=None, lanes=None, version=version)
     if scenarios is not None and scenarios is not False:
         stress = run_library(atlas, None if scenarios is True else list(scenarios), target=target, steps=steps,
-                             errors="note", progress=progress, atlas_version=version, bands=bands)
+                             errors="note", progress=progress, atlas_version=version, bands=bands,
+                             prepared=prepared)
         stress_params = {"steps": steps, "inventory_days": DEFAULT_INVENTORY_DAYS, "tau_days": DEFAULT_TAU_DAYS,
                          "survive_threshold": SURVIVE_THRESHOLD, "consumers": "producers", "bands": bands}
 
@@ -262,7 +271,8 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
     if risk is not None and risk is not False:
         from ..montecarlo.briefing import risk_section
 
-        risk_part = risk_section(atlas, target, atlas_version=version, **(risk if isinstance(risk, dict) else {}))
+        risk_part = risk_section(atlas, target, atlas_version=version, prepared=prepared,
+                                 **(risk if isinstance(risk, dict) else {}))
     prod = latest_production(atlas)
     c = atlas["countries"]
     points = {str(i): (float(la), float(lo)) for i, la, lo in zip(c["iso3"], c["lat"], c["lon"], strict=True)
