@@ -83,7 +83,7 @@ class BatchResult:
     draws: np.ndarray
     losses: dict[str, np.ndarray]
     consumers: dict[str, tuple[str, ...]]
-    events: list[dict[str, Any]]
+    events: pd.DataFrame
     n_events: np.ndarray
 
 
@@ -149,7 +149,9 @@ def draw_batch(spec: Spec, atlas: Any, first: int, stop: int, cache: dict | None
         for k, e in enumerate(events):
             rows.append({"draw": d, "event": k, **event_fields(e)})
     losses = {t: np.asarray(m.losses(evs), float) for t, m in models.items()}
-    return BatchResult(np.array(draws, np.int64), losses, {t: tuple(m.consumers) for t, m in models.items()}, rows,
+    # columns, not a dict per event: what a worker sends back and the client keeps for 10^5 draws
+    table = pd.DataFrame(rows, columns=list(EVENT_COLUMNS))
+    return BatchResult(np.array(draws, np.int64), losses, {t: tuple(m.consumers) for t, m in models.items()}, table,
                        np.array([len(e) for e in evs], np.int64))
 
 
@@ -384,7 +386,8 @@ def _collect(got: list[BatchResult], targets: tuple[str, ...]) -> tuple:
     n_events = np.concatenate([b.n_events for b in got])
     consumers = {t: got[0].consumers[t] for t in targets}
     losses = {t: np.vstack([b.losses[t] for b in got]) for t in targets}
-    events = [r for b in got for r in b.events]
+    frames = [b.events for b in got if len(b.events)]
+    events = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(EVENT_COLUMNS))
     return losses, n_events, draw_ids, consumers, events
 
 
@@ -462,7 +465,7 @@ def _contributions(spec: Spec, world: np.ndarray, parts: dict[int, np.ndarray], 
 
 
 def _assemble(spec: Spec, catalogue: Catalogue, asked: int, draw_ids: np.ndarray, losses: dict[str, np.ndarray],
-              consumers: dict[str, tuple[str, ...]], events: list[dict[str, Any]],
+              consumers: dict[str, tuple[str, ...]], events: pd.DataFrame,
               parts: dict[str, dict[int, np.ndarray]] | None, levels: tuple[float, ...],
               thresholds: Sequence[float], complete: bool, notes: list[str]) -> MonteCarloResult:
     from .. import __version__
@@ -486,7 +489,7 @@ def _assemble(spec: Spec, catalogue: Catalogue, asked: int, draw_ids: np.ndarray
         curves.append(exceedance_curve(mat[:, 0]).assign(target=t))
         if parts is not None:
             contrib_rows += _contributions(spec, mat[:, 0], parts[t], draw_ids, levels, t)
-    ev = pd.DataFrame(events, columns=list(EVENT_COLUMNS))
+    ev = events[list(EVENT_COLUMNS)].reset_index(drop=True)
     ev = ev.astype({"draw": "int64", "event": "int64", "start_day": "float64", "duration_days": "float64",
                     "severity": "float64"})
     for c in ("kind", "item", "country", "chokepoint", "region", "site"):
