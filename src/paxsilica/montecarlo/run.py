@@ -242,6 +242,9 @@ class _Dask:
                 out[pos[f.key]] = f.result()
                 progress(1)
         except KeyboardInterrupt:
+            import logging
+
+            self._log.setLevel(logging.CRITICAL + 1)
             self.client.cancel(futs)
             return out, False
         return out, True
@@ -249,7 +252,8 @@ class _Dask:
     def close(self) -> None:
         import logging
 
-        self._log.setLevel(logging.CRITICAL)  # closing a LocalCluster logs its workers' shutdown as errors
+        # closing a LocalCluster (after Ctrl-C above all) logs its workers' shutdown as errors
+        self._log.setLevel(logging.CRITICAL + 1)
         try:
             self.client.close()
         finally:
