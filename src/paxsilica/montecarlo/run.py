@@ -217,7 +217,7 @@ class _Dask:
                                             processes=not threads, dashboard_address="127.0.0.1:0",
                                             silence_logs=logging.ERROR)
                 self.client = Client(self.cluster, set_as_default=False)
-        except OSError as e:
+        except (OSError, ValueError) as e:  # unreachable, or not an address
             if self.cluster is not None:
                 self.cluster.close()
             self._log.setLevel(self._level)
@@ -325,9 +325,12 @@ def run_montecarlo(
     batch_size : int
         Draws per engine call and per task.
     workers : int, optional
-        Run on a LocalCluster of this many worker processes (threads with ``threads=True``).
+        Run on a LocalCluster of this many worker processes.
     scheduler : str, optional
         Address of an existing Dask scheduler (``tcp://HOST:PORT``).
+    threads : bool
+        The LocalCluster's workers are threads of this process (for tests; the engine holds the GIL
+        for much of a step, so processes are what scales).
     inventory_days, tau_days : float
         As for a stress run.
     progress : callable, optional
