@@ -319,7 +319,7 @@ def _leaf_commands() -> list[tuple[tuple[str, ...], list]]:
 
 LEAVES = _leaf_commands()
 SLOW = {("stress",), ("brief",), ("backtest",), ("lanes", "rank"), ("lanes", "exposure"), ("lanes", "geojson"),
-        ("tts",)}
+        ("tts",), ("montecarlo",)}
 """Commands that compute for seconds on the bundled atlas; fuzzed on the tiny atlas only."""
 
 HUGE = "9" * 20
