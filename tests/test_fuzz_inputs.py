@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -319,7 +319,8 @@ def _leaf_commands() -> list[tuple[tuple[str, ...], list]]:
 
 LEAVES = _leaf_commands()
 SLOW = {("stress",), ("brief",), ("backtest",), ("lanes", "rank"), ("lanes", "exposure"), ("lanes", "geojson"),
-        ("tts",), ("plan", "sourcing"), ("plan", "stockpile"), ("plan", "partners"), ("plan", "worst-case")}
+        ("tts",), ("montecarlo",), ("plan", "sourcing"), ("plan", "stockpile"), ("plan", "partners"),
+        ("plan", "worst-case")}
 """Commands that compute for seconds on the bundled atlas; fuzzed on the tiny atlas only."""
 
 HUGE = "9" * 20
@@ -401,6 +402,9 @@ TINY = None
 def test_fuzz_cli_surface(guard, case, tiny: bool) -> None:
     global TINY
     path, args, fuzzed = case
+    # with valid options ``serve`` runs a real server until stopped (a hang by design, and a port taken
+    # for the rest of the process); which cases CI draws shifts with every new command
+    assume(path != ("serve",))
     if TINY is None:
         TINY = _tiny_dir()
     # relative paths the fuzzer draws ("CHN", "ore", ",") land in the case's own folder

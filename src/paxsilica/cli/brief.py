@@ -28,7 +28,8 @@ def brief(atlas: Atlas, for_iso3: str | None = None, coalition: str = DEFAULT_CO
           date: str | None = None, out: Path | str = "brief.html", fmt: str | None = None,
           add: str | list[str] | tuple[str, ...] = (), target: str = DEFAULT_TARGET,
           console: Console | None = None, scenarios: bool | list = True, steps: int | None = None,
-          allies: str | list[str] | tuple[str, ...] = (), bands: int = 32, plans: bool = False) -> Path:
+          allies: str | list[str] | tuple[str, ...] = (), bands: int = 32, plans: bool = False, risk: bool = False,
+          risk_run: Path | str | None = None) -> Path:
     """Build the briefing, write it to ``out`` and print a summary with rich tables.
 
     Parameters
@@ -61,6 +62,10 @@ def brief(atlas: Atlas, for_iso3: str | None = None, coalition: str = DEFAULT_CO
         Draws of the parameter ranges for the stress results' uncertainty bands (0: none).
     plans : bool
         Add the "Plans" section (the command's default; off here so library callers opt in).
+    risk : bool
+        Add the "Risk" section from a small seeded Monte Carlo run (``paxsilica brief`` does by default).
+    risk_run : path, optional
+        Show this saved Monte Carlo run (``paxsilica montecarlo --out DIR``) in the "Risk" section.
 
     Returns
     -------
@@ -73,7 +78,7 @@ def brief(atlas: Atlas, for_iso3: str | None = None, coalition: str = DEFAULT_CO
     t0 = time.perf_counter()
     req = BriefingRequest(for_iso3, coalition, date, add if isinstance(add, str) else tuple(add), target,
                           tuple(scenarios) if isinstance(scenarios, list) else scenarios, steps,
-                          allies if isinstance(allies, str) else tuple(allies), bands, plans)
+                          allies if isinstance(allies, str) else tuple(allies), bands, plans, risk, risk_run)
     with console.status("computing measures…") as status:
         def progress(name: str) -> None:
             status.update(f"stress scenario {name}…")
@@ -157,12 +162,18 @@ def brief_command(
                                             "uncertainty bands (0: central values only).")] = 32,
     plans: Annotated[bool, typer.Option("--plans/--no-plans", help="Add the 'Plans' section (optimized sourcing, "
                                         "stockpile, partners, worst case; needs the scenarios).")] = True,
+    risk: Annotated[bool, typer.Option("--risk/--no-risk", help="Add the 'Risk' section (a small seeded Monte "
+                                                                "Carlo run of the default hazard catalogue).")] = True,
+    risk_run: Annotated[Path | None, typer.Option("--risk-run", help="Show this saved Monte Carlo run (paxsilica "
+                                                                     "montecarlo --out DIR) in the 'Risk' section.")
+                        ] = None,
 ) -> None:
     """Write the AI supply-chain security briefing (self-contained HTML, or Markdown)."""
     from .common import console, current_atlas
 
     brief(current_atlas(), for_iso3, coalition, date, out, fmt, add, target, console=console,
-          scenarios=scenarios, steps=steps, allies=allies, bands=bands, plans=plans and scenarios)
+          scenarios=scenarios, steps=steps, allies=allies, bands=bands, plans=plans and scenarios, risk=risk,
+          risk_run=risk_run)
 
 
 def register(app: typer.Typer) -> None:

@@ -255,7 +255,7 @@ def version_cmd() -> None:
 # Sub-apps built in their own modules; each exposes `register(app)` or a typer sub-app `app`. They
 # are imported when first needed (see `_Group`); adding a module name here is all it takes.
 _SUBCOMMANDS = ("risk", "brief", "lanes", "sim", "scenarios", "tts", "backtest",
-                "server_cmd", "plan")  # server_cmd: serve, user, org, audit, db
+                "server_cmd", "plan", "montecarlo")  # server_cmd: serve, user, org, audit, db
 
 _COMMAND_MODULES = {"atlas": "atlas_cmd", "stress": "scenarios", "serve": "server_cmd", "user": "server_cmd",
                     "org": "server_cmd", "audit": "server_cmd", "db": "server_cmd"}

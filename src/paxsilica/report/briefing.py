@@ -50,7 +50,13 @@ from ..metrics._common import (
     require_group,
     require_item,
 )
-from ..stress import DEFAULT_INVENTORY_DAYS, DEFAULT_TAU_DAYS, SURVIVE_THRESHOLD, run_library
+from ..stress import (
+    DEFAULT_INVENTORY_DAYS,
+    DEFAULT_TAU_DAYS,
+    SURVIVE_THRESHOLD,
+    Prepared,
+    run_library,
+)
 
 
 @dataclass
@@ -97,6 +103,8 @@ class Briefing:
     """Restriction events on record (:func:`paxsilica.metrics.restriction_events`)."""
     plans: dict[str, Any] | None = None
     """The "Plans" section (:func:`paxsilica.planning.briefing.build_plans`), None when not built."""
+    risk: Any = None
+    """The "Risk" section (:class:`paxsilica.montecarlo.briefing.RiskSection`), None when not run."""
 
     @property
     def spofs(self) -> pd.DataFrame:
@@ -120,7 +128,8 @@ class Briefing:
             "coalition_bottlenecks", "whatif", "supply_risk", "import_risk", "sources",
             "coercion", "restrictions")}
         return {"meta": meta, **tables, "stress": stress_records(self.stress),
-                "stress_parameters": dict(self.stress_parameters), "plans": self.plans}
+                "stress_parameters": dict(self.stress_parameters), "plans": self.plans,
+                "risk": None if self.risk is None else self.risk.to_record()}
 
 
 def stress_records(table: pd.DataFrame | None) -> list[dict[str, Any]] | None:
@@ -154,7 +163,7 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
                    add: Iterable[str] | str | None = (), top: int = 10,
                    generated: str | None = None, scenarios: Any = None, steps: int | None = None,
                    progress: Any = None, allies: Iterable[str] | str | None = (),
-                   bands: int = DEFAULT_DRAWS, plans: bool = False) -> Briefing:
+                   bands: int = DEFAULT_DRAWS, plans: bool = False, risk: Any = None) -> Briefing:
     """Compute every measure the briefing shows.
 
     Parameters
@@ -191,6 +200,9 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
         Groups whose members count as partners (with the coalition's guests), e.g. ``oecd``.
     plans : bool
         Add the "Plans" section (:mod:`paxsilica.planning.briefing`; default False).
+    risk : bool, dict or None
+        The "Risk" section (:func:`paxsilica.montecarlo.briefing.risk_section`): ``True`` a default run,
+        a dict its options (``draws``, ``seed``, ``run_dir``); ``None`` or ``False`` leaves it out.
 
     Examples
     --------
@@ -250,12 +262,21 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
 
     stress = None
     stress_params: dict[str, Any] = {}
+    # one network for the stress tests and the risk section (building it is seconds)
+    prepared = Prepared(atlas, target=target, consumers="producers", year=None, lanes=None, version=version)
     if scenarios is not None and scenarios is not False:
         stress = run_library(atlas, None if scenarios is True else list(scenarios), target=target, steps=steps,
-                             errors="note", progress=progress, atlas_version=version, bands=bands)
+                             errors="note", progress=progress, atlas_version=version, bands=bands,
+                             prepared=prepared)
         stress_params = {"steps": steps, "inventory_days": DEFAULT_INVENTORY_DAYS, "tau_days": DEFAULT_TAU_DAYS,
                          "survive_threshold": SURVIVE_THRESHOLD, "consumers": "producers", "bands": bands}
 
+    risk_part = None
+    if risk is not None and risk is not False:
+        from ..montecarlo.briefing import risk_section
+
+        risk_part = risk_section(atlas, target, atlas_version=version, prepared=prepared,
+                                 **(risk if isinstance(risk, dict) else {}))
     prod = latest_production(atlas)
     c = atlas["countries"]
     points = {str(i): (float(la), float(lo)) for i, la, lo in zip(c["iso3"], c["lat"], c["lon"], strict=True)
@@ -270,7 +291,7 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
         production=prod, sources=cited_sources(atlas), names=names, points=points, governance=gov,
         item_sources=item_sources(atlas), item_names={str(k): str(v) for k, v in items["name"].items()},
         stress=stress, stress_parameters=stress_params, partners=tuple(sorted(par)), allies=ally_list,
-        coercion=coer, restrictions=restriction_events(atlas, date),
+        coercion=coer, restrictions=restriction_events(atlas, date), risk=risk_part,
         plans=_plans(atlas, coalition, target) if plans else None,
     )
 
@@ -744,6 +765,7 @@ def briefing_context(b: Briefing, maps: int = 6) -> dict[str, Any]:
         "stress_steps": b.stress_parameters.get("steps"),
         "stress_inventory_days": num(b.stress_parameters.get("inventory_days")),
         "stress_bands": b.stress_parameters.get("bands", 0), "plans": b.plans,
+        "risk_html": b.risk.html() if b.risk is not None else "",
         "sources": [{k: ("" if v is None or (isinstance(v, float) and np.isnan(v)) else v)
                      for k, v in r.items()} for r in b.sources.to_dict("records")],
         "members": ", ".join(b.members) or "none",
@@ -791,7 +813,7 @@ def render_html(b: Briefing) -> str:
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
                       lstrip_blocks=True)
     ctx = briefing_context(b)
-    for k in ("stage_chart", "bott_chart", "knock_chart", "world_defs"):
+    for k in ("stage_chart", "bott_chart", "knock_chart", "world_defs", "risk_html"):
         ctx[k] = Markup(ctx[k])
     for m in ctx["maps"]:
         m["svg"] = Markup(m["svg"])
@@ -874,6 +896,8 @@ def render_markdown(b: Briefing) -> str:
                                        for c in r["checks"]) or "–",
                              r["description"] + (f" — {r['note']}" if r["note"] else "")]
                             for r in ctx["stress"]]))
+    if b.risk is not None:
+        L += b.risk.markdown()
     L += ["", "### Whole-country knock-outs", ""]
     L.append(_md_table(["#", "country", "member", "target loss", "items", "largest share"],
                        [[r["rank"], f"{r['name']} ({r['country']})", "yes" if r["member"] else "no",

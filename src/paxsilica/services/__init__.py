@@ -10,7 +10,8 @@ print; writes go through :mod:`paxsilica.fsutil`. Shells add parsing, formatting
 Modules: :mod:`.atlas` (info, schema, tables, validate, import, export), :mod:`.measures`
 (concentration, coalition, bottlenecks, import and coercion risk), :mod:`.lanes` (sea lanes,
 chokepoints, GeoJSON), :mod:`.tts` (time-to-survive), :mod:`.briefing` (the briefing),
-``stress`` (scenarios) and ``planning`` (plans by optimization).
+``stress`` (scenarios), ``montecarlo`` (loss distributions from a hazard catalogue) and ``planning``
+(plans by optimization).
 """
 
 from __future__ import annotations

@@ -69,6 +69,10 @@ class BriefingRequest:
     allies: str | tuple[str, ...] = ()
     bands: int = 32
     plans: bool = False
+    risk: bool = False
+    """Add the "Risk" section (a small seeded Monte Carlo run, :mod:`paxsilica.montecarlo.briefing`)."""
+    risk_run: str | Path | None = None
+    """Show this saved Monte Carlo run in the "Risk" section instead of a default run."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,8 @@ def briefing(ctx: ServiceContext, req: BriefingRequest,
     scenarios = list(req.scenarios) if isinstance(req.scenarios, tuple) else req.scenarios
     b = build_briefing(ctx.atlas(), for_iso3=req.for_iso3, coalition=req.coalition, date=req.date,
                        target=req.target, add=req.add, scenarios=scenarios or None, steps=req.steps,
-                       progress=progress, allies=req.allies, bands=req.bands, plans=req.plans)
+                       progress=progress, allies=req.allies, bands=req.bands, plans=req.plans,
+                       risk={"run_dir": req.risk_run} if req.risk_run else req.risk)
     return BriefingResult(b)
 
 

@@ -1,0 +1,270 @@
+"""The stress model for many draws: events → the engine's schedules → one batched engine call → losses.
+
+This is the stress pipeline of :mod:`paxsilica.stress` (the same network from
+:class:`~paxsilica.stress.prepare.Prepared`, the same shock compilers of
+:mod:`paxsilica.scenarios.declare` through :class:`~paxsilica.scenarios.compile.Build`, the same
+engine and the same loss measure as a stress run's ``loss_pct``), arranged for throughput:
+
+- every draw runs on one network and one set of policies, so the engine's extensions are shared and
+  the draws of a batch are **one** engine call (a leading batch axis);
+- each event is compiled once into per-site and per-link factor columns (cached by hazard, start,
+  duration and severity), and a draw's schedules are the events' columns combined exactly as the
+  compiler combines the shocks of one scenario (capacity factors by minimum, lead times by maximum).
+  Only draws with chokepoint closures of different events overlapping in time are compiled as a whole,
+  because a rerouted lane must then avoid every closed chokepoint at once;
+- a draw without events is not run: the engine carries its state relative to the baseline, so an
+  unshocked run stays on the baseline and loses nothing (``tests/test_montecarlo_model.py`` checks it);
+- the engine's early exits (settle, steady state) are off, so a draw's result does not depend on the
+  other draws of its batch: batched = sequential, bit for bit.
+
+Loss (per draw, target and consumer) is the stress run's headline loss: the target's shortfall summed
+over the horizon over its baseline summed over the horizon (for a capacity target, the installed AI
+capacity that runs, :mod:`paxsilica.capacity`), as a fraction 0..1; ``WORLD`` is the total over every
+AI consumer, each consumer country its own share.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..scenarios.compile import Build, _Acc, compile_scenario
+from ..scenarios.declare import ChokepointClosure, Policies, Shock
+from ..scenarios.schema import Scenario
+from ..stress.measure import _ai_consumers, _stock
+from ..stress.prepare import Prepared
+from ..stress.run import _Slice
+from .catalogue import Catalogue
+from .draw import Event, effect_shock
+
+WINDOW_TYPES = ("export_ban", "blockade", "chokepoint_closure", "demand_surge")
+"""Shock types whose columns are ``where(on, value, baseline value)`` over their window."""
+
+WORLD = "WORLD"
+"""Consumer name of the total over every AI consumer."""
+LOSS_FLOOR = 1e-12
+"""Losses below this are the engine's rounding, not a loss (an unshocked run gives about 1e-16)."""
+
+
+@dataclass(frozen=True)
+class Parts:
+    """One event's (or draw's) factor columns per entity: capacity, link capacity, demand, lead time."""
+
+    cap: dict[int, np.ndarray]
+    lcap: dict[int, np.ndarray]
+    dem: dict[int, np.ndarray]
+    lead: dict[int, np.ndarray]
+    touched: tuple[bool, ...] = ()
+
+
+class _EventBuild(Build):
+    """A :class:`Build` reused for every event of a run: lanes under each closure set are computed once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lanes: dict[tuple, Any] = {}
+        # countries without a region (missing values) belong to none: ``NA == region`` cannot be tested
+        self.region_of = {c: r for c, r in self.region_of.items() if isinstance(r, str)}
+
+    def lanes_closed(self, s: ChokepointClosure, through: np.ndarray) -> Any:
+        from ..scenarios.compile import _closed_with
+
+        key = (_closed_with(self.scenario, s), np.flatnonzero(through).tobytes())
+        if key not in self._lanes:
+            self._lanes[key] = super().lanes_closed(s, through)
+        return self._lanes[key]
+
+    def reset(self, shocks: tuple[Shock, ...]) -> None:
+        steps = self.steps
+        self.scenario = dataclasses.replace(self.scenario, shocks=shocks)
+        self.cap, self.lcap, self.dem = _Acc(steps), _Acc(steps), _Acc(steps)
+        self.lead, self.effects, self.failures, self.notes = {}, [], [], []
+
+
+def _merge(into: dict[int, np.ndarray], cols: dict[int, np.ndarray], op: Any) -> None:
+    for i, c in cols.items():
+        cur = into.get(i)
+        into[i] = c if cur is None else op(cur, c)
+
+
+def _schedule(cols: dict[int, np.ndarray], steps: int) -> Any:
+    from ..sim import Schedule
+
+    if not cols:
+        return None
+    idx = np.array(sorted(cols), dtype=np.int64)
+    vals = np.column_stack([cols[i] for i in idx]) if steps else np.ones((1, idx.size))
+    return Schedule(idx, vals)
+
+
+class TargetModel:
+    """The network of one target and everything a draw's run on it needs (built once per process).
+
+    Parameters
+    ----------
+    atlas : Atlas
+    target : str
+    catalogue : Catalogue
+    horizon_days : int
+    inventory_days, tau_days : float
+        As for a stress run.
+    version : str, optional
+        The atlas version when known.
+    """
+
+    def __init__(self, atlas: Any, target: str, catalogue: Catalogue, horizon_days: int, *,
+                 inventory_days: float, tau_days: float, version: str | None = None,
+                 prepared: Prepared | None = None) -> None:
+        self.target = target
+        self.steps = int(horizon_days)
+        self.inventory_days, self.tau_days = float(inventory_days), float(tau_days)
+        prep = prepared or Prepared(atlas, target=target, consumers="producers", year=None, lanes=None,
+                                    version=version)
+        self.net, self.index = prep.network(1, None)
+        base = Scenario(name="montecarlo", description="a Monte Carlo draw", horizon=self.steps, policies=Policies())
+        self.comp = compile_scenario(base, self.net, self.index, atlas, steps=self.steps,
+                                     inventory_days=self.inventory_days)
+        reroute = any(e.type == "chokepoint_closure" and e.mode == "reroute"
+                      for h in catalogue.hazards for e in h.effects)
+        # no early exit: a draw's run must not depend on the other draws of its batch
+        self.extensions = dataclasses.replace(self.comp.extensions, settle_tol=0.0, early_exit=False,
+                                              lead_times=self.comp.extensions.lead_times or reroute)
+        self.build = _EventBuild(base, self.net, self.index, atlas, self.steps, None)
+        names = self.comp.extensions.consumers.names if self.comp.extensions.consumers is not None else ()
+        self.consumer_cols = _ai_consumers(self.comp)
+        self.consumers = tuple(str(names[k]) for k in self.consumer_cols) if self.consumer_cols else ()
+        self._cache: dict[tuple, Parts] = {}
+        self.notes: list[str] = []
+        self.active = self._active_effects(catalogue)
+
+    def _active_effects(self, catalogue: Catalogue) -> dict[int, tuple[int, ...]]:
+        """Per hazard, the effects that act on this network (an effect that touches nothing is left
+        out, with a note, instead of failing the run as a scenario would)."""
+        active: dict[int, tuple[int, ...]] = {}
+        for i, h in enumerate(catalogue.hazards):
+            keep = []
+            for j, e in enumerate(h.effects):
+                parts = self.compile_shocks((effect_shock(e, 0, max(1, min(30, self.steps)), 1.0),))
+                if parts.touched and parts.touched[0]:
+                    keep.append(j)
+                else:
+                    self.notes.append(f"hazard {h.id}, effect {j} ({e.type}) touches nothing in the network of "
+                                      f"{self.target}: left out")
+            active[i] = tuple(keep)
+        return active
+
+    def compile_shocks(self, shocks: tuple[Shock, ...]) -> Parts:
+        """Factor columns of ``shocks`` compiled together (as one scenario's shocks)."""
+        b = self.build
+        b.reset(shocks)
+        for k, s in enumerate(shocks):
+            s.apply(b, k)
+        touched = tuple(bool(e["sites"] or e["links"]) for e in b.effects)
+        return Parts(dict(b.cap.cols), dict(b.lcap.cols), dict(b.dem.cols), dict(b.lead), touched)
+
+    def event_shocks(self, event: Event) -> tuple[Shock, ...]:
+        effs = self.active.get(event.hazard, ())
+        return tuple(effect_shock(event.effects[j], event.start_day, event.duration_days, event.severity)
+                     for j in effs)
+
+    def event_parts(self, event: Event) -> Parts:
+        """An event's factor columns, compiled once per distinct event.
+
+        Events whose effects are all windows (bans, blockades, closures, surges: a value while on, the
+        baseline value while off, the same whatever the window) are compiled once per (hazard,
+        severity) with a one-day window, and each window is cut from that template: the same numbers
+        as compiling the event itself, without the compiler's table work per event.
+        """
+        key = event.key()
+        if key in self._cache:
+            return self._cache[key]
+        if len(self._cache) > 50_000:  # bounded memory on long runs
+            self._cache.clear()
+        effs = [event.effects[j] for j in self.active.get(event.hazard, ())]
+        if self.steps >= 2 and effs and all(e.type in WINDOW_TYPES for e in effs):
+            tkey = ("window", event.hazard, event.severity)
+            if tkey not in self._cache:
+                self._cache[tkey] = self.compile_shocks(tuple(effect_shock(e, 0, 1, event.severity) for e in effs))
+            t = self._cache[tkey]
+            days = np.arange(self.steps)
+            on = (days >= event.start_day) & (days < event.start_day + event.duration_days)
+
+            def cut(cols: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+                return {i: np.where(on, c[0], c[1]) for i, c in cols.items()}
+
+            parts = Parts(cut(t.cap), cut(t.lcap), cut(t.dem), cut(t.lead), t.touched)
+        else:
+            parts = self.compile_shocks(self.event_shocks(event))
+        self._cache[key] = parts
+        return parts
+
+    def engine_scenario(self, events: list[Event], name: str = "") -> Any:
+        """The engine's scenario of one draw (``None``: nothing acts, the draw loses nothing)."""
+        from ..sim import Scenario as EngineScenario
+
+        shocks = [s for ev in events for s in self.event_shocks(ev)]
+        if not shocks:
+            return None
+        if _overlapping_closures(events, shocks):
+            parts = [self.compile_shocks(tuple(shocks))]
+        else:
+            parts = [self.event_parts(ev) for ev in events if self.active.get(ev.hazard)]
+        cap: dict[int, np.ndarray] = {}
+        lcap: dict[int, np.ndarray] = {}
+        dem: dict[int, np.ndarray] = {}
+        lead: dict[int, np.ndarray] = {}
+        for p in parts:
+            _merge(cap, p.cap, np.minimum)
+            _merge(lcap, p.lcap, np.minimum)
+            _merge(dem, p.dem, np.minimum)
+            _merge(lead, p.lead, np.maximum)
+        return EngineScenario(capacity=_schedule(cap, self.steps), link_capacity=_schedule(lcap, self.steps),
+                              lead_time=_schedule(lead, self.steps), demand_factor=_schedule(dem, self.steps),
+                              name=name)
+
+    def losses(self, draws: list[list[Event]]) -> np.ndarray:
+        """Loss of each draw: array ``(len(draws), 1 + consumers)``, column 0 the total (``WORLD``).
+
+        Draws with nothing acting are 0 without an engine run; the others are one batched engine call.
+        """
+        from ..sim import simulate
+
+        out = np.zeros((len(draws), 1 + len(self.consumers)))
+        scen, rows = [], []
+        for r, evs in enumerate(draws):
+            s = self.engine_scenario(evs, name=f"draw {r}")
+            if s is not None:
+                scen.append(s)
+                rows.append(r)
+        if not scen:
+            return out
+        res = simulate(self.net, scen, steps=self.steps, rationing=self.comp.rationing,
+                       inventory_days=self.inventory_days, tau=self.tau_days, mode="extended",
+                       extensions=self.extensions, record_firms=True)
+        for b, r in enumerate(rows):
+            stock, _names = _stock(self.index, self.comp, _Slice(res, b, self.steps), 1)
+            out[r, 0] = stock.loss_pct / 100.0
+            if self.consumers:
+                kb = stock.baseline.sum(axis=0)
+                run = stock.running.sum(axis=0)
+                out[r, 1:] = np.divide(np.maximum(kb - run, 0.0), kb, out=np.zeros_like(kb), where=kb > 0)
+        # an unshocked run stays on its baseline up to rounding (~1e-16): below LOSS_FLOOR is no loss
+        out[np.abs(out) < LOSS_FLOOR] = 0.0
+        return np.clip(out, 0.0, 1.0)
+
+
+def _overlapping_closures(events: list[Event], shocks: list[Shock]) -> bool:
+    """True when chokepoint closures of different events overlap in time."""
+    spans = []
+    for ev in events:
+        for e in ev.effects:
+            if e.type == "chokepoint_closure":
+                spans.append((ev.hazard, ev.start_day, ev.start_day + ev.duration_days, id(ev)))
+    for a in range(len(spans)):
+        for b in range(a + 1, len(spans)):
+            if spans[a][3] != spans[b][3] and spans[a][1] < spans[b][2] and spans[b][1] < spans[a][2]:
+                return True
+    return False
