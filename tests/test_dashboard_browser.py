@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import shutil
 import socket
 import threading
@@ -215,11 +216,16 @@ def test_item_map_draws_countries_and_toggles(browser, server: str, shots: Path)
         # the shape really is painted: its box on screen has an area
         box = china.bounding_box()
         assert box is not None and box["width"] > 10 and box["height"] > 10
-        t.page.get_by_label("controlled by").check()
-        expect(t.page.locator("#item-map svg")).to_have_attribute("aria-label", "Gallium (primary): share of world output by country (controlled by)")
         rows = t.page.locator("main table").nth(0).locator("tbody tr")
         assert rows.count() >= 3
         t.shot("item")
+        # AI accelerators are made in Taiwan (TSMC) for firms headquartered in the United States
+        t.go("#/item/ai_accelerators")
+        usa, twn = (t.page.locator(f'#item-map path[data-iso="{c}"]') for c in ("USA", "TWN"))
+        assert usa.get_attribute("fill") == "#e8e8e8" and twn.get_attribute("fill") != "#e8e8e8"
+        t.page.get_by_label("controlled by").check()
+        expect(t.page.locator("#item-map svg")).to_have_attribute("aria-label", re.compile("controlled by"))
+        assert usa.get_attribute("fill") != "#e8e8e8" and twn.get_attribute("fill") == "#e8e8e8"
 
 
 def test_network_graph_has_nodes_filters_and_opens_items(browser, server: str, shots: Path) -> None:  # type: ignore[no-untyped-def]

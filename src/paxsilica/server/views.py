@@ -25,8 +25,11 @@ TOP_ITEMS = 5
 
 
 def _ctx(atlas_path: str | None, org: str | None) -> Any:
+    # the public views are the same for every organisation: one cache for all (org=None); only a
+    # run's series, which may use an organisation's uploads, is kept per organisation
+    del org
     domain.public_atlas(atlas_path)  # validated once per version; an invalid one is refused here
-    return domain.context(path=atlas_path, org=org)
+    return domain.context(path=atlas_path, org=None)
 
 
 def overview(atlas_path: str | None, org: str | None, coalition: str | None = None) -> dict[str, Any]:

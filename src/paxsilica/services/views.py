@@ -20,6 +20,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..constants import DEFAULT_COALITION, DEFAULT_TARGET
@@ -137,8 +138,10 @@ def item_view(ctx: ServiceContext, item: str, coalition: str = DEFAULT_COALITION
     for _, p in prod.iterrows():
         producer = str(p["producer"])
         ptype = str(p["producer_type"])
+        # where it is made: the row's country, else (a firm) its headquarters, as
+        # atlas.country_production counts firm rows
         made = p["country"] if isinstance(p["country"], str) and p["country"] else (
-            producer if ptype == "country" else None)
+            producer if ptype == "country" else hq.get(producer))
         ctrl = p["controlled_by"] if isinstance(p["controlled_by"], str) and p["controlled_by"] else (
             hq.get(producer) if ptype == "firm" else made)
         src = str(p["source"])
@@ -246,17 +249,37 @@ def parse_closure(ctx: ServiceContext, closed: str | None) -> list[str]:
 
 
 def _project_line(coords: Iterable[Iterable[float]]) -> str:
-    from ..report.geo import equal_earth
+    """An SVG path of a lon/lat line in the maps' Equal Earth pixels (0.1 px; repeated points
+    dropped; the pen lifted where a route crosses the antimeridian).
 
-    pts = []
-    prev_x = None
-    for lon, lat in coords:
-        x, y = equal_earth(float(lon), float(lat))
-        # a route crossing the antimeridian would draw a line across the map: lift the pen instead
-        cmd = "M" if prev_x is None or abs(x - prev_x) > 500 else "L"
-        pts.append(f"{cmd}{x:.1f},{y:.1f}")
-        prev_x = x
-    return "".join(pts)
+    Examples
+    --------
+    >>> _project_line([(0, 0), (0, 0), (180, 0)])
+    'M0.0,0.0L500.0,0.0'
+    >>> _project_line([(179, 0), (-179, 0)]).count("M")
+    2
+    """
+    from ..report import geo
+
+    a = np.asarray(list(coords), dtype=float).reshape(-1, 2)
+    if not len(a):
+        return ""
+    # the briefing's projection (paxsilica.report.geo.equal_earth), vectorised over the points
+    lam = np.radians(a[:, 0])
+    theta = np.arcsin(geo._M * np.sin(np.radians(a[:, 1])))
+    t2 = theta * theta
+    t6 = t2 * t2 * t2
+    x = lam * np.cos(theta) / (geo._M * (geo._A1 + 3 * geo._A2 * t2 + t6 * (7 * geo._A3 + 9 * geo._A4 * t2)))
+    y = theta * (geo._A1 + geo._A2 * t2 + t6 * (geo._A3 + geo._A4 * t2))
+    px = np.round(x * geo.SCALE, 1) + 0.0
+    py = np.round(-y * geo.SCALE, 1) + 0.0
+    keep = np.ones(len(px), dtype=bool)
+    keep[1:] = (np.diff(px) != 0) | (np.diff(py) != 0)
+    px, py = px[keep], py[keep]
+    jump = np.zeros(len(px), dtype=bool)
+    jump[0] = True
+    jump[1:] = np.abs(np.diff(px)) > 500
+    return "".join(f"{'M' if j else 'L'}{u:.1f},{v:.1f}" for j, u, v in zip(jump, px, py, strict=True))
 
 
 def chokepoints_view(ctx: ServiceContext, closed: str | None = None) -> dict[str, Any]:
@@ -288,9 +311,8 @@ def chokepoints_view(ctx: ServiceContext, closed: str | None = None) -> dict[str
     b_lanes = [f for f in before["features"] if f["properties"].get("kind") == "lane"]
     for fb, fa in zip(b_lanes, a_lanes, strict=True):
         pb, pa = fb["properties"], fa["properties"]
-        geom = fa.get("geometry") or fb.get("geometry")
-        coords = (geom or {}).get("coordinates") or []
         status = str(pa.get("status") or "open") if ids else "open"
+        coords = (fa.get("geometry") or {}).get("coordinates") or []
         added = None
         if ids and pa.get("days") is not None and pb.get("days") is not None:
             added = _r(float(pa["days"]) - float(pb["days"]))
@@ -298,8 +320,9 @@ def chokepoints_view(ctx: ServiceContext, closed: str | None = None) -> dict[str
                       "chokepoints": pb.get("chokepoints"), "days": pb.get("days"),
                       "status": status if status in ("open", "rerouted", "cut") else "open",
                       "added_days": added, "d": _project_line(coords) if coords else "",
+                      # a cut lane has no route left: the dashboard draws its old route, dashed
                       "d_before": _project_line(fb["geometry"]["coordinates"])
-                      if ids and fb.get("geometry") else None})
+                      if status == "cut" and fb.get("geometry") else None})
     cps = []
     top = base.sort_values("share", ascending=False).groupby("chokepoint").head(3) if len(base) else base
     for _, c in atlas["chokepoints"].iterrows():

@@ -297,7 +297,8 @@ async function scenariosPage() {
   const sel = h("select", { id: "scenario" }, list.items.map(x => h("option", { value: x.name, text: x.name + (x.builtin ? "" : " (yours)") })));
   const msg = h("p", { id: "run-msg", role: "status" });
   const runIt = async (name) => {
-    try { const r = await api("/runs", { method: "POST", json: { scenario: name } }); location.hash = "#/runs/" + r.id; }
+    const draws = Number((document.getElementById("bands") || { value: 0 }).value) || 0;
+    try { const r = await api("/runs", { method: "POST", json: { scenario: name, bands: draws } }); location.hash = "#/runs/" + r.id; }
     catch (e) { msg.textContent = e.message; }
   };
   const saveYaml = async (yaml) => {
@@ -306,7 +307,9 @@ async function scenariosPage() {
   };
   const kids = [h("h2", { text: "Built-in and saved scenarios" }), h("label", { for: "scenario", text: "Scenario" }), sel];
   if (canRun) {
-    kids.push(h("button", { id: "run", type: "button", text: "Run", onclick: () => runIt(sel.value) }));
+    kids.push(h("label", { for: "bands", text: "Uncertainty draws (0: central values only)" }),
+      h("input", { id: "bands", type: "number", min: 0, max: 64, value: 0, size: 3 }),
+      h("button", { id: "run", type: "button", text: "Run", onclick: () => runIt(sel.value) }));
     const file = h("input", { id: "yaml-file", type: "file", accept: ".yaml,.yml" });
     kids.push(h("h2", { text: "Upload a scenario (YAML)" }), h("label", { for: "yaml-file", text: "Scenario file" }), file,
       h("button", { type: "button", text: "Upload and run", onclick: async () => { if (!file.files[0]) return; const n = await saveYaml(await file.files[0].text()); if (n) runIt(n); } }));
@@ -338,7 +341,7 @@ function chart(container, c, title) {
   const data = [c.day, ...c.series.map(x => x.level)];
   const palette = ["#1f4e9c", "#c2410c", "#15803d", "#7c3aed", "#b91c1c", "#0e7490"];
   const series = [{ label: "day" }, ...c.series.map((x, i) => ({ label: x.name, stroke: palette[i % palette.length], width: x.kind === "target" ? 3 : 1.5 }))];
-  const opts = { title, width: Math.max(320, container.clientWidth || 600), height: 320, series, scales: { y: { range: [0, 1.05] } },
+  const opts = { title, width: Math.max(320, container.clientWidth || 600), height: 320, series, scales: { x: { time: false }, y: { range: (u, lo, hi) => [Math.min(lo, 0.9), Math.max(hi, 1.02)] } },
     axes: [{ label: "day" }, { label: "level (1 = normal)" }] };
   const bands = c.bands && c.bands.min_level;
   if (bands) { // the run's 5–95 % band of the target's lowest level, shaded as a range
