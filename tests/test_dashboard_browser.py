@@ -334,3 +334,28 @@ def test_keyboard_only_login_and_open_an_item(browser, server: str, shots: Path)
         kb.press("Enter")
         t.ready(target)
         assert t.page.locator("#item-map path.country").count() > 150
+
+
+def test_scenario_from_a_file_and_from_the_form(browser, server: str, shots: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from paxsilica.server import domain
+
+    yaml_file = tmp_path / "mine.yaml"
+    yaml_file.write_text(domain.builtin_yaml("hormuz_closure").replace("name: hormuz_closure", "name: uploaded_one", 1),
+                         encoding="utf-8")
+    with tab(browser, server, shots, user="a_analyst") as t:
+        t.go("#/scenarios")
+        t.page.set_input_files("#yaml-file", str(yaml_file))
+        t.page.get_by_role("button", name="Upload and run").click()
+        t.page.wait_for_url("**/dashboard/#/runs/*")
+        expect(t.page.locator("main h1")).to_have_text("Run: uploaded_one")
+        t.go("#/scenarios")
+        t.page.fill("#f-name", "form_built")
+        t.page.select_option("#f-type", "export_ban")
+        t.page.fill("#f-item", "gallium")
+        t.page.fill("#f-country", "CHN")
+        t.page.fill("#f-end", "120")
+        t.page.get_by_role("button", name="Save and run").click()
+        t.page.wait_for_url("**/dashboard/#/runs/*")
+        expect(t.page.locator("main h1")).to_have_text("Run: form_built")
+        t.go("#/scenarios")
+        assert t.page.locator("#scenario option", has_text="form_built (yours)").count() == 1

@@ -67,9 +67,9 @@ def run_series(atlas_path: str | None, org: str | None, run_id: str, params: dic
     """Per-step series of a finished run (target and the most affected items), for its chart.
 
     The stored result holds the run's tables but not its per-step series; the series are
-    recomputed here with the run's own scenario, uploads and parameters (the engine is
-    deterministic, and a band run's draws are seeded), once per run, and kept in the
-    organisation's cache.
+    recomputed here, at central values, with the run's own scenario, uploads and parameters (the
+    engine is deterministic, so they are the run's central series), once per run, and kept in
+    the organisation's cache (a few kB a run). The band shown with them is the stored run's.
     """
     from ..scenarios import parse_scenario
     from ..services import stress as stress_service

@@ -123,4 +123,6 @@ def run_view(run_id: str, request: Request, p: Principal = require("viewer")) ->
     if yaml_text is None:
         raise ApiError(409, "the run's scenario no longer exists: no chart", field="scenario")
     chart = dviews.run_series(_path(request), _org(p), run_id, params, yaml_text, ups)
+    # the series are recomputed at central values; the band is the stored run's own
+    chart = {**chart, "bands": (result.get("summary") or {}).get("bands")}
     return domain.jsonable({**info, "result": result, "chart": chart})

@@ -198,6 +198,8 @@ export function stageLayout(nodes, stages) { // x by stage, y by order within th
   });
 }
 
+const BIG_GRAPH = 1000; // items above which the network page starts with its links hidden
+
 function riskColour(hhi) { // HHI 0..10,000 → green..red (DOJ/FTC: > 2,500 highly concentrated)
   if (hhi === null || hhi === undefined) return "#999";
   const t = Math.min(1, hhi / 10000);
@@ -207,6 +209,10 @@ function riskColour(hhi) { // HHI 0..10,000 → green..red (DOJ/FTC: > 2,500 hig
 async function networkPage() {
   const v = await api("/views/network");
   const pos = stageLayout(v.nodes, v.stages);
+  // drawing the links is most of a frame's cost on a large atlas (bench/bench_dashboard.py): there
+  // they start hidden, behind a checkbox
+  const big = v.nodes.length > BIG_GRAPH;
+  const links = h("input", { id: "f-links", type: "checkbox", checked: !big });
   const box = h("div", { id: "graph", role: "img", "aria-label": `Supply network: ${v.nodes.length} items by stage, coloured by concentration` });
   const stageSel = h("select", { id: "f-stage" }, h("option", { value: "", text: "all stages" }), v.stages.map(x => h("option", { value: x, text: x })));
   const tierSel = h("select", { id: "f-tier" }, h("option", { value: "", text: "all tiers" }), ["member", "partner", "other"].map(x => h("option", { value: x, text: x })));
@@ -216,31 +222,44 @@ async function networkPage() {
   page("Network",
     h("form", { class: "filters", "aria-label": "Filters", onsubmit: e => e.preventDefault() },
       h("label", { for: "f-stage", text: "Stage" }), stageSel, h("label", { for: "f-tier", text: "Coalition tier" }), tierSel,
-      h("label", { for: "f-country", text: "Producer country" }), country),
+      h("label", { for: "f-country", text: "Producer country" }), country,
+      h("label", { for: "f-links", text: "Show links" }), links),
     count, box, h("p", { class: "legend", text: "Colour: concentration of world output (HHI), green low to red high. Click an item to open it." }),
     h("details", {}, h("summary", { text: "Items as a list" }), list));
   const cy = cytoscape({
-    container: box, minZoom: 0.05, maxZoom: 3, textureOnViewport: true, hideEdgesOnViewport: v.nodes.length > 1000,
+    container: box, minZoom: 0.02, maxZoom: 3, textureOnViewport: true, hideEdgesOnViewport: v.nodes.length > 1000,
     elements: [
       ...v.nodes.map((n, i) => ({ data: { id: n.id, label: n.name, colour: riskColour(n.hhi) }, position: pos[i] })),
-      ...v.edges.map((e, i) => ({ data: { id: "e" + i, source: e.source, target: e.target } })),
+      ...v.edges.map((e, i) => ({ data: { id: "e" + i, source: e.source, target: e.target }, classes: big ? "nolinks" : "" })),
     ],
     layout: { name: "preset" },
     style: [
-      { selector: "node", style: { "background-color": "data(colour)", label: "data(label)", "font-size": 10, width: 14, height: 14, "text-valign": "center", "text-halign": "right", "text-margin-x": 4 } },
+      { selector: "node", style: { "background-color": "data(colour)", label: "data(label)", "font-size": 10, width: 14, height: 14, "text-valign": "center", "text-halign": "right", "text-margin-x": 4, "min-zoomed-font-size": 7 } },
       { selector: "edge", style: { width: 1, "line-color": "#bbb", "curve-style": "haystack", opacity: 0.6 } },
-      { selector: ".hidden", style: { display: "none" } },
+      { selector: ".hidden, .nolinks", style: { display: "none" } },
     ],
   });
   window.__cy = cy; // the browser tests read the graph's node count
   cy.on("tap", "node", ev => { location.hash = "#/item/" + encodeURIComponent(ev.target.id()); });
+  // filtering restyles only the nodes whose visibility changes (restyling is what costs on a large
+  // graph: bench/bench_dashboard.py); the list shows the first LIST_MAX items that pass
+  const LIST_MAX = 200;
+  const shown = new Array(v.nodes.length).fill(true);
+  const cyNodes = v.nodes.map(n => cy.getElementById(n.id));
   const apply = () => {
     const st = stageSel.value, t = tierSel.value, c = country.value.trim().toUpperCase();
-    const keep = new Set(v.nodes.filter(n => (!st || n.stage === st) && (!t || n.tiers.includes(t)) && (!c || n.countries.includes(c))).map(n => n.id));
-    cy.batch(() => cy.nodes().forEach(n => n.toggleClass("hidden", !keep.has(n.id()))));
-    count.textContent = `${keep.size} of ${v.nodes.length} items shown`;
-    list.replaceChildren(...v.nodes.filter(n => keep.has(n.id)).slice(0, 500).map(n => h("li", {}, itemLink(n.id, n.name))));
+    const show = [], hide = [], listed = [];
+    let n = 0;
+    v.nodes.forEach((x, i) => {
+      const keep = (!st || x.stage === st) && (!t || x.tiers.includes(t)) && (!c || x.countries.includes(c));
+      if (keep) { n += 1; if (listed.length < LIST_MAX) listed.push(x); }
+      if (keep !== shown[i]) { (keep ? show : hide).push(cyNodes[i]); shown[i] = keep; }
+    });
+    if (show.length || hide.length) cy.batch(() => { cy.collection(hide).addClass("hidden"); cy.collection(show).removeClass("hidden"); });
+    count.textContent = `${n} of ${v.nodes.length} items shown`;
+    list.replaceChildren(...listed.map(x => h("li", {}, itemLink(x.id, x.name))));
   };
+  links.addEventListener("change", () => cy.batch(() => cy.edges().toggleClass("nolinks", !links.checked)));
   for (const el of [stageSel, tierSel]) el.addEventListener("change", apply);
   country.addEventListener("input", apply);
   apply();
