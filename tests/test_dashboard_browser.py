@@ -5,8 +5,7 @@ loopback port with a fresh SQLite store and the seeded organisations of
 
 Skips only when chromium, Playwright or the dashboard's npm assets are missing AND ``CI`` is not
 set; in CI they fail instead. One server and one browser serve the whole module (a few minutes
-at most); screenshots go to pytest's tmp folder (``scripts/dashboard_screenshots.py`` copies a few
-into ``docs/img/``).
+at most); screenshots go to pytest's tmp folder (a few were copied by hand into ``docs/img/``).
 """
 
 from __future__ import annotations

@@ -93,6 +93,9 @@ def overview(ctx: ServiceContext, coalition: str = DEFAULT_COALITION) -> dict[st
     """
     from .measures import ItemsRequest, items
 
+    cache = ctx.cache("views.overview")
+    if coalition in cache:
+        return cache[coalition]
     stages = items(ctx, ItemsRequest(view="stages", coalition=coalition)).table
     e = _exposure(ctx, coalition)
     top: dict[str, list[dict[str, Any]]] = {}
@@ -102,9 +105,11 @@ def overview(ctx: ServiceContext, coalition: str = DEFAULT_COALITION) -> dict[st
                 if c in rows.columns]
         top[tier] = records(rows[cols].head(TOP_PER_TIER))
     atlas = ctx.atlas()
-    return to_jsonable({"atlas": {"name": atlas.name, "version": ctx.atlas_version(),
-                                  "items": int(len(atlas["items"])), "countries": int(len(atlas["countries"]))},
-                        "coalition": coalition, "stages": records(stages), "top_dependencies": top})
+    cache[coalition] = out = to_jsonable({
+        "atlas": {"name": atlas.name, "version": ctx.atlas_version(), "items": int(len(atlas["items"])),
+                  "countries": int(len(atlas["countries"]))},
+        "coalition": coalition, "stages": records(stages), "top_dependencies": top})
+    return out
 
 
 def item_view(ctx: ServiceContext, item: str, coalition: str = DEFAULT_COALITION) -> dict[str, Any]:
