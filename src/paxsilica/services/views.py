@@ -365,7 +365,8 @@ def backtests_view(ctx: ServiceContext, bands: int = 0, target: str = DEFAULT_TA
 
 def run_series(run: Any, top: int = 5) -> dict[str, Any]:
     """The chart data of a stress run (:class:`paxsilica.stress.StressResult`): the target's level
-    per day and the ``top`` items with the lowest minimum level, plus the run's headline bands.
+    per day and the ``top`` items with the lowest minimum level, the run's headline bands, and
+    the lowest level of the sites in each producing country (``site_min_level``, affected only).
 
     Levels are output over baseline (1 = normal). ``bands`` is the 5th–95th percentile of each
     headline measure over the parameter draws (``None`` for a run without bands).
@@ -383,4 +384,15 @@ def run_series(run: Any, top: int = 5) -> dict[str, Any]:
             lv = dict(zip(one["day"].astype(float), one["level"], strict=True))
             lines.append({"name": str(name), "kind": "item",
                           "level": [None if pd.isna(lv.get(d)) else float(lv[d]) for d in days]})
-    return to_jsonable({"day": days, "series": lines, "bands": run.summary.get("bands")})
+    # affected sites: the lowest output level of each country's sites (firm sites, named by firm,
+    # are left out of the map); 1 = never below normal
+    sites = s[s["kind"] == "site"]
+    by_country: dict[str, float] = {}
+    if len(sites):
+        low = sites.groupby("name")["level"].min()
+        for name, lv in low.items():
+            producer = str(name).rsplit("@", 1)[-1]
+            if len(producer) == 3 and producer.isupper() and not pd.isna(lv) and lv < 1 - 1e-9:
+                by_country[producer] = min(by_country.get(producer, 1.0), float(lv))
+    return to_jsonable({"day": days, "series": lines, "bands": run.summary.get("bands"),
+                        "site_min_level": by_country})

@@ -127,13 +127,13 @@ function shade(v, max) { // share → colour (light to dark blue); no data → g
   return `hsl(212, 70%, ${l}%)`;
 }
 
-function choropleth(w, shares, members, label) {
+function choropleth(w, shares, members, label, empty = "no production") {
   const svg = mapSvg(w, label);
   const max = Math.max(1, ...Object.values(shares));
   const g = s("g");
   for (const [iso, c] of Object.entries(w.countries)) {
     const p = s("path", { d: c.d, fill: shade(shares[iso], max), class: "country" + (members.has(iso) ? " member" : ""), "data-iso": iso });
-    const t = s("title"); t.textContent = `${c.name}: ${shares[iso] ? shares[iso].toFixed(1) + " %" : "no production"}${members.has(iso) ? " (coalition member)" : ""}`;
+    const t = s("title"); t.textContent = `${c.name}: ${shares[iso] ? shares[iso].toFixed(1) + " %" : empty}${members.has(iso) ? " (coalition member)" : ""}`;
     p.append(t); g.append(p);
   }
   svg.append(g);
@@ -402,13 +402,17 @@ async function runPage(id) {
   if (v.status !== "done") return page(`Run: ${v.scenario}`, h("p", { class: "error", text: `${v.status}${v.error ? ": " + v.error : ""}` }));
   const box = h("div", { class: "chart", id: "run-chart" });
   const w = await worldShapes();
-  const loss = {};
-  for (const c of v.result.consumers || []) if (c.consumer && c.consumer.length === 3) loss[c.consumer] = c.loss_pct || 0;
+  const hit = {}; // affected sites: output lost at the worst moment, in percent
+  for (const [iso, lv] of Object.entries(v.chart.site_min_level || {})) hit[iso] = 100 * (1 - lv);
+  const consumers = (v.result.consumers || []).filter(c => c.loss_pct > 0).sort((a, b) => b.loss_pct - a.loss_pct).slice(0, 15);
   const others = (await api("/runs?limit=50")).items.filter(r => r.status === "done" && r.id !== id);
   const cmp = h("select", { id: "compare-with" }, others.map(r => h("option", { value: r.id, text: `${r.scenario} (${r.created_at.slice(0, 16)})` })));
   page(`Run: ${v.scenario}`, runSummary(v), box,
-    h("h2", { text: "Affected countries (loss of AI capacity)" }),
-    h("div", { class: "mapbox" }, choropleth(w, loss, new Set(), "Loss of AI capacity by country in this run")),
+    h("h2", { text: "Affected sites" }),
+    h("div", { class: "mapbox", id: "run-map" }, choropleth(w, hit, new Set(), "Affected production sites by country: largest drop of output in this run", "not affected")),
+    h("p", { class: "legend", text: "Darker: a larger drop of the country's sites' output at the worst moment (sites of firms are not mapped)." }),
+    h("h2", { text: "Consumers losing AI capacity" }),
+    table([["Consumer", r => r.consumer], ["Loss", r => fmt(r.loss_pct, 2) + " %"], ["Time to survive (days)", r => fmt(r.time_to_survive_days, 0)]], consumers),
     h("h2", { text: "Time to survive and recover, by item" }),
     table([["Item", r => itemLink(r.item)], ["Lowest level", r => fmt(r.min_level, 3)], ["Loss", r => fmt(r.loss_pct, 2) + " %"],
       ["Time to survive (days)", r => fmt(r.time_to_survive_days, 0)], ["Time to recover (days)", r => fmt(r.time_to_recover_days, 0)]],
@@ -484,7 +488,9 @@ async function route() {
   clearTimeout(pollTimer);
   if (!me) return;
   const [name, ...rest] = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
-  for (const a of document.querySelectorAll("#nav a")) a.toggleAttribute("aria-current", a.getAttribute("href") === "#/" + name);
+  for (const a of document.querySelectorAll("#nav a")) {
+    if (a.getAttribute("href") === "#/" + name) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
   try {
     switch (name) {
       case "overview": case "": return await overviewPage();
