@@ -43,7 +43,7 @@ def _yaml(name: str) -> str:
 
 
 QUERIES = {"/api/v1/lanes": {"exporters": "QAT", "importers": "JPN"}}
-PATH_VALUES = {"table": "items", "metric": "concentration"}
+PATH_VALUES = {"table": "items", "metric": "concentration", "item": "gallium"}
 
 
 def _body(method: str, path: str) -> dict:

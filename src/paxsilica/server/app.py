@@ -24,9 +24,9 @@ from sqlalchemy import select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
-from . import errors
+from . import dashboard, errors
 from .auth import FailureTracker, PrincipalCache, RateLimiter
-from .routers import admin, atlas, auth, work
+from .routers import admin, atlas, auth, views, work
 from .runs import RunManager
 from .schemas import Health
 from .settings import Settings
@@ -184,6 +184,7 @@ def create_app(settings: Settings, *, atlas_path: str | None = None, migrate: bo
     def health() -> Health:
         return Health(status="ok", version=__version__)
 
-    for r in (auth.router, admin.router, atlas.router, work.router):
+    for r in (auth.router, admin.router, atlas.router, work.router, views.router):
         app.include_router(r)
+    dashboard.install(app)
     return app

@@ -1,0 +1,401 @@
+"""Views service: the data behind each page of the dashboard, one function a page.
+
+Each view composes the other services and the pure model functions into one JSON-able record,
+so that the dashboard and ``/api/v1/views/*`` read exactly the same data (the API serves these
+records; the dashboard only draws them). Map positions are projected here with the briefing's
+Equal Earth projection (:func:`paxsilica.report.geo.equal_earth`), so that lanes, chokepoints and
+country shapes (``world-110m.json``, pre-projected) share one SVG coordinate system.
+
+Examples
+--------
+>>> from paxsilica.services import ServiceContext
+>>> v = item_view(ServiceContext(), "gallium")
+>>> v["item"]["item"], v["shares"]["made_in"]["CHN"] > 50
+('gallium', True)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..constants import DEFAULT_COALITION, DEFAULT_TARGET
+from ..errors import NotFoundError
+from ..serialize import records, to_jsonable
+from .context import ServiceContext
+
+__all__ = ["TIERS", "backtests_view", "chokepoints_view", "item_view", "network_view", "overview",
+           "parse_closure", "world"]
+
+TIERS = ("member", "partner", "other")
+"""Supplier tiers, closest first (see :mod:`paxsilica.metrics.coalition`)."""
+
+TOP_PER_TIER = 8
+"""How many top dependencies of each tier the overview lists."""
+
+
+def _r(x: float, nd: int = 1) -> float:
+    return float(round(float(x), nd))
+
+
+def world() -> dict[str, Any]:
+    """The world's country shapes as pre-projected SVG paths (Natural Earth 1:110m, public domain).
+
+    Examples
+    --------
+    >>> w = world()
+    >>> len(w["viewbox"]), "CHN" in w["countries"]
+    (4, True)
+    """
+    from ..report.geo import world_geometry
+
+    return world_geometry()
+
+
+def _exposure(ctx: ServiceContext, coalition: str) -> pd.DataFrame:
+    from ..metrics import coalition_exposure, concentration
+    from .measures import check_request
+
+    cache = ctx.cache("views.exposure")
+    if coalition not in cache:
+        atlas = ctx.atlas()
+        check_request(atlas, coalition)
+        c = concentration(atlas, "country")
+        e = coalition_exposure(atlas, coalition, None, (), "country")
+        keep = [col for col in e.columns if col not in c.columns or col == "item"]
+        cache[coalition] = c.merge(e[keep], on="item", how="left")
+    return cache[coalition]
+
+
+def _members(ctx: ServiceContext, coalition: str) -> dict[str, str]:
+    """Tier of every country of the atlas in ``coalition`` (today)."""
+    from ..metrics.coalition import supplier_tiers
+
+    t = supplier_tiers(ctx.atlas(), coalition)
+    return {str(i): str(x) for i, x in zip(t["iso3"], t["tier"], strict=True) if isinstance(x, str)}
+
+
+def overview(ctx: ServiceContext, coalition: str = DEFAULT_COALITION) -> dict[str, Any]:
+    """Coalition coverage by stage and the top dependencies in each supplier tier.
+
+    A dependency is an item whose largest named producer sits in that tier; items are ranked by
+    that producer's share of world output.
+
+    Examples
+    --------
+    >>> v = overview(ServiceContext())
+    >>> sorted(v["top_dependencies"]) == sorted(TIERS) and len(v["stages"]) > 3
+    True
+    """
+    from .measures import ItemsRequest, items
+
+    cache = ctx.cache("views.overview")
+    if coalition in cache:
+        return cache[coalition]
+    stages = items(ctx, ItemsRequest(view="stages", coalition=coalition)).table
+    e = _exposure(ctx, coalition)
+    top: dict[str, list[dict[str, Any]]] = {}
+    for tier in TIERS:
+        rows = e[e["top1_tier"] == tier].sort_values(["top1_share", "item"], ascending=[False, True])
+        cols = [c for c in ("item", "name", "stage", "top1", "top1_share", "coalition_share", "hhi", "spof")
+                if c in rows.columns]
+        top[tier] = records(rows[cols].head(TOP_PER_TIER))
+    atlas = ctx.atlas()
+    cache[coalition] = out = to_jsonable({
+        "atlas": {"name": atlas.name, "version": ctx.atlas_version(), "items": int(len(atlas["items"])),
+                  "countries": int(len(atlas["countries"]))},
+        "coalition": coalition, "stages": records(stages), "top_dependencies": top})
+    return out
+
+
+def item_view(ctx: ServiceContext, item: str, coalition: str = DEFAULT_COALITION) -> dict[str, Any]:
+    """One item: producer shares by country *made in* and *controlled by*, the producers table
+    (source, data year, stale flag), coalition tiers, and upstream / downstream recipes.
+
+    *Made in* is the production rows' ``country`` (where output is made); *controlled by* is
+    ``controlled_by``, else the firm's headquarters, else the country itself. Shares are of the
+    item's latest year.
+    """
+    from ..metrics._common import require_item
+    from ..metrics.concentration import STALE_YEARS, stale_year
+
+    atlas = ctx.atlas()
+    require_item(atlas, item)
+    from .measures import check_request
+
+    check_request(atlas, coalition)
+    it = atlas["items"]
+    row = it[it["item"] == item].iloc[0]
+    prod = atlas["production"]
+    prod = prod[prod["item"] == item].copy()
+    sources = atlas["sources"].set_index("source") if len(atlas["sources"]) else pd.DataFrame()
+    firms = atlas["firms"]
+    hq = dict(zip(firms["firm"].astype(str), firms["country"].astype(str), strict=True)) if len(firms) else {}
+    fname = dict(zip(firms["firm"].astype(str), firms["name"].astype(str), strict=True)) if len(firms) else {}
+    cname = dict(zip(atlas["countries"]["iso3"].astype(str), atlas["countries"]["name"].astype(str), strict=True))
+    tiers = _members(ctx, coalition)
+    year_now = dt.date.today().year
+    out_rows = []
+    for _, p in prod.iterrows():
+        producer = str(p["producer"])
+        ptype = str(p["producer_type"])
+        # where it is made: the row's country, else (a firm) its headquarters, as
+        # atlas.country_production counts firm rows
+        made = p["country"] if isinstance(p["country"], str) and p["country"] else (
+            producer if ptype == "country" else hq.get(producer))
+        ctrl = p["controlled_by"] if isinstance(p["controlled_by"], str) and p["controlled_by"] else (
+            hq.get(producer) if ptype == "firm" else made)
+        src = str(p["source"])
+        pub = None
+        if src in getattr(sources, "index", ()):
+            pub = f"{sources.loc[src, 'publisher']}: {sources.loc[src, 'title']}"
+        out_rows.append({
+            "producer": producer, "producer_type": ptype,
+            "name": fname.get(producer) or cname.get(producer) or ("rest of world" if ptype == "rest_of_world"
+                                                                     else producer),
+            "made_in": made, "controlled_by": ctrl, "tier": tiers.get(made) if made else None,
+            "year": p["year"], "share": p["share"], "estimated": p["estimated"], "source": src,
+            "source_title": pub, "stale": stale_year(p["year"], year_now), "note": p["note"]})
+    table = pd.DataFrame(out_rows)
+    shares: dict[str, dict[str, float]] = {"made_in": {}, "controlled_by": {}}
+    latest = None
+    if len(table):
+        years = pd.to_numeric(table["year"], errors="coerce")
+        latest = int(years.max())
+        # one level per map: the country rows when the latest year has them, else the firm rows
+        cur = table[years == latest]
+        level = "country" if (cur["producer_type"] == "country").any() else "firm"
+        cur = cur[cur["producer_type"] == level]
+        for key in shares:
+            s = cur.dropna(subset=[key]).groupby(key)["share"].sum()
+            shares[key] = {str(k): _r(v) for k, v in s.items() if v > 0}
+        table = table.sort_values(["year", "share"], ascending=[False, False])
+    rec = atlas["recipes"]
+    names = dict(zip(it["item"].astype(str), it["name"].astype(str), strict=True))
+    stage = dict(zip(it["item"].astype(str), it["stage"].astype(str), strict=True))
+    up = rec[rec["item"] == item]
+    down = rec[rec["input"] == item]
+    upstream = [{"item": str(r["input"]), "name": names.get(str(r["input"]), str(r["input"])),
+                 "stage": stage.get(str(r["input"])), "dependent_share": r["dependent_share"],
+                 "use": r["use"], "rationale": r["rationale"]} for _, r in up.iterrows()]
+    downstream = [{"item": str(r["item"]), "name": names.get(str(r["item"]), str(r["item"])),
+                   "stage": stage.get(str(r["item"])), "dependent_share": r["dependent_share"],
+                   "use": r["use"], "rationale": r["rationale"]} for _, r in down.iterrows()]
+    e = _exposure(ctx, coalition)
+    risk = records(e[e["item"] == item])
+    return to_jsonable({
+        "item": {"item": item, "name": row["name"], "stage": row["stage"], "unit": row["unit"],
+                 "description": row["description"]},
+        "coalition": coalition, "members": sorted(k for k, v in tiers.items() if v == "member"),
+        "partners": sorted(k for k, v in tiers.items() if v == "partner"),
+        "latest_year": latest, "stale_after_years": STALE_YEARS,
+        "shares": shares, "producers": records(table), "risk": risk[0] if risk else None,
+        "upstream": upstream, "downstream": downstream})
+
+
+def network_view(ctx: ServiceContext, coalition: str = DEFAULT_COALITION) -> dict[str, Any]:
+    """The supply graph: one node per item (stage, risk, producer countries and their tiers) and
+    one edge per recipe row (input → item).
+
+    ``risk`` is the item's HHI of country shares (0–10,000; DOJ/FTC: > 2,500 highly
+    concentrated), the colour the dashboard gives a node.
+
+    Examples
+    --------
+    >>> v = network_view(ServiceContext())
+    >>> len(v["nodes"]) > 20 and len(v["edges"]) > 20
+    True
+    """
+    from ..atlas import SCHEMA
+
+    cache = ctx.cache("views.network")
+    if coalition in cache:
+        return cache[coalition]
+    atlas = ctx.atlas()
+    e = _exposure(ctx, coalition)
+    tiers = _members(ctx, coalition)
+    prod = atlas["production"]
+    prod = prod[(prod["producer_type"] == "country") & (prod["producer"] != "ROW")]
+    countries = {str(k): sorted(set(v.astype(str))) for k, v in prod.groupby("item")["producer"]}
+    cols = [c for c in ("item", "hhi", "spof", "coalition_share", "top1") if c in e.columns]
+    # one merge, then plain records: a per-row lookup is what made a 5,000-item atlas slow
+    t = atlas["items"][["item", "name", "stage"]].merge(e[cols], on="item", how="left")
+    nodes = []
+    for r in records(t):
+        cs = countries.get(str(r["item"]), [])
+        nodes.append({"id": r.pop("item"), **r, "countries": cs,
+                      "tiers": sorted({tiers[c] for c in cs if c in tiers})})
+    known = set(atlas["items"]["item"].astype(str))
+    rec = atlas["recipes"]
+    edges = [{"source": str(a), "target": str(b), "dependent_share": s}
+             for a, b, s in zip(rec["input"], rec["item"], rec["dependent_share"], strict=True)
+             if str(a) in known and str(b) in known]
+    stages = list(SCHEMA["items"].column("stage").choices or ())
+    cache[coalition] = out = to_jsonable({"coalition": coalition, "stages": stages, "nodes": nodes,
+                                          "edges": edges})
+    return out
+
+
+def parse_closure(ctx: ServiceContext, closed: str | None) -> list[str]:
+    """The chokepoint ids of ``closed`` (ids or presets, comma-separated), each checked against the
+    atlas (NotFoundError naming the field ``closed``).
+
+    Examples
+    --------
+    >>> parse_closure(ServiceContext(), "red_sea")
+    ['bab_el_mandeb', 'suez']
+    """
+    from ..logistics.lanes import parse_closed
+
+    ids = sorted(parse_closed(closed))
+    known = set(ctx.atlas()["chokepoints"]["chokepoint"].astype(str))
+    for c in ids:
+        if c not in known:
+            raise NotFoundError(f"no chokepoint '{c}'; chokepoints: {', '.join(sorted(known))}", column="closed")
+    return ids
+
+
+def _project_line(coords: Iterable[Iterable[float]]) -> str:
+    """An SVG path of a lon/lat line in the maps' Equal Earth pixels (0.1 px; repeated points
+    dropped; the pen lifted where a route crosses the antimeridian).
+
+    Examples
+    --------
+    >>> _project_line([(0, 0), (0, 0), (180, 0)])
+    'M0.0,0.0L500.0,0.0'
+    >>> _project_line([(179, 0), (-179, 0)]).count("M")
+    2
+    """
+    from ..report import geo
+
+    a = np.asarray(list(coords), dtype=float).reshape(-1, 2)
+    if not len(a):
+        return ""
+    # the briefing's projection (paxsilica.report.geo.equal_earth), vectorised over the points
+    lam = np.radians(a[:, 0])
+    theta = np.arcsin(geo._M * np.sin(np.radians(a[:, 1])))
+    t2 = theta * theta
+    t6 = t2 * t2 * t2
+    x = lam * np.cos(theta) / (geo._M * (geo._A1 + 3 * geo._A2 * t2 + t6 * (7 * geo._A3 + 9 * geo._A4 * t2)))
+    y = theta * (geo._A1 + geo._A2 * t2 + t6 * (geo._A3 + geo._A4 * t2))
+    px = np.round(x * geo.SCALE, 1) + 0.0
+    py = np.round(-y * geo.SCALE, 1) + 0.0
+    keep = np.ones(len(px), dtype=bool)
+    keep[1:] = (np.diff(px) != 0) | (np.diff(py) != 0)
+    px, py = px[keep], py[keep]
+    jump = np.zeros(len(px), dtype=bool)
+    jump[0] = True
+    jump[1:] = np.abs(np.diff(px)) > 500
+    return "".join(f"{'M' if j else 'L'}{u:.1f},{v:.1f}" for j, u, v in zip(jump, px, py, strict=True))
+
+
+def chokepoints_view(ctx: ServiceContext, closed: str | None = None) -> dict[str, Any]:
+    """Lanes and chokepoints for a map, each chokepoint's exposure (largest item share through it),
+    and, with ``closed``, every lane's status under the closure (open, rerouted or cut, with the
+    added days) and the closure's impact per item.
+
+    Routing every lane takes seconds on the bundled atlas (tests/test_dashboard_api.py checks
+    the statuses); the answer is cached per atlas version and closure.
+    """
+    from ..report.geo import equal_earth
+    from .lanes import exposure_table, geojson_collection
+
+    ids = parse_closure(ctx, closed)
+    cache = ctx.cache("views.chokepoints")
+    key = ",".join(ids)
+    if key in cache:
+        return cache[key]
+    atlas = ctx.atlas()
+    base = exposure_table(atlas, None, None)
+    # the whole network's lanes, at baseline and under the closure (same lanes, same order)
+    before = geojson_collection(atlas, None)
+    after = geojson_collection(atlas, key) if ids else before
+    lanes = []
+    a_lanes = [f for f in after["features"] if f["properties"].get("kind") == "lane"]
+    b_lanes = [f for f in before["features"] if f["properties"].get("kind") == "lane"]
+    for fb, fa in zip(b_lanes, a_lanes, strict=True):
+        pb, pa = fb["properties"], fa["properties"]
+        status = str(pa.get("status") or "open") if ids else "open"
+        coords = (fa.get("geometry") or {}).get("coordinates") or []
+        added = None
+        if ids and pa.get("days") is not None and pb.get("days") is not None:
+            added = _r(float(pa["days"]) - float(pb["days"]))
+        lanes.append({"exporter": pb.get("exporter"), "importer": pb.get("importer"),
+                      "chokepoints": pb.get("chokepoints"), "days": pb.get("days"),
+                      "status": status if status in ("open", "rerouted", "cut") else "open",
+                      "added_days": added, "d": _project_line(coords) if coords else "",
+                      # a cut lane has no route left: the dashboard draws its old route, dashed
+                      "d_before": _project_line(fb["geometry"]["coordinates"])
+                      if status == "cut" and fb.get("geometry") else None})
+    cps = []
+    top = base.sort_values("share", ascending=False).groupby("chokepoint").head(3) if len(base) else base
+    for _, c in atlas["chokepoints"].iterrows():
+        cid = str(c["chokepoint"])
+        x, y = equal_earth(float(c["lon"]), float(c["lat"]))
+        mine = top[top["chokepoint"] == cid] if len(top) else top
+        cps.append({"id": cid, "name": c["name"], "type": c["type"], "x": _r(x), "y": _r(y),
+                    "closed": cid in ids, "max_share": float(mine["share"].max()) if len(mine) else 0.0,
+                    "top_items": records(mine[["item", "name", "share"]]) if len(mine) else []})
+    impact = records(exposure_table(atlas, None, key)) if ids else []
+    n = {s: sum(1 for x in lanes if x["status"] == s) for s in ("open", "rerouted", "cut")}
+    out = to_jsonable({"closed": ids, "chokepoints": cps, "lanes": lanes, "counts": n, "impact": impact})
+    cache[key] = out
+    return out
+
+
+def backtests_view(ctx: ServiceContext, bands: int = 0, target: str = DEFAULT_TARGET) -> dict[str, Any]:
+    """Model against observed for the reference events (each built-in scenario with an
+    ``observed:`` or ``expected:`` block), computed once per atlas version.
+
+    ``bands=0`` (the default here) gives the central model value only, which keeps the page
+    quick; ``paxsilica backtest`` gives the bands.
+    """
+    from .stress import BacktestRequest, backtest
+
+    cache = ctx.cache("views.backtests")
+    key = (bands, target)
+    if key not in cache:
+        res = backtest(BacktestRequest(bands=bands, target=target), ctx)
+        rec = res.to_record()
+        rec["checks"], rec["checks_in"] = len(rec["rows"]), res.checks_in
+        cache[key] = to_jsonable(rec)
+    return cache[key]
+
+
+def run_series(run: Any, top: int = 5) -> dict[str, Any]:
+    """The chart data of a stress run (:class:`paxsilica.stress.StressResult`): the target's level
+    per day and the ``top`` items with the lowest minimum level, the run's headline bands, and
+    the lowest level of the sites in each producing country (``site_min_level``, affected only).
+
+    Levels are output over baseline (1 = normal). ``bands`` is the 5th–95th percentile of each
+    headline measure over the parameter draws (``None`` for a run without bands).
+    """
+    s = run.series
+    tgt = s[s["kind"] == "target"].sort_values("step")
+    days = [float(d) for d in tgt["day"]]
+    lines = [{"name": str(tgt["name"].iloc[0]) if len(tgt) else "target", "kind": "target",
+              "level": [None if pd.isna(x) else float(x) for x in tgt["level"]]}]
+    items_ = s[s["kind"] == "item"]
+    if len(items_):
+        worst = items_.groupby("name")["level"].min().sort_values().head(top)
+        for name in worst.index:
+            one = items_[items_["name"] == name].sort_values("step")
+            lv = dict(zip(one["day"].astype(float), one["level"], strict=True))
+            lines.append({"name": str(name), "kind": "item",
+                          "level": [None if pd.isna(lv.get(d)) else float(lv[d]) for d in days]})
+    # affected sites: the lowest output level of each country's sites (firm sites, named by firm,
+    # are left out of the map); 1 = never below normal
+    sites = s[s["kind"] == "site"]
+    by_country: dict[str, float] = {}
+    if len(sites):
+        low = sites.groupby("name")["level"].min()
+        for name, lv in low.items():
+            producer = str(name).rsplit("@", 1)[-1]
+            if len(producer) == 3 and producer.isupper() and not pd.isna(lv) and lv < 1 - 1e-9:
+                by_country[producer] = min(by_country.get(producer, 1.0), float(lv))
+    return to_jsonable({"day": days, "series": lines, "bands": run.summary.get("bands"),
+                        "site_min_level": by_country})
