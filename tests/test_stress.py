@@ -229,3 +229,23 @@ def test_coalition_first_serves_members_before_others() -> None:
     country = index.sites["country"].to_numpy(object)[links["client"].to_numpy(np.int64)]
     classes = comp.extensions.link_priority[canon]
     assert set(classes[country == "TWN"]) == {0} and set(classes[country == "USA"]) == {1}
+
+
+def test_regional_disaster_skips_countries_without_a_region() -> None:
+    # the bundled atlas has countries whose region is missing; a disaster by region must run (a
+    # missing region is no region, not an error) and hit exactly the sites of that region's countries
+    from paxsilica.atlas import bundled_atlas
+
+    atlas = bundled_atlas()
+    countries = atlas["countries"]
+    assert countries["region"].isna().any()
+    sc = parse_scenario("name: q\ndescription: d\nhorizon: 20\nshocks:\n  - {type: disaster, region: "
+                        "East Asia & Pacific, severity: 0.5, start: 0}\n", file="q.yaml")
+    r = run_stress(sc, atlas, target="ai_datacenter_capacity", steps=20)
+    from paxsilica.network import build_index
+
+    region = set(countries.loc[countries["region"] == "East Asia & Pacific", "iso3"])
+    sites = build_index(atlas, target="ai_datacenter_capacity").sites
+    real = sites[~sites["virtual"].astype(bool)]
+    expected = int(real["country"].isin(region).sum())
+    assert expected > 0 and int(r.effects["sites"].sum()) == expected

@@ -66,8 +66,6 @@ class _EventBuild(Build):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lanes: dict[tuple, Any] = {}
-        # countries without a region (missing values) belong to none: ``NA == region`` cannot be tested
-        self.region_of = {c: r for c, r in self.region_of.items() if isinstance(r, str)}
 
     def lanes_closed(self, s: ChokepointClosure, through: np.ndarray) -> Any:
         from ..scenarios.compile import _closed_with

@@ -286,7 +286,9 @@ class Build:
         self.real_site = ~sites["virtual"].to_numpy(bool)
         self.members = _members(atlas)
         countries_t = atlas["countries"]
-        self.region_of = dict(zip(countries_t["iso3"], countries_t["region"], strict=True))
+        # countries without a region (missing values) belong to none: ``NA == region`` cannot be tested
+        self.region_of = {c: r for c, r in zip(countries_t["iso3"], countries_t["region"], strict=True)
+                          if isinstance(r, str)}
         self.notes: list[str] = []
         self.cap, self.lcap, self.dem = _Acc(steps), _Acc(steps), _Acc(steps)
         self.lead: dict[int, np.ndarray] = {}
