@@ -274,3 +274,34 @@ def test_cli_org_user_audit(tmp_path, monkeypatch) -> None:
         c.execute("UPDATE audit_entries SET actor = 'mallory' WHERE seq = 2")
     bad = run(app, ["audit", "verify", "--db", url])
     assert bad.exit_code == 1 and "entry 2" in bad.output
+
+
+def test_montecarlo_and_plans_are_runs_scoped_by_organisation(tmp_path) -> None:
+    # a Monte Carlo run, then a plan taking its draws as scenarios; the other organisation can
+    # use neither; a field the plan model does not have is refused, naming it
+    with make_service(f"sqlite:///{tmp_path / 's.db'}", tmp_path) as svc:
+        h, other = svc.login("a_analyst"), svc.login("b_analyst")
+        r = svc.client.post("/api/v1/montecarlo", headers=h, json={"draws": 20, "horizon_days": 30, "seed": 3})
+        assert r.status_code == 202 and r.json()["kind"] == "montecarlo"
+        mc = _wait(svc, h, r.json()["id"], timeout=300)
+        assert mc["status"] == "done", mc
+        res = svc.client.get(f"/api/v1/runs/{mc['id']}/result", headers=h).json()["result"]
+        assert res["run"]["draws"] == 20 and res["run"]["seed"] == 3 and res["run"]["horizon_days"] == 30
+        assert {row["measure"] for row in res["summary"]} >= {"expected_loss", "var", "es"}
+        assert "folder" not in res  # no server path in an answer
+        assert svc.client.get(f"/api/v1/runs/{mc['id']}/result", headers=other).status_code == 404
+
+        bad = svc.client.post("/api/v1/plans/worst-case", headers=h, json={"alpha": 0.9})
+        assert bad.status_code == 422 and bad.json()["field"] == "alpha"
+        foreign = svc.client.post("/api/v1/plans/sourcing", headers=other, json={"montecarlo_run": mc["id"]})
+        assert foreign.status_code == 404 and foreign.json()["field"] == "montecarlo_run"
+
+        r = svc.client.post("/api/v1/plans/sourcing", headers=h,
+                            json={"montecarlo_run": mc["id"], "alpha": 0.9, "items": ["gallium", "germanium"]})
+        assert r.status_code == 202 and r.json()["kind"] == "plan"
+        plan = _wait(svc, h, r.json()["id"], timeout=300)
+        assert plan["status"] == "done", plan
+        out = svc.client.get(f"/api/v1/runs/{plan['id']}/result", headers=h).json()["result"]
+        assert out["kind"] == "sourcing" and out["parameters"]["alpha"] == 0.9
+        assert out["atlas_version"] == domain.version(domain.public_atlas())
+        assert str(tmp_path) not in json.dumps(out) and out["parameters"]["montecarlo"] == mc["id"]

@@ -43,7 +43,7 @@ def _yaml(name: str) -> str:
 
 
 QUERIES = {"/api/v1/lanes": {"exporters": "QAT", "importers": "JPN"}}
-PATH_VALUES = {"table": "items", "metric": "concentration", "item": "gallium"}
+PATH_VALUES = {"table": "items", "metric": "concentration", "item": "gallium", "model": "worst-case"}
 
 
 def _body(method: str, path: str) -> dict:
@@ -58,6 +58,8 @@ def _body(method: str, path: str) -> dict:
         ("POST", "/api/v1/uploads"): lambda: {"files": {"file": ("s.csv", b"holder,item,days_of_cover,source\n"
                                                                  b"JPN,helium,3,x\n")}, "data": {"table": "stocks"}},
         ("POST", "/api/v1/runs"): lambda: {"json": {"scenario": "hormuz_closure", "steps": 1}},
+        ("POST", "/api/v1/montecarlo"): lambda: {"json": {"draws": 10, "horizon_days": 30}},
+        ("POST", "/api/v1/plans/{model}"): lambda: {"json": {"k": 1}},
     }
     if (method, path) in recipes:
         return recipes[(method, path)]()

@@ -358,7 +358,79 @@ def run_job(job: dict[str, Any], progress: Callable[[str, float], None]) -> dict
     uploads = [(t, Path(p)) for t, p in job["uploads"]]
     if job["kind"] == "stress":
         return run_stress_job(job["params"], job["yaml"], job["file"], uploads, job["atlas_path"], progress)
+    if job["kind"] == "montecarlo":
+        return run_montecarlo_job(job["params"], uploads, job["atlas_path"], progress, job["folder"])
+    if job["kind"] == "plan":
+        return run_plan_job(job["params"], uploads, job["atlas_path"], job.get("montecarlo_folder"))
     raise ValueError(f"unknown run kind {job['kind']!r}")
+
+
+def run_montecarlo_job(params: dict[str, Any], uploads: list[tuple[str, Path]], atlas_path: str | None,
+                       progress: Callable[[str, float], None], folder: str) -> dict[str, Any]:
+    """A Monte Carlo run on the public atlas overlaid with ``uploads``; its run folder is kept in
+    ``folder`` (plans can take its draws as scenarios), the JSON-ready result is returned."""
+    from ..services import montecarlo as mc
+
+    progress("atlas", 0.02)
+    atlas = overlay(public_atlas(atlas_path), uploads)
+    req = mc.MonteCarloRequest(draws=int(params["draws"]), seed=int(params["seed"]),
+                               horizon_days=int(params["horizon_days"]), targets=tuple(params["targets"]),
+                               levels=tuple(float(x) for x in params["levels"]), out=folder, force=True)
+    res = mc.run_montecarlo(req, context(atlas),
+                            progress=lambda done, total: progress("draws", 0.05 + 0.9 * done / max(total, 1)))
+    out = jsonable(res.to_record())
+    out.pop("folder", None)  # a server path: not the caller's business
+    out["atlas_version"] = version(atlas)
+    return out
+
+
+PLAN_FIELDS = {"sourcing": "SourcingRequest", "stockpile": "StockpileRequest", "partners": "PartnersRequest",
+               "worst-case": "WorstCaseRequest"}
+"""Each plan model's service request (``paxsilica.services.planning``)."""
+
+
+def plan_fields(model: str) -> set[str]:
+    """The request fields of a plan model, as the API names them (``montecarlo`` is ``montecarlo_run``,
+    a run id, never a path; ``out`` and ``force`` are not the caller's)."""
+    import dataclasses
+
+    from ..services import planning
+
+    names = {f.name for f in dataclasses.fields(getattr(planning, PLAN_FIELDS[model]))} - {"out", "force"}
+    return {"montecarlo_run" if n == "montecarlo" else n for n in names} | {"uploads", "timeout_s"}
+
+
+def run_plan_job(params: dict[str, Any], uploads: list[tuple[str, Path]], atlas_path: str | None,
+                 montecarlo_folder: str | None) -> dict[str, Any]:
+    """A plan on the public atlas overlaid with ``uploads`` (the draws of ``montecarlo_folder`` as its
+    scenarios when given); JSON-ready result."""
+    from ..services import planning
+
+    model = params["model"]
+    allowed = plan_fields(model) - {"montecarlo_run", "uploads", "timeout_s"}
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items() if k in allowed and v is not None}
+    if montecarlo_folder:
+        kw["montecarlo"] = montecarlo_folder
+    req = getattr(planning, PLAN_FIELDS[model])(**kw)
+    fn = {"sourcing": planning.sourcing, "stockpile": planning.stockpile, "partners": planning.partners,
+          "worst-case": planning.worst_case}[model]
+    atlas = overlay(public_atlas(atlas_path), uploads)
+    out = jsonable(fn(req, context(atlas)).to_record())
+    out["atlas_version"] = version(atlas)
+    if montecarlo_folder:  # the caller named a run id; the server's folder is not theirs to see
+        out = _replace_text(out, montecarlo_folder, params["montecarlo_run"])
+    return out
+
+
+def _replace_text(value: Any, old: str, new: str) -> Any:
+    """``value`` (JSON-ready) with ``old`` replaced by ``new`` in every string, keys included."""
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, dict):
+        return {_replace_text(k, old, new): _replace_text(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_text(v, old, new) for v in value]
+    return value
 
 
 def run_stress_job(params: dict[str, Any], scenario_yaml: str, scenario_file: str,

@@ -37,6 +37,11 @@ def result_path(files_dir: Path, org_id: int, run_id: str) -> Path:
     return files_dir / "results" / str(org_id) / f"{run_id}.json"
 
 
+def montecarlo_folder(files_dir: Path, org_id: int, run_id: str) -> Path:
+    """Where a Monte Carlo run keeps its run folder (draws, events: a plan's scenarios)."""
+    return files_dir / "results" / str(org_id) / f"{run_id}.montecarlo"
+
+
 def _die_with_parent() -> None:
     # A SIGKILLed server must not leave simulations running: Linux sends this child SIGTERM then.
     if sys.platform.startswith("linux"):
@@ -149,6 +154,11 @@ class RunManager:
             ups = s.execute(select(Upload).where(Upload.org_id == run.org_id,
                                                  Upload.id.in_(params.get("uploads", [])))).scalars().all()
             job["uploads"] = [(u.table, str(self.settings.files_dir / u.path)) for u in ups]
+            if run.kind == "montecarlo":
+                job["folder"] = str(montecarlo_folder(self.settings.files_dir, run.org_id, rid))
+            if params.get("montecarlo_run"):  # checked at submission: this organisation's, done
+                job["montecarlo_folder"] = str(montecarlo_folder(self.settings.files_dir, run.org_id,
+                                                                 params["montecarlo_run"]))
             run.status, run.started_at, run.progress, run.stage = "running", utcnow(), 0.0, "starting"
             timeout = float(params.get("timeout_s") or self.settings.run_timeout_s)
         return job, timeout

@@ -219,6 +219,51 @@ class RunIn(Strict):
     timeout_s: float | None = Field(default=None, gt=0, le=3600)
 
 
+class MonteCarloIn(Strict):
+    """A Monte Carlo run on the bundled hazard catalogue (docs/montecarlo.md), computed like a stress
+    run: in the worker pool, its result at ``/runs/{id}/result``."""
+
+    draws: int = Field(default=2_000, ge=1, le=100_000, description="Seeded draws of the horizon.")
+    seed: int = Field(default=12, ge=0, le=2**31 - 1)
+    horizon_days: int = Field(default=365, ge=1, le=3650)
+    targets: list[str] = Field(default_factory=lambda: ["ai_datacenter_capacity"], min_length=1, max_length=10)
+    levels: list[float] = Field(default_factory=lambda: [0.95, 0.99], min_length=1, max_length=10,
+                                description="VaR / ES levels, each in (0, 1).")
+    uploads: list[str] = Field(default_factory=list, max_length=100,
+                               description="Ids of your organisation's uploads to overlay on the atlas.")
+    timeout_s: float | None = Field(default=None, gt=0, le=3600)
+
+
+PlanModel = Literal["sourcing", "stockpile", "partners", "worst-case"]
+
+
+class PlanIn(Strict):
+    """A plan (docs/planning.md). Fields a model does not use are refused (422 naming the field)."""
+
+    consumer: str | None = Field(default=None, max_length=100, description="ISO3 country or a group id "
+                                 "(default: the coalition). sourcing, stockpile, partners.")
+    coalition: str | None = Field(default=None, max_length=100)
+    target: str | None = Field(default=None, max_length=100)
+    items: list[str] | None = Field(default=None, max_length=200)
+    scenarios: str | None = Field(default=None, max_length=2000, description="Built-in stress scenarios, "
+                                  "comma-separated, or 'all'.")
+    montecarlo_run: str | None = Field(default=None, max_length=32, description="Id of one of your "
+                                       "organisation's finished Monte Carlo runs: its draws as scenarios.")
+    alpha: float | None = Field(default=None, ge=0, le=1)
+    max_share: float | None = Field(default=None, gt=0, le=1)
+    min_coalition_share: float | None = Field(default=None, ge=0, le=1)
+    budget: float | None = Field(default=None, ge=0)
+    premium: float | None = Field(default=None, ge=0, le=10)
+    tolerance: float | None = Field(default=None, ge=0, le=1)
+    mode: Literal["every", "cvar"] | None = None
+    carrying_rate: float | None = Field(default=None, ge=0, le=10)
+    candidates: list[str] | None = Field(default=None, max_length=300)
+    k: int | None = Field(default=None, ge=1, le=10)
+    kinds: list[Literal["site", "country", "chokepoint"]] | None = Field(default=None, min_length=1)
+    uploads: list[str] = Field(default_factory=list, max_length=100)
+    timeout_s: float | None = Field(default=None, gt=0, le=3600)
+
+
 class RunOut(BaseModel):
     id: str
     kind: str

@@ -18,7 +18,10 @@ from ..deps import ERRORS, Paging, log_action, paging
 from ..errors import ApiError, not_found
 from ..schemas import (
     Done,
+    MonteCarloIn,
     Page,
+    PlanIn,
+    PlanModel,
     RunIn,
     RunOut,
     RunResult,
@@ -213,25 +216,65 @@ def _own_run(s, p: Principal, run_id: str) -> Run:  # type: ignore[no-untyped-de
     return r
 
 
-@router.post("/runs", response_model=RunOut, status_code=202, tags=["runs"], summary="Submit a stress run")
-def submit_run(body: RunIn, request: Request, p: Principal = require("analyst")) -> RunOut:
-    """Queued at once (the answer does not wait for the simulation); poll ``/runs/{id}``."""
+def _submit(request: Request, p: Principal, kind: str, params: dict[str, Any],
+            check: Any = None) -> RunOut:
+    """Queue a run of ``kind`` for the caller's organisation (its uploads checked, then ``check(s)``);
+    committed before the answer, computed by the worker pool."""
     with request.app.state.store.session(write=True) as s:
-        if _find_scenario(s, p, body.scenario) is None and body.scenario not in domain.builtin_scenarios():
-            raise ApiError(404, "no such scenario", field="scenario")
-        for uid in body.uploads:
+        if check is not None:
+            check(s)
+        for uid in params.get("uploads", []):
             u = s.get(Upload, uid)
             if u is None or u.org_id != p.org_id:
                 raise ApiError(404, "no such upload", field="uploads")
-        params = body.model_dump()
-        r = Run(id=new_id(), org_id=p.org_id, user_id=p.user_id, kind="stress",
+        r = Run(id=new_id(), org_id=p.org_id, user_id=p.user_id, kind=kind,
                 params=json.dumps(params, sort_keys=True), status="queued", created_at=utcnow())
         s.add(r)
         s.flush()
-        log_action(s, request, p, "run.submit", r.id, {"scenario": body.scenario, "uploads": body.uploads})
+        detail = {k: params[k] for k in ("scenario", "model", "draws", "uploads") if k in params}
+        log_action(s, request, p, "run.submit", r.id, {"kind": kind, **detail})
         out = _run_out(r)
     request.app.state.runs.submit(out.id)
     return out
+
+
+@router.post("/runs", response_model=RunOut, status_code=202, tags=["runs"], summary="Submit a stress run")
+def submit_run(body: RunIn, request: Request, p: Principal = require("analyst")) -> RunOut:
+    """Queued at once (the answer does not wait for the simulation); poll ``/runs/{id}``."""
+    def check(s) -> None:  # type: ignore[no-untyped-def]
+        if _find_scenario(s, p, body.scenario) is None and body.scenario not in domain.builtin_scenarios():
+            raise ApiError(404, "no such scenario", field="scenario")
+
+    return _submit(request, p, "stress", body.model_dump(), check)
+
+
+@router.post("/montecarlo", response_model=RunOut, status_code=202, tags=["montecarlo"],
+             summary="Submit a Monte Carlo run")
+def submit_montecarlo(body: MonteCarloIn, request: Request, p: Principal = require("analyst")) -> RunOut:
+    """Seeded years of events from the bundled hazard catalogue through the stress model
+    (docs/montecarlo.md); a run like any other: poll ``/runs/{id}``, read ``/runs/{id}/result``."""
+    for x in body.levels:
+        if not 0.0 < x < 1.0:
+            raise ApiError(422, f"a level must be in (0, 1), got {x}", field="levels")
+    return _submit(request, p, "montecarlo", body.model_dump())
+
+
+@router.post("/plans/{model}", response_model=RunOut, status_code=202, tags=["plans"],
+             summary="Submit a plan (sourcing, stockpile, partners, worst case)")
+def submit_plan(model: PlanModel, body: PlanIn, request: Request, p: Principal = require("analyst")) -> RunOut:
+    """An optimization plan (docs/planning.md), computed as a run. ``montecarlo_run`` takes the
+    draws of one of your organisation's finished Monte Carlo runs as the scenarios."""
+    unused = sorted(body.model_fields_set - domain.plan_fields(model))
+    if unused:
+        raise ApiError(422, f"'{unused[0]}' is not a field of the {model} plan", field=unused[0])
+
+    def check(s) -> None:  # type: ignore[no-untyped-def]
+        if body.montecarlo_run is not None:
+            mc = s.get(Run, body.montecarlo_run)
+            if mc is None or mc.org_id != p.org_id or mc.kind != "montecarlo" or mc.status != "done":
+                raise ApiError(404, "no such finished Monte Carlo run", field="montecarlo_run")
+
+    return _submit(request, p, "plan", {"model": model, **body.model_dump(exclude_none=True)}, check)
 
 
 @router.get("/runs", response_model=Page[RunOut], tags=["runs"], summary="Your organisation's runs")
