@@ -21,18 +21,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
-import subprocess
 import time
 
-
-def _cpu() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        model = next((ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")), "")
-    except OSError:
-        model = ""
-    return f"{model or platform.processor() or 'unknown CPU'}, {os.cpu_count()} cores"
+from bench_stress import (
+    _cpu,  # one machine description for every bench script (bench/ is on sys.path)
+)
 
 
 def main() -> None:
