@@ -67,6 +67,17 @@ def test_cli_bad_input_is_a_located_error_not_a_traceback(files, tmp_path) -> No
     assert p.returncode == 1 and "levels" in p.stderr
 
 
+def test_a_foreign_out_folder_is_refused_before_the_draws(files, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # the folder is checked before anything is computed (no progress line), and is left as it was
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    p = cli(files, "--draws", "30", "--catalogue", str(files / "tiny.yaml"), "--target", "chip", "--out", str(mine))
+    assert p.returncode == 1 and "not a paxsilica Monte Carlo run" in p.stderr and "notes.txt" in p.stderr
+    assert "tasks" not in p.stdout + p.stderr  # no draw was run
+    assert [f.name for f in mine.iterdir()] == ["notes.txt"] and (mine / "notes.txt").read_text() == "keep me"
+
+
 def test_ctrl_c_keeps_the_draws_done(files, tmp_path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "partial"
     env = {**os.environ, "COLUMNS": "200"}

@@ -35,12 +35,10 @@ RUN_FILES = ("run.json", "losses.parquet", "events.parquet", "summary.parquet", 
              "risk.duckdb", "report.html", MARKER)
 
 
-def save_run(result: MonteCarloResult, out_dir: str | Path, *, force: bool = False) -> Path:
-    """Write ``result`` to ``out_dir`` (see the module docstring); returns the folder.
-
-    A folder that holds anything but a previous run's files is refused (:class:`InputError`) unless
-    ``force`` (then it is replaced as a whole).
-    """
+def check_out_dir(out_dir: str | Path, *, force: bool = False) -> Path:
+    """The resolved output folder, if a run may be written there: missing, empty, a previous run's,
+    or anything with ``force``; else :class:`InputError` (checked before a run, so that a long run
+    is not computed only to be refused, and again when it is saved)."""
     out = Path(out_dir).resolve()
     if out.exists() and not out.is_dir():
         raise InputError("output path exists and is not a folder", file=str(out))
@@ -48,6 +46,16 @@ def save_run(result: MonteCarloResult, out_dir: str | Path, *, force: bool = Fal
         names = sorted(p.name for p in out.iterdir())[:5]
         raise InputError(f"output folder is not empty and is not a paxsilica Monte Carlo run (holds "
                          f"{', '.join(names)}); choose another folder or pass --force to replace it", file=str(out))
+    return out
+
+
+def save_run(result: MonteCarloResult, out_dir: str | Path, *, force: bool = False) -> Path:
+    """Write ``result`` to ``out_dir`` (see the module docstring); returns the folder.
+
+    A folder that holds anything but a previous run's files is refused (:class:`InputError`) unless
+    ``force`` (then it is replaced as a whole).
+    """
+    out = check_out_dir(out_dir, force=force)
 
     def fill(tmp: Path) -> None:
         # a folder as mkdir would make it (searchable where readable), not mkdtemp's owner-only 0700

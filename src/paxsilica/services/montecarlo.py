@@ -26,7 +26,7 @@ import pandas as pd
 from ..constants import DEFAULT_TARGET
 from ..montecarlo import load_catalogue
 from ..montecarlo.catalogue import Catalogue, validate_catalogue
-from ..montecarlo.record import run_json, save_run
+from ..montecarlo.record import check_out_dir, run_json, save_run
 from ..montecarlo.run import (
     DEFAULT_BATCH,
     DEFAULT_DRAWS,
@@ -120,6 +120,8 @@ def run_montecarlo(req: MonteCarloRequest, ctx: ServiceContext,
         if t not in items:
             raise did_you_mean(t, sorted(items), "target item")
     cat = validate_catalogue(_catalogue(ctx, req.catalogue), atlas)
+    if req.out is not None:
+        check_out_dir(req.out, force=req.force)
     inline = req.workers is None and not req.scheduler
     result = model_run(atlas, cat, draws=req.draws, seed=req.seed, horizon_days=req.horizon_days,
                        targets=req.targets, levels=req.levels, thresholds=req.thresholds,
