@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Query, Request
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .auth import Principal, client_address
 from .errors import ErrorOut, ServerErrorOut
+from .schemas import Page
 from .store import audit
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -34,6 +37,14 @@ async def paging(offset: int = Query(0, ge=0, le=1_000_000_000, description="Row
            limit: int = Query(50, ge=1, le=500, description="Rows to return (at most 500).")) -> Paging:
     """Pagination of every listing (``async``: it does no I/O, so it needs no worker thread)."""
     return Paging(offset, limit)
+
+
+def page_of(session: Session, query: Any, order: Sequence[Any], out: Callable[[Any], Any], pg: Paging) -> Page:
+    """One page of the rows of ``query`` (already scoped to the caller), in ``order``, each turned
+    into its answer by ``out``; ``total`` counts the rows of ``query`` only."""
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.order_by(*order).offset(pg.offset).limit(pg.limit)).scalars()
+    return Page(items=[out(r) for r in rows], total=total, offset=pg.offset, limit=pg.limit)
 
 
 def store(request: Request) -> Any:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..auth import Principal, credentials_changed, hash_password, new_api_key, require, role_rank
-from ..deps import ERRORS, Paging, log_action, paging
+from ..deps import ERRORS, Paging, log_action, page_of, paging
 from ..errors import ApiError, not_found
 from ..schemas import (
     AuditOut,
@@ -78,9 +78,7 @@ def create_org(body: OrgIn, request: Request, p: Principal = require("viewer", o
 def list_users(request: Request, pg: Paging = Depends(paging), p: Principal = require("admin")) -> Page[UserOut]:
     with request.app.state.store.session() as s:
         q = select(User).where(User.org_id == p.org_id)
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        rows = s.execute(q.order_by(User.id).offset(pg.offset).limit(pg.limit)).scalars()
-        return Page(items=[_user(u) for u in rows], total=total, offset=pg.offset, limit=pg.limit)
+        return page_of(s, q, (User.id,), _user, pg)
 
 
 @router.post("/users", response_model=UserOut, status_code=201, tags=["users"],
@@ -146,9 +144,7 @@ def list_keys(request: Request, pg: Paging = Depends(paging), p: Principal = req
         q = select(ApiKey).where(ApiKey.org_id == p.org_id)
         if not p.at_least("admin"):
             q = q.where(ApiKey.user_id == p.user_id)
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        rows = s.execute(q.order_by(ApiKey.created_at, ApiKey.id).offset(pg.offset).limit(pg.limit)).scalars()
-        return Page(items=[_key(k) for k in rows], total=total, offset=pg.offset, limit=pg.limit)
+        return page_of(s, q, (ApiKey.created_at, ApiKey.id), _key, pg)
 
 
 @router.post("/keys", response_model=KeyCreated, status_code=201, tags=["keys"],
@@ -201,9 +197,7 @@ def list_audit(request: Request, pg: Paging = Depends(paging),
             q = q.where(AuditEntry.org_id == p.org_id)
         if action:
             q = q.where(AuditEntry.action == action)
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        rows = s.execute(q.order_by(AuditEntry.seq.desc()).offset(pg.offset).limit(pg.limit)).scalars()
-        return Page(items=[_entry(e) for e in rows], total=total, offset=pg.offset, limit=pg.limit)
+        return page_of(s, q, (AuditEntry.seq.desc(),), _entry, pg)
 
 
 @router.get("/audit/verify", response_model=AuditVerifyOut, tags=["audit"], summary="Check the hash chain")

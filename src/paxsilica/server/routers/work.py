@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import domain
 from ..auth import Principal, require
-from ..deps import ERRORS, Paging, log_action, paging
+from ..deps import ERRORS, Paging, log_action, page_of, paging
 from ..errors import ApiError, not_found
 from ..schemas import (
     Done,
@@ -166,9 +166,7 @@ def create_upload(request: Request, file: UploadFile = File(..., description="Th
 def list_uploads(request: Request, pg: Paging = Depends(paging), p: Principal = require("viewer")) -> Page[UploadOut]:
     with request.app.state.store.session() as s:
         q = select(Upload).where(Upload.org_id == p.org_id)
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        rows = s.execute(q.order_by(Upload.created_at, Upload.id).offset(pg.offset).limit(pg.limit)).scalars()
-        return Page(items=[_upload_out(u) for u in rows], total=total, offset=pg.offset, limit=pg.limit)
+        return page_of(s, q, (Upload.created_at, Upload.id), _upload_out, pg)
 
 
 @router.get("/uploads/{upload_id}", response_model=UploadOut, tags=["uploads"], summary="One upload")
@@ -281,9 +279,7 @@ def submit_plan(model: PlanModel, body: PlanIn, request: Request, p: Principal =
 def list_runs(request: Request, pg: Paging = Depends(paging), p: Principal = require("viewer")) -> Page[RunOut]:
     with request.app.state.store.session() as s:
         q = select(Run).where(Run.org_id == p.org_id)
-        total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        rows = s.execute(q.order_by(Run.created_at.desc(), Run.id).offset(pg.offset).limit(pg.limit)).scalars()
-        return Page(items=[_run_out(r) for r in rows], total=total, offset=pg.offset, limit=pg.limit)
+        return page_of(s, q, (Run.created_at.desc(), Run.id), _run_out, pg)
 
 
 @router.get("/runs/{run_id}", response_model=RunOut, tags=["runs"], summary="A run's status and progress")
