@@ -28,7 +28,8 @@ from ..errors import NotFoundError
 from ..serialize import records, to_jsonable
 from .context import ServiceContext
 
-__all__ = ["TIERS", "backtests_view", "chokepoints_view", "item_view", "network_view", "overview",
+__all__ = ["TIERS", "backtests_view", "chokepoints_view", "item_view", "level_band", "montecarlo_view",
+           "network_view", "overview", "plan_view", "run_lanes",
            "parse_closure", "world"]
 
 TIERS = ("member", "partner", "other")
@@ -399,3 +400,177 @@ def run_series(run: Any, top: int = 5) -> dict[str, Any]:
                 by_country[producer] = min(by_country.get(producer, 1.0), float(lv))
     return to_jsonable({"day": days, "series": lines, "bands": run.summary.get("bands"),
                         "site_min_level": by_country})
+
+
+def level_band(days: list[float], bands: dict[str, Any] | None) -> dict[str, list[float | None]] | None:
+    """The target level's per-step band (``bands["level_by_step"]`` of a stress run with draws) on the
+    chart's days: the chart's first day is the setup step, at normal level in every draw (1, 1).
+
+    Examples
+    --------
+    >>> level_band([-1.0, 0.0, 1.0], {"level_by_step": {"low": [0.9, 0.8], "high": [1.0, 0.95]}})
+    {'low': [1.0, 0.9, 0.8], 'high': [1.0, 1.0, 0.95]}
+    >>> level_band([-1.0, 0.0], {"loss_pct": [1, 2]}) is None
+    True
+    """
+    per = (bands or {}).get("level_by_step")
+    if not per or not per.get("low"):
+        return None
+    lo, hi = list(per["low"]), list(per["high"])
+    pad = len(days) - len(lo)
+    if pad < 0 or pad > 1:  # not this chart's steps: show no band rather than a shifted one
+        return None
+    return {"low": [1.0] * pad + [float(x) for x in lo], "high": [1.0] * pad + [float(x) for x in hi]}
+
+
+WORLD = "WORLD"
+"""The consumer of a Monte Carlo run's world total (:mod:`paxsilica.montecarlo`)."""
+
+
+def montecarlo_view(folder: Any, stored: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A finished Monte Carlo run for its page, read from its run folder (the output contract,
+    :func:`paxsilica.montecarlo.load_run`), never recomputed: per target the loss exceedance curve of
+    the world total (:func:`paxsilica.montecarlo.risk.exceedance_curve` of the stored draws, the
+    function the run's own report uses), the risk measures with standard errors and warnings, the
+    Euler contributions of event kinds, hazards and chokepoints to ES, and the consumers with the
+    largest expected loss.
+
+    ``stored`` (the run's result JSON) is used for what the folder lacks (``atlas_version``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from paxsilica.montecarlo import load_catalogue, run_montecarlo, save_run
+    >>> from paxsilica.services import ServiceContext
+    >>> ctx = ServiceContext()
+    >>> d = tempfile.mkdtemp()
+    >>> _ = save_run(run_montecarlo(ctx.atlas(), load_catalogue(), draws=4, horizon_days=30), d, force=True)
+    >>> v = montecarlo_view(d)
+    >>> v["draws"], [t["target"] for t in v["targets"]], v["targets"][0]["curve"]["p_exceed"][-1]
+    (4, ['ai_datacenter_capacity'], 0.0)
+    """
+    from ..montecarlo import load_run
+    from ..montecarlo.risk import exceedance_curve
+
+    run = load_run(folder)
+    meta = dict(run.meta)
+    out_t = []
+    for t in meta.get("targets", []):
+        los = run.losses[(run.losses["target"] == t) & (run.losses["consumer"] == WORLD)]
+        curve = exceedance_curve(los["loss"].to_numpy(float))
+        sm = run.summary[run.summary["target"] == t]
+        world = sm[sm["consumer"] == WORLD]
+        cons = sm[(sm["consumer"] != WORLD) & (sm["measure"] == "expected_loss") & (sm["value"] > 0)]
+        cons = cons.sort_values(["value", "consumer"], ascending=[False, True]).head(15)
+        co = run.contributions
+        co = co[(co["target"] == t) & (co["es_contribution"] > 0)] if len(co) else co
+        contrib: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for lvl in meta.get("levels", []):
+            for by in ("kind", "hazard", "chokepoint"):
+                rows = co[(co["level"] == lvl) & (co["by"] == by)] if len(co) else co
+                rows = rows.sort_values(["es_contribution", "name"], ascending=[False, True]) if len(rows) else rows
+                contrib.setdefault(f"{float(lvl):g}", {})[by] = records(rows[["name", "es_contribution", "share"]]) \
+                    if len(rows) else []
+        out_t.append({"target": t, "curve": {"loss": curve["loss"].tolist(), "p_exceed": curve["p_exceed"].tolist()},
+                      "risk": records(world[["measure", "level", "value", "se", "tail_draws", "warning"]]),
+                      "consumers": records(cons[["consumer", "value", "se"]]), "contributions": contrib})
+    if not meta.get("atlas_version") and stored:
+        meta["atlas_version"] = stored.get("atlas_version")
+    keep = ("seed", "draws", "draws_requested", "horizon_days", "catalogue", "atlas_version", "levels",
+            "thresholds", "complete", "created", "warnings", "notes", "events_per_draw", "draws_without_events",
+            "paxsilica_version")
+    return to_jsonable({**{k: meta.get(k) for k in keep}, "targets": out_t})
+
+
+PLAN_MAIN = {"sourcing": ("mix", "items"), "stockpile": ("stock", "check"), "partners": ("partners",),
+             "worst-case": ("worst", "robust_extra", "robust_worst")}
+"""Each plan model's tables that say what to do, shown first (the rest explain it)."""
+
+EXPLAIN_TABLES = ("binding", "sensitivity", "robust_iterations")
+"""The planning module's explanation: binding constraints, sensitivities, the robust loop."""
+
+
+def plan_view(stored: dict[str, Any]) -> dict[str, Any]:
+    """A finished plan (the stored ``PlanResult.to_record()``, :mod:`paxsilica.services.planning`) for
+    its page, never re-solved: the headline numbers, the risk before and after (``summary["before"]``
+    and ``["after"]`` side by side; for a robust worst case its worst loss before and after), the
+    tables that say what to do, then the explanation (binding constraints, sensitivities) and notes.
+
+    Examples
+    --------
+    >>> v = plan_view({"kind": "stockpile", "summary": {"cost": 2.5, "before": {"cvar": 0.5},
+    ...                "after": {"cvar": 0.25}}, "tables": {"stock": [{"item": "x", "days": 30}],
+    ...                "binding": []}, "notes": ["n"]})
+    >>> v["risk"], [t["name"] for t in v["plan_tables"]], v["headline"]
+    ([{'measure': 'cvar', 'before': 0.5, 'after': 0.25, 'change': -0.25}], ['stock'], {'cost': 2.5})
+    """
+    kind = str(stored.get("kind", ""))
+    summary = dict(stored.get("summary") or {})
+    before, after = summary.pop("before", None), summary.pop("after", None)
+    robust = summary.pop("robust", None)
+    risk = []
+    if isinstance(before, dict) and isinstance(after, dict):
+        for m in dict.fromkeys([*before, *after]):
+            b, a = before.get(m), after.get(m)
+            ch = a - b if isinstance(a, int | float) and isinstance(b, int | float) else None
+            risk.append({"measure": m, "before": b, "after": a, "change": ch})
+    elif isinstance(robust, dict):
+        b, a = robust.get("worst_before"), robust.get("worst_after")
+        risk.append({"measure": f"worst loss under {robust.get('k')} attacks", "before": b, "after": a,
+                     "change": a - b if isinstance(a, int | float) and isinstance(b, int | float) else None})
+    headline = {k: v for k, v in summary.items() if not isinstance(v, dict | list)}
+    tables = stored.get("tables") or {}
+
+    def tab(name: str) -> dict[str, Any]:
+        rows = tables.get(name) or []
+        return {"name": name, "columns": list(rows[0]) if rows else [], "rows": rows}
+
+    main = [tab(n) for n in PLAN_MAIN.get(kind, ()) if n in tables]
+    explain = [tab(n) for n in EXPLAIN_TABLES if n in tables]
+    shown = {t["name"] for t in main + explain}
+    other = [tab(n) for n in tables if n not in shown]
+    return to_jsonable({"kind": kind, "headline": headline, "risk": risk, "robust": robust,
+                        "plan_tables": main, "explain_tables": explain, "other_tables": other,
+                        "notes": list(stored.get("notes") or []), "parameters": stored.get("parameters"),
+                        "scenarios": stored.get("scenarios"), "atlas_version": stored.get("atlas_version")})
+
+
+def run_lanes(ctx: ServiceContext, scenario: Any) -> dict[str, Any]:
+    """The sea lanes a stress scenario's shocks touch, for the run's map (the lanes of
+    :func:`chokepoints_view`, from :mod:`paxsilica.services.lanes`): under its chokepoint closures
+    the rerouted and cut lanes (a closure with ``mode: cut`` cuts every lane through it), and the
+    lanes out of a banned exporter or into and out of a blockaded country (``blocked``).
+
+    Examples
+    --------
+    >>> from paxsilica.scenarios.registry import load_scenario
+    >>> v = run_lanes(ServiceContext(), load_scenario("hormuz_closure"))
+    >>> v["closed"], v["counts"]["cut"] + v["counts"]["rerouted"] > 0
+    (['hormuz'], True)
+    """
+    closures = [s for s in scenario.shocks if s.type == "chokepoint_closure"]
+    closed = sorted({str(s.chokepoint) for s in closures})
+    cut_mode = {str(s.chokepoint) for s in closures if getattr(s, "mode", "reroute") == "cut"}
+    blockaded = {str(s.country) for s in scenario.shocks if s.type == "blockade"}
+    banned = {str(s.exporter) for s in scenario.shocks if s.type == "export_ban"}
+    if not (closed or blockaded or banned):  # touches no lane: no routing needed
+        return {"closed": [], "lanes": [], "counts": {"rerouted": 0, "cut": 0, "blocked": 0}, "chokepoints": []}
+    v = chokepoints_view(ctx, ",".join(closed) or None)
+    lanes = []
+    for lane in v["lanes"]:
+        status = lane["status"]
+        through = set(str(lane.get("chokepoints") or "").split(";"))
+        if status != "open" and through & cut_mode:
+            status = "cut"
+        if status == "open" and (lane["exporter"] in blockaded | banned or lane["importer"] in blockaded):
+            status = "blocked"
+        if status == "open":
+            continue
+        d = lane["d_before"] if status == "cut" and lane.get("d_before") else lane["d"]
+        if status == "cut" and not lane.get("d_before"):
+            d = lane["d"]  # cut by mode: its route is its baseline route
+        lanes.append({"exporter": lane["exporter"], "importer": lane["importer"], "status": status,
+                      "added_days": lane["added_days"], "d": d})
+    counts = {s: sum(1 for x in lanes if x["status"] == s) for s in ("rerouted", "cut", "blocked")}
+    return {"closed": closed, "lanes": lanes, "counts": counts,
+            "chokepoints": [c for c in v["chokepoints"] if c["closed"]]}
