@@ -206,8 +206,9 @@ def montecarlo_runs(request: Request, p: Principal = require("viewer")) -> dict[
     runs = [{k: v for k, v in r.items() if k != "stored"} | {"headline": _mc_headline(r["stored"])}
             for r in _runs_of(request, p, "montecarlo", MC_LISTED)]
     props = MonteCarloIn.model_json_schema()["properties"]
-    return domain.jsonable({"runs": runs, "form": {k: props[k] for k in ("draws", "seed", "horizon_days", "levels",
-                                                                       "targets")}})
+    defaults = MonteCarloIn().model_dump()  # a default_factory is not in the JSON Schema
+    return domain.jsonable({"runs": runs, "form": {k: {**props[k], "default": defaults[k]}
+                                                   for k in ("draws", "seed", "horizon_days", "levels", "targets")}})
 
 
 @router.get("/montecarlo/{run_id}", response_model=dict[str, Any], summary="A Monte Carlo run: curve, risk, drivers")

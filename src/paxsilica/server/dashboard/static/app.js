@@ -62,7 +62,7 @@ async function api(path, opts = {}, retry = true) {
 const main = () => document.getElementById("main");
 function page(title, ...kids) {
   const m = main();
-  m.replaceChildren(h("h1", { text: title }), ...kids);
+  m.replaceChildren(h("h1", { text: title }), ...kids.filter(k => k !== null && k !== undefined));
   document.title = title + " · paxsilica";
   return m;
 }
@@ -520,10 +520,15 @@ function exceedanceChart(container, curve, title) {
   // zero cannot be drawn on it: the last point, P = 0, is left out there)
   const pos = curve.p_exceed.filter(p => p > 0).length;
   const log = pos >= 2;
-  const x = curve.loss.map(l => 100 * l);
-  const y = curve.p_exceed.map(p => (log && p <= 0) ? null : p);
+  // P(L > x) holds from one distinct loss to the next: drawn as a staircase of the stored points
+  const x = [], y = [];
+  curve.loss.forEach((l, i) => {
+    const p = curve.p_exceed[i];
+    if (i > 0) { x.push(100 * l); y.push(curve.p_exceed[i - 1]); }
+    x.push(100 * l); y.push((log && p <= 0) ? null : p);
+  });
   const opts = { title, width: Math.max(320, container.clientWidth || 600), height: 300,
-    scales: { x: { time: false }, y: log ? { distr: 3 } : { range: [0, 1] } },
+    scales: { x: { time: false, range: (u, lo, hi) => [0, Math.max(hi * 1.05, 0.1)] }, y: log ? { distr: 3 } : { range: [0, 1] } },
     series: [{ label: "loss (%)" }, { label: "P(loss > x)", stroke: "#b91c1c", width: 2, points: { show: true, size: 4 } }],
     axes: [{ label: "loss of the target x (%)" }, { label: "P(loss > x)" + (log ? " (log)" : "") }] };
   const u = new uPlot(opts, [x, y], container);
@@ -546,13 +551,15 @@ async function montecarloRunPage(id) {
   m.targets.forEach((t, i) => {
     const box = h("div", { class: "chart", id: `mc-curve-${i}` });
     charts.push([box, t]);
-    kids.push(h("h2", { text: t.target }), h("h3", { text: "Loss exceedance curve (world total)" }), box,
+    const none = !t.curve.p_exceed.some(p => p > 0);
+    kids.push(h("h2", { text: t.target }), h("h3", { text: "Loss exceedance curve (world total)" }),
+      none ? h("p", { class: "legend", text: "No draw lost anything: the curve is a single point at zero loss." }) : null, box,
       h("h3", { text: "Risk measures (world total)" }),
-      table([["Measure", r => MEASURES[r.measure] || r.measure],
+      h("div", { id: `mc-risk-${i}` }, table([["Measure", r => MEASURES[r.measure] || r.measure],
         ["Level", r => r.level === null ? "–" : (r.measure === "p_exceed" ? `x = ${pctOf(r.level, 0)}` : String(r.level))],
         ["Value", r => r.measure === "p_exceed" ? r.value.toFixed(4) : pctOf(r.value)],
         ["Standard error", r => "± " + (r.measure === "p_exceed" ? r.se.toFixed(4) : pctOf(r.se))],
-        ["Draws in the tail", r => r.tail_draws], ["Warning", r => r.warning ? h("span", { class: "warn", text: r.warning }) : "–"]], t.risk));
+        ["Draws in the tail", r => r.tail_draws], ["Warning", r => r.warning ? h("span", { class: "warn", text: r.warning }) : "–"]], t.risk)));
     for (const [lvl, by] of Object.entries(t.contributions)) {
       kids.push(h("h3", { text: `What drives the tail: contributions to ES at ${lvl} (Euler allocation)` }),
         h("div", { class: "cols" }, ["kind", "hazard", "chokepoint"].map(b => h("section", { "aria-label": `by ${b}` },
