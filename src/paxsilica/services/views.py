@@ -57,15 +57,25 @@ def world() -> dict[str, Any]:
     return world_geometry()
 
 
+def _concentration(ctx: ServiceContext) -> pd.DataFrame:
+    """``metrics.concentration`` by country, once per atlas version (the same for every coalition)."""
+    from ..metrics import concentration
+
+    cache = ctx.cache("views.concentration")
+    if "country" not in cache:
+        cache["country"] = concentration(ctx.atlas(), "country")
+    return cache["country"]
+
+
 def _exposure(ctx: ServiceContext, coalition: str) -> pd.DataFrame:
-    from ..metrics import coalition_exposure, concentration
+    from ..metrics import coalition_exposure
     from .measures import check_request
 
     cache = ctx.cache("views.exposure")
     if coalition not in cache:
         atlas = ctx.atlas()
         check_request(atlas, coalition)
-        c = concentration(atlas, "country")
+        c = _concentration(ctx)
         e = coalition_exposure(atlas, coalition, None, (), "country")
         keep = [col for col in e.columns if col not in c.columns or col == "item"]
         cache[coalition] = c.merge(e[keep], on="item", how="left")
@@ -202,8 +212,11 @@ def network_view(ctx: ServiceContext, coalition: str = DEFAULT_COALITION) -> dic
     """The supply graph: one node per item (stage, risk, producer countries and their tiers) and
     one edge per recipe row (input → item).
 
-    ``risk`` is the item's HHI of country shares (0–10,000; DOJ/FTC: > 2,500 highly
-    concentrated), the colour the dashboard gives a node.
+    ``hhi`` is the item's HHI of country shares (0–10,000; DOJ/FTC: > 2,500 highly
+    concentrated), the colour the dashboard gives a node; ``spof`` and ``top1`` are from the same
+    table (:func:`paxsilica.metrics.concentration`). The coalition's exposure is not computed here
+    (the page colours by concentration and filters by tier): on a 5,000-item atlas it was two
+    thirds of the page's first build (bench/bench_dashboard.py).
 
     Examples
     --------
@@ -217,14 +230,19 @@ def network_view(ctx: ServiceContext, coalition: str = DEFAULT_COALITION) -> dic
     if coalition in cache:
         return cache[coalition]
     atlas = ctx.atlas()
-    e = _exposure(ctx, coalition)
+    from .measures import check_request
+
+    check_request(atlas, coalition)
+    e = _concentration(ctx)
     tiers = _members(ctx, coalition)
     prod = atlas["production"]
     prod = prod[(prod["producer_type"] == "country") & (prod["producer"] != "ROW")]
     countries = {str(k): sorted(set(v.astype(str))) for k, v in prod.groupby("item")["producer"]}
-    cols = [c for c in ("item", "hhi", "spof", "coalition_share", "top1") if c in e.columns]
+    cols = [c for c in ("item", "hhi", "spof", "top1") if c in e.columns]
     # one merge, then plain records: a per-row lookup is what made a 5,000-item atlas slow
     t = atlas["items"][["item", "name", "stage"]].merge(e[cols], on="item", how="left")
+    if "hhi" in t.columns:  # 0-10,000: a tenth is finer than any colour step, and short on the wire
+        t["hhi"] = t["hhi"].round(1)
     nodes = []
     for r in records(t):
         cs = countries.get(str(r["item"]), [])
@@ -260,17 +278,32 @@ def parse_closure(ctx: ServiceContext, closed: str | None) -> list[str]:
     return ids
 
 
+LANE_TOLERANCE = 0.3
+"""How far (map units, about a third of a pixel on a 1,100-pixel map) a drawn lane may depart from
+its route: below a pixel, the simplification is invisible and cuts a route's points by two thirds."""
+
+
+def _tenths(n: int) -> str:
+    """An integer number of tenths as the shortest decimal: 64 → '6.4', -5 → '-0.5', 5000 → '500'."""
+    a = abs(n)
+    return ("-" if n < 0 else "") + str(a // 10) + (f".{a % 10}" if a % 10 else "")
+
+
 def _project_line(coords: Iterable[Iterable[float]]) -> str:
-    """An SVG path of a lon/lat line in the maps' Equal Earth pixels (0.1 px; repeated points
-    dropped; the pen lifted where a route crosses the antimeridian).
+    """An SVG path of a lon/lat line in the maps' Equal Earth pixels: simplified within
+    :data:`LANE_TOLERANCE` (Douglas-Peucker, shapely), to 0.1 px, repeated points dropped, each
+    point relative to the one before (``l``: the answer is a third of its absolute size), the pen
+    lifted where a route crosses the antimeridian.
 
     Examples
     --------
-    >>> _project_line([(0, 0), (0, 0), (180, 0)])
-    'M0.0,0.0L500.0,0.0'
+    >>> _project_line([(0, 0), (0, 0), (90, 0), (180, 0)])
+    'M0,0l500,0'
     >>> _project_line([(179, 0), (-179, 0)]).count("M")
     2
     """
+    import shapely
+
     from ..report import geo
 
     a = np.asarray(list(coords), dtype=float).reshape(-1, 2)
@@ -283,21 +316,28 @@ def _project_line(coords: Iterable[Iterable[float]]) -> str:
     t6 = t2 * t2 * t2
     x = lam * np.cos(theta) / (geo._M * (geo._A1 + 3 * geo._A2 * t2 + t6 * (7 * geo._A3 + 9 * geo._A4 * t2)))
     y = theta * (geo._A1 + geo._A2 * t2 + t6 * (geo._A3 + geo._A4 * t2))
-    px = np.round(x * geo.SCALE, 1) + 0.0
-    py = np.round(-y * geo.SCALE, 1) + 0.0
-    keep = np.ones(len(px), dtype=bool)
-    keep[1:] = (np.diff(px) != 0) | (np.diff(py) != 0)
-    px, py = px[keep], py[keep]
-    jump = np.zeros(len(px), dtype=bool)
-    jump[0] = True
-    jump[1:] = np.abs(np.diff(px)) > 500
-    return "".join(f"{'M' if j else 'L'}{u:.1f},{v:.1f}" for j, u, v in zip(jump, px, py, strict=True))
+    xy = np.column_stack([x * geo.SCALE, -y * geo.SCALE])
+    cuts = np.flatnonzero(np.abs(np.diff(xy[:, 0])) > 500) + 1
+    out = []
+    for run in np.split(xy, cuts):
+        if len(run) > 2:
+            run = shapely.get_coordinates(shapely.simplify(shapely.linestrings(run), LANE_TOLERANCE))
+        q = np.round(run * 10).astype(np.int64)  # tenths: the deltas below are exact, nothing drifts
+        keep = np.ones(len(q), dtype=bool)
+        keep[1:] = np.any(np.diff(q, axis=0) != 0, axis=1)
+        q = q[keep]
+        d = np.diff(q, axis=0)
+        out.append(f"M{_tenths(q[0, 0])},{_tenths(q[0, 1])}"
+                   + ("l" + " ".join(f"{_tenths(u)},{_tenths(v)}" for u, v in d) if len(d) else ""))
+    return "".join(out)
 
 
 def chokepoints_view(ctx: ServiceContext, closed: str | None = None) -> dict[str, Any]:
     """Lanes and chokepoints for a map, each chokepoint's exposure (largest item share through it),
     and, with ``closed``, every lane's status under the closure (open, rerouted or cut, with the
-    added days) and the closure's impact per item.
+    added days) and the closure's impact per item. Lanes are drawn simplified
+    (:data:`LANE_TOLERANCE`) in relative SVG commands; ``added_days`` and ``d_before`` (a cut
+    lane's baseline route) are given only where they have a value.
 
     Routing every lane takes seconds on the bundled atlas (tests/test_dashboard_api.py checks
     the statuses); the answer is cached per atlas version and closure.
@@ -325,13 +365,18 @@ def chokepoints_view(ctx: ServiceContext, closed: str | None = None) -> dict[str
         added = None
         if ids and pa.get("days") is not None and pb.get("days") is not None:
             added = _r(float(pa["days"]) - float(pb["days"]))
-        lanes.append({"exporter": pb.get("exporter"), "importer": pb.get("importer"),
-                      "chokepoints": pb.get("chokepoints"), "days": pb.get("days"),
-                      "status": status if status in ("open", "rerouted", "cut") else "open",
-                      "added_days": added, "d": _project_line(coords) if coords else "",
-                      # a cut lane has no route left: the dashboard draws its old route, dashed
-                      "d_before": _project_line(fb["geometry"]["coordinates"])
-                      if status == "cut" and fb.get("geometry") else None})
+        lane = {"exporter": pb.get("exporter"), "importer": pb.get("importer"),
+                "chokepoints": pb.get("chokepoints"),
+                "days": None if pb.get("days") is None else _r(float(pb["days"])),
+                "status": status if status in ("open", "rerouted", "cut") else "open",
+                "d": _project_line(coords) if coords else ""}
+        # keys without a value are left out: four thousand lanes, most of them open
+        if added is not None:
+            lane["added_days"] = added
+        if status == "cut" and fb.get("geometry"):
+            # a cut lane has no route left: the dashboard draws its old route, dashed
+            lane["d_before"] = _project_line(fb["geometry"]["coordinates"])
+        lanes.append(lane)
     cps = []
     top = base.sort_values("share", ascending=False).groupby("chokepoint").head(3) if len(base) else base
     for _, c in atlas["chokepoints"].iterrows():
@@ -566,11 +611,10 @@ def run_lanes(ctx: ServiceContext, scenario: Any) -> dict[str, Any]:
             status = "blocked"
         if status == "open":
             continue
-        d = lane["d_before"] if status == "cut" and lane.get("d_before") else lane["d"]
-        if status == "cut" and not lane.get("d_before"):
-            d = lane["d"]  # cut by mode: its route is its baseline route
+        # a cut lane is drawn on its baseline route (cut by mode: its route is still its baseline's)
+        d = lane.get("d_before") or lane["d"]
         lanes.append({"exporter": lane["exporter"], "importer": lane["importer"], "status": status,
-                      "added_days": lane["added_days"], "d": d})
+                      "added_days": lane.get("added_days"), "d": d})
     counts = {s: sum(1 for x in lanes if x["status"] == s) for s in ("rerouted", "cut", "blocked")}
     return {"closed": closed, "lanes": lanes, "counts": counts,
             "chokepoints": [c for c in v["chokepoints"] if c["closed"]]}
