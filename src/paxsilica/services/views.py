@@ -531,6 +531,9 @@ PLAN_MAIN = {"sourcing": ("mix", "items"), "stockpile": ("stock", "check"), "par
              "worst-case": ("worst", "robust_extra", "robust_worst")}
 """Each plan model's tables that say what to do, shown first (the rest explain it)."""
 
+PLAN_KEYS = ("item", "producer", "country", "consumer", "scenario", "k", "attacks", "block", "label", "parameter")
+"""Columns that say what a plan table's row is about, shown first."""
+
 EXPLAIN_TABLES = ("binding", "sensitivity", "robust_iterations")
 """The planning module's explanation: binding constraints, sensitivities, the robust loop."""
 
@@ -568,7 +571,10 @@ def plan_view(stored: dict[str, Any]) -> dict[str, Any]:
 
     def tab(name: str) -> dict[str, Any]:
         rows = tables.get(name) or []
-        return {"name": name, "columns": list(rows[0]) if rows else [], "rows": rows}
+        cols = list(rows[0]) if rows else []
+        # what a row is about first (the stored JSON may have its keys sorted), then its numbers
+        lead = [c for c in PLAN_KEYS if c in cols]
+        return {"name": name, "columns": lead + [c for c in cols if c not in lead], "rows": rows}
 
     main = [tab(n) for n in PLAN_MAIN.get(kind, ()) if n in tables]
     explain = [tab(n) for n in EXPLAIN_TABLES if n in tables]

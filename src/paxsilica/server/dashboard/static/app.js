@@ -422,7 +422,7 @@ async function runPage(id) {
   const hit = {}; // affected sites: output lost at the worst moment, in percent
   for (const [iso, lv] of Object.entries(v.chart.site_min_level || {})) hit[iso] = 100 * (1 - lv);
   const consumers = (v.result.consumers || []).filter(c => c.loss_pct > 0).sort((a, b) => b.loss_pct - a.loss_pct).slice(0, 15);
-  const others = (await api("/runs?limit=50")).items.filter(r => r.status === "done" && r.id !== id);
+  const others = (await api("/runs?limit=50")).items.filter(r => r.status === "done" && r.kind === "stress" && r.id !== id);
   const cmp = h("select", { id: "compare-with" }, others.map(r => h("option", { value: r.id, text: `${r.scenario} (${r.created_at.slice(0, 16)})` })));
   page(`Run: ${v.scenario}`, runSummary(v), box,
     h("h2", { text: "Affected sites" }),
