@@ -146,7 +146,7 @@ def _bands_of(scenario: Scenario, net: Any, index: SiteIndex, comp: CompiledScen
               draws: Any, target: str) -> tuple[dict[str, Any], list[list[float | None]]]:
     """Band (5th-95th percentile over draws) of each headline measure and its drivers, and the value of
     each backtest check in every draw (measured directly on the batched arrays, not table by table)."""
-    from ..bands import band, drivers
+    from ..bands import BAND_PERCENTILES, band, drivers
 
     heads: dict[str, list[float]] = {m: [] for m in BAND_MEASURES}
     levels: list[np.ndarray] = []
@@ -168,8 +168,6 @@ def _bands_of(scenario: Scenario, net: Any, index: SiteIndex, comp: CompiledScen
     out["drivers"] = drivers(draws, heads["loss_pct"])
     # the target's level per step (as in the series, without the setup step), 5th-95th percentile
     # over the same draws as each headline band (bands.band's definition, step by step)
-    from ..bands import BAND_PERCENTILES
-
     lv = np.vstack(levels) if levels else np.zeros((0, 0))
     lo, hi = np.percentile(lv, BAND_PERCENTILES, axis=0) if lv.size else (np.zeros(0), np.zeros(0))
     out["level_by_step"] = {"low": [float(x) for x in lo], "high": [float(x) for x in hi]}
