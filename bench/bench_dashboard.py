@@ -13,7 +13,10 @@ graph drawn (cytoscape, preset layout by stage), and the time to apply a stage f
 country filter (until the next frame is painted). The 5,000-item atlas is synthetic: the bundled
 atlas with generated items (random stage, three producer countries, two inputs of the previous
 stage each); its ``/views/network`` answer is built by the same service and handed to the page
-through Playwright's request routing, so the page code measured is the real one. Only loopback
+through Playwright's request routing, so the page code measured is the real one. Also the
+chokepoints page on the bundled atlas (every lane routed, cold; its JSON; the map drawn). JSON
+sizes are as the API sends them (compact). ``--views MODULE`` times another version of
+``paxsilica.services.views`` (an earlier one copied beside it) for a before/after. Only loopback
 addresses are contacted. Prints a Markdown table; paste it into bench/RESULTS.md ("dashboard").
 """
 
@@ -37,7 +40,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_engine import machine  # one machine description for every bench script
 from paxsilica.atlas import bundled_atlas
 from paxsilica.services import ServiceContext
-from paxsilica.services import views as sviews
 
 
 def synthetic_atlas(n: int, seed: int = 7):  # type: ignore[no-untyped-def]
@@ -129,11 +131,37 @@ def browser_times(page, payload: str | None, repeats: int) -> dict[str, float]: 
             "country_filter_ms": float(np.median(country))}
 
 
+def chokepoints_times(page, payload: str, repeats: int) -> float:  # type: ignore[no-untyped-def]
+    """Median milliseconds from opening ``#/chokepoints`` (its answer ``payload``) to the map painted."""
+    page.unroute("**/api/v1/views/chokepoints*")
+    page.route("**/api/v1/views/chokepoints*", lambda r: r.fulfill(status=200, body=payload,
+                                                                     content_type="application/json"))
+    opened = []
+    for _ in range(repeats):
+        page.evaluate("() => { document.body.dataset.ready = ''; location.hash = '#/keys'; }")
+        page.wait_for_function("() => document.body.dataset.ready === '#/keys'", timeout=120_000)
+        t0 = page.evaluate("() => performance.now()")
+        page.evaluate("() => { document.body.dataset.ready = ''; location.hash = '#/chokepoints'; }")
+        page.wait_for_function("() => document.body.dataset.ready === '#/chokepoints'", timeout=120_000)
+        opened.append(page.evaluate(FRAME) - t0)
+    return float(np.median(opened))
+
+
+def compact(view: dict) -> str:
+    """The JSON as the API sends it (FastAPI's JSONResponse: no spaces)."""
+    return json.dumps(view, separators=(",", ":"), ensure_ascii=False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--items", type=int, default=5000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--views", default="paxsilica.services.views",
+                    help="the views module to time (e.g. an earlier version copied beside it, for a before/after)")
     args = ap.parse_args()
+    import importlib
+
+    sviews = importlib.import_module(args.views)
     from playwright.sync_api import sync_playwright
 
     from paxsilica.server.testing import PASSWORD
@@ -156,10 +184,18 @@ def main() -> None:
             t0 = time.perf_counter()
             view = sviews.network_view(ctx)  # cold: the measures behind the colours, then the graph
             build = time.perf_counter() - t0
-            payload = json.dumps(view)
+            payload = compact(view)
             times = browser_times(page, payload if atlas is not None else None, args.repeats)
             rows.append({"atlas": label, "nodes": len(view["nodes"]), "edges": len(view["edges"]),
                          "json_kb": len(payload) / 1024, "service_ms": build * 1000, **times})
+        # the chokepoints page on the bundled atlas: every lane routed (cold), its JSON, the map drawn
+        ctx = ServiceContext()
+        ctx.atlas()
+        t0 = time.perf_counter()
+        cview = sviews.chokepoints_view(ctx, None)
+        cbuild = time.perf_counter() - t0
+        cpayload = compact(cview)
+        copen = chokepoints_times(page, cpayload, args.repeats)
         browser.close()
         srv.should_exit = True  # type: ignore[attr-defined]
     print(f"machine: {machine()}; date: {dt.date.today().isoformat()}; chromium headless 1920x1080; "
@@ -173,6 +209,9 @@ def main() -> None:
     print(f"\nratios (synthetic / bundled): open page {s['open_ms'] / b['open_ms']:.1f}x, "
           f"stage filter {s['stage_filter_ms'] / b['stage_filter_ms']:.1f}x, "
           f"country filter {s['country_filter_ms'] / b['country_filter_ms']:.1f}x")
+    print("\n| page (bundled atlas) | lanes | JSON (KiB) | service, cold (ms) | open page (ms) |")
+    print("|---|---:|---:|---:|---:|")
+    print(f"| chokepoints | {len(cview['lanes']):,} | {len(cpayload) / 1024:.0f} | {cbuild * 1000:.0f} | {copen:.0f} |")
 
 
 if __name__ == "__main__":

@@ -197,9 +197,6 @@ def test_every_page_loads_offline_and_accessible(browser, server: str, shots: Pa
             assert t.page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth + 1"), h
             assert t.axe_critical() == [], h
             t.shot(f"{size}-{h.strip('#/').replace('/', '-') or 'overview'}")
-        for h in ("#/plans", "#/montecarlo"):
-            t.go(h)
-            expect(t.page.locator(".placeholder")).to_contain_text("not available yet")
         assert t.outside == [], t.outside
         assert t.errors == []
 
@@ -360,3 +357,104 @@ def test_scenario_from_a_file_and_from_the_form(browser, server: str, shots: Pat
         expect(t.page.locator("main h1")).to_have_text("Run: form_built")
         t.go("#/scenarios")
         assert t.page.locator("#scenario option", has_text="form_built (yours)").count() == 1
+
+
+def _wait_done(server: str, token: str, rid: str, timeout: float = 300.0) -> dict:
+    import httpx
+
+    end = time.monotonic() + timeout
+    r: dict = {}
+    while time.monotonic() < end:
+        r = httpx.get(f"{server}/api/v1/runs/{rid}", headers={"Authorization": "Bearer " + token}).json()
+        if r["status"] in ("done", "failed", "cancelled"):
+            return r
+        time.sleep(0.5)
+    raise AssertionError(f"run {rid} did not finish: {r}")
+
+
+def test_montecarlo_page_submits_and_draws_the_curve(browser, server: str, shots: Path) -> None:  # type: ignore[no-untyped-def]
+    with tab(browser, server, shots, user="a_analyst") as t:
+        t.go("#/montecarlo")
+        t.page.fill("#mc-draws", "12")
+        t.page.fill("#mc-horizon", "365")
+        t.page.fill("#mc-levels", "0.5, 0.9")
+        t.page.click("#mc-run")
+        t.page.wait_for_url("**/dashboard/#/montecarlo/*")
+        t.page.wait_for_selector("#mc-curve-0 canvas", timeout=300_000)  # live progress, then the curve
+        curve = t.page.evaluate("() => window.__charts['mc-curve-0'].data[1].length")
+        assert curve >= 1
+        expect(t.page.locator("#mc-risk-0 table")).to_contain_text("Expected shortfall")
+        assert t.page.locator("main .warn").count() > 0  # 8 draws: the few-tail-draws warning is shown
+        expect(t.page.locator("main h3", has_text="What drives the tail").first).to_be_visible()
+        assert t.axe_critical() == []
+        t.shot("montecarlo")
+        rid = t.page.url.rsplit("/", 1)[-1]
+        t.go("#/montecarlo")
+        assert t.page.locator(f'main a[href="#/montecarlo/{rid}"]').count() == 1
+        assert t.outside == [] and t.errors == []
+
+
+def test_viewer_cannot_submit_montecarlo_or_plans(browser, server: str, shots: Path) -> None:  # type: ignore[no-untyped-def]
+    with tab(browser, server, shots, user="a_viewer") as t:
+        t.go("#/montecarlo")
+        expect(t.page.locator("main h1")).to_have_text("Monte Carlo risk")
+        assert t.page.locator("#mc-run").count() == 0 and t.page.locator("#mc-form").count() == 0
+        t.go("#/plans")
+        expect(t.page.locator("main h1")).to_have_text("Plans")
+        assert t.page.locator("#plan-run").count() == 0 and t.page.locator("#plan-form").count() == 0
+
+
+def test_another_organisations_montecarlo_run_is_a_404_page(browser, server: str, shots: Path) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    r = httpx.post(server + "/api/v1/montecarlo", json={"draws": 2, "horizon_days": 10},
+                   headers={"Authorization": "Bearer " + _token(server, "b_analyst")})
+    assert r.status_code == 202, r.text
+    with tab(browser, server, shots, user="a_admin") as t:
+        for h in ("#/montecarlo/", "#/plans/"):
+            t.go(h + r.json()["id"])
+            expect(t.page.locator("main h1")).to_have_text("404 — not found")
+            expect(t.page.locator("#not-found")).to_contain_text("another organisation")
+
+
+def test_plans_page_solves_a_plan(browser, server: str, shots: Path) -> None:  # type: ignore[no-untyped-def]
+    with tab(browser, server, shots, user="a_analyst") as t:
+        t.go("#/plans")
+        t.page.select_option("#plan-model", "sourcing")
+        t.page.fill("#p-items", "gallium, germanium")
+        t.page.fill("#p-scenarios", "gallium_germanium_export_ban")
+        t.page.click("#plan-run")
+        t.page.wait_for_url("**/dashboard/#/plans/*")
+        t.page.wait_for_selector("main h2:has-text('Risk before and after')", timeout=300_000)
+        expect(t.page.locator("main h3", has_text="mix")).to_be_visible()
+        mix = t.page.locator("main h3:has-text('mix') + .scroll tbody tr")
+        assert mix.count() >= 2  # gallium's and germanium's producers
+        expect(t.page.locator("main h2", has_text="explanation")).to_be_visible()
+        assert t.axe_critical() == []
+        t.shot("plan")
+        # the form changes with the model: the worst case has no consumer or Monte Carlo run
+        t.go("#/plans")
+        t.page.select_option("#plan-model", "worst-case")
+        assert t.page.locator("#p-k").count() == 1 and t.page.locator("#p-montecarlo_run").count() == 0
+        assert t.outside == [] and t.errors == []
+
+
+def test_run_chart_shades_the_per_step_band_and_maps_lanes(browser, server: str, shots: Path) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    token = _token(server, "a_analyst")
+    r = httpx.post(server + "/api/v1/runs", json={"scenario": "hormuz_closure", "bands": 4, "steps": 90},
+                   headers={"Authorization": "Bearer " + token})
+    assert r.status_code == 202, r.text
+    assert _wait_done(server, token, r.json()["id"])["status"] == "done"
+    with tab(browser, server, shots, user="a_analyst") as t:
+        t.go("#/runs/" + r.json()["id"])
+        t.page.wait_for_selector("#run-chart canvas")
+        assert t.page.get_attribute("#run-chart", "data-band") == "per-step"
+        labels = t.page.evaluate("() => window.__charts['run-chart'].series.map(s => s.label)")
+        assert "target band 5 %" in labels and "target band 95 %" in labels
+        assert t.page.evaluate("() => window.__charts['run-chart'].bands.length") == 1
+        assert t.page.locator("#run-map path.lane").count() > 0  # the lanes Hormuz's closure touches
+        assert t.page.locator("#run-map circle.cp.closed").count() == 1
+        t.shot("run-band")
+        assert t.outside == [] and t.errors == []

@@ -23,6 +23,9 @@ from . import domain
 TOP_ITEMS = 5
 """Most affected items drawn beside the target on a run's chart."""
 
+MC_CACHED = 32
+"""Monte Carlo runs whose page data the server keeps per organisation."""
+
 
 def _ctx(atlas_path: str | None, org: str | None) -> Any:
     # the public views are the same for every organisation: one cache for all (org=None); only a
@@ -86,3 +89,31 @@ def run_series(atlas_path: str | None, org: str | None, run_id: str, params: dic
     run = stress_service.run_stress(req, ctx).run
     cache[run_id] = out = svc.run_series(run, TOP_ITEMS)
     return out
+
+
+def run_lanes(atlas_path: str | None, org: str | None, scenario_yaml: str, name: str) -> dict[str, Any]:
+    """The lanes a run's scenario touches (rerouted, cut, blocked), on the public atlas's lanes."""
+    from ..scenarios import parse_scenario
+
+    scenario = parse_scenario(scenario_yaml, file=f"{name or 'scenario'}.yaml")
+    return svc.run_lanes(_ctx(atlas_path, org), scenario)
+
+
+def montecarlo(files_dir: Path, org_id: int, run_id: str, stored: dict[str, Any], sha: str | None) -> dict[str, Any]:
+    """A finished Monte Carlo run's page data, read from its run folder once per run (and result
+    hash) and kept in the server's cache (a folder of 100,000 draws takes a second to read)."""
+    from .runs import montecarlo_folder
+
+    # not tied to an atlas version: a run's folder never changes once its row is done
+    cache = domain.STORE.cache("runs", f"org:{org_id}", "views.montecarlo")
+    key = (run_id, sha)
+    if key not in cache:
+        while len(cache) >= MC_CACHED:  # bounded: the oldest run read goes first
+            cache.pop(next(iter(cache)), None)
+        cache[key] = svc.montecarlo_view(montecarlo_folder(files_dir, org_id, run_id), stored)
+    return cache[key]
+
+
+def plan(stored: dict[str, Any]) -> dict[str, Any]:
+    """A finished plan's page data (the stored result, shaped; never re-solved)."""
+    return svc.plan_view(stored)

@@ -146,9 +146,10 @@ def _bands_of(scenario: Scenario, net: Any, index: SiteIndex, comp: CompiledScen
               draws: Any, target: str) -> tuple[dict[str, Any], list[list[float | None]]]:
     """Band (5th-95th percentile over draws) of each headline measure and its drivers, and the value of
     each backtest check in every draw (measured directly on the batched arrays, not table by table)."""
-    from ..bands import band, drivers
+    from ..bands import BAND_PERCENTILES, band, drivers
 
     heads: dict[str, list[float]] = {m: [] for m in BAND_MEASURES}
+    levels: list[np.ndarray] = []
     checks = scenario.backtest.checks if scenario.backtest is not None else ()
     values: list[list[float | None]] = [[] for _ in checks]
     for b_, sl in enumerate(slices):
@@ -158,12 +159,18 @@ def _bands_of(scenario: Scenario, net: Any, index: SiteIndex, comp: CompiledScen
         heads["lost_additions_pct"].append(stock.lost_additions_pct)
         heads["lost_operation_pct"].append(stock.lost_operation_pct)
         heads["min_level"].append(float(stock.level.min()) if stock.level.size else 1.0)
+        levels.append(np.asarray(stock.level, float))
         for c, chk in enumerate(checks):
             values[c].append(_draw_check_value(chk, index, sl, pbar, scenario.step, stock, names))
     out: dict[str, Any] = {"draws": draws.n - 1}
     for mname in BAND_MEASURES:
         out[mname] = list(band(heads[mname]))
     out["drivers"] = drivers(draws, heads["loss_pct"])
+    # the target's level per step (as in the series, without the setup step), 5th-95th percentile
+    # over the same draws as each headline band (bands.band's definition, step by step)
+    lv = np.vstack(levels) if levels else np.zeros((0, 0))
+    lo, hi = np.percentile(lv, BAND_PERCENTILES, axis=0) if lv.size else (np.zeros(0), np.zeros(0))
+    out["level_by_step"] = {"low": [float(x) for x in lo], "high": [float(x) for x in hi]}
     return out, values
 
 
@@ -512,7 +519,8 @@ class Measured:
     """The measures of one run, shared by single runs (:func:`assemble`) and library rows.
 
     ``summary``, ``items``, ``consumers``: as in :class:`StressResult`; ``level``: the target level per
-    step; ``bands``: the band of each headline measure and its drivers (``None`` without draws);
+    step; ``bands``: the band of each headline measure and its drivers, and ``level_by_step`` (the
+    target level's band per step: ``low``, ``high``) (``None`` without draws);
     ``checks``: the scenario's backtest checks (:func:`evaluate_checks`).
     """
 

@@ -62,7 +62,7 @@ async function api(path, opts = {}, retry = true) {
 const main = () => document.getElementById("main");
 function page(title, ...kids) {
   const m = main();
-  m.replaceChildren(h("h1", { text: title }), ...kids);
+  m.replaceChildren(h("h1", { text: title }), ...kids.filter(k => k !== null && k !== undefined));
   document.title = title + " · paxsilica";
   return m;
 }
@@ -75,6 +75,14 @@ function table(cols, rows, caption) {
   return h("div", { class: "scroll" }, t);
 }
 const itemLink = (id, name) => h("a", { href: "#/item/" + encodeURIComponent(id), text: name || id });
+// each kind of run has its own page
+const runHref = (r) => ({ montecarlo: "#/montecarlo/", plan: "#/plans/" }[r.kind] || "#/runs/") + r.id;
+const runLink = (r, text) => h("a", { href: runHref(r), text: text || r.scenario || r.kind });
+// a generic cell: integers as they are, other numbers to 3 decimals (1 from 100), lists joined
+const cell = (x) => x === null || x === undefined ? "–" : typeof x === "number"
+  ? (Number.isInteger(x) ? String(x) : x.toFixed(Math.abs(x) >= 100 ? 1 : 3))
+  : Array.isArray(x) ? x.join(", ") : typeof x === "object" ? JSON.stringify(x) : String(x);
+const records = (t, caption) => table(t.columns.map(c => [c.replace(/_/g, " "), r => cell(r[c])]), t.rows, caption);
 
 // --------------------------------------------------------------------------- login
 
@@ -156,7 +164,7 @@ async function overviewPage() {
       h("h3", { text: `${t[0].toUpperCase()}${t.slice(1)} tier` }),
       table([["Item", r => itemLink(r.item, r.name)], ["Largest producer", r => r.top1], ["Share of world output", r => pct(r.top1_share)]], tiers[t] || [])))),
     h("h2", { text: "Latest runs" }),
-    v.latest_runs.length ? table([["Run", r => h("a", { href: "#/runs/" + r.id, text: r.scenario })], ["Status", r => r.status],
+    v.latest_runs.length ? table([["Run", r => runLink(r)], ["Kind", r => r.kind], ["Status", r => r.status],
       ["Loss", r => r.loss_pct === undefined ? "–" : fmt(r.loss_pct, 2) + " %"],
       ["Band (5–95 %)", r => r.bands && r.bands.loss_pct ? r.bands.loss_pct.map(x => fmt(x, 2)).join(" – ") + " %" : "–"],
       ["Time to survive (days)", r => fmt(r.time_to_survive_days, 0)]], v.latest_runs)
@@ -352,7 +360,7 @@ async function scenariosPage() {
   } else kids.push(h("p", { text: "Viewers can read runs but not start them." }));
   const runs = await api("/runs?limit=20");
   kids.push(msg, h("h2", { text: "Your organisation's runs" }),
-    table([["Run", r => h("a", { href: "#/runs/" + r.id, text: r.scenario })], ["Status", r => r.status], ["Created", r => r.created_at.slice(0, 19)]], runs.items));
+    table([["Run", r => runLink(r)], ["Kind", r => r.kind], ["Status", r => r.status], ["Created", r => r.created_at.slice(0, 19)]], runs.items));
   page("Scenario runner", ...kids);
 }
 
@@ -363,13 +371,21 @@ function chart(container, c, title) {
   const opts = { title, width: Math.max(320, container.clientWidth || 600), height: 320, series, scales: { x: { time: false }, y: { range: (u, lo, hi) => [Math.min(lo, 0.9), Math.max(hi, 1.02)] } },
     axes: [{ label: "day" }, { label: "level (1 = normal)" }] };
   const bands = c.bands && c.bands.min_level;
-  if (bands) { // the run's 5–95 % band of the target's lowest level, shaded as a range
+  if (c.band) { // the target level's 5th–95th percentile over the run's draws, day by day
+    data.push(c.band.low, c.band.high);
+    series.push({ label: "target band 5 %", stroke: "rgba(31,78,156,0.35)", width: 1 }, { label: "target band 95 %", stroke: "rgba(31,78,156,0.35)", width: 1 });
+    opts.bands = [{ series: [series.length - 1, series.length - 2], fill: "rgba(31,78,156,0.15)" }];
+    container.dataset.band = "per-step";
+  } else if (bands) { // a run stored before per-step bands: its lowest level's band, as a range
     data.push(c.day.map(() => bands[0]), c.day.map(() => bands[1]));
     series.push({ label: "min level band (low)", stroke: "rgba(31,78,156,0.3)", width: 0 }, { label: "min level band (high)", stroke: "rgba(31,78,156,0.3)", width: 0 });
     opts.bands = [{ series: [series.length - 1, series.length - 2], fill: "rgba(31,78,156,0.12)" }];
+    container.dataset.band = "headline";
   }
   opts.series = series;
-  return new uPlot(opts, data, container);
+  const u = new uPlot(opts, data, container);
+  (window.__charts = window.__charts || {})[container.id || "chart"] = u; // the browser tests read it
+  return u;
 }
 
 function runSummary(v) {
@@ -384,6 +400,7 @@ async function runPage(id) {
   let v;
   try { v = await api("/views/runs/" + encodeURIComponent(id)); }
   catch (e) { if (e.status === 404) return notFound("No such run (it does not exist, or it belongs to another organisation)."); throw e; }
+  if (v.kind && v.kind !== "stress") { location.replace(runHref(v)); return; }
   if (v.status === "queued" || v.status === "running") {
     const bar = h("progress", { id: "progress", max: 1, value: v.progress || 0, "aria-label": "Run progress" });
     page(`Run: ${v.scenario}`, h("p", { id: "run-status", role: "status", text: `${v.status} · ${v.stage || "waiting"} · ${Math.round(100 * (v.progress || 0))} %` }), bar,
@@ -405,12 +422,13 @@ async function runPage(id) {
   const hit = {}; // affected sites: output lost at the worst moment, in percent
   for (const [iso, lv] of Object.entries(v.chart.site_min_level || {})) hit[iso] = 100 * (1 - lv);
   const consumers = (v.result.consumers || []).filter(c => c.loss_pct > 0).sort((a, b) => b.loss_pct - a.loss_pct).slice(0, 15);
-  const others = (await api("/runs?limit=50")).items.filter(r => r.status === "done" && r.id !== id);
+  const others = (await api("/runs?limit=50")).items.filter(r => r.status === "done" && r.kind === "stress" && r.id !== id);
   const cmp = h("select", { id: "compare-with" }, others.map(r => h("option", { value: r.id, text: `${r.scenario} (${r.created_at.slice(0, 16)})` })));
   page(`Run: ${v.scenario}`, runSummary(v), box,
     h("h2", { text: "Affected sites" }),
-    h("div", { class: "mapbox", id: "run-map" }, choropleth(w, hit, new Set(), "Affected production sites by country: largest drop of output in this run", "not affected")),
-    h("p", { class: "legend", text: "Darker: a larger drop of the country's sites' output at the worst moment (sites of firms are not mapped)." }),
+    h("div", { class: "mapbox", id: "run-map" }, runMap(w, hit, v.lanes)),
+    h("p", { class: "legend", id: "run-map-legend", text: "Darker: a larger drop of the country's sites' output at the worst moment (sites of firms are not mapped). "
+      + (v.lanes && v.lanes.lanes.length ? `Sea lanes touched: ${v.lanes.counts.rerouted} rerouted (orange), ${v.lanes.counts.cut} cut (red, dashed), ${v.lanes.counts.blocked} blocked by a ban or blockade (purple).` : "No sea lane touched by the scenario's shocks.") }),
     h("h2", { text: "Consumers losing AI capacity" }),
     table([["Consumer", r => r.consumer], ["Loss", r => fmt(r.loss_pct, 2) + " %"], ["Time to survive (days)", r => fmt(r.time_to_survive_days, 0)]], consumers),
     h("h2", { text: "Time to survive and recover, by item" }),
@@ -420,6 +438,219 @@ async function runPage(id) {
     others.length ? h("p", {}, h("label", { for: "compare-with", text: "Compare with " }), cmp,
       h("button", { type: "button", text: "Compare", onclick: () => { location.hash = `#/compare/${id}/${cmp.value}`; } })) : null);
   chart(box, v.chart, `${v.chart.series[0].name}: level per day`);
+}
+
+function runMap(w, hit, lanes) { // affected sites by country, and the lanes the scenario touches
+  const svg = choropleth(w, hit, new Set(), "Affected production sites by country and the sea lanes the run's shocks touch", "not affected");
+  if (!lanes || !lanes.lanes.length) return svg;
+  const g = s("g", { class: "lanes" });
+  for (const l of lanes.lanes) if (l.d) {
+    const p = s("path", { d: l.d, class: "lane " + l.status });
+    const t = s("title"); t.textContent = `${l.exporter} → ${l.importer}: ${l.status}${l.added_days ? `, +${l.added_days} days` : ""}`;
+    p.append(t); g.append(p);
+  }
+  svg.append(g);
+  for (const c of lanes.chokepoints) svg.append(s("circle", { cx: c.x, cy: c.y, r: 5, class: "cp closed", "data-id": c.id }));
+  return svg;
+}
+
+// live progress of a queued or running run of any kind: poll /runs/{id} and redraw the page when it
+// changes state (the page's own function is called again)
+function progressPage(title, v, hash, redraw) {
+  const bar = h("progress", { id: "progress", max: 1, value: v.progress || 0, "aria-label": "Run progress" });
+  const say = (r) => `${r.status} · ${r.stage || "waiting"} · ${Math.round(100 * (r.progress || 0))} %`;
+  page(title, h("p", { id: "run-status", role: "status", text: say(v) }), bar,
+    me.role !== "viewer" ? h("button", { type: "button", text: "Cancel", onclick: () => api(`/runs/${v.id}/cancel`, { method: "POST" }).then(route) }) : null);
+  clearTimeout(pollTimer);
+  const tick = async () => {
+    if (location.hash !== hash) return;
+    let r;
+    try { r = await api("/runs/" + v.id); } catch (e) { if (e.status !== 401) document.getElementById("run-status").textContent = e.message; return; }
+    if (r.status === v.status) {
+      bar.value = r.progress; document.getElementById("run-status").textContent = say(r);
+      pollTimer = setTimeout(tick, 700);
+    } else redraw();
+  };
+  pollTimer = setTimeout(tick, 700);
+}
+
+const pctOf = (x, nd = 2) => (x === null || x === undefined) ? "–" : (100 * x).toFixed(nd) + " %";
+
+async function montecarloPage(id) {
+  if (id) return montecarloRunPage(id);
+  const v = await api("/views/montecarlo");
+  const kids = [h("p", { text: "Seeded years of events from the bundled hazard catalogue, each run through the stress model: the loss distribution of AI compute, its tail and what drives it (docs/montecarlo.md)." })];
+  if (me.role !== "viewer") {
+    const f = v.form;
+    const msg = h("p", { id: "mc-msg", role: "status" });
+    const num = (id, label, prop, value) => [h("label", { for: id, text: label }),
+      h("input", { id, type: "number", required: true, min: prop.minimum, max: prop.maximum, value })];
+    const form = h("form", { id: "mc-form", class: "grid", "aria-label": "Submit a Monte Carlo run" },
+      ...num("mc-draws", "Draws", f.draws, 200), ...num("mc-seed", "Seed", f.seed, f.seed.default),
+      ...num("mc-horizon", "Horizon (days)", f.horizon_days, f.horizon_days.default),
+      h("label", { for: "mc-levels", text: "VaR / ES levels (comma-separated)" }), h("input", { id: "mc-levels", required: true, value: f.levels.default.join(", ") }),
+      h("label", { for: "mc-targets", text: "Targets (item ids, comma-separated)" }), h("input", { id: "mc-targets", required: true, value: f.targets.default.join(", ") }),
+      h("button", { id: "mc-run", type: "submit", text: "Run Monte Carlo" }), msg);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const val = (id) => document.getElementById(id).value;
+      const list = (id) => val(id).split(",").map(x => x.trim()).filter(Boolean);
+      try {
+        const r = await api("/montecarlo", { method: "POST", json: { draws: Number(val("mc-draws")), seed: Number(val("mc-seed")),
+          horizon_days: Number(val("mc-horizon")), levels: list("mc-levels").map(Number), targets: list("mc-targets") } });
+        location.hash = "#/montecarlo/" + r.id;
+      } catch (err) { msg.textContent = (err.body && err.body.field ? err.body.field + ": " : "") + err.message; }
+    });
+    kids.push(h("h2", { text: "New run" }), form);
+  } else kids.push(h("p", { text: "Viewers can read Monte Carlo runs but not start them." }));
+  kids.push(h("h2", { text: "Your organisation's Monte Carlo runs" }),
+    v.runs.length ? table([["Run", r => h("a", { href: "#/montecarlo/" + r.id, text: r.created_at.slice(0, 19) })], ["Status", r => r.status],
+      ["Draws", r => r.params.draws], ["Horizon (days)", r => r.params.horizon_days], ["Seed", r => r.params.seed],
+      ["Expected loss", r => r.headline ? pctOf(r.headline.expected_loss) : "–"],
+      ["Expected shortfall", r => r.headline && r.headline.es !== null ? `${pctOf(r.headline.es)} at ${r.headline.es_level}` : "–"],
+      ["Warnings", r => r.headline && r.headline.warnings.length ? h("span", { class: "warn", text: String(r.headline.warnings.length) }) : "–"]], v.runs)
+      : h("p", { text: "No Monte Carlo runs yet." }));
+  page("Monte Carlo risk", ...kids);
+}
+
+const MEASURES = { expected_loss: "Expected loss", var: "Value at risk", es: "Expected shortfall", p_exceed: "P(loss > x)" };
+
+function exceedanceChart(container, curve, title) {
+  // P(loss > x) against x; a log scale of probability when the curve has two positive points (a
+  // zero cannot be drawn on it: the last point, P = 0, is left out there)
+  const pos = curve.p_exceed.filter(p => p > 0).length;
+  const log = pos >= 2;
+  // P(L > x) holds from one distinct loss to the next: drawn as a staircase of the stored points
+  const x = [], y = [];
+  curve.loss.forEach((l, i) => {
+    const p = curve.p_exceed[i];
+    if (i > 0) { x.push(100 * l); y.push(curve.p_exceed[i - 1]); }
+    x.push(100 * l); y.push((log && p <= 0) ? null : p);
+  });
+  const opts = { title, width: Math.max(320, container.clientWidth || 600), height: 300,
+    scales: { x: { time: false, range: (u, lo, hi) => [0, Math.max(hi * 1.05, 0.1)] }, y: log ? { distr: 3 } : { range: [0, 1] } },
+    series: [{ label: "loss (%)" }, { label: "P(loss > x)", stroke: "#b91c1c", width: 2, points: { show: true, size: 4 } }],
+    axes: [{ label: "loss of the target x (%)" }, { label: "P(loss > x)" + (log ? " (log)" : "") }] };
+  const u = new uPlot(opts, [x, y], container);
+  container.dataset.scale = log ? "log" : "linear";
+  (window.__charts = window.__charts || {})[container.id] = u;
+  return u;
+}
+
+async function montecarloRunPage(id) {
+  let v;
+  try { v = await api("/views/montecarlo/" + encodeURIComponent(id)); }
+  catch (e) { if (e.status === 404) return notFound("No such Monte Carlo run (it does not exist, or it belongs to another organisation)."); throw e; }
+  const title = `Monte Carlo run ${v.created_at ? v.created_at.slice(0, 16) : id}`;
+  if (v.status === "queued" || v.status === "running") return progressPage(title, v, "#/montecarlo/" + id, () => montecarloRunPage(id).finally(() => { document.body.dataset.ready = location.hash; }));
+  if (v.status !== "done" || !v.result) return page(title, h("p", { class: "error", text: `${v.status}${v.error ? ": " + v.error : ""}` }));
+  const m = v.result;
+  const kids = [h("p", { text: `${m.draws} draws of ${m.horizon_days} days (seed ${m.seed}), catalogue ${m.catalogue.name} (sha256 ${String(m.catalogue.sha256).slice(0, 12)}…), atlas ${m.atlas_version}, ${m.events_per_draw === null ? "–" : m.events_per_draw.toFixed(2)} events a draw; ${m.draws_without_events} draws without events.` + (m.complete ? "" : " Incomplete run (interrupted).") })];
+  for (const w of m.warnings || []) kids.push(h("p", { class: "warn", role: "note", text: "Warning: " + w }));
+  const charts = [];
+  m.targets.forEach((t, i) => {
+    const box = h("div", { class: "chart", id: `mc-curve-${i}` });
+    charts.push([box, t]);
+    const none = !t.curve.p_exceed.some(p => p > 0);
+    kids.push(h("h2", { text: t.target }), h("h3", { text: "Loss exceedance curve (world total)" }),
+      none ? h("p", { class: "legend", text: "No draw lost anything: the curve is a single point at zero loss." }) : null, box,
+      h("h3", { text: "Risk measures (world total)" }),
+      h("div", { id: `mc-risk-${i}` }, table([["Measure", r => MEASURES[r.measure] || r.measure],
+        ["Level", r => r.level === null ? "–" : (r.measure === "p_exceed" ? `x = ${pctOf(r.level, 0)}` : String(r.level))],
+        ["Value", r => r.measure === "p_exceed" ? r.value.toFixed(4) : pctOf(r.value)],
+        ["Standard error", r => "± " + (r.measure === "p_exceed" ? r.se.toFixed(4) : pctOf(r.se))],
+        ["Draws in the tail", r => r.tail_draws], ["Warning", r => r.warning ? h("span", { class: "warn", text: r.warning }) : "–"]], t.risk)));
+    for (const [lvl, by] of Object.entries(t.contributions)) {
+      kids.push(h("h3", { text: `What drives the tail: contributions to ES at ${lvl} (Euler allocation)` }),
+        h("div", { class: "cols" }, ["kind", "hazard", "chokepoint"].map(b => h("section", { "aria-label": `by ${b}` },
+          h("h4", { text: `by ${b === "kind" ? "event kind" : b}` }),
+          (by[b] || []).length ? table([[b, r => r.name], ["ES contribution", r => pctOf(r.es_contribution)], ["Share of ES", r => pctOf(r.share, 1)]], by[b])
+            : h("p", { text: "No loss in the tail." })))));
+    }
+    if (t.consumers.length) kids.push(h("h3", { text: "Expected loss by consumer country" }),
+      table([["Consumer", r => r.consumer], ["Expected loss", r => pctOf(r.value)], ["Standard error", r => "± " + pctOf(r.se)]], t.consumers));
+  });
+  for (const n of m.notes || []) kids.push(h("p", { class: "legend", text: n }));
+  kids.push(h("p", {}, h("a", { href: "#/plans", text: "Plan against this run's draws" }), " (Plans page, Monte Carlo run: this one)."));
+  page(title, ...kids);
+  for (const [box, t] of charts) exceedanceChart(box, t.curve, `${t.target}: P(loss > x)`);
+}
+
+function schemaOf(prop) { // the non-null alternative of an optional field's JSON Schema
+  return (prop.anyOf || [prop]).find(x => x.type !== "null") || prop;
+}
+
+async function plansPage(id) {
+  if (id) return planRunPage(id);
+  const v = await api("/views/plans");
+  const kids = [h("p", { text: "Optimization plans on the supply base (docs/planning.md): sourcing diversification, stockpile sizing, partner value, and the worst case. Empty fields take the planning service's defaults." })];
+  if (me.role !== "viewer") {
+    const model = h("select", { id: "plan-model" }, Object.keys(v.models).map(m => h("option", { value: m, text: m })));
+    const fields = h("div", { id: "plan-fields", class: "grid" });
+    const msg = h("p", { id: "plan-msg", role: "status" });
+    const draw = () => {
+      const kids2 = [];
+      for (const name of v.models[model.value]) {
+        const sc = schemaOf(v.fields[name]); const fid = "p-" + name;
+        const label = h("label", { for: fid, text: name.replace(/_/g, " ") + (sc.type === "array" ? " (comma-separated)" : "") });
+        let input;
+        if (name === "montecarlo_run") input = h("select", { id: fid }, h("option", { value: "", text: "none (stress scenarios)" }),
+          v.montecarlo_runs.map(r => h("option", { value: r.id, text: `${r.created_at.slice(0, 16)} (${r.draws} draws)` })));
+        else if (sc.enum) input = h("select", { id: fid }, h("option", { value: "", text: "default" }), sc.enum.map(x => h("option", { value: x, text: x })));
+        else if (sc.type === "number" || sc.type === "integer") input = h("input", { id: fid, type: "number", step: sc.type === "integer" ? 1 : "any", min: sc.minimum ?? sc.exclusiveMinimum, max: sc.maximum, placeholder: "default" });
+        else input = h("input", { id: fid, placeholder: sc.type === "array" && sc.items && sc.items.enum ? sc.items.enum.join(", ") : "default" });
+        input.dataset.kind = sc.type || "string";
+        kids2.push(label, input);
+      }
+      fields.replaceChildren(...kids2);
+    };
+    model.addEventListener("change", draw); draw();
+    const form = h("form", { id: "plan-form", "aria-label": "Solve a plan" },
+      h("div", { class: "grid" }, h("label", { for: "plan-model", text: "Model" }), model), fields,
+      h("button", { id: "plan-run", type: "submit", text: "Solve" }), msg);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const body = {};
+      for (const el of fields.querySelectorAll("input, select")) {
+        const raw = el.value.trim(); if (!raw) continue;
+        const name = el.id.slice(2);
+        body[name] = el.dataset.kind === "number" || el.dataset.kind === "integer" ? Number(raw)
+          : el.dataset.kind === "array" ? raw.split(",").map(x => x.trim()).filter(Boolean) : raw;
+      }
+      try { const r = await api("/plans/" + model.value, { method: "POST", json: body }); location.hash = "#/plans/" + r.id; }
+      catch (err) { msg.textContent = (err.body && err.body.field ? err.body.field + ": " : "") + err.message; }
+    });
+    kids.push(h("h2", { text: "New plan" }), form);
+  } else kids.push(h("p", { text: "Viewers can read plans but not solve them." }));
+  kids.push(h("h2", { text: "Your organisation's plans" }),
+    v.runs.length ? table([["Plan", r => h("a", { href: "#/plans/" + r.id, text: `${r.model} (${r.created_at.slice(0, 16)})` })], ["Status", r => r.status],
+      ["Scenarios", r => r.params.montecarlo_run ? "Monte Carlo run" : (r.params.scenarios || (r.model === "worst-case" ? "–" : "library"))],
+      ["Headline", r => r.headline ? Object.entries(r.headline).slice(0, 4).map(([k, x]) => `${k.replace(/_/g, " ")}: ${cell(x)}`).join("; ") : "–"]], v.runs)
+      : h("p", { text: "No plans yet." }));
+  page("Plans", ...kids);
+}
+
+async function planRunPage(id) {
+  let v;
+  try { v = await api("/views/plans/" + encodeURIComponent(id)); }
+  catch (e) { if (e.status === 404) return notFound("No such plan (it does not exist, or it belongs to another organisation)."); throw e; }
+  const title = `Plan: ${v.params.model}`;
+  if (v.status === "queued" || v.status === "running") return progressPage(title, v, "#/plans/" + id, () => planRunPage(id).finally(() => { document.body.dataset.ready = location.hash; }));
+  if (v.status !== "done" || !v.result) return page(title, h("p", { class: "error", text: `${v.status}${v.error ? ": " + v.error : ""}` }));
+  const p = v.result;
+  const kids = [h("p", { text: `Atlas ${p.atlas_version}.` + (p.scenarios ? ` Scenarios: ${p.scenarios.label} (${p.scenarios.n}).` : "") }),
+    h("h2", { text: "Headline" }), table([["Measure", r => r[0].replace(/_/g, " ")], ["Value", r => cell(r[1])]], Object.entries(p.headline), "Headline"),
+    h("h2", { text: "Risk before and after" }),
+    p.risk.length ? table([["Measure", r => r.measure], ["Before", r => cell(r.before)], ["After", r => cell(r.after)], ["Change", r => cell(r.change)]], p.risk, "Risk of the target (shortfall, 0–1)")
+      : h("p", { text: "This model gives no before/after measure (see its table)." }),
+    h("h2", { text: "The plan" })];
+  for (const t of p.plan_tables) kids.push(h("h3", { text: t.name.replace(/_/g, " ") }), t.rows.length ? records(t) : h("p", { text: "nothing to do: the table is empty" }));
+  kids.push(h("h2", { text: "Why: the planning module's explanation" }));
+  for (const t of p.explain_tables) kids.push(h("h3", { text: t.name === "binding" ? "binding constraints" : t.name.replace(/_/g, " ") }), t.rows.length ? records(t) : h("p", { text: "none" }));
+  if (p.notes.length) kids.push(h("h3", { text: "Notes" }), h("ul", { id: "plan-notes" }, p.notes.map(n => h("li", { text: n }))));
+  for (const t of p.other_tables) kids.push(h("details", {}, h("summary", { text: t.name.replace(/_/g, " ") }), records(t)));
+  kids.push(h("details", {}, h("summary", { text: "Parameters" }), h("pre", { text: JSON.stringify(p.parameters, null, 1) })));
+  page(title, ...kids);
 }
 
 async function comparePage(a, b) {
@@ -479,9 +710,6 @@ async function auditPage() {
   page("Audit log", table([["#", r => r.seq], ["Time", r => r.at.slice(0, 19)], ["Actor", r => r.actor], ["Action", r => r.action], ["Target", r => r.target], ["From", r => r.client]], v.items));
 }
 
-function notAvailable(what) { // other features land later: say so, never fake data
-  page(what, h("p", { class: "placeholder", text: `${what}: not available yet. This page will show it once the feature is part of paxsilica.` }));
-}
 function notFound(text) { page("404 — not found", h("p", { id: "not-found", text })); }
 
 async function route() {
@@ -504,8 +732,8 @@ async function route() {
       case "uploads": return await uploadsPage();
       case "keys": return await keysPage();
       case "audit": return await auditPage();
-      case "plans": return notAvailable("Plans");
-      case "montecarlo": return notAvailable("Monte Carlo");
+      case "plans": return await plansPage(rest[0]);
+      case "montecarlo": return await montecarloPage(rest[0]);
       default: return notFound(`No page '${name}'.`);
     }
   } catch (e) {
