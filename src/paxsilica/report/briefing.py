@@ -228,7 +228,7 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
     require_countries(atlas, add)
     # the Plans section needs only the atlas: it is computed in a side process from the start, beside
     # the measures and the stress tests below (2 cores: the sections' CPU time overlaps)
-    plans_part = side(lambda: _plans(atlas, coalition, target)) if plans else None
+    plans_part = Side(lambda: _plans(atlas, coalition, target)) if plans else None
     date_s = None if date is None else str(date)
     added = parse_codes(add)
     mem = members(atlas, coalition, date)
@@ -276,16 +276,23 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
         if not kw.get("run_dir"):  # the default run's draws: in a side process sharing the built network
             prepared.network(1, None)
             warm_engine(prepared=prepared)  # the engine's compiled code, loaded once for every forked process
-        risk_part = side(lambda: risk_section(atlas, target, atlas_version=version, prepared=prepared, **kw),
+        risk_part = Side(lambda: risk_section(atlas, target, atlas_version=version, prepared=prepared, **kw),
                          fork=not kw.get("run_dir"))
-    if scenarios is not None and scenarios is not False:
-        stress = run_library(atlas, None if scenarios is True else list(scenarios), target=target, steps=steps,
-                             errors="note", progress=progress, atlas_version=version, bands=bands,
-                             prepared=prepared)
-        stress_params = {"steps": steps, "inventory_days": DEFAULT_INVENTORY_DAYS, "tau_days": DEFAULT_TAU_DAYS,
-                         "survive_threshold": SURVIVE_THRESHOLD, "consumers": "producers", "bands": bands}
-    risk_part = risk_part() if risk_part is not None else None
-    plans_part = plans_part() if plans_part is not None else None
+    try:
+        if scenarios is not None and scenarios is not False:
+            stress = run_library(atlas, None if scenarios is True else list(scenarios), target=target, steps=steps,
+                                 errors="note", progress=progress, atlas_version=version, bands=bands,
+                                 prepared=prepared)
+            stress_params = {"steps": steps, "inventory_days": DEFAULT_INVENTORY_DAYS,
+                             "tau_days": DEFAULT_TAU_DAYS, "survive_threshold": SURVIVE_THRESHOLD,
+                             "consumers": "producers", "bands": bands}
+        risk_part = risk_part() if risk_part is not None else None
+        plans_part = plans_part() if plans_part is not None else None
+    except BaseException:
+        for part in (risk_part, plans_part):
+            if isinstance(part, Side):
+                part.cancel()
+        raise
     prod = latest_production(atlas)
     c = atlas["countries"]
     points = {str(i): (float(la), float(lo)) for i, la, lo in zip(c["iso3"], c["lat"], c["lon"], strict=True)
@@ -305,56 +312,71 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
     )
 
 
-def side(fn: Callable[[], Any], fork: bool = True) -> Callable[[], Any]:
+class Side:
     """Start ``fn()`` in a forked process (it inherits this one's memory: nothing is pickled on the way
-    in) and return a function that waits for its result.
+    in); calling the returned object waits for the result.
 
     The result comes back pickled. When the child fails (an error, or it died), ``fn()`` is run again in
     this process, so the caller gets the same result or the same error as without the side process.
     Where fork is not available (or ``fork=False``), ``fn()`` runs when its result is asked for.
+    ``cancel()`` stops the child (the caller failed and will not ask). The child is a daemon: it cannot
+    outlive this process.
 
     Examples
     --------
-    >>> side(lambda: 6 * 7)()
+    >>> Side(lambda: 6 * 7)()
     42
     """
-    import multiprocessing as mp
 
-    try:
-        ctx = mp.get_context("fork") if fork else None
-    except ValueError:
-        ctx = None
-    if ctx is None:
-        return fn
-    recv, send = ctx.Pipe(duplex=False)
+    def __init__(self, fn: Callable[[], Any], fork: bool = True) -> None:
+        import multiprocessing as mp
 
-    def child() -> None:
-        recv.close()
+        self.fn = fn
+        self.proc: Any = None
         try:
-            out: Any = ("ok", fn())
-        except BaseException:  # the parent recomputes it, and raises the error with its own traceback
-            out = ("failed", None)
-        try:
-            send.send(out)
-        except Exception:  # an unpicklable result: the parent recomputes it
-            send.send(("failed", None))
+            ctx = mp.get_context("fork") if fork else None
+        except ValueError:
+            ctx = None
+        if ctx is None:
+            return
+        self.recv, send = ctx.Pipe(duplex=False)
+        recv = self.recv
+
+        def child() -> None:
+            recv.close()
+            try:
+                out: Any = ("ok", fn())
+            except BaseException:  # the parent recomputes it, and raises the error with its own traceback
+                out = ("failed", None)
+            try:
+                send.send(out)
+            except Exception:  # an unpicklable result: the parent recomputes it
+                send.send(("failed", None))
+            send.close()
+
+        self.proc = ctx.Process(target=child, daemon=True)
+        self.proc.start()
         send.close()
 
-    proc = ctx.Process(target=child)
-    proc.start()
-    send.close()
-
-    def result() -> Any:
+    def __call__(self) -> Any:
+        if self.proc is None:
+            return self.fn()
         try:
-            kind, value = recv.recv()
+            kind, value = self.recv.recv()
         except EOFError:  # the child died
             kind, value = "failed", None
         finally:
-            recv.close()
-            proc.join()
-        return value if kind == "ok" else fn()
+            self.recv.close()
+            self.proc.join()
+            self.proc = None
+        return value if kind == "ok" else self.fn()
 
-    return result
+    def cancel(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.join()
+            self.recv.close()
+            self.proc = None
 
 
 def _plans(atlas: Atlas, coalition: str, target: str) -> dict[str, Any]:
