@@ -12,6 +12,10 @@ draws per scenario) and ``--bands 0`` (central values only), each with the engin
 — and prints each
 variant's median wall time and its ratio to the no-scenario briefing, measured pair by pair in the same
 run. The issue's target: the briefing with all scenarios and bands in at most 10 s on 2 cores.
+
+``--compare OLD_SRC`` times the default briefing (all scenarios, bands, Risk and Plans) of this checkout
+against the code in another ``src`` folder (e.g. ``git archive`` of an earlier commit, run through
+``PYTHONPATH``), alternated, and prints both medians and the ratio of each pair.
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ from bench_stress import (
 )
 
 
-def _run(args: list[str], out: Path) -> float:
+def _run(args: list[str], out: Path, src: str | None = None) -> float:
     exe = Path(sys.executable).with_name("paxsilica")
     env = dict(os.environ)
     env.pop("PAXSILICA_KERNEL", None)
+    if src:
+        env["PYTHONPATH"] = src
     if args[:1] == ["--numpy-step"]:  # the engine's numpy step instead of the compiled one
         env["PAXSILICA_KERNEL"] = "numpy"
         args = args[1:]
@@ -47,7 +53,10 @@ def _run(args: list[str], out: Path) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--compare", metavar="OLD_SRC", help="time the default briefing against this src folder")
     args = ap.parse_args()
+    if args.compare:
+        return _compare(args)
     variants = {"with bands (32 draws)": [], "with bands, numpy step (PAXSILICA_KERNEL=numpy)": ["--numpy-step"],
                 "central only (--bands 0)": ["--bands", "0"],
                 "central only, numpy step": ["--numpy-step", "--bands", "0"], "no scenarios": ["--no-scenarios"]}
@@ -67,6 +76,28 @@ def main() -> None:
     for name, ts in times.items():
         ratio = statistics.median(t / b for t, b in zip(ts, base, strict=True))
         print(f"| {name} | {statistics.median(ts):.2f} | {min(ts):.2f}–{max(ts):.2f} | {ratio:.2f} |")
+
+
+def _compare(args: argparse.Namespace) -> None:
+    codes = {"before": str(Path(args.compare).resolve()), "after": str(Path(__file__).resolve().parents[1] / "src")}
+    times: dict[str, list[float]] = {k: [] for k in codes}
+    load0 = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "brief.html"
+        _run(["--no-scenarios"], out)  # warm-up: lanes cache, file system
+        for rep in range(args.runs):
+            for name in (list(codes) if rep % 2 == 0 else list(codes)[::-1]):
+                times[name].append(_run([], out, codes[name]))
+    print(f"# briefing before vs after — {_cpu()}, Python {platform.python_version()}, "
+          f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {args.runs} runs each, alternated; load average at start "
+          f"{load0:.2f}, at end {os.getloadavg()[0]:.2f}")
+    print("| code | median wall s | runs (s) |")
+    print("|---|---:|---|")
+    for name, ts in times.items():
+        print(f"| {name} | {statistics.median(ts):.2f} | {', '.join(f'{t:.1f}' for t in ts)} |")
+    pairs = [b / a for b, a in zip(times["before"], times["after"], strict=True)]
+    print(f"\nratio before/after: {statistics.median(times['before']) / statistics.median(times['after']):.2f} "
+          f"(pairs {', '.join(f'{p:.2f}' for p in pairs)})")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,11 @@ building, imports and the JIT are not counted; the set-up times are printed sepa
   ``--scheduler`` on a cluster started here (the ratio 2 workers / 1 worker is the issue's goal, >= 1.6);
 - the same draws give the same losses in every configuration (checked).
 
+``--compare OLD_SRC`` instead times the in-process run of this checkout against another one's
+``src`` folder (e.g. ``git archive`` of an earlier commit), each in its own process, alternated, each
+warmed up first, and prints the medians, their ratio and the largest difference between the two
+codes' losses.
+
 Prints a table; copy it into bench/RESULTS.md (section "montecarlo").
 """
 
@@ -20,8 +25,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
+import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from bench_stress import (
     _cpu,  # one machine description for every bench script (bench/ is on sys.path)
@@ -34,7 +44,13 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16, help="draws per engine call")
     ap.add_argument("--seed", type=int, default=12)
     ap.add_argument("--reps", type=int, default=3, help="alternated timed runs per configuration")
+    ap.add_argument("--compare", metavar="OLD_SRC", help="time the in-process run against this src folder")
+    ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: one timed in-process run, JSON to a file
     args = ap.parse_args()
+    if args.one:
+        return _one(args)
+    if args.compare:
+        return _compare(args)
 
     import logging
 
@@ -100,6 +116,58 @@ def main() -> None:
     print()
     print(f"same losses in every configuration: {same}; events per draw {w['events_per_draw']:.2f}, "
           f"draws without events {w['draws_without_events']}; load average {os.getloadavg()[0]:.2f} at end")
+
+
+def _one(args: argparse.Namespace) -> None:
+    """One process: warm up (network, compiled engine), then one timed run; losses and times to a file."""
+    from paxsilica.atlas import bundled_atlas
+    from paxsilica.montecarlo import load_catalogue, run_montecarlo
+
+    atlas = bundled_atlas()
+    cat = load_catalogue()
+    kw = {"horizon_days": 365, "batch_size": args.batch, "atlas_version": atlas.version}
+    cache: dict = {}
+    run_montecarlo(atlas, cat, draws=args.batch, seed=args.seed + 1, cache=cache, **kw)
+    w, c = time.perf_counter(), time.process_time()
+    r = run_montecarlo(atlas, cat, draws=args.draws, seed=args.seed, cache=cache, **kw)
+    out = {"wall": time.perf_counter() - w, "cpu": time.process_time() - c,
+           "loss": r.losses["loss"].tolist()}
+    Path(args.one).write_text(json.dumps(out))
+
+
+def _compare(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    here = str(Path(__file__).resolve().parents[1] / "src")
+    codes = {"before": str(Path(args.compare).resolve()), "after": here}
+    load0 = os.getloadavg()[0]
+    got: dict[str, list[dict]] = {k: [] for k in codes}
+    out = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_mc_{os.getpid()}.json"
+    for rep in range(args.reps):
+        for name in (list(codes) if rep % 2 == 0 else list(codes)[::-1]):
+            env = {**os.environ, "PYTHONPATH": codes[name]}
+            subprocess.run([sys.executable, __file__, "--one", str(out), "--draws", str(args.draws), "--batch",
+                            str(args.batch), "--seed", str(args.seed)], check=True, env=env)
+            got[name].append(json.loads(out.read_text()))
+    out.unlink(missing_ok=True)
+    print(f"# Monte Carlo in process, before vs after, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {_cpu()}; "
+          f"{args.draws} draws x 365 days, batch {args.batch}, {args.reps} alternated runs each; load average "
+          f"{load0:.2f} at start, {os.getloadavg()[0]:.2f} at end")
+    print("| code | median wall s | runs (s) | median CPU s | draws/min (wall) | draws/min per core (CPU) |")
+    print("|---|---:|---|---:|---:|---:|")
+    med = {}
+    for name, runs in got.items():
+        wall = statistics.median(r["wall"] for r in runs)
+        cpu = statistics.median(r["cpu"] for r in runs)
+        med[name] = (wall, cpu)
+        each = ", ".join(f"{r['wall']:.1f}" for r in runs)
+        print(f"| {name} | {wall:.1f} | {each} | {cpu:.1f} | "
+              f"{args.draws / wall * 60:,.0f} | {args.draws / cpu * 60:,.0f} |")
+    pairs = [b["wall"] / a["wall"] for b, a in zip(got["before"], got["after"], strict=True)]
+    diff = np.abs(np.array(got["before"][0]["loss"]) - np.array(got["after"][0]["loss"]))
+    print(f"\nratio before/after: wall {med['before'][0] / med['after'][0]:.2f} (pairs {min(pairs):.2f}-"
+          f"{max(pairs):.2f}), CPU {med['before'][1] / med['after'][1]:.2f}; largest loss difference "
+          f"{diff.max():.1e} (of the horizon's capacity)")
 
 
 if __name__ == "__main__":

@@ -137,6 +137,9 @@ class TargetModel:
         self._cache: dict[tuple, Parts] = {}
         self.notes: list[str] = []
         self.active = self._active_effects(catalogue)
+        # a run may start at its first shock only when nothing else depends on the day (a stockpile
+        # released from a given day would)
+        self.shift_ok = self.extensions.stockpile_days is None
 
     def _active_effects(self, catalogue: Catalogue) -> dict[int, tuple[int, ...]]:
         """Per hazard, the effects that act on this network (an effect that touches nothing is left
@@ -226,32 +229,105 @@ class TargetModel:
     def losses(self, draws: list[list[Event]]) -> np.ndarray:
         """Loss of each draw: array ``(len(draws), 1 + consumers)``, column 0 the total (``WORLD``).
 
-        Draws with nothing acting are 0 without an engine run; the others are one batched engine call.
+        Draws with nothing acting are 0 without an engine run. The others start at their first shocked
+        day (:func:`first_shocked_day`; before it a run is on its baseline), and draws of the batch
+        with the same first day are one batched engine call.
         """
         from ..sim import simulate
 
         out = np.zeros((len(draws), 1 + len(self.consumers)))
-        scen, rows = [], []
+        groups: dict[int, list[tuple[int, Any]]] = {}
         for r, evs in enumerate(draws):
             s = self.engine_scenario(evs, name=f"draw {r}")
             if s is not None:
-                scen.append(s)
-                rows.append(r)
-        if not scen:
-            return out
-        res = simulate(self.net, scen, steps=self.steps, rationing=self.comp.rationing,
-                       inventory_days=self.inventory_days, tau=self.tau_days, mode="extended",
-                       extensions=self.extensions, record_firms=True)
-        for b, r in enumerate(rows):
-            stock, _names = _stock(self.index, self.comp, _Slice(res, b, self.steps), 1)
-            out[r, 0] = stock.loss_pct / 100.0
-            if self.consumers:
-                kb = stock.baseline.sum(axis=0)
-                run = stock.running.sum(axis=0)
-                out[r, 1:] = np.divide(np.maximum(kb - run, 0.0), kb, out=np.zeros_like(kb), where=kb > 0)
+                t0 = first_shocked_day(s, self.net, self.steps) if self.shift_ok else 0
+                if t0 < self.steps:  # else nothing acts within the horizon: no loss
+                    groups.setdefault(t0, []).append((r, s))
+        for t0, members in groups.items():
+            scen = [shifted(s, t0) for _r, s in members]
+            res = simulate(self.net, scen, steps=self.steps - t0, rationing=self.comp.rationing,
+                           inventory_days=self.inventory_days, tau=self.tau_days, mode="extended",
+                           extensions=self.extensions, record_firms=True)
+            for b, (r, _s) in enumerate(members):
+                out[r] = self._loss(_Padded(res, b, t0) if t0 else _Slice(res, b, self.steps))
         # an unshocked run stays on its baseline up to rounding (~1e-16): below LOSS_FLOOR is no loss
         out[np.abs(out) < LOSS_FLOOR] = 0.0
         return np.clip(out, 0.0, 1.0)
+
+    def _loss(self, run: Any) -> np.ndarray:
+        """One draw's loss row (WORLD, consumers) from its engine series."""
+        row = np.zeros(1 + len(self.consumers))
+        stock, _names = _stock(self.index, self.comp, run, 1)
+        row[0] = stock.loss_pct / 100.0
+        if self.consumers:
+            kb = stock.baseline.sum(axis=0)
+            got = stock.running.sum(axis=0)
+            row[1:] = np.divide(np.maximum(kb - got, 0.0), kb, out=np.zeros_like(kb), where=kb > 0)
+        return row
+
+
+def first_shocked_day(scenario: Any, net: Any, steps: int) -> int:
+    """The first step at which any schedule of an engine scenario leaves its baseline value (capacity,
+    link caps and demand factors 1, lead times the links' own); ``steps`` when none does.
+
+    Before that step a run is on its baseline, so it can start there (:func:`shifted`).
+
+    Examples
+    --------
+    >>> from paxsilica.sim import Scenario, Schedule, SupplyNetwork
+    >>> net = SupplyNetwork.from_arrays([0], [1], [1.0], final_demand=[0.0, 1.0])
+    >>> s = Scenario(capacity=Schedule([0], [[1.0], [1.0], [0.5], [1.0]]))
+    >>> first_shocked_day(s, net, 10), first_shocked_day(Scenario(), net, 10)
+    (2, 10)
+    """
+    first = steps
+    for sched, base in ((scenario.capacity, 1.0), (scenario.link_capacity, 1.0), (scenario.demand_factor, 1.0),
+                        (scenario.lead_time, None)):
+        if sched is None:
+            continue
+        ref = (np.asarray(net.lead_time, np.float64)[sched.index] if base is None else base)
+        moved = np.flatnonzero(np.any(sched.values != ref, axis=1))
+        if moved.size:
+            first = min(first, int(moved[0]))
+    if getattr(scenario, "shocks", None) is not None and scenario.shocks.firm.size:
+        first = min(first, int(np.min(scenario.shocks.day)))
+    return max(0, min(first, steps))
+
+
+def shifted(scenario: Any, t0: int) -> Any:
+    """The engine scenario from step ``t0`` on (its schedules' first ``t0`` rows dropped)."""
+    from ..sim import Schedule
+
+    if t0 <= 0:
+        return scenario
+
+    def cut(s: Any) -> Any:
+        if s is None:
+            return None
+        v = s.values
+        return Schedule(s.index, v[t0:] if v.shape[0] > t0 else v[-1:])
+
+    return dataclasses.replace(scenario, capacity=cut(scenario.capacity), link_capacity=cut(scenario.link_capacity),
+                               demand_factor=cut(scenario.demand_factor), lead_time=cut(scenario.lead_time))
+
+
+class _Padded:
+    """A draw's rows of a run started at step ``t0``, preceded by ``t0`` baseline rows (the setup row's
+    values: the state a run from day 0 holds until its first shock, up to the engine's rounding)."""
+
+    def __init__(self, res: Any, b: int, t0: int) -> None:
+        def pad(a: Any) -> Any:
+            if a is None:
+                return None
+            a = a[b]
+            return np.concatenate([np.repeat(a[:1], t0 + 1, axis=0), a[1:]], axis=0)
+
+        self.final_demand = pad(res.final_demand)
+        self.final_demand_requested = pad(res.final_demand_requested)
+        self.firm_production = pad(res.firm_production)
+        self.consumer_final_demand = pad(res.consumer_final_demand)
+        self.consumer_final_demand_requested = pad(res.consumer_final_demand_requested)
+        self.parameters = res.parameters
 
 
 def _overlapping_closures(events: list[Event], shocks: list[Shock]) -> bool:

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,7 @@ from ..stress import (
     Prepared,
     run_library,
 )
+from ..stress.run import warm_engine
 
 
 @dataclass
@@ -225,6 +226,9 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
     if for_iso3:
         require_countries(atlas, for_iso3)
     require_countries(atlas, add)
+    # the Plans section needs only the atlas: it is computed in a side process from the start, beside
+    # the measures and the stress tests below (2 cores: the sections' CPU time overlaps)
+    plans_part = Side(lambda: _plans(atlas, coalition, target)) if plans else None
     date_s = None if date is None else str(date)
     added = parse_codes(add)
     mem = members(atlas, coalition, date)
@@ -264,19 +268,31 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
     stress_params: dict[str, Any] = {}
     # one network for the stress tests and the risk section (building it is seconds)
     prepared = Prepared(atlas, target=target, consumers="producers", year=None, lanes=None, version=version)
-    if scenarios is not None and scenarios is not False:
-        stress = run_library(atlas, None if scenarios is True else list(scenarios), target=target, steps=steps,
-                             errors="note", progress=progress, atlas_version=version, bands=bands,
-                             prepared=prepared)
-        stress_params = {"steps": steps, "inventory_days": DEFAULT_INVENTORY_DAYS, "tau_days": DEFAULT_TAU_DAYS,
-                         "survive_threshold": SURVIVE_THRESHOLD, "consumers": "producers", "bands": bands}
-
     risk_part = None
     if risk is not None and risk is not False:
         from ..montecarlo.briefing import risk_section
 
-        risk_part = risk_section(atlas, target, atlas_version=version, prepared=prepared,
-                                 **(risk if isinstance(risk, dict) else {}))
+        kw = risk if isinstance(risk, dict) else {}
+        if not kw.get("run_dir"):  # the default run's draws: in a side process sharing the built network
+            prepared.network(1, None)
+            warm_engine(prepared=prepared)  # the engine's compiled code, loaded once for every forked process
+        risk_part = Side(lambda: risk_section(atlas, target, atlas_version=version, prepared=prepared, **kw),
+                         fork=not kw.get("run_dir"))
+    try:
+        if scenarios is not None and scenarios is not False:
+            stress = run_library(atlas, None if scenarios is True else list(scenarios), target=target, steps=steps,
+                                 errors="note", progress=progress, atlas_version=version, bands=bands,
+                                 prepared=prepared)
+            stress_params = {"steps": steps, "inventory_days": DEFAULT_INVENTORY_DAYS,
+                             "tau_days": DEFAULT_TAU_DAYS, "survive_threshold": SURVIVE_THRESHOLD,
+                             "consumers": "producers", "bands": bands}
+        risk_part = risk_part() if risk_part is not None else None
+        plans_part = plans_part() if plans_part is not None else None
+    except BaseException:
+        for part in (risk_part, plans_part):
+            if isinstance(part, Side):
+                part.cancel()
+        raise
     prod = latest_production(atlas)
     c = atlas["countries"]
     points = {str(i): (float(la), float(lo)) for i, la, lo in zip(c["iso3"], c["lat"], c["lon"], strict=True)
@@ -292,8 +308,75 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
         item_sources=item_sources(atlas), item_names={str(k): str(v) for k, v in items["name"].items()},
         stress=stress, stress_parameters=stress_params, partners=tuple(sorted(par)), allies=ally_list,
         coercion=coer, restrictions=restriction_events(atlas, date), risk=risk_part,
-        plans=_plans(atlas, coalition, target) if plans else None,
+        plans=plans_part,
     )
+
+
+class Side:
+    """Start ``fn()`` in a forked process (it inherits this one's memory: nothing is pickled on the way
+    in); calling the returned object waits for the result.
+
+    The result comes back pickled. When the child fails (an error, or it died), ``fn()`` is run again in
+    this process, so the caller gets the same result or the same error as without the side process.
+    Where fork is not available (or ``fork=False``), ``fn()`` runs when its result is asked for.
+    ``cancel()`` stops the child (the caller failed and will not ask). The child is a daemon: it cannot
+    outlive this process.
+
+    Examples
+    --------
+    >>> Side(lambda: 6 * 7)()
+    42
+    """
+
+    def __init__(self, fn: Callable[[], Any], fork: bool = True) -> None:
+        import multiprocessing as mp
+
+        self.fn = fn
+        self.proc: Any = None
+        try:
+            ctx = mp.get_context("fork") if fork else None
+        except ValueError:
+            ctx = None
+        if ctx is None:
+            return
+        self.recv, send = ctx.Pipe(duplex=False)
+        recv = self.recv
+
+        def child() -> None:
+            recv.close()
+            try:
+                out: Any = ("ok", fn())
+            except BaseException:  # the parent recomputes it, and raises the error with its own traceback
+                out = ("failed", None)
+            try:
+                send.send(out)
+            except Exception:  # an unpicklable result: the parent recomputes it
+                send.send(("failed", None))
+            send.close()
+
+        self.proc = ctx.Process(target=child, daemon=True)
+        self.proc.start()
+        send.close()
+
+    def __call__(self) -> Any:
+        if self.proc is None:
+            return self.fn()
+        try:
+            kind, value = self.recv.recv()
+        except EOFError:  # the child died
+            kind, value = "failed", None
+        finally:
+            self.recv.close()
+            self.proc.join()
+            self.proc = None
+        return value if kind == "ok" else self.fn()
+
+    def cancel(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.join()
+            self.recv.close()
+            self.proc = None
 
 
 def _plans(atlas: Atlas, coalition: str, target: str) -> dict[str, Any]:

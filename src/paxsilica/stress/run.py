@@ -388,6 +388,37 @@ def _job_in_child(k: int, args: tuple) -> Any:
     return _library_job(_JOBS[k], *args)
 
 
+def warm_engine(job: Job | None = None, prepared: Prepared | None = None) -> None:
+    """Load the engine's compiled step in this process (one step of ``job``, or of a scenario without
+    shocks on ``prepared``'s one-day network), so that processes forked from it inherit the loaded code
+    instead of each loading it again (seconds per process). Results do not change.
+
+    Examples
+    --------
+    >>> from paxsilica.network.build import tiny_atlas
+    >>> warm_engine(prepared=Prepared(tiny_atlas(), target="chip", consumers="producers", year=None, lanes=None))
+    """
+    from ..scenarios.compile import compile_scenario
+    from ..scenarios.declare import Policies
+    from ..sim import simulate
+
+    try:
+        if job is None:
+            if prepared is None:
+                return
+            net, index = prepared.network(1, None)
+            base = Scenario(name="warm-up", description="no shock", horizon=1, policies=Policies())
+            comp = compile_scenario(base, net, index, prepared.atlas, steps=1, inventory_days=DEFAULT_INVENTORY_DAYS)
+            step = 1
+        else:
+            net, comp, step = job.net, job.comp, job.scenario.step
+        simulate(net, comp.engine_scenario, steps=1, rationing=comp.rationing,
+                 inventory_days=DEFAULT_INVENTORY_DAYS / step, tau=DEFAULT_TAU_DAYS / step, mode="extended",
+                 extensions=comp.extensions, record_firms=True)
+    except PaxsilicaError:  # only a warm-up: the real run reports what is wrong
+        pass
+
+
 def _in_processes(jobs: list[Job], args: tuple, n: int) -> list[Any]:
     """Run band jobs in ``n`` forked processes (the prepared network and draws are inherited, not
     pickled); falls back to one process where fork is not available."""
@@ -397,6 +428,7 @@ def _in_processes(jobs: list[Job], args: tuple, n: int) -> list[Any]:
         ctx = mp.get_context("fork")
     except ValueError:
         return [_library_job(j, *args) for j in jobs]
+    warm_engine(jobs[0] if jobs else None)  # loaded once here, inherited by the workers
     global _JOBS
     _JOBS = jobs
     try:

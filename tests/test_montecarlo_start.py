@@ -1,0 +1,114 @@
+"""A Monte Carlo draw starts at its first shocked day: the same losses as a run from day 0.
+
+Before its first shock a draw's run is on the baseline, so :class:`TargetModel` starts the engine there
+(``shift_ok``) and pads the series with baseline rows. Where the engine is invariant to a shift of time
+(every mechanism but re-sourcing's ramp clock) the losses are the same **bit for bit**; with re-sourcing
+on, the engine's ramp clock counts rounding-level excess demand on the baseline (a few sites' spare
+capacity ramps up on quiet days: ``test_the_engine_ramps_spare_capacity_on_a_quiet_baseline``), so a run
+from day 0 has slightly more spare capacity when its first shock comes; that difference is bounded here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paxsilica.montecarlo import load_catalogue, parse_catalogue
+from paxsilica.montecarlo.draw import draw_events
+from paxsilica.montecarlo.model import TargetModel, first_shocked_day, shifted
+from paxsilica.network.build import tiny_atlas
+from paxsilica.sim import Scenario, Schedule, SupplyNetwork, simulate
+from tests.test_montecarlo_run import TINY
+
+HORIZON = 90
+
+
+@given(st.integers(0, 30), st.integers(1, 40), st.sampled_from(["capacity", "link_capacity", "demand_factor"]))
+@settings(max_examples=40, deadline=None)
+def test_first_shocked_day_is_the_first_row_off_baseline(k: int, rows: int, kind: str) -> None:
+    net = SupplyNetwork.from_arrays([0, 1], [1, 2], [1.0, 1.0], final_demand=[0.0, 0.0, 1.0])
+    v = np.ones((rows, 2))
+    if k < rows:
+        v[k:, 1] = 0.5
+    s = Scenario(**{kind: Schedule([0, 1], v)})
+    assert first_shocked_day(s, net, 50) == (k if k < rows else 50)
+    if k < rows:  # the shifted schedule starts with the shock
+        cut = getattr(shifted(s, k), kind)
+        assert cut.values[0, 1] == 0.5 and cut.values.shape[0] == rows - k
+
+
+def test_lead_times_at_their_own_value_are_the_baseline() -> None:
+    net = SupplyNetwork.from_arrays([0], [1], [1.0], final_demand=[0.0, 1.0], lead_time=[3])
+    lead = np.full((10, 1), 3.0)
+    lead[6:] = 5.0
+    assert first_shocked_day(Scenario(lead_time=Schedule([0], lead)), net, 10) == 6
+
+
+def _draws(cat, n: int, horizon: int) -> list:  # type: ignore[no-untyped-def]
+    return [draw_events(cat, 5, d, horizon) for d in range(n)]
+
+
+def _both(model: TargetModel, draws: list) -> tuple[np.ndarray, np.ndarray]:
+    model.shift_ok = False
+    day0 = model.losses(draws)
+    model.shift_ok = True
+    return day0, model.losses(draws)
+
+
+def _no_resourcing(model: TargetModel, draws: list) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_both` with re-sourcing off (the engine is then invariant to a shift of time)."""
+    keep = model.extensions
+    model.extensions = dataclasses.replace(keep, resourcing=False)
+    try:
+        return _both(model, draws)
+    finally:
+        model.extensions, model.shift_ok = keep, True
+
+
+def test_tiny_atlas_same_losses_as_from_day_zero() -> None:
+    cat = parse_catalogue(TINY, file="tiny.yaml")
+    model = TargetModel(tiny_atlas(), "chip", cat, HORIZON, inventory_days=10.0, tau_days=6.0)
+    draws = _draws(cat, 24, HORIZON)
+    starts = [first_shocked_day(s, model.net, HORIZON) for s in map(model.engine_scenario, draws) if s is not None]
+    assert max(starts) > 10  # some draws do start late: the comparison is not of day-0 runs only
+    day0, late = _both(model, draws)
+    assert day0[:, 0].max() > 0.01
+    np.testing.assert_allclose(late, day0, rtol=0, atol=1e-4)
+    day0, late = _no_resourcing(model, draws)
+    assert day0[:, 0].max() > 0.01 and np.array_equal(late, day0)
+
+
+@pytest.fixture(scope="module")
+def bundled():  # type: ignore[no-untyped-def]
+    from paxsilica.atlas.io import bundled_atlas
+
+    cat = load_catalogue()
+    return TargetModel(bundled_atlas(), "ai_datacenter_capacity", cat, 365, inventory_days=15.0, tau_days=6.0), cat
+
+
+def test_bundled_atlas_same_losses_as_from_day_zero(bundled) -> None:  # type: ignore[no-untyped-def]
+    model, cat = bundled
+    draws = _draws(cat, 8, 365)
+    day0, late = _both(model, draws)
+    assert (day0[:, 0] > 0).sum() >= 4
+    # re-sourcing's ramp clock on the baseline: at most 1e-4 of the horizon's capacity (measured: 2e-5)
+    np.testing.assert_allclose(late, day0, rtol=0, atol=1e-4)
+    day0, late = _no_resourcing(model, draws)
+    assert (day0[:, 0] > 0).sum() >= 4 and np.array_equal(late, day0)
+
+
+def test_the_engine_ramps_spare_capacity_on_a_quiet_baseline(bundled) -> None:  # type: ignore[no-untyped-def]
+    """Why the shift is not exact with re-sourcing on (the engine's, reported): a few sites' ramp clock
+    ticks on an unshocked run, so their capacity grows though nothing happens. When the engine stops
+    counting rounding-level excess demand, this test fails and the tolerance above can become 0."""
+    model, _cat = bundled
+    ext = dataclasses.replace(model.extensions, resourcing=True)
+    r = simulate(model.net, [Scenario()], steps=30, rationing=model.comp.rationing,
+                 inventory_days=model.inventory_days, tau=model.tau_days, mode="extended", extensions=ext,
+                 record_firms=True)
+    cap = r.firm_capacity[0]
+    assert 0 < int((cap[30] > cap[1]).sum()) < 20
