@@ -1424,7 +1424,7 @@ def simulate(
                  ints(prio.entry) if use_entry else np.zeros(consumers.firm.size if cons_on else 0, np.int64),
                  use_entry, full(cons_w, (B, consumers.firm.size)) if cons_on else np.zeros((B, 0)),
                  cons_fd if cons_on else np.zeros((1, 1, 1)), cons_fdr if cons_on else np.zeros((1, 1, 1)),
-                 np.empty((4, B, n)), np.empty(k_cons if cons_on else 0),
+                 np.empty((5, B, n)), np.empty(k_cons if cons_on else 0),
                  np.zeros((64, 3), np.int64), np.empty(64))  # pairwise sums' stack: depth log2(n / 128)
         if settle_on:
             k_close = np.empty(B, dtype=np.bool_)

@@ -2,20 +2,26 @@
 
 The numpy step of :func:`paxsilica.sim.engine.simulate` makes about 60 passes over (draws × links)
 arrays and 9 sparse sums a step; on the bundled atlas (34 draws × 2,210 links) that is 6–13 ms a
-step. :func:`compiled_step` computes the same
-step scenario by scenario, link by link, in one compiled function (numba, ``cache=True``), with the
-same formulas in the same order: the same deviation forms (so a run without a shock stays exactly at
-the baseline) and every scenario computed on its own (so a batch equals its sequential runs). Sums
-over links are taken in canonical link order as the numpy path's CSR products take them; what may
-differ in the last bits is the priority rule's running sums (here per supplier, there per scenario)
-and the order of tied claimants. ``tests/test_engine_kernel.py`` checks both paths agree to 1e-9
-relative on the stress library and on hypothesis-generated networks.
+step. :func:`compiled_step` computes the same step in one compiled function (numba,
+``cache=True``), with the same formulas in the same order: the same deviation forms (so a run
+without a shock stays exactly at the baseline) and every scenario computed on its own (so a batch
+equals its sequential runs). Sums over links are taken in canonical link order as the numpy path's
+CSR products take them; what may differ in the last bits is the priority rule's running sums (here
+per supplier, there per scenario) and the order of tied claimants. ``tests/test_engine_kernel.py``
+checks both paths agree to 1e-9 relative on the stress library and on hypothesis-generated networks.
+
+**Draws innermost.** ``simulate`` stores the compiled path's state draws-fastest (each (B, ...)
+array in Fortran order) and hands the step its (..., B) C-contiguous views: a pass over links reads
+a link's indices (its client, supplier, segment) once and then its B draws as one contiguous run,
+which LLVM turns into vector loads and selects. Per-draw sums (a segment's stock, a supplier's
+demand) are B running sums side by side, each adding its draw's terms in link order, so every draw
+gets the bits it gets alone. Only the priority rule's water-filling of a short supplier runs draw by
+draw. Measured against the previous links-inner step (one draw's row at a time): see
+``bench/RESULTS.md``, "extended step, draws innermost".
 
 The work around the step is compiled as well (:func:`compiled_helpers`): the recording of a step's
 series (row sums with numpy's pairwise summation, so the compiled path records the numpy path's
-bits), the settle test and the steady-state test. Inside one scenario the step works on row views
-of the batch's arrays (1-D loops) and fuses the passes that can be fused without changing an
-operation's order.
+bits), the settle test and the steady-state test.
 
 The numpy step stays the reference and the fallback: ``simulate(..., kernel="numpy")``, the
 environment variable ``PAXSILICA_KERNEL=numpy``, or numba not importable.
@@ -71,49 +77,99 @@ def kernel_choice(requested: str) -> bool:
     return AVAILABLE and env != "numpy"
 
 
-def _waterfill_one(w: np.ndarray, g: np.ndarray, k: int, target: float, run: np.ndarray) -> float:
+def _sort_stable(g: np.ndarray, idx: np.ndarray, k: int, tmp: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Sort ``idx[:k]`` stably by ``g[idx]`` (insertion sort for short lists, else a bottom-up merge
+    sort in ``tmp``): no allocation per supplier."""
+    if k <= 24:
+        for i in range(1, k):
+            v = idx[i]
+            gv = g[v]
+            j = i - 1
+            while j >= 0 and g[idx[j]] > gv:
+                idx[j + 1] = idx[j]
+                j -= 1
+            idx[j + 1] = v
+        return
+    width = 1
+    src, dst = idx, tmp
+    while width < k:
+        lo = 0
+        while lo < k:
+            mid = min(lo + width, k)
+            hi = min(lo + 2 * width, k)
+            a, b, o = lo, mid, lo
+            while a < mid and b < hi:
+                if g[src[b]] < g[src[a]]:  # strictly smaller from the right: stable
+                    dst[o] = src[b]
+                    b += 1
+                else:
+                    dst[o] = src[a]
+                    a += 1
+                o += 1
+            while a < mid:
+                dst[o] = src[a]
+                a += 1
+                o += 1
+            while b < hi:
+                dst[o] = src[b]
+                b += 1
+                o += 1
+            lo = hi
+        src, dst = dst, src
+        width *= 2
+    if src is not idx:
+        for i in range(k):
+            idx[i] = src[i]
+
+
+def _waterfill_level(w: np.ndarray, g: np.ndarray, k: int, target: float, run: np.ndarray, idx: np.ndarray,
+                     tmp: np.ndarray, cwg: np.ndarray, cw: np.ndarray) -> float:  # pragma: no cover - compiled
     """Level L with Σ w·min(g, L) = target over the first ``k`` claimants (see engine._waterfill).
 
-    Computed with the numpy step's arithmetic: running sums ``run`` = (Σ w·g, Σ w) carried over the
-    scenario's segments in order, each claimant's sums before it as (running sum − own term − sum at
-    the segment's start), the level at the count of claimants whose reach falls short.
+    The one water-filling of both compiled steps (this module's and :mod:`.refkernel`'s). Computed
+    with the numpy step's arithmetic: claimants sorted stably by g; running sums ``run`` = (Σ w·g,
+    Σ w) carried over the scenario's short suppliers in order, each claimant's sums before it as
+    (running sum − own term − sum at the supplier's start), the level at the count of claimants whose
+    reach falls short. Scratch (>= k): ``idx``, ``tmp`` (int64), ``cwg``, ``cw``.
     """
-    order = np.argsort(g[:k], kind="mergesort")
+    for q in range(k):
+        idx[q] = q
+    _sort_stable(g, idx, k, tmp)
     base_wg = run[0]
     base_w = run[1]
-    cwg = np.empty(k)
-    cw = np.empty(k)
     c_wg = base_wg
     c_w = base_w
-    for i in range(k):
-        j = order[i]
-        c_wg += w[j] * g[j]
-        c_w += w[j]
-        cwg[i] = c_wg
-        cw[i] = c_w
+    for q in range(k):
+        e = idx[q]
+        c_wg += w[e] * g[e]
+        c_w += w[e]
+        cwg[q] = c_wg
+        cw[q] = c_w
     run[0] = c_wg
     run[1] = c_w
     if k == 0:
         return 0.0
     total_w = cw[k - 1] - base_w
     n_short = 0
-    for i in range(k):
-        j = order[i]
-        wg_before = cwg[i] - w[j] * g[j] - base_wg
-        w_from = total_w - (cw[i] - w[j] - base_w)
-        if wg_before + g[j] * w_from < target:
+    for q in range(k):
+        e = idx[q]
+        wg_before = cwg[q] - w[e] * g[e] - base_wg
+        w_from = total_w - (cw[q] - w[e] - base_w)
+        if wg_before + g[e] * w_from < target:
             n_short += 1
-    i = min(n_short, k - 1)
-    j = order[i]
-    wg_before = cwg[i] - w[j] * g[j] - base_wg
-    w_from = total_w - (cw[i] - w[j] - base_w)
-    level = (target - wg_before) / (w_from if w_from > 0 else 1.0)
-    return max(level, 0.0)
+    q = min(n_short, k - 1)
+    e = idx[q]
+    wg_before = cwg[q] - w[e] * g[e] - base_wg
+    w_from = total_w - (cw[q] - w[e] - base_w)
+    lev = (target - wg_before) / (w_from if w_from > 0 else 1.0)
+    if lev < 0.0:
+        lev = 0.0
+    return lev
 
 
 def _ration(K, has_prio, any_short, prio_rule, dem_active, use_lead, lmax, slot,
             x, y_out, sup_ptr, by_sup, link_class, a_rel, o_all, cfk, dfac, c_rel, fd_frac,
-            d, served, served_k, dem_k, rk, rv, short, run, wf_buf, gf_buf,
+            d, served, served_k, dem_k, rk, rv, short, run, wf_buf, gf_buf, wf_idx, wf_tmp, wf_cwg, wf_cw,
             c_order, hist, var_links, vbuf, lead_v, pipe):  # pragma: no cover - compiled
     """Step 6, draws inner: deliveries and final demand served; shipments into the pipeline.
 
@@ -229,7 +285,7 @@ def _ration(K, has_prio, any_short, prio_rule, dem_active, use_lead, lmax, slot,
                         wf_buf[nc] = wfd
                         gf_buf[nc] = dfac[j, b]
                         nc += 1
-                    level = _waterfill_one(wf_buf, gf_buf, nc, max(room_m, 0.0), run_b)
+                    level = _waterfill_level(wf_buf, gf_buf, nc, max(room_m, 0.0), run_b, wf_idx, wf_tmp, wf_cwg, wf_cw)
                 for p in range(lo, hi):
                     e = by_sup[p]
                     ce = link_class[e]
@@ -261,7 +317,7 @@ def _ration(K, has_prio, any_short, prio_rule, dem_active, use_lead, lmax, slot,
                     wf_buf[nc] = c_rel[j, b]
                     gf_buf[nc] = dfac[j, b]
                     nc += 1
-                level = _waterfill_one(wf_buf, gf_buf, nc, xj, run_b)
+                level = _waterfill_level(wf_buf, gf_buf, nc, xj, run_b, wf_idx, wf_tmp, wf_cwg, wf_cw)
                 for p in range(lo, hi):
                     e = by_sup[p]
                     d[e, b] = min(o_all[e, b], level)
@@ -324,6 +380,10 @@ def _extended_step(
     run = np.zeros((B, 2))  # the water-filling's running sums, per draw over its short suppliers in order
     wf_buf = np.empty(m + 1)
     gf_buf = np.empty(m + 1)
+    wf_idx = np.empty(m + 1, np.int64)
+    wf_tmp = np.empty(m + 1, np.int64)
+    wf_cwg = np.empty(m + 1)
+    wf_cw = np.empty(m + 1)
     slot = t % lmax
 
     # 2. inventory update: last shipments arrive, last production consumes inputs
@@ -609,7 +669,7 @@ def _extended_step(
     short_any = any_short or not prio_rule
     _ration(K, has_prio, short_any, prio_rule, dem_active, use_lead, lmax, slot,
             x, y_out, sup_ptr, by_sup, link_class, a_rel, o_all, cfk, dfac, c_rel, fd_frac,
-            d, served, served_k, dem_k, rk, rv, short, run, wf_buf, gf_buf,
+            d, served, served_k, dem_k, rk, rv, short, run, wf_buf, gf_buf, wf_idx, wf_tmp, wf_cwg, wf_cw,
             c_order, hist, var_links, vbuf, lead_v, pipe)
     return any_short
 
@@ -695,10 +755,10 @@ def _record(t1, x, served, served_k, capacity, dfac, pbar, vw, c, dem_active,
     (row sums pairwise as numpy's, consumer sums in entry order from 0 as a bincount's).
 
     The state is stored draws-fastest: the products are formed firm by firm over the draws (reads
-    in memory order) into ``buf`` (4, B, n), whose rows are then summed pairwise."""
+    in memory order) into ``buf`` (5, B, n), whose rows are then summed pairwise."""
     B, n = x.shape
     F = cons_firm.size
-    p_prod, p_va, p_fd, p_fdr = buf[0], buf[1], buf[2], buf[3]
+    p_prod, p_va, p_fd, p_fdr, p_cap = buf[0], buf[1], buf[2], buf[3], buf[4]
     for i in range(n):
         for b in range(B):
             xv = x[b, i]
@@ -710,7 +770,7 @@ def _record(t1, x, served, served_k, capacity, dfac, pbar, vw, c, dem_active,
                 p_fdr[b, i] = dfac[b, i] * c[b, i]
         if rec_firms:
             for b in range(B):
-                firm_cap[b, t1, i] = capacity[b, i] * pbar[b, i]
+                p_cap[b, i] = capacity[b, i] * pbar[b, i]
     for b in range(B):
         out_prod[b, t1] = _pairwise_sum(p_prod[b], n, fl, fv)
         out_va[b, t1] = _pairwise_sum(p_va[b], n, fl, fv)
@@ -723,6 +783,7 @@ def _record(t1, x, served, served_k, capacity, dfac, pbar, vw, c, dem_active,
             for i in range(n):
                 firm_prod[b, t1, i] = p_prod[b, i]
                 firm_fd[b, t1, i] = p_fd[b, i]
+                firm_cap[b, t1, i] = p_cap[b, i]  # row by row: the (B, T, n) outputs' rows are far apart
         if use_cons:
             K = kbuf.size
             for k in range(K):
@@ -830,7 +891,7 @@ def _steady(t, stol, sched_ok, win, calm, frozen_at, x, x_prev, d, d_prev, s, s_
         _copy(res_prev, reserve)
     if use_sub:
         _copy(sig_prev, sig)
-        rel_prev[:] = rel
+        _copy(rel_prev, rel)
 
 
 def _copy(dst, src):  # pragma: no cover - compiled
@@ -847,7 +908,7 @@ def compiled_step() -> Callable[..., Any]:
 
     ``error_model="numpy"``: a division by zero gives inf or nan as in the numpy step, no exception.
     """
-    global _STEP, _waterfill_one, _ration, AVAILABLE
+    global _STEP, _sort_stable, _waterfill_level, _ration, AVAILABLE
     if _STEP is None:
         try:
             import numba
@@ -857,7 +918,8 @@ def compiled_step() -> Callable[..., Any]:
 
             raise InputError(f"numba cannot be imported ({e}); use kernel='numpy'") from None
         opts = dict(cache=True, error_model="numpy", nogil=True)
-        _waterfill_one = numba.njit(**opts)(_waterfill_one)  # resolved by the step at its compilation
+        _sort_stable = numba.njit(**opts)(_sort_stable)  # resolved by the steps at their compilation
+        _waterfill_level = numba.njit(**opts)(_waterfill_level)
         _ration = numba.njit(**opts)(_ration)
         _STEP = numba.njit(**opts)(_extended_step)
     return _STEP
