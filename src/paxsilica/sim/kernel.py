@@ -784,24 +784,38 @@ def _record(t1, x, served, served_k, capacity, dfac, pbar, vw, c, dem_active,
                 firm_prod[b, t1, i] = p_prod[b, i]
                 firm_fd[b, t1, i] = p_fd[b, i]
                 firm_cap[b, t1, i] = p_cap[b, i]  # row by row: the (B, T, n) outputs' rows are far apart
-        if use_cons:
-            K = kbuf.size
+    if use_cons:  # consumer sums, entry by entry over the draws (per draw: entry order, as a bincount)
+        K = kbuf.shape[0]
+        for k in range(K):
+            for b in range(B):
+                kbuf[k, b] = 0.0
+        for i in range(F):
+            f = cons_firm[i]
+            k = cons_of[i]
+            if use_entry:
+                ce = cons_entry[i]
+                for b in range(B):
+                    kbuf[k, b] += cons_w[b, i] * served_k[b, f, ce]
+            else:
+                for b in range(B):
+                    kbuf[k, b] += cons_w[b, i] * served[b, f]
+        for b in range(B):
             for k in range(K):
-                kbuf[k] = 0.0
+                cons_fd[b, t1, k] = kbuf[k, b]
+        if dem_active:
+            for k in range(K):
+                for b in range(B):
+                    kbuf[k, b] = 0.0
             for i in range(F):
                 f = cons_firm[i]
-                got = served_k[b, f, cons_entry[i]] if use_entry else served[b, f]
-                kbuf[cons_of[i]] += cons_w[b, i] * got
-            for k in range(K):
-                cons_fd[b, t1, k] = kbuf[k]
-            if dem_active:
+                k = cons_of[i]
+                for b in range(B):
+                    kbuf[k, b] += cons_w[b, i] * dfac[b, f]
+            for b in range(B):
                 for k in range(K):
-                    kbuf[k] = 0.0
-                for i in range(F):
-                    kbuf[cons_of[i]] += cons_w[b, i] * dfac[b, cons_firm[i]]
-                for k in range(K):
-                    cons_fdr[b, t1, k] = kbuf[k]
-            else:
+                    cons_fdr[b, t1, k] = kbuf[k, b]
+        else:
+            for b in range(B):
                 for k in range(K):
                     cons_fdr[b, t1, k] = cons_fdr[b, 0, k]
 
