@@ -12,6 +12,13 @@ Usage::
     python bench/bench_engine.py --library --kernels
                                             # the same calls, numpy step against the compiled
                                             # (numba) step, alternated, with their difference
+    python bench/bench_engine.py --library --before OLD_SRC [--reps 3] [--mc]
+                                            # the same calls (or, with --mc, the Monte Carlo
+                                            # engine calls: batches of 16 one-year draws) in child
+                                            # processes, an older checkout's src/ (e.g. `git archive
+                                            # HEAD~3 src | tar -x -C /tmp/old`, OLD_SRC=/tmp/old/src)
+                                            # against this one, alternated per repetition; CPU time
+                                            # of simulate() (best of reps), results compared bit for bit
     python bench/bench_engine.py --compare OLD_ENGINE.py [--quick]
                                             # before/after in one process: an older engine.py (e.g.
                                             # `git show HEAD:src/paxsilica/sim/engine.py > /tmp/old.py`)
@@ -273,6 +280,94 @@ def kernels() -> None:
     print(f"| **total** | | | {tot[0]:.2f} | {tot[1]:.2f} | {tot[0] / tot[1]:.2f} | |")
 
 
+def mc_calls(draws: int = 32) -> list[tuple[str, object, list, dict]]:
+    """The simulate() arguments of a Monte Carlo run on the bundled atlas (365 days, batches of 16),
+    captured from the run's own code."""
+    import paxsilica.sim as sim
+    from paxsilica.atlas import bundled_atlas
+    from paxsilica.montecarlo import load_catalogue, run_montecarlo
+
+    got: list = []
+    real = sim.simulate
+
+    def capture(net, scen, **kw):  # type: ignore[no-untyped-def]
+        got.append((f"montecarlo batch {len(got) + 1}", net, scen, kw))
+        return real(net, scen, **kw)
+
+    atlas = bundled_atlas()
+    sim.simulate = capture
+    try:
+        run_montecarlo(atlas, load_catalogue(), draws=draws, seed=12, horizon_days=365, batch_size=16,
+                       atlas_version=atlas.version)
+    finally:
+        sim.simulate = real
+    return got
+
+
+def child_times(calls_file: str, reps: int, out_file: str) -> None:
+    """(In a child process) CPU time of simulate() per captured call, best of ``reps``; results kept."""
+    import pickle
+
+    from paxsilica.sim import engine as eng
+    from paxsilica.sim import kernel as K
+
+    K.warm_up()
+    with open(calls_file, "rb") as f:
+        calls = pickle.load(f)
+    out = []
+    for name, net, scen, kw in calls:
+        eng.simulate(net, scen, **{**kw, "steps": 2})  # compile (or load) this call's signature first
+        best = math.inf
+        for _ in range(reps):
+            c0 = time.process_time()
+            r = eng.simulate(net, scen, **kw)
+            best = min(best, time.process_time() - c0)
+        out.append((name, best, r.parameters["steps_run"], len(scen), net.n_links,
+                    {f: getattr(r, f) for f in ("production", "firm_production", "final_demand",
+                                                "consumer_final_demand")}))
+    with open(out_file, "wb") as f:
+        pickle.dump(out, f)
+
+
+def before_after(old_src: str, reps: int, mc: bool) -> None:
+    """This checkout's engine against an older checkout's src/, each in child processes (the old one
+    with PYTHONPATH=OLD_SRC), alternated per repetition."""
+    import pickle
+
+    calls = mc_calls() if mc else library_calls()
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
+    with tempfile.TemporaryDirectory() as tmp:
+        cf = os.path.join(tmp, "calls.pkl")
+        with open(cf, "wb") as f:
+            pickle.dump(calls, f)
+        best: dict[str, list] = {}
+        for rep in range(reps):
+            for label, src in (("before", old_src), ("after", here))[:: 1 if rep % 2 == 0 else -1]:
+                of = os.path.join(tmp, f"{label}.pkl")
+                env = {**os.environ, "PYTHONPATH": os.path.abspath(src)}
+                subprocess.run([sys.executable, __file__, "--child-times", cf, "1", of], env=env, check=True)
+                with open(of, "rb") as f:
+                    res = pickle.load(f)
+                if label not in best:
+                    best[label] = res
+                else:
+                    best[label] = [a if a[1] <= b[1] else (b[0], b[1], b[2], b[3], b[4], a[5])
+                                   for a, b in zip(best[label], res, strict=True)]
+                print(f"{label} run {rep + 1} done, load {os.getloadavg()[0]:.2f}", flush=True)
+    print("| call | draws | steps | before CPU s | after CPU s | ratio | after ns per link and draw-step "
+          "| bit-identical |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    tot = [0.0, 0.0]
+    for a, b in zip(best["before"], best["after"], strict=True):
+        same = all((a[5][f] is None and b[5][f] is None) or np.array_equal(a[5][f], b[5][f]) for f in a[5])
+        tot[0] += a[1]
+        tot[1] += b[1]
+        print(f"| {a[0]} | {a[3]} | {b[2]} | {a[1]:.2f} | {b[1]:.2f} | {a[1] / b[1]:.2f} | "
+              f"{b[1] / (b[2] * b[3] * b[4]) * 1e9:.0f} | {'yes' if same else 'no'} |")
+    print(f"| **total** | | | {tot[0]:.2f} | {tot[1]:.2f} | {tot[0] / tot[1]:.2f} | | |")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
 def table(rows: list[dict[str, object]]) -> str:
     head = ("| case | rationing | read (s) | simulate (s) | total (s, median) | best (s) | CPU (s) | peak memory "
             "| output loss at end |")
@@ -294,12 +389,21 @@ def main() -> None:
                     help="time the stress runner's batched engine calls on the bundled atlas")
     ap.add_argument("--kernels", action="store_true",
                     help="with --library: the numpy step against the compiled (numba) step")
+    ap.add_argument("--before", metavar="OLD_SRC", help="with --library: an older checkout's src/ to time against")
+    ap.add_argument("--mc", action="store_true", help="with --before: the Monte Carlo engine calls instead")
+    ap.add_argument("--reps", type=int, default=3, help="with --before: repetitions (best of)")
+    ap.add_argument("--child-times", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child_times:
+        child_times(args.child_times[0], int(args.child_times[1]), args.child_times[2])
+        return
     if args.library:
         print(f"machine: {machine()}")
         print(f"date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}")
         print(f"load average at start: {os.getloadavg()[0]:.2f}")
-        if args.kernels:
+        if args.before:
+            before_after(args.before, args.reps, args.mc)
+        elif args.kernels:
             kernels()
         else:
             library(args.compare)

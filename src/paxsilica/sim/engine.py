@@ -531,7 +531,12 @@ class _Sparse:
                 groups.setdefault(id(s), []).append(b)
         self.groups = [(np.array(bs), scheds[bs[0]], self.pos[bs[0]]) for bs in groups.values()]
 
-    def row(self, t: int) -> np.ndarray:
+    # a table of every row up to the last one (which then holds) is built once when it stays below
+    # this many values (32 MB): filling the (B, k) row from the batch's schedules each step cost
+    # about 0.25 ms a step on Monte Carlo batches of 16 draws, each with schedules of its own
+    TABLE_MAX = 4_000_000
+
+    def _fill(self, t: int) -> np.ndarray:
         out = np.empty((self.b, self.index.size))
         out[:] = self.default
         for bs, s, p in self.groups:
@@ -540,6 +545,24 @@ class _Sparse:
             else:
                 out[np.ix_(bs, p)] = s.row(t)
         return out
+
+    def row(self, t: int) -> np.ndarray:
+        """The (B, k) factors at step ``t`` (read-only: callers copy it into their own arrays)."""
+        if not hasattr(self, "_table"):
+            n_rows = max((s.values.shape[0] for _, s, _ in self.groups), default=1)
+            self._table = None
+            if n_rows * self.b * self.index.size <= self.TABLE_MAX:
+                table = np.empty((n_rows, self.b, self.index.size))
+                table[:] = self.default
+                for bs, s, p in self.groups:  # row r of every schedule, each padded with its last row
+                    vals = s.values[np.minimum(np.arange(n_rows), s.values.shape[0] - 1)]
+                    for b in bs:
+                        table[:, b, p] = vals
+                table.flags.writeable = False
+                self._table = table
+        if self._table is not None:
+            return self._table[min(t, self._table.shape[0] - 1)]
+        return self._fill(t)
 
 
     def at_default(self, t: int) -> np.ndarray:
@@ -1350,39 +1373,71 @@ def simulate(
         def ints(v: np.ndarray) -> np.ndarray:
             return np.array(v, dtype=np.int64, order="C")
 
+        # The compiled step loops draws innermost: the state is stored draws-fastest (a (B, ...)
+        # array whose kernel view, the batch axis moved last, is C-contiguous), so that the Python
+        # side below indexes it as before ([b] is a draw) while the kernel reads each link's draws
+        # as one contiguous run.
+        def bl(v: object, dtype: Any = np.float64) -> np.ndarray:
+            a = np.asarray(v, dtype)
+            return np.moveaxis(np.ascontiguousarray(np.moveaxis(a, 0, -1)), -1, 0)
+
+        def kv(v: np.ndarray) -> np.ndarray:
+            return np.moveaxis(v, 0, -1)
+
+        def full_t(v: object, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+            return np.ascontiguousarray(np.moveaxis(np.broadcast_to(np.asarray(v, dtype), shape), 0, -1))
+
+        x, s, sbar, d, ramp = bl(x), bl(s), bl(sbar), bl(d), bl(ramp)
+        capf, linkcap, dfac = bl(capf), bl(linkcap), bl(dfac)
+        if use_sub:
+            sig, releasing, keep_l = bl(sig), bl(releasing, np.bool_), bl(keep_l)
+        else:
+            sig, releasing, keep_l = bl(np.zeros((B, 1))), bl(np.zeros((B, 1)), np.bool_), bl(np.ones((B, 1)))
+        if reserve is not None:
+            reserve = bl(reserve)
+        if use_lead:
+            hist = np.ascontiguousarray(hist.transpose(0, 2, 1)).transpose(0, 2, 1)
+            vbuf, pipe, lead_m1, lead_v = bl(vbuf), bl(pipe), bl(lead_m1), bl(lead_v, np.int64)
+
         k_step = _kernel.compiled_step()
         Bm, Bn, Bs = (B, m), (B, n), (B, n_seg)
         K_k = prio.k if prio is not None else 1
         k_topo = (ints(sup), ints(cli), ints(net.link_seg), ints(seg_ptr), ints(seg_client),
                   ints(net.client_seg_start), ints(net.supplier_start), ints(net.by_supplier),
                   ints(prio.link) if prio is not None else np.zeros(m, np.int64))
-        k_par = (full(a_rel, Bm), full(c_rel, Bn), full(w_link, Bm), full(eps_link, Bm), full(eps_seg, Bs),
-                 full(n_l, Bm), full(n_sg, Bs), full(w_n, Bs), full(w_one if n_link is not None else 1.0, Bs),
-                 full(a_one, Bn), full(headroom, Bn), full(ramp_days, Bn),
-                 full(sig_max if use_sub else 0.0, Bs), full(sig_rate if use_sub else 0.0, Bs),
-                 full(short_below if use_sub else 0.0, Bs),
-                 full(prio_cfk if prio is not None else 0.0, (B, n, K_k)),
+        k_par = (full_t(a_rel, Bm), full_t(c_rel, Bn), full_t(w_link, Bm), full_t(eps_link, Bm),
+                 full_t(eps_seg, Bs), full_t(n_l, Bm), full_t(n_sg, Bs), full_t(w_n, Bs),
+                 full_t(w_one if n_link is not None else 1.0, Bs), full_t(a_one, Bn), full_t(headroom, Bn),
+                 full_t(ramp_days, Bn), full_t(sig_max if use_sub else 0.0, Bs),
+                 full_t(sig_rate if use_sub else 0.0, Bs), full_t(short_below if use_sub else 0.0, Bs),
+                 full_t(prio_cfk if prio is not None else 0.0, (B, n, K_k)),
                  full(prio.fd_frac if prio is not None else 0.0, (n, K_k)),
-                 full(idle, Bn, np.bool_), full(idle_link, Bm, np.bool_))
+                 full_t(idle, Bn, np.bool_), full_t(idle_link, Bm, np.bool_))
         if use_lead:  # the numpy step's pipeline (shipment history by lead time, arrival slots)
-            k_lead = (ints(c_order), ints(c_lead), ints(var_links), hist, vbuf, lead_v, pipe, lead_m1)
+            k_lead = (ints(c_order), ints(c_lead), ints(var_links), hist.transpose(0, 2, 1), kv(vbuf),
+                      kv(lead_v), kv(pipe), kv(lead_m1))
         else:
-            k_lead = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((1, B, 0)),
-                      np.zeros((B, 1, 0)), np.zeros((B, 0), np.int64), np.zeros((B, 1)), np.zeros((B, 1)))
-        if not use_sub:
-            sig, releasing, keep_l = np.zeros((B, 1)), np.zeros((B, 1), dtype=bool), np.ones((B, 1))
-        k_reserve = reserve if reserve is not None else np.zeros((B, 1))
-        k_served, k_capacity, k_y = np.empty(Bn), np.empty(Bn), np.empty(Bn)
-        k_served_k = np.empty((B, n, K_k))
-        if steady_on:  # the state is updated in place: keep copies of the last step's
-            x_prev, d_prev, s_prev, ramp_prev = x.copy(), d.copy(), s.copy(), ramp.copy()
-            res_prev = None if reserve is None else reserve.copy()
+            k_lead = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((1, 0, B)),
+                      np.zeros((1, 0, B)), np.zeros((0, B), np.int64), np.zeros((1, B)), np.zeros((1, B)))
+        k_reserve = reserve if reserve is not None else bl(np.zeros((B, 1)))
+        k_served, k_capacity, k_y = np.empty((n, B)).T, np.empty((n, B)).T, np.empty((n, B)).T
+        k_served_k = np.moveaxis(np.empty((n, K_k, B)), -1, 0)
+        # the kernel's views of the state (updated in place, never rebound) and its scratch
+        k_state = (kv(capf), kv(linkcap), kv(dfac), *k_lead, kv(x), kv(s), kv(sbar), kv(d), kv(sig),
+                   kv(releasing), kv(keep_l), kv(ramp), kv(k_reserve), kv(k_served), kv(k_served_k),
+                   kv(k_capacity), kv(k_y), np.empty((8, m, B)), np.empty((4, n_seg, B)), np.empty((n, B)),
+                   np.ones((n, K_k, B)))
+        if steady_on:  # the state is updated in place: keep copies of the last step's (same layout)
+            x_prev, d_prev, s_prev, ramp_prev = (v.copy(order="K") for v in (x, d, s, ramp))
+            res_prev = None if reserve is None else reserve.copy(order="K")
+            if use_sub:
+                sig_prev, rel_prev = sig.copy(order="K"), releasing.copy(order="K")
         # recording, settle and steady tests compiled too: one pass each, no temporaries (in numpy
         # they cost about a third of the compiled step)
         k_record, k_settle, k_steady = _kernel.compiled_helpers()
         cons_on = consumers is not None
         use_entry = cons_on and prio is not None and prio.entry is not None
-        k_rec = (full(pbar, Bn), full(value_weight, Bn), full(c, Bn), dem_sched.active,
+        k_rec = (bl(full(pbar, Bn)), bl(full(value_weight, Bn)), bl(full(c, Bn)), dem_sched.active,
                  out_prod, out_va, out_fd, out_fdr, firm_prod is not None,
                  firm_prod if firm_prod is not None else np.zeros((1, 1, 1)),
                  firm_fd if firm_fd is not None else np.zeros((1, 1, 1)),
@@ -1390,9 +1445,9 @@ def simulate(
                  ints(consumers.firm) if cons_on else np.zeros(0, np.int64),
                  ints(consumers.consumer) if cons_on else np.zeros(0, np.int64),
                  ints(prio.entry) if use_entry else np.zeros(consumers.firm.size if cons_on else 0, np.int64),
-                 use_entry, full(cons_w, (B, consumers.firm.size)) if cons_on else np.zeros((B, 0)),
+                 use_entry, bl(full(cons_w, (B, consumers.firm.size))) if cons_on else np.zeros((B, 0)),
                  cons_fd if cons_on else np.zeros((1, 1, 1)), cons_fdr if cons_on else np.zeros((1, 1, 1)),
-                 np.empty(n), np.empty(k_cons if cons_on else 0),
+                 np.empty((5, B, n)), np.empty((k_cons if cons_on else 0, B)),
                  np.zeros((64, 3), np.int64), np.empty(64))  # pairwise sums' stack: depth log2(n / 128)
         if settle_on:
             k_close = np.empty(B, dtype=np.bool_)
@@ -1459,9 +1514,7 @@ def simulate(
                 t, lmax, use_lead, use_res, use_sub, n_link is not None, baseline_target,
                 link_sched.active, dem_sched.active, prio is not None, K_k, rationing == "priority", any_idle,
                 reserve is not None and t >= ext.stockpile_release_day, float(ext.stockpile_release_rate),
-                inv_tau, *k_topo, *k_par, capf, linkcap, dfac, *k_lead,
-                x, s, sbar, d, sig, releasing, keep_l, ramp, k_reserve,
-                k_served, k_served_k, k_capacity, k_y)
+                inv_tau, *k_topo, *k_par, *k_state)
             served, capacity = k_served, k_capacity
             served_k = k_served_k if prio is not None else None
         else:

@@ -2,20 +2,26 @@
 
 The numpy step of :func:`paxsilica.sim.engine.simulate` makes about 60 passes over (draws × links)
 arrays and 9 sparse sums a step; on the bundled atlas (34 draws × 2,210 links) that is 6–13 ms a
-step. :func:`compiled_step` computes the same
-step scenario by scenario, link by link, in one compiled function (numba, ``cache=True``), with the
-same formulas in the same order: the same deviation forms (so a run without a shock stays exactly at
-the baseline) and every scenario computed on its own (so a batch equals its sequential runs). Sums
-over links are taken in canonical link order as the numpy path's CSR products take them; what may
-differ in the last bits is the priority rule's running sums (here per supplier, there per scenario)
-and the order of tied claimants. ``tests/test_engine_kernel.py`` checks both paths agree to 1e-9
-relative on the stress library and on hypothesis-generated networks.
+step. :func:`compiled_step` computes the same step in one compiled function (numba,
+``cache=True``), with the same formulas in the same order: the same deviation forms (so a run
+without a shock stays exactly at the baseline) and every scenario computed on its own (so a batch
+equals its sequential runs). Sums over links are taken in canonical link order as the numpy path's
+CSR products take them; what may differ in the last bits is the priority rule's running sums (here
+per supplier, there per scenario) and the order of tied claimants. ``tests/test_engine_kernel.py``
+checks both paths agree to 1e-9 relative on the stress library and on hypothesis-generated networks.
+
+**Draws innermost.** ``simulate`` stores the compiled path's state draws-fastest (each (B, ...)
+array in Fortran order) and hands the step its (..., B) C-contiguous views: a pass over links reads
+a link's indices (its client, supplier, segment) once and then its B draws as one contiguous run,
+which LLVM turns into vector loads and selects. Per-draw sums (a segment's stock, a supplier's
+demand) are B running sums side by side, each adding its draw's terms in link order, so every draw
+gets the bits it gets alone. Only the priority rule's water-filling of a short supplier runs draw by
+draw. Measured against the previous links-inner step (one draw's row at a time): see
+``bench/RESULTS.md``, "extended step, draws innermost".
 
 The work around the step is compiled as well (:func:`compiled_helpers`): the recording of a step's
 series (row sums with numpy's pairwise summation, so the compiled path records the numpy path's
-bits), the settle test and the steady-state test. Inside one scenario the step works on row views
-of the batch's arrays (1-D loops) and fuses the passes that can be fused without changing an
-operation's order.
+bits), the settle test and the steady-state test.
 
 The numpy step stays the reference and the fallback: ``simulate(..., kernel="numpy")``, the
 environment variable ``PAXSILICA_KERNEL=numpy``, or numba not importable.
@@ -71,180 +77,265 @@ def kernel_choice(requested: str) -> bool:
     return AVAILABLE and env != "numpy"
 
 
-def _waterfill_one(w: np.ndarray, g: np.ndarray, k: int, target: float, run: np.ndarray) -> float:
+def _sort_stable(g: np.ndarray, idx: np.ndarray, k: int, tmp: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Sort ``idx[:k]`` stably by ``g[idx]`` (insertion sort for short lists, else a bottom-up merge
+    sort in ``tmp``): no allocation per supplier."""
+    if k <= 24:
+        for i in range(1, k):
+            v = idx[i]
+            gv = g[v]
+            j = i - 1
+            while j >= 0 and g[idx[j]] > gv:
+                idx[j + 1] = idx[j]
+                j -= 1
+            idx[j + 1] = v
+        return
+    width = 1
+    src, dst = idx, tmp
+    while width < k:
+        lo = 0
+        while lo < k:
+            mid = min(lo + width, k)
+            hi = min(lo + 2 * width, k)
+            a, b, o = lo, mid, lo
+            while a < mid and b < hi:
+                if g[src[b]] < g[src[a]]:  # strictly smaller from the right: stable
+                    dst[o] = src[b]
+                    b += 1
+                else:
+                    dst[o] = src[a]
+                    a += 1
+                o += 1
+            while a < mid:
+                dst[o] = src[a]
+                a += 1
+                o += 1
+            while b < hi:
+                dst[o] = src[b]
+                b += 1
+                o += 1
+            lo = hi
+        src, dst = dst, src
+        width *= 2
+    if src is not idx:
+        for i in range(k):
+            idx[i] = src[i]
+
+
+def _waterfill_level(w: np.ndarray, g: np.ndarray, k: int, target: float, run: np.ndarray, idx: np.ndarray,
+                     tmp: np.ndarray, cwg: np.ndarray, cw: np.ndarray) -> float:  # pragma: no cover - compiled
     """Level L with Σ w·min(g, L) = target over the first ``k`` claimants (see engine._waterfill).
 
-    Computed with the numpy step's arithmetic: running sums ``run`` = (Σ w·g, Σ w) carried over the
-    scenario's segments in order, each claimant's sums before it as (running sum − own term − sum at
-    the segment's start), the level at the count of claimants whose reach falls short.
+    The one water-filling of both compiled steps (this module's and :mod:`.refkernel`'s). Computed
+    with the numpy step's arithmetic: claimants sorted stably by g; running sums ``run`` = (Σ w·g,
+    Σ w) carried over the scenario's short suppliers in order, each claimant's sums before it as
+    (running sum − own term − sum at the supplier's start), the level at the count of claimants whose
+    reach falls short. Scratch (>= k): ``idx``, ``tmp`` (int64), ``cwg``, ``cw``.
     """
-    order = np.argsort(g[:k], kind="mergesort")
+    for q in range(k):
+        idx[q] = q
+    _sort_stable(g, idx, k, tmp)
     base_wg = run[0]
     base_w = run[1]
-    cwg = np.empty(k)
-    cw = np.empty(k)
     c_wg = base_wg
     c_w = base_w
-    for i in range(k):
-        j = order[i]
-        c_wg += w[j] * g[j]
-        c_w += w[j]
-        cwg[i] = c_wg
-        cw[i] = c_w
+    for q in range(k):
+        e = idx[q]
+        c_wg += w[e] * g[e]
+        c_w += w[e]
+        cwg[q] = c_wg
+        cw[q] = c_w
     run[0] = c_wg
     run[1] = c_w
     if k == 0:
         return 0.0
     total_w = cw[k - 1] - base_w
     n_short = 0
-    for i in range(k):
-        j = order[i]
-        wg_before = cwg[i] - w[j] * g[j] - base_wg
-        w_from = total_w - (cw[i] - w[j] - base_w)
-        if wg_before + g[j] * w_from < target:
+    for q in range(k):
+        e = idx[q]
+        wg_before = cwg[q] - w[e] * g[e] - base_wg
+        w_from = total_w - (cw[q] - w[e] - base_w)
+        if wg_before + g[e] * w_from < target:
             n_short += 1
-    i = min(n_short, k - 1)
-    j = order[i]
-    wg_before = cwg[i] - w[j] * g[j] - base_wg
-    w_from = total_w - (cw[i] - w[j] - base_w)
-    level = (target - wg_before) / (w_from if w_from > 0 else 1.0)
-    return max(level, 0.0)
+    q = min(n_short, k - 1)
+    e = idx[q]
+    wg_before = cwg[q] - w[e] * g[e] - base_wg
+    w_from = total_w - (cw[q] - w[e] - base_w)
+    lev = (target - wg_before) / (w_from if w_from > 0 else 1.0)
+    if lev < 0.0:
+        lev = 0.0
+    return lev
 
 
-def _ration(b, K, has_prio, any_short, prio_rule, dem_active, use_lead, lmax, slot,
+def _ration(K, has_prio, any_short, prio_rule, dem_active, use_lead, lmax, slot,
             x, y_out, sup_ptr, by_sup, link_class, a_rel, o_all, cfk, dfac, c_rel, fd_frac,
-            d, served, served_k, dem_k, ratio, wf_buf, gf_buf,
+            d, served, served_k, dem_k, rk, rv, short, run, wf_buf, gf_buf, wf_idx, wf_tmp, wf_cwg, wf_cw,
             c_order, hist, var_links, vbuf, lead_v, pipe):  # pragma: no cover - compiled
-    """Step 6 for scenario ``b``: deliveries and final demand served; shipments into the pipeline."""
-    n = x.shape[1]
-    m = d.shape[1]
-    a_rel_b = a_rel[b]
-    c_rel_b = c_rel[b]
-    cfk_b = cfk[b]
-    d_b = d[b]
-    dfac_b = dfac[b]
-    lead_v_b = lead_v[b]
-    o_all_b = o_all[b]
-    pipe_b = pipe[b]
-    served_b = served[b]
-    served_k_b = served_k[b]
-    vbuf_b = vbuf[b]
-    x_b = x[b]
-    y_out_b = y_out[b]
-    run = np.zeros(2)  # the water-filling's running sums, over this scenario's short suppliers in order
+    """Step 6, draws inner: deliveries and final demand served; shipments into the pipeline.
+
+    Under the proportional rule a short supplier's split is one factor per (class, draw) ``rk``
+    (its class ratio where the draw is short, its overall ratio where not), so the per-link work is
+    one vectorisable pass whatever mix of short and unshort draws a supplier has. The priority rule's
+    water-filling stays per (supplier, draw), over the draw's short suppliers in order (``run``).
+    """
+    n, B = x.shape
+    m = d.shape[0]
+    cls = has_prio and any_short
     for j in range(n):
-        xj = x_b[j]
-        yj = y_out_b[j]
-        r = xj / yj if yj > 0 else 0.0
         lo, hi = sup_ptr[j], sup_ptr[j + 1]
-        if has_prio and any_short:
-            if xj < yj:
+        n_sh = 0
+        for b in range(B):
+            xj = x[j, b]
+            yj = y_out[j, b]
+            rv[b] = xj / yj if yj > 0 else 0.0
+            sh = xj < yj
+            short[b] = sh
+            if sh:
+                n_sh += 1
+        if not prio_rule or not any_short:
+            if cls and n_sh:
+                # proportional with classes: each class gets min(room / its demand, 1) in order
                 for k in range(K):
-                    dem_k[k] = 0.0
+                    for b in range(B):
+                        dem_k[k, b] = 0.0
                 for p in range(lo, hi):
                     e = by_sup[p]
-                    dem_k[link_class[e]] += a_rel_b[e] * o_all_b[e]
+                    ce = link_class[e]
+                    for b in range(B):
+                        dem_k[ce, b] += a_rel[e, b] * o_all[e, b]
+                for b in range(B):
+                    if short[b]:
+                        before = 0.0
+                        xj = x[j, b]
+                        for k in range(K):
+                            dk = dem_k[k, b] + (cfk[j, k, b] * dfac[j, b] if dem_active else cfk[j, k, b])
+                            room = xj - before
+                            rk[k, b] = min(max(room / dk, 0.0), 1.0) if dk > 0 else 1.0
+                            before += dk
+                    else:
+                        for k in range(K):
+                            rk[k, b] = rv[b]
+                for p in range(lo, hi):
+                    e = by_sup[p]
+                    ce = link_class[e]
+                    for b in range(B):
+                        d[e, b] = o_all[e, b] * rk[ce, b]
+                for k in range(K):
+                    for b in range(B):
+                        served_k[j, k, b] = dfac[j, b] * rk[k, b] if dem_active else rk[k, b]
+                for b in range(B):
+                    if short[b]:
+                        tot = served_k[j, 0, b] * fd_frac[j, 0]
+                        for k in range(1, K):
+                            tot += served_k[j, k, b] * fd_frac[j, k]
+                        served[j, b] = tot
+                    else:
+                        served[j, b] = dfac[j, b] * rv[b]
+            else:
+                for p in range(lo, hi):
+                    e = by_sup[p]
+                    for b in range(B):
+                        d[e, b] = o_all[e, b] * rv[b]
+                for b in range(B):
+                    served[j, b] = dfac[j, b] * rv[b]
+                for k in range(K):
+                    for b in range(B):
+                        served_k[j, k, b] = dfac[j, b] * rv[b]
+            continue
+        # the priority rule with a short supplier somewhere in the batch
+        for b in range(B):
+            if not short[b]:
+                for p in range(lo, hi):
+                    e = by_sup[p]
+                    d[e, b] = o_all[e, b]
+                served[j, b] = dfac[j, b]
+                if has_prio:
+                    for k in range(K):
+                        served_k[j, k, b] = dfac[j, b]
+                continue
+            xj = x[j, b]
+            run_b = run[b]
+            if has_prio:
+                for k in range(K):
+                    dem_k[k, b] = 0.0
+                for p in range(lo, hi):
+                    e = by_sup[p]
+                    dem_k[link_class[e], b] += a_rel[e, b] * o_all[e, b]
                 before = 0.0
                 kof = K
                 room_m = 0.0
                 for k in range(K):
-                    dk = dem_k[k] + (cfk_b[j, k] * dfac_b[j] if dem_active else cfk_b[j, k])
+                    dk = dem_k[k, b] + (cfk[j, k, b] * dfac[j, b] if dem_active else cfk[j, k, b])
                     room = xj - before
-                    if prio_rule:
-                        if kof == K and dk > 0 and room < dk:
-                            kof = k
-                            room_m = room
-                    else:
-                        ratio[k] = min(max(room / dk, 0.0), 1.0) if dk > 0 else 1.0
+                    if kof == K and dk > 0 and room < dk:
+                        kof = k
+                        room_m = room
                     before += dk
-                if prio_rule:
-                    level = 0.0
-                    if kof < K:  # water-filling within the marginal class
-                        nc = 0
-                        for p in range(lo, hi):
-                            e = by_sup[p]
-                            if link_class[e] == kof:
-                                wf_buf[nc] = a_rel_b[e]
-                                gf_buf[nc] = o_all_b[e]
-                                nc += 1
-                        wfd = c_rel_b[j] * fd_frac[j, kof]
-                        if wfd > 0:
-                            wf_buf[nc] = wfd
-                            gf_buf[nc] = dfac_b[j]
+                level = 0.0
+                if kof < K:  # water-filling within the marginal class
+                    nc = 0
+                    for p in range(lo, hi):
+                        e = by_sup[p]
+                        if link_class[e] == kof:
+                            wf_buf[nc] = a_rel[e, b]
+                            gf_buf[nc] = o_all[e, b]
                             nc += 1
-                        level = _waterfill_one(wf_buf, gf_buf, nc, max(room_m, 0.0), run)
-                    for p in range(lo, hi):
-                        e = by_sup[p]
-                        ce = link_class[e]
-                        if ce > kof:
-                            d_b[e] = 0.0
-                        elif ce == kof:
-                            d_b[e] = min(o_all_b[e], level)
-                        else:
-                            d_b[e] = o_all_b[e]
-                    for k in range(K):
-                        if k < kof:
-                            served_k_b[j, k] = dfac_b[j]
-                        elif k == kof:
-                            served_k_b[j, k] = min(dfac_b[j], level)
-                        else:
-                            served_k_b[j, k] = 0.0
-                else:
-                    for p in range(lo, hi):
-                        e = by_sup[p]
-                        d_b[e] = o_all_b[e] * ratio[link_class[e]]
-                    for k in range(K):
-                        served_k_b[j, k] = dfac_b[j] * ratio[k] if dem_active else ratio[k]
-                tot = served_k_b[j, 0] * fd_frac[j, 0]
-                for k in range(1, K):
-                    tot += served_k_b[j, k] * fd_frac[j, k]
-                served_b[j] = tot
-            else:
+                    wfd = c_rel[j, b] * fd_frac[j, kof]
+                    if wfd > 0:
+                        wf_buf[nc] = wfd
+                        gf_buf[nc] = dfac[j, b]
+                        nc += 1
+                    level = _waterfill_level(wf_buf, gf_buf, nc, max(room_m, 0.0), run_b, wf_idx, wf_tmp, wf_cwg, wf_cw)
                 for p in range(lo, hi):
                     e = by_sup[p]
-                    d_b[e] = o_all_b[e] if prio_rule else o_all_b[e] * r
-                sv = dfac_b[j] if prio_rule else (dfac_b[j] * r if dem_active else r)
+                    ce = link_class[e]
+                    if ce > kof:
+                        d[e, b] = 0.0
+                    elif ce == kof:
+                        d[e, b] = min(o_all[e, b], level)
+                    else:
+                        d[e, b] = o_all[e, b]
                 for k in range(K):
-                    served_k_b[j, k] = sv
-                served_b[j] = dfac_b[j] * r if not prio_rule else dfac_b[j]
-        elif not prio_rule or not any_short:
-            for p in range(lo, hi):
-                e = by_sup[p]
-                d_b[e] = o_all_b[e] * r
-            served_b[j] = dfac_b[j] * r
-            for k in range(K):
-                served_k_b[j, k] = dfac_b[j] * r
-        else:  # priority rule without classes
-            if xj < yj:
+                    if k < kof:
+                        served_k[j, k, b] = dfac[j, b]
+                    elif k == kof:
+                        served_k[j, k, b] = min(dfac[j, b], level)
+                    else:
+                        served_k[j, k, b] = 0.0
+                tot = served_k[j, 0, b] * fd_frac[j, 0]
+                for k in range(1, K):
+                    tot += served_k[j, k, b] * fd_frac[j, k]
+                served[j, b] = tot
+            else:  # priority rule without classes
                 nc = 0
                 for p in range(lo, hi):
                     e = by_sup[p]
-                    wf_buf[nc] = a_rel_b[e]
-                    gf_buf[nc] = o_all_b[e]
+                    wf_buf[nc] = a_rel[e, b]
+                    gf_buf[nc] = o_all[e, b]
                     nc += 1
-                if c_rel_b[j] > 0:
-                    wf_buf[nc] = c_rel_b[j]
-                    gf_buf[nc] = dfac_b[j]
+                if c_rel[j, b] > 0:
+                    wf_buf[nc] = c_rel[j, b]
+                    gf_buf[nc] = dfac[j, b]
                     nc += 1
-                level = _waterfill_one(wf_buf, gf_buf, nc, xj, run)
+                level = _waterfill_level(wf_buf, gf_buf, nc, xj, run_b, wf_idx, wf_tmp, wf_cwg, wf_cw)
                 for p in range(lo, hi):
                     e = by_sup[p]
-                    d_b[e] = min(o_all_b[e], level)
-                served_b[j] = min(dfac_b[j], level)
-            else:
-                for p in range(lo, hi):
-                    e = by_sup[p]
-                    d_b[e] = o_all_b[e]
-                served_b[j] = dfac_b[j]
+                    d[e, b] = min(o_all[e, b], level)
+                served[j, b] = min(dfac[j, b], level)
     # shipments enter the pipeline: they arrive lead time steps later
     if use_lead:
         for p in range(c_order.size):
-            hist[slot, b, p] = d_b[c_order[p]]
+            e = c_order[p]
+            for b in range(B):
+                hist[slot, p, b] = d[e, b]
         for k in range(var_links.size):
-            r_ = slot + lead_v_b[k]
-            vbuf_b[r_ - lmax if r_ >= lmax else r_, k] += d_b[var_links[k]]
+            e = var_links[k]
+            for b in range(B):
+                r_ = slot + lead_v[k, b]
+                vbuf[r_ - lmax if r_ >= lmax else r_, k, b] += d[e, b]
         for e in range(m):
-            pipe_b[e] += d_b[e]
+            for b in range(B):
+                pipe[e, b] += d[e, b]
 
 
 def _extended_step(
@@ -255,303 +346,331 @@ def _extended_step(
     sig_max, sig_rate, short_below, cfk, fd_frac, idle, idle_link,
     capf, linkcap, dfac, c_order, c_lead, var_links, hist, vbuf, lead_v, pipe, lead_m1,
     x, s, sbar, d, sig, releasing, keep_l, ramp, reserve,
-    served, served_k, capacity, y_out,
-):  # pragma: no cover - compiled; its Python form is run by the tests without numba
-    B, n = x.shape
-    m = s.shape[1]
-    n_seg = sbar.shape[1]
+    served, served_k, capacity, y_out, wl, wg, pmax_all, fill_k,
+):  # pragma: no cover - compiled
+    """One step of every draw, draws inner: every array is (rows, B) with the draw axis last and
+    contiguous, so that a pass over links reads each link's index once and its B draws as one run
+    (vector loads; the per-draw branches are selects). Scratch: ``wl`` (8, m, B), ``wg`` (4, n_seg,
+    B), ``pmax_all`` (n, B), ``fill_k`` (n, K, B)."""
+    n, B = x.shape
+    m = s.shape[0]
+    n_seg = sbar.shape[0]
     inf = math.inf
-    # scratch, shared by the scenarios
-    arrive = np.empty(m)
-    xc = np.empty(m)
-    need = np.empty(m)
-    wb = np.empty(m)
-    o = np.empty(m)
-    fill_l = np.empty(m)
-    ok = np.zeros(m, dtype=np.bool_)
-    keep_seg = np.ones(n_seg)
-    lim = np.empty(n_seg)
-    u_seg = np.empty(n_seg)
-    e_seg = np.empty(n_seg)
-    pmax_all = np.empty((B, n))
-    o_all = np.empty((B, m))
-    dem_k = np.zeros(max(K, 1))
-    fill_k = np.ones((n, max(K, 1)))
-    ratio = np.empty(max(K, 1))
+    arrive = wl[0]
+    xc = wl[1]
+    need = wl[2] if use_sub else wl[1]
+    wb = wl[3]
+    o = wl[4]
+    fill_l = wl[5]
+    okf = wl[6]
+    o_all = wl[7]  # the orders after caps and re-sourcing, written where the rationing reads them
+    keep_seg = wg[0]
+    lim = wg[1]
+    u_seg = wg[2]
+    e_seg = wg[3]
+    acc = np.empty(B)
+    acc2 = np.empty(B)
+    qv = np.empty(B)
+    ksv = np.empty(B)
+    over = np.zeros(B, dtype=np.bool_)
+    dem_k = np.zeros((max(K, 1), B))
+    rk = np.empty((max(K, 1), B))
+    rv = np.empty(B)
+    short = np.zeros(B, dtype=np.bool_)
+    run = np.zeros((B, 2))  # the water-filling's running sums, per draw over its short suppliers in order
     wf_buf = np.empty(m + 1)
     gf_buf = np.empty(m + 1)
+    wf_idx = np.empty(m + 1, np.int64)
+    wf_tmp = np.empty(m + 1, np.int64)
+    wf_cwg = np.empty(m + 1)
+    wf_cw = np.empty(m + 1)
     slot = t % lmax
-    any_short = False
 
-    for b in range(B):
-        a_one_b = a_one[b]
-        a_rel_b = a_rel[b]
-        c_rel_b = c_rel[b]
-        capacity_b = capacity[b]
-        capf_b = capf[b]
-        cfk_b = cfk[b]
-        d_b = d[b]
-        dfac_b = dfac[b]
-        eps_link_b = eps_link[b]
-        eps_seg_b = eps_seg[b]
-        headroom_b = headroom[b]
-        idle_b = idle[b]
-        idle_link_b = idle_link[b]
-        keep_l_b = keep_l[b]
-        lead_m1_b = lead_m1[b]
-        linkcap_b = linkcap[b]
-        n_l_b = n_l[b]
-        n_sg_b = n_sg[b]
-        o_all_b = o_all[b]
-        pipe_b = pipe[b]
-        pmax_all_b = pmax_all[b]
-        ramp_b = ramp[b]
-        ramp_days_b = ramp_days[b]
-        releasing_b = releasing[b]
-        reserve_b = reserve[b]
-        s_b = s[b]
-        sbar_b = sbar[b]
-        short_below_b = short_below[b]
-        sig_b = sig[b]
-        sig_max_b = sig_max[b]
-        sig_rate_b = sig_rate[b]
-        vbuf_b = vbuf[b]
-        w_link_b = w_link[b]
-        w_n_b = w_n[b]
-        w_one_b = w_one[b]
-        x_b = x[b]
-        y_out_b = y_out[b]
-        o_eff = o_all_b  # the orders after caps and re-sourcing, written where the rationing reads them
-        # 2. inventory update: last shipments arrive, last production consumes inputs
-        if use_lead:
-            # links whose lead time L is fixed: the shipment of step t - L (links sorted by lead time,
-            # so that the reads are runs of one history row); the others: their arrival slot
-            for p in range(c_order.size):
-                r_ = slot - c_lead[p]  # (t - L) mod lmax for 1 <= L <= lmax, without a division
-                arrive[c_order[p]] = hist[r_ + lmax if r_ < 0 else r_, b, p]
-            for k in range(var_links.size):
-                arrive[var_links[k]] = vbuf_b[slot, k]
-                vbuf_b[slot, k] = 0.0
-        for e in range(m):  # (one pass: the pipeline's arrivals, the clients' needs)
-            if use_lead:
-                pipe_b[e] -= arrive[e]
-            else:
-                arrive[e] = d_b[e]
-            xe = x_b[cli[e]]
-            xc[e] = xe
-            need[e] = xe * keep_l_b[e] if use_sub else xe
-        if per_link:
-            # one pass per (client, sector) segment: its links are contiguous
-            for g in range(n_seg):
-                lo, hi = seg_ptr[g], seg_ptr[g + 1]
-                q = 0.0
-                for e in range(lo, hi):
-                    v = s_b[e] / n_l_b[e]
-                    wb[e] = v
-                    q += w_link_b[e] * v
-                q /= w_one_b[g]
-                if not (sbar_b[g] > eps_seg_b[g] and q > 0):
+    # 2. inventory update: last shipments arrive, last production consumes inputs
+    if use_lead:
+        # links whose lead time L is fixed: the shipment of step t - L (links sorted by lead time,
+        # so that the reads are runs of one history row); the others: their arrival slot
+        for p in range(c_order.size):
+            r_ = slot - c_lead[p]  # (t - L) mod lmax for 1 <= L <= lmax, without a division
+            r_ = r_ + lmax if r_ < 0 else r_
+            e = c_order[p]
+            for b in range(B):
+                arrive[e, b] = hist[r_, p, b]
+        for k in range(var_links.size):
+            e = var_links[k]
+            for b in range(B):
+                arrive[e, b] = vbuf[slot, k, b]
+                vbuf[slot, k, b] = 0.0
+        for e in range(m):
+            for b in range(B):
+                pipe[e, b] -= arrive[e, b]
+    else:
+        arrive = d
+    for e in range(m):  # the clients' needs
+        c = cli[e]
+        if use_sub:
+            for b in range(B):
+                xe = x[c, b]
+                xc[e, b] = xe
+                need[e, b] = xe * keep_l[e, b]
+        else:
+            for b in range(B):
+                xc[e, b] = x[c, b]
+    if per_link:
+        # one pass per (client, sector) segment: its links are contiguous
+        for g in range(n_seg):
+            lo, hi = seg_ptr[g], seg_ptr[g + 1]
+            for b in range(B):
+                qv[b] = 0.0
+            for e in range(lo, hi):
+                for b in range(B):
+                    v = s[e, b] / n_l[e, b]
+                    wb[e, b] = v
+                    qv[b] += w_link[e, b] * v
+            for b in range(B):
+                q = qv[b] / w_one[g, b]
+                if not (sbar[g, b] > eps_seg[g, b] and q > 0):
                     q = inf
-                over_any = False
-                for e in range(lo, hi):
-                    v = wb[e] / q
-                    v *= need[e]
-                    wb[e] = v
-                    if v > s_b[e]:
-                        over_any = True
-                if over_any:  # a link cannot give more than it holds: the others give the rest
+                qv[b] = q
+                over[b] = False
+            for e in range(lo, hi):
+                for b in range(B):
+                    v = wb[e, b] / qv[b]
+                    v *= need[e, b]
+                    wb[e, b] = v
+                    over[b] |= v > s[e, b]
+            for b in range(B):
+                if over[b]:  # a link cannot give more than it holds: the others give the rest
                     excess = 0.0
                     rooms = 0.0
                     for e in range(lo, hi):
-                        ov = min(wb[e], s_b[e])
-                        excess += w_link_b[e] * (wb[e] - ov)
+                        ov = min(wb[e, b], s[e, b])
+                        excess += w_link[e, b] * (wb[e, b] - ov)
                     for e in range(lo, hi):
-                        ov = min(wb[e], s_b[e])
-                        rooms += w_link_b[e] * (s_b[e] - ov)
+                        ov = min(wb[e, b], s[e, b])
+                        rooms += w_link[e, b] * (s[e, b] - ov)
                     share = min(excess / rooms, 1.0) if rooms > 0 else 0.0
                     for e in range(lo, hi):
-                        ov = min(wb[e], s_b[e])
-                        wb[e] = ov + (s_b[e] - ov) * share
-                for e in range(lo, hi):
-                    sn = s_b[e] + (arrive[e] - wb[e])
-                    if sn <= eps_link_b[e]:
+                        ov = min(wb[e, b], s[e, b])
+                        wb[e, b] = ov + (s[e, b] - ov) * share
+            for e in range(lo, hi):
+                for b in range(B):
+                    sn = s[e, b] + (arrive[e, b] - wb[e, b])
+                    if sn <= eps_link[e, b]:
                         sn = 0.0
-                    if not (any_idle and idle_link_b[e]):
-                        s_b[e] = sn
-        else:
-            for e in range(m):
-                sb = sbar_b[link_seg[e]]
-                if not sb > eps_seg_b[link_seg[e]]:
+                    if not (any_idle and idle_link[e, b]):
+                        s[e, b] = sn
+    else:
+        for e in range(m):
+            g = link_seg[e]
+            for b in range(B):
+                sb = sbar[g, b]
+                if not sb > eps_seg[g, b]:
                     sb = inf
-                v = s_b[e] / sb
-                v *= need[e]
-                sn = s_b[e] + arrive[e]
+                v = s[e, b] / sb
+                v *= need[e, b]
+                sn = s[e, b] + arrive[e, b]
                 sn -= v
-                if sn <= eps_link_b[e]:
+                if sn <= eps_link[e, b]:
                     sn = 0.0
-                if not (any_idle and idle_link_b[e]):
-                    s_b[e] = sn
-        if reserve_on:
-            for e in range(m):
-                dr = min(min(reserve_b[e], max(n_l_b[e] - s_b[e], 0.0)), release_rate)
-                s_b[e] += dr
-                reserve_b[e] = reserve_b[e] - dr
+                if not (any_idle and idle_link[e, b]):
+                    s[e, b] = sn
+    if reserve_on:
+        for e in range(m):
+            for b in range(B):
+                dr = min(min(reserve[e, b], max(n_l[e, b] - s[e, b], 0.0)), release_rate)
+                s[e, b] += dr
+                reserve[e, b] = reserve[e, b] - dr
 
-        # 3. orders (relative to A), per (client, sector) segment, one pass per segment
-        for g in range(n_seg):
-            lo, hi = seg_ptr[g], seg_ptr[g + 1]
-            acc = 0.0
-            for e in range(lo, hi):
-                acc += w_link_b[e] * s_b[e]
-            acc -= w_n_b[g]
-            acc += n_sg_b[g]
-            sbar_b[g] = acc
+    # 3. orders (relative to A), per (client, sector) segment, one pass per segment
+    for g in range(n_seg):
+        lo, hi = seg_ptr[g], seg_ptr[g + 1]
+        for b in range(B):
+            acc[b] = 0.0
+        for e in range(lo, hi):
+            for b in range(B):
+                acc[b] += w_link[e, b] * s[e, b]
+        ci = seg_client[g]
+        for b in range(B):
+            a_ = acc[b] - w_n[g, b]
+            a_ += n_sg[g, b]
+            sbar[g, b] = a_
             if use_sub:
-                back = acc >= short_below_b[g]
-                if back and sig_b[g] > 0:
-                    releasing_b[g] = True
-                if releasing_b[g] or back:
-                    sg = sig_b[g] + (-sig_rate_b[g])
+                back = a_ >= short_below[g, b]
+                if back and sig[g, b] > 0:
+                    releasing[g, b] = True
+                if releasing[g, b] or back:
+                    sg = sig[g, b] + (-sig_rate[g, b])
                 else:
-                    sg = sig_b[g] + sig_rate_b[g]
-                sg = min(max(sg, 0.0), sig_max_b[g])
-                sig_b[g] = sg
-                releasing_b[g] = releasing_b[g] and sg > 0
+                    sg = sig[g, b] + sig_rate[g, b]
+                sg = min(max(sg, 0.0), sig_max[g, b])
+                sig[g, b] = sg
+                releasing[g, b] = releasing[g, b] and sg > 0
                 ks = 1.0 - sg
-                keep_seg[g] = ks
-                lim[g] = acc / ks if ks > 0 else inf
+                keep_seg[g, b] = ks
+                lim[g, b] = a_ / ks if ks > 0 else inf
+                ksv[b] = ks
             else:
-                ks = 1.0
-                lim[g] = acc
+                lim[g, b] = a_
             if baseline_target:
-                gp = n_sg_b[g] - acc
+                qv[b] = n_sg[g, b] - a_
             else:
-                gp = n_sg_b[g] * x_b[seg_client[g]] - acc
-            if use_lead:
-                acc2 = 0.0
-                for e in range(lo, hi):
-                    if baseline_target:
-                        lag = lead_m1_b[e] - pipe_b[e]
-                    else:
-                        lag = lead_m1_b[e] * xc[e] - pipe_b[e]
-                    acc2 += w_link_b[e] * lag
-                gp = gp + acc2
+                qv[b] = n_sg[g, b] * x[ci, b] - a_
+        if use_lead:
+            for b in range(B):
+                acc2[b] = 0.0
             for e in range(lo, hi):
-                if use_sub:
-                    keep_l_b[e] = ks
-                v = gp * inv_tau
-                v += xc[e] * ks if use_sub else xc[e]
-                v = max(v, 0.0)
-                if any_idle and idle_link_b[e]:
-                    v = 1.0
-                o[e] = v
-                if link_active and linkcap_b[e] < 1.0:
-                    o_eff[e] = min(v, linkcap_b[e])
+                if baseline_target:
+                    for b in range(B):
+                        acc2[b] += w_link[e, b] * (lead_m1[e, b] - pipe[e, b])
                 else:
-                    o_eff[e] = v
+                    for b in range(B):
+                        acc2[b] += w_link[e, b] * (lead_m1[e, b] * xc[e, b] - pipe[e, b])
+            for b in range(B):
+                qv[b] = qv[b] + acc2[b]
+        for e in range(lo, hi):
+            if use_sub:
+                for b in range(B):
+                    keep_l[e, b] = ksv[b]
+                    v = qv[b] * inv_tau
+                    v += xc[e, b] * ksv[b]
+                    o[e, b] = max(v, 0.0)
+            else:
+                for b in range(B):
+                    v = qv[b] * inv_tau
+                    v += xc[e, b]
+                    o[e, b] = max(v, 0.0)
+            if any_idle:
+                for b in range(B):
+                    if idle_link[e, b]:
+                        o[e, b] = 1.0
+            if link_active:
+                for b in range(B):
+                    v = o[e, b]
+                    o_all[e, b] = min(v, linkcap[e, b]) if linkcap[e, b] < 1.0 else v
+            else:
+                for b in range(B):
+                    o_all[e, b] = o[e, b]
 
-        # 5a. producible output: capacity (with the re-sourcing headroom) and the Leontief stock limit
-        for i in range(n):
-            cp = capf_b[i]
+    # 5a. producible output: capacity (with the re-sourcing headroom) and the Leontief stock limit
+    for i in range(n):
+        for b in range(B):
+            cp = capf[i, b]
             if use_res and cp >= 1.0:
-                rd = ramp_days_b[i]
-                grow = min(1.0, ramp_b[i] / rd) if rd > 0 else 1.0
-                cp = cp + headroom_b[i] * grow
-            capacity_b[i] = cp
-            pm = cp
-            for g in range(client_seg_ptr[i], client_seg_ptr[i + 1]):
-                pm = min(pm, lim[g])
-            pmax_all_b[i] = pm
+                rd = ramp_days[i, b]
+                grow = min(1.0, ramp[i, b] / rd) if rd > 0 else 1.0
+                cp = cp + headroom[i, b] * grow
+            capacity[i, b] = cp
+            pmax_all[i, b] = cp
+        for g in range(client_seg_ptr[i], client_seg_ptr[i + 1]):
+            for b in range(B):
+                pmax_all[i, b] = min(pmax_all[i, b], lim[g, b])
 
-        # 4. demand (ratio to p̄): 1 + (Σ a·o − Σ a), exactly 1 at the baseline
-        for it in range(2):
-            for j in range(n):
-                acc = 0.0
+    # 4. demand (ratio to p̄): 1 + (Σ a·o − Σ a), exactly 1 at the baseline
+    for it in range(2):
+        for j in range(n):
+            for b in range(B):
+                acc[b] = 0.0
+            for p in range(sup_ptr[j], sup_ptr[j + 1]):
+                e = by_sup[p]
+                for b in range(B):
+                    acc[b] += a_rel[e, b] * o_all[e, b]
+            for b in range(B):
+                a_ = acc[b] - a_one[j, b]
+                a_ += 1.0
+                if dem_active:
+                    a_ += c_rel[j, b] * (dfac[j, b] - 1.0)
+                a_ = max(a_, 0.0)
+                if any_idle and idle[j, b]:
+                    a_ = 0.0
+                y_out[j, b] = a_
+        if it == 1 or not use_res:
+            break
+        # re-sourcing: the unfillable part of a segment's orders moves to suppliers that can fill
+        for j in range(n):
+            if has_prio:
+                for k in range(K):
+                    for b in range(B):
+                        dem_k[k, b] = 0.0
                 for p in range(sup_ptr[j], sup_ptr[j + 1]):
                     e = by_sup[p]
-                    acc += a_rel_b[e] * o_eff[e]
-                acc -= a_one_b[j]
-                acc += 1.0
-                if dem_active:
-                    acc += c_rel_b[j] * (dfac_b[j] - 1.0)
-                acc = max(acc, 0.0)
-                if any_idle and idle_b[j]:
-                    acc = 0.0
-                y_out_b[j] = acc
-            if it == 1 or not use_res:
-                break
-            # re-sourcing: the unfillable part of a segment's orders moves to suppliers that can fill
-            for j in range(n):
-                if has_prio:
-                    for k in range(K):
-                        dem_k[k] = 0.0
-                    for p in range(sup_ptr[j], sup_ptr[j + 1]):
-                        e = by_sup[p]
-                        dem_k[link_class[e]] += a_rel_b[e] * o_eff[e]
+                    ce = link_class[e]
+                    for b in range(B):
+                        dem_k[ce, b] += a_rel[e, b] * o_all[e, b]
+                for b in range(B):
                     before = 0.0
                     for k in range(K):
-                        dk = dem_k[k] + (cfk_b[j, k] * dfac_b[j] if dem_active else cfk_b[j, k])
-                        room = pmax_all_b[j] - before
-                        fill_k[j, k] = min(max(room / dk, 0.0), 1.0) if dk > 0 else 1.0
+                        dk = dem_k[k, b] + (cfk[j, k, b] * dfac[j, b] if dem_active else cfk[j, k, b])
+                        room = pmax_all[j, b] - before
+                        fill_k[j, k, b] = min(max(room / dk, 0.0), 1.0) if dk > 0 else 1.0
                         before += dk
-                else:
-                    yj = y_out_b[j]
-                    fill_k[j, 0] = pmax_all_b[j] / (yj if yj > 0 else 1.0) if yj > pmax_all_b[j] else 1.0
-            any_moved = False
-            for g in range(n_seg):  # a link's fill and whether it can take more, summed per segment
-                uu = 0.0
-                ee = 0.0
-                for e in range(seg_ptr[g], seg_ptr[g + 1]):
-                    f = fill_k[sup[e], link_class[e]] if has_prio else fill_k[sup[e], 0]
-                    fill_l[e] = f
-                    okv = f >= 1.0 and capf_b[sup[e]] >= 1.0
+            else:
+                for b in range(B):
+                    yj = y_out[j, b]
+                    pm = pmax_all[j, b]
+                    fill_k[j, 0, b] = pm / (yj if yj > 0 else 1.0) if yj > pm else 1.0
+        any_moved = False
+        for g in range(n_seg):  # a link's fill and whether it can take more, summed per segment
+            for b in range(B):
+                acc[b] = 0.0
+                acc2[b] = 0.0
+            for e in range(seg_ptr[g], seg_ptr[g + 1]):
+                se = sup[e]
+                ce = link_class[e] if has_prio else 0
+                for b in range(B):
+                    f = fill_k[se, ce, b]
+                    fill_l[e, b] = f
+                    okv = f >= 1.0 and capf[se, b] >= 1.0
                     if link_active:
-                        okv = okv and linkcap_b[e] >= 1.0
-                    ok[e] = okv
-                    uu += w_link_b[e] * (o[e] - o_eff[e] * f)
-                    ee += w_link_b[e] * (1.0 if okv else 0.0)
-                u_seg[g] = uu
-                e_seg[g] = ee
-                if uu > 0 and ee > 0:
+                        okv = okv and linkcap[e, b] >= 1.0
+                    okf[e, b] = 1.0 if okv else 0.0
+                    acc[b] += w_link[e, b] * (o[e, b] - o_all[e, b] * f)
+                    acc2[b] += w_link[e, b] * (1.0 if okv else 0.0)
+            for b in range(B):
+                u_seg[g, b] = acc[b]
+                e_seg[g, b] = acc2[b]
+                if acc[b] > 0 and acc2[b] > 0:
                     any_moved = True
-            if not any_moved:
-                break
-            for g in range(n_seg):
-                if u_seg[g] > 0 and e_seg[g] > 0:
-                    add = u_seg[g] / e_seg[g]
-                    for e in range(seg_ptr[g], seg_ptr[g + 1]):
-                        if ok[e]:
-                            o_eff[e] = o_eff[e] + add
+        if not any_moved:
+            break
+        for g in range(n_seg):
+            mv = False
+            for b in range(B):
+                if u_seg[g, b] > 0 and e_seg[g, b] > 0:
+                    qv[b] = u_seg[g, b] / e_seg[g, b]
+                    mv = True
+                else:
+                    qv[b] = -1.0  # nothing moves in this draw's segment
+            if not mv:
+                continue
+            for e in range(seg_ptr[g], seg_ptr[g + 1]):
+                for b in range(B):
+                    if qv[b] >= 0.0:
+                        if okf[e, b] > 0.0:
+                            o_all[e, b] = o_all[e, b] + qv[b]
                         else:
-                            o_eff[e] = o_eff[e] * fill_l[e]
-        # 5b. production (and the re-sourcing ramp clock: steps of excess demand)
-        for j in range(n):
-            if use_res:
-                ramp_b[j] = ramp_b[j] + 1.0 if y_out_b[j] > 1.0 else 0.0
-            xn = min(pmax_all_b[j], y_out_b[j])
-            if any_idle and idle_b[j]:
-                xn = 0.0
-            if xn < y_out_b[j]:
-                any_short = True
-            x_b[j] = xn
-
-        if not prio_rule:
-            # proportional: a supplier's split does not depend on whether another scenario has a
-            # short supplier (the classless and the class rule agree where it is not short), so each
-            # scenario is rationed at once, while its arrays are in cache
-            _ration(b, K, has_prio, True, prio_rule, dem_active, use_lead, lmax, slot,
-                    x, y_out, sup_ptr, by_sup, link_class, a_rel, o_all, cfk, dfac, c_rel, fd_frac,
-                    d, served, served_k, dem_k, ratio, wf_buf, gf_buf,
-                    c_order, hist, var_links, vbuf, lead_v, pipe)
-
-    # 6. rationing under the priority rule: which rule applies depends on the whole batch (as in the
-    # numpy step: without any short supplier, the classless proportional split)
-    if prio_rule:
+                            o_all[e, b] = o_all[e, b] * fill_l[e, b]
+    # 5b. production (and the re-sourcing ramp clock: steps of excess demand)
+    any_short = False
+    for j in range(n):
         for b in range(B):
-            _ration(b, K, has_prio, any_short, prio_rule, dem_active, use_lead, lmax, slot,
-                    x, y_out, sup_ptr, by_sup, link_class, a_rel, o_all, cfk, dfac, c_rel, fd_frac,
-                    d, served, served_k, dem_k, ratio, wf_buf, gf_buf,
-                    c_order, hist, var_links, vbuf, lead_v, pipe)
+            yj = y_out[j, b]
+            if use_res:
+                ramp[j, b] = ramp[j, b] + 1.0 if yj > 1.0 else 0.0
+            xn = min(pmax_all[j, b], yj)
+            if any_idle and idle[j, b]:
+                xn = 0.0
+            if xn < yj:
+                any_short = True
+            x[j, b] = xn
+
+    # 6. rationing (under the priority rule, which rule applies depends on the whole batch, as in
+    # the numpy step: without any short supplier, the classless proportional split)
+    short_any = any_short or not prio_rule
+    _ration(K, has_prio, short_any, prio_rule, dem_active, use_lead, lmax, slot,
+            x, y_out, sup_ptr, by_sup, link_class, a_rel, o_all, cfk, dfac, c_rel, fd_frac,
+            d, served, served_k, dem_k, rk, rv, short, run, wf_buf, gf_buf, wf_idx, wf_tmp, wf_cwg, wf_cw,
+            c_order, hist, var_links, vbuf, lead_v, pipe)
     return any_short
 
 
@@ -633,54 +752,70 @@ def _record(t1, x, served, served_k, capacity, dfac, pbar, vw, c, dem_active,
             use_cons, cons_firm, cons_of, cons_entry, use_entry, cons_w, cons_fd, cons_fdr,
             buf, kbuf, fl, fv):  # pragma: no cover - compiled
     """Step 7 of the compiled path: the recorded sums of row ``t1``, with the numpy path's bits
-    (row sums pairwise as numpy's, consumer sums in entry order from 0 as a bincount's)."""
+    (row sums pairwise as numpy's, consumer sums in entry order from 0 as a bincount's).
+
+    The state is stored draws-fastest: the products are formed firm by firm over the draws (reads
+    in memory order) into ``buf`` (5, B, n), whose rows are then summed pairwise."""
     B, n = x.shape
     F = cons_firm.size
-    for b in range(B):
-        # row views: 1-D loops over contiguous rows (no per-element index arithmetic)
-        xb, pb = x[b], pbar[b]
-        dst = firm_prod[b, t1] if rec_firms else buf
-        for i in range(n):
-            dst[i] = xb[i] * pb[i]
-        out_prod[b, t1] = _pairwise_sum(dst, n, fl, fv)
-        if rec_firms:
-            capb, dcap = capacity[b], firm_cap[b, t1]
-            for i in range(n):
-                dcap[i] = capb[i] * pb[i]
-        vb = vw[b]
-        for i in range(n):
-            buf[i] = xb[i] * vb[i]
-        out_va[b, t1] = _pairwise_sum(buf, n, fl, fv)
-        sb, cb = served[b], c[b]
-        dst = firm_fd[b, t1] if rec_firms else buf
-        for i in range(n):
-            dst[i] = sb[i] * cb[i]
-        out_fd[b, t1] = _pairwise_sum(dst, n, fl, fv)
+    p_prod, p_va, p_fd, p_fdr, p_cap = buf[0], buf[1], buf[2], buf[3], buf[4]
+    for i in range(n):
+        for b in range(B):
+            xv = x[b, i]
+            p_prod[b, i] = xv * pbar[b, i]
+            p_va[b, i] = xv * vw[b, i]
+            p_fd[b, i] = served[b, i] * c[b, i]
         if dem_active:
-            db = dfac[b]
-            for i in range(n):
-                buf[i] = db[i] * cb[i]
-            out_fdr[b, t1] = _pairwise_sum(buf, n, fl, fv)
+            for b in range(B):
+                p_fdr[b, i] = dfac[b, i] * c[b, i]
+        if rec_firms:
+            for b in range(B):
+                p_cap[b, i] = capacity[b, i] * pbar[b, i]
+    for b in range(B):
+        out_prod[b, t1] = _pairwise_sum(p_prod[b], n, fl, fv)
+        out_va[b, t1] = _pairwise_sum(p_va[b], n, fl, fv)
+        out_fd[b, t1] = _pairwise_sum(p_fd[b], n, fl, fv)
+        if dem_active:
+            out_fdr[b, t1] = _pairwise_sum(p_fdr[b], n, fl, fv)
         else:
             out_fdr[b, t1] = out_fdr[b, 0]
-        if use_cons:
-            K = kbuf.size
+        if rec_firms:
+            for i in range(n):
+                firm_prod[b, t1, i] = p_prod[b, i]
+                firm_fd[b, t1, i] = p_fd[b, i]
+                firm_cap[b, t1, i] = p_cap[b, i]  # row by row: the (B, T, n) outputs' rows are far apart
+    if use_cons:  # consumer sums, entry by entry over the draws (per draw: entry order, as a bincount)
+        K = kbuf.shape[0]
+        for k in range(K):
+            for b in range(B):
+                kbuf[k, b] = 0.0
+        for i in range(F):
+            f = cons_firm[i]
+            k = cons_of[i]
+            if use_entry:
+                ce = cons_entry[i]
+                for b in range(B):
+                    kbuf[k, b] += cons_w[b, i] * served_k[b, f, ce]
+            else:
+                for b in range(B):
+                    kbuf[k, b] += cons_w[b, i] * served[b, f]
+        for b in range(B):
             for k in range(K):
-                kbuf[k] = 0.0
+                cons_fd[b, t1, k] = kbuf[k, b]
+        if dem_active:
+            for k in range(K):
+                for b in range(B):
+                    kbuf[k, b] = 0.0
             for i in range(F):
                 f = cons_firm[i]
-                got = served_k[b, f, cons_entry[i]] if use_entry else served[b, f]
-                kbuf[cons_of[i]] += cons_w[b, i] * got
-            for k in range(K):
-                cons_fd[b, t1, k] = kbuf[k]
-            if dem_active:
+                k = cons_of[i]
+                for b in range(B):
+                    kbuf[k, b] += cons_w[b, i] * dfac[b, f]
+            for b in range(B):
                 for k in range(K):
-                    kbuf[k] = 0.0
-                for i in range(F):
-                    kbuf[cons_of[i]] += cons_w[b, i] * dfac[b, cons_firm[i]]
-                for k in range(K):
-                    cons_fdr[b, t1, k] = kbuf[k]
-            else:
+                    cons_fdr[b, t1, k] = kbuf[k, b]
+        else:
+            for b in range(B):
                 for k in range(K):
                     cons_fdr[b, t1, k] = cons_fdr[b, 0, k]
 
@@ -770,15 +905,16 @@ def _steady(t, stol, sched_ok, win, calm, frozen_at, x, x_prev, d, d_prev, s, s_
         _copy(res_prev, reserve)
     if use_sub:
         _copy(sig_prev, sig)
-        rel_prev[:] = rel
+        _copy(rel_prev, rel)
 
 
 def _copy(dst, src):  # pragma: no cover - compiled
-    """dst[:] = src for C-contiguous arrays of one shape, as one flat loop (a memory copy)."""
-    df = dst.reshape(-1)
-    sf = src.reshape(-1)
-    for i in range(sf.size):
-        df[i] = sf[i]
+    """dst[:] = src for Fortran-ordered arrays of one shape (the state is stored draws-fastest), in
+    memory order."""
+    B, n = src.shape
+    for i in range(n):
+        for b in range(B):
+            dst[b, i] = src[b, i]
 
 
 def compiled_step() -> Callable[..., Any]:
@@ -786,7 +922,7 @@ def compiled_step() -> Callable[..., Any]:
 
     ``error_model="numpy"``: a division by zero gives inf or nan as in the numpy step, no exception.
     """
-    global _STEP, _waterfill_one, _ration, AVAILABLE
+    global _STEP, _sort_stable, _waterfill_level, _ration, AVAILABLE
     if _STEP is None:
         try:
             import numba
@@ -796,7 +932,8 @@ def compiled_step() -> Callable[..., Any]:
 
             raise InputError(f"numba cannot be imported ({e}); use kernel='numpy'") from None
         opts = dict(cache=True, error_model="numpy", nogil=True)
-        _waterfill_one = numba.njit(**opts)(_waterfill_one)  # resolved by the step at its compilation
+        _sort_stable = numba.njit(**opts)(_sort_stable)  # resolved by the steps at their compilation
+        _waterfill_level = numba.njit(**opts)(_waterfill_level)
         _ration = numba.njit(**opts)(_ration)
         _STEP = numba.njit(**opts)(_extended_step)
     return _STEP

@@ -68,51 +68,6 @@ def reference_kernel_wanted(requested: str, n_links: int, steps: int) -> bool:
     return requested == "numba" or forced or n_links * steps >= AUTO_MIN_LINK_STEPS
 
 
-def _sort_stable(g: np.ndarray, idx: np.ndarray, k: int, tmp: np.ndarray) -> None:  # pragma: no cover - compiled
-    """Sort ``idx[:k]`` stably by ``g[idx]`` (insertion sort for short lists, else a bottom-up merge
-    sort in ``tmp``): no allocation per supplier."""
-    if k <= 24:
-        for i in range(1, k):
-            v = idx[i]
-            gv = g[v]
-            j = i - 1
-            while j >= 0 and g[idx[j]] > gv:
-                idx[j + 1] = idx[j]
-                j -= 1
-            idx[j + 1] = v
-        return
-    width = 1
-    src, dst = idx, tmp
-    while width < k:
-        lo = 0
-        while lo < k:
-            mid = min(lo + width, k)
-            hi = min(lo + 2 * width, k)
-            a, b, o = lo, mid, lo
-            while a < mid and b < hi:
-                if g[src[b]] < g[src[a]]:  # strictly smaller from the right: stable
-                    dst[o] = src[b]
-                    b += 1
-                else:
-                    dst[o] = src[a]
-                    a += 1
-                o += 1
-            while a < mid:
-                dst[o] = src[a]
-                a += 1
-                o += 1
-            while b < hi:
-                dst[o] = src[b]
-                b += 1
-                o += 1
-            lo = hi
-        src, dst = dst, src
-        width *= 2
-    if src is not idx:
-        for i in range(k):
-            idx[i] = src[i]
-
-
 def _step(x, s, sbar, last_min, o, y, xnew, level, served, capf,
           cli_seg_ptr, seg_ptr, sup, w_link, a_rel, eps_link, eps_seg, w_n, a_one, c_rel,
           idle, idle_link, any_idle, n_days, inv_tau, priority,
@@ -198,8 +153,7 @@ def _step(x, s, sbar, last_min, o, y, xnew, level, served, capf,
     if priority and any_short:
         for b in range(B):
             xb, ob, yb, lv, sv = xnew[b], o[b], y[b], level[b], served[b]
-            c_wg = 0.0
-            c_w = 0.0
+            run = np.zeros(2)  # the water-filling's running sums over this row's short suppliers in order
             for j in range(n):
                 if not xb[j] < yb[j]:
                     lv[j] = inf
@@ -211,38 +165,12 @@ def _step(x, s, sbar, last_min, o, y, xnew, level, served, capf,
                     e = by_sup[p]
                     wf_w[k] = a_rel[e]
                     wf_g[k] = ob[e]
-                    wf_idx[k] = k
                     k += 1
                 if c_rel[j] > 0:
                     wf_w[k] = c_rel[j]
                     wf_g[k] = 1.0
-                    wf_idx[k] = k
                     k += 1
-                _sort_stable(wf_g, wf_idx, k, wf_tmp)
-                base_wg = c_wg
-                base_w = c_w
-                for q in range(k):
-                    e = wf_idx[q]
-                    c_wg += wf_w[e] * wf_g[e]
-                    c_w += wf_w[e]
-                    wf_cwg[q] = c_wg
-                    wf_cw[q] = c_w
-                total_w = wf_cw[k - 1] - base_w
-                target = xb[j]
-                n_short = 0
-                for q in range(k):
-                    e = wf_idx[q]
-                    wg_before = wf_cwg[q] - wf_w[e] * wf_g[e] - base_wg
-                    w_from = total_w - (wf_cw[q] - wf_w[e] - base_w)
-                    if wg_before + wf_g[e] * w_from < target:
-                        n_short += 1
-                q = min(n_short, k - 1)
-                e = wf_idx[q]
-                wg_before = wf_cwg[q] - wf_w[e] * wf_g[e] - base_wg
-                w_from = total_w - (wf_cw[q] - wf_w[e] - base_w)
-                lev = (target - wg_before) / (w_from if w_from > 0 else 1.0)
-                if lev < 0.0:
-                    lev = 0.0
+                lev = _kernel._waterfill_level(wf_w, wf_g, k, xb[j], run, wf_idx, wf_tmp, wf_cwg, wf_cw)
                 lv[j] = lev
                 sv[j] = 1.0 if not lev < 1.0 else lev
     else:
@@ -259,12 +187,16 @@ def _step(x, s, sbar, last_min, o, y, xnew, level, served, capf,
 
 def reference_step() -> Callable[..., Any]:
     """The compiled reference step (compiled on first use, or loaded from numba's on-disk cache)."""
-    global _STEP, _sort_stable
+    global _STEP
     if _STEP is None:
-        _kernel.compiled_step()  # imports numba (or raises InputError), as the extended step does
+        # imports numba (or raises InputError) and compiles the shared water-filling
+        # (kernel._waterfill_level), which the step resolves at its compilation. numba's on-disk
+        # cache keys this step on refkernel.py alone: an install rewrites both files (new stamps, a
+        # fresh compile), but in a checkout, after editing only kernel._waterfill_level, delete
+        # src/paxsilica/sim/__pycache__/*.nb[ic] or this step keeps the old level.
+        _kernel.compiled_step()
         import numba
 
         opts = dict(cache=True, error_model="numpy", nogil=True)
-        _sort_stable = numba.njit(**opts)(_sort_stable)
         _STEP = numba.njit(**opts)(_step)
     return _STEP
