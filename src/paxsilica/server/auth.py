@@ -420,4 +420,5 @@ def require(role: str = "viewer", *, operator: bool = False, session_only: bool 
 
     dependency.min_role = role  # type: ignore[attr-defined]  # read by the authorization matrix test
     dependency.operator = operator  # type: ignore[attr-defined]
+    dependency.session_only = session_only  # type: ignore[attr-defined]  # read by server.fastpath
     return Depends(dependency)

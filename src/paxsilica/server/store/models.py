@@ -156,6 +156,11 @@ class Run(Base):
     created_at: Mapped[dt.datetime] = mapped_column(TZDateTime(), nullable=False, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime(), nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime(), nullable=True)
+    # the server process executing the run ("host:pid:start:token", see server.runs.owner_id) and
+    # until when its claim holds: the owner renews it while alive; an expired lease means the owner
+    # died and the run may be queued again (never while another live process executes it)
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(TZDateTime(), nullable=True)
 
 
 Index("ix_runs_status", Run.status)
