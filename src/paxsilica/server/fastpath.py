@@ -20,6 +20,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
+from fastapi.security.utils import get_authorization_scheme_param
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -66,6 +67,9 @@ def route_rule(app: Any) -> tuple[str, bool, bool]:
     stack = list(app.routes)
     while stack:
         r = stack.pop()
+        if hasattr(r, "original_router"):  # an included router, kept nested by newer FastAPI
+            stack.extend(r.original_router.routes)
+            continue
         if isinstance(r, APIRoute) and r.path == ROUTE and "GET" in r.methods:
             deps = list(r.dependant.dependencies)
             while deps:
@@ -74,7 +78,8 @@ def route_rule(app: Any) -> tuple[str, bool, bool]:
                     return d.call.min_role, d.call.operator, getattr(d.call, "session_only", False)
                 deps.extend(d.dependencies)
             raise RuntimeError(f"{ROUTE} has no require() dependency")
-        stack.extend(getattr(r, "routes", ()))
+        if not hasattr(r, "app"):
+            stack.extend(getattr(r, "routes", ()))
     raise RuntimeError(f"no route {ROUTE}")
 
 
@@ -98,7 +103,7 @@ class MetricFastPath:
                 header = v
         if header is None:
             return None
-        scheme, _, token = header.decode("latin-1").partition(" ")  # as FastAPI's HTTPBearer
+        scheme, token = get_authorization_scheme_param(header.decode("latin-1"))  # HTTPBearer's reading
         if scheme.lower() != "bearer" or not token:
             return None
         state = scope["app"].state
@@ -106,9 +111,7 @@ class MetricFastPath:
         p = cache.get(token)
         if p is None:  # unknown here: require() checks it (and caches it for the next request)
             return None
-        if self._rule is None:
-            self._rule = route_rule(scope["app"])
-        role, operator, session_only = self._rule
+        role, operator, session_only = self._rule  # type: ignore[misc]
         if (operator and not p.is_operator) or not p.at_least(role) or (session_only and p.via != "token"):
             return None
         q = _query(scope.get("query_string", b""))
@@ -122,6 +125,8 @@ class MetricFastPath:
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
+        if self._rule is None:  # outside the try: a missing route or rule must fail loudly
+            self._rule = route_rule(scope["app"])
         try:
             hit = self._page(scope)
         except Exception:  # e.g. an unusable public atlas: the route gives the proper answer
