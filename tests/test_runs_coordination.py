@@ -220,3 +220,64 @@ def test_cancel_and_progress_through_another_process(db_url: str, tmp_path: Path
         assert a.get(f"/api/v1/runs/{rid}", headers=h).json()["status"] == "cancelled"
         with a_app.state.store.session() as s:
             assert s.get(Run, rid).owner == a_app.state.runs.owner
+
+
+@pytest.mark.slow
+def test_serve_with_two_processes(tmp_path: Path) -> None:
+    """``paxsilica serve --workers 2``: two server processes share the signing key (a token from
+    one works on the other), the runs (each done, by a server process, not the parent) and the
+    database. (SQLite only: the claims on PostgreSQL are the tests above; this one costs a minute.)"""
+    import os
+    import signal
+    import socket
+
+    import httpx
+
+    db_url = f"sqlite:///{tmp_path / 'service.db'}"
+    store = Store(db_url)
+    store.upgrade()
+    seed(store, fast_hash=True)
+    store.dispose()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, PAXSILICA_FILES_DIR=str(tmp_path / "files"), PAXSILICA_LOG_LEVEL="warning",
+               PAXSILICA_RATE_PER_MINUTE="100000")
+    env.pop("PAXSILICA_SECRET", None)  # generated once by the parent, read by both processes
+    with (tmp_path / "server.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "paxsilica.cli.main", "serve", "--db", db_url, "--port",
+                                 str(port), "--workers", "2"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        def up() -> bool:
+            assert proc.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+            try:
+                return httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        _wait_until(up, timeout=120)
+        h = {"Authorization": "Bearer " + httpx.post(f"{base}/api/v1/auth/login", json={
+            "username": "a_analyst", "password": PASSWORD}).json()["access_token"]}
+        # fresh connections land on either process: the token works on both
+        assert {httpx.get(f"{base}/api/v1/me", headers=h).status_code for _ in range(20)} == {200}
+        ids = [httpx.post(f"{base}/api/v1/runs", headers=h, json={"scenario": "hormuz_closure", "steps": 1}
+                          ).json()["id"] for _ in range(2)]
+
+        def done() -> bool:
+            st = {httpx.get(f"{base}/api/v1/runs/{i}", headers=h).json()["status"] for i in ids}
+            assert not st & {"failed", "cancelled"}, st
+            return st == {"done"}
+
+        _wait_until(done, timeout=240)
+        children = {int(c) for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()}
+        check = Store(db_url)
+        with check.session() as s:
+            owners = [s.get(Run, i).owner for i in ids]
+        check.dispose()
+        assert {int(o.rsplit(":", 3)[1]) for o in owners} <= children  # executed by the server processes
+        assert len(children) >= 2
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)

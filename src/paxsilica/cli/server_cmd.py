@@ -276,7 +276,7 @@ def serve_cmd(
             "log_level": os.environ.get("PAXSILICA_LOG_LEVEL", "info"), "timeout_graceful_shutdown": 10}
     if workers == 1:
         store.engine.dispose()
-        uvicorn.run(server_app.create_app(settings, atlas_path=atlas), **opts)  # type: ignore[arg-type]
+        uvicorn.run(server_app.create_app(settings, atlas_path=atlas, settle_heap=True), **opts)  # type: ignore[arg-type]
         return
     # Several processes: what must happen once happens here, before any of them serves — the
     # signing key is created (else each would generate its own), orphan files are removed (a

@@ -129,10 +129,11 @@ def _warm_atlas(path: str | None) -> None:
         domain.public_atlas(path)
     except PaxsilicaError as exc:
         log.error("public atlas not usable: %s", exc)
+    domain.settle_heap()
 
 
 def create_app(settings: Settings, *, atlas_path: str | None = None, migrate: bool = True,
-               start_workers: bool = True, cleanup: bool = True) -> FastAPI:
+               start_workers: bool = True, cleanup: bool = True, settle_heap: bool = False) -> FastAPI:
     """Build the application.
 
     Parameters
@@ -149,9 +150,16 @@ def create_app(settings: Settings, *, atlas_path: str | None = None, migrate: bo
         database clean once, before any of them serves (``paxsilica serve --workers N`` does it
         in the parent): a process starting later must not delete a file another process has
         written but not yet committed.
+    settle_heap : bool
+        Freeze the long-lived heap after start-up and after each cached table
+        (:func:`~paxsilica.server.domain.settle_heap`; ``paxsilica serve`` does, tests do not).
     """
     settings = settings.with_secret()
     store = Store(settings.db_url)
+    if settle_heap:
+        from . import domain
+
+        domain.SETTLE_HEAP["on"] = True
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -228,4 +236,5 @@ def app_from_env() -> FastAPI:
 
     processes = int(os.environ.get(ENV_PROCESSES) or 1)
     settings = process_settings(Settings.from_env(), processes)
-    return create_app(settings, atlas_path=os.environ.get(ENV_ATLAS) or None, migrate=False, cleanup=False)
+    return create_app(settings, atlas_path=os.environ.get(ENV_ATLAS) or None, migrate=False, cleanup=False,
+                      settle_heap=True)
