@@ -233,8 +233,8 @@ def test_serve_with_two_processes(tmp_path: Path) -> None:
 
     import httpx
 
-    db_url = f"sqlite:///{tmp_path / 'service.db'}"
-    store = Store(db_url)
+    url = f"sqlite:///{tmp_path / 'service.db'}"
+    store = Store(url)
     store.upgrade()
     seed(store, fast_hash=True)
     store.dispose()
@@ -246,7 +246,7 @@ def test_serve_with_two_processes(tmp_path: Path) -> None:
                PAXSILICA_RATE_PER_MINUTE="100000")
     env.pop("PAXSILICA_SECRET", None)  # generated once by the parent, read by both processes
     with (tmp_path / "server.log").open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "paxsilica.cli.main", "serve", "--db", db_url, "--port",
+        proc = subprocess.Popen([sys.executable, "-m", "paxsilica.cli.main", "serve", "--db", url, "--port",
                                  str(port), "--workers", "2"], env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:
@@ -272,7 +272,7 @@ def test_serve_with_two_processes(tmp_path: Path) -> None:
 
         _wait_until(done, timeout=240)
         children = {int(c) for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()}
-        check = Store(db_url)
+        check = Store(url)
         with check.session() as s:
             owners = [s.get(Run, i).owner for i in ids]
         check.dispose()
