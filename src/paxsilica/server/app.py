@@ -189,7 +189,7 @@ def create_app(settings: Settings, *, atlas_path: str | None = None, migrate: bo
     app.state.store = store
     app.state.atlas_path = atlas_path
     app.state.limiter = RateLimiter(settings.rate_per_minute)
-    app.state.failures = FailureTracker()
+    app.state.failures = FailureTracker(store)
     app.state.principals = PrincipalCache()
     app.state.runs = RunManager(store, settings, atlas_path)
     errors.install(app)

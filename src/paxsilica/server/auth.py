@@ -15,7 +15,6 @@ import hmac
 import secrets
 import threading
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +24,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from .errors import ApiError
-from .store import ROLES, ApiKey, Organisation, RefreshToken, User, new_id, utcnow
+from .store import ROLES, ApiKey, LoginFailure, Organisation, RefreshToken, User, new_id, utcnow
 
 KEY_PREFIX = "pxs"
 """API keys look like ``pxs_<id>_<secret>``: the id finds the row, the secret is checked."""
@@ -193,43 +192,79 @@ def new_api_key() -> tuple[str, str, str]:
 
 
 class FailureTracker:
-    """Failed logins per client address (memory) and per unknown username (memory, so that an
-    unknown name is locked exactly like a known one and lockout reveals nothing)."""
+    """Failed logins per client address and per unknown username, in the store: every server
+    process sees the same counts (``paxsilica serve --workers N``, or several hosts), so an unknown
+    name is locked exactly like a known one (whose count is on its ``users`` row) and lockout
+    reveals nothing, whichever process answers.
+
+    An address may fail ``limit`` times in a window of 15 minutes from its first failure; an
+    unknown name is locked with the same backoff as an account. Rows untouched for a day are
+    pruned now and then (bounded under a spray of names).
+    """
 
     WINDOW_S = 15 * 60
+    PRUNE_AFTER = dt.timedelta(days=1)
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_address: dict[str, deque[float]] = defaultdict(deque)
-        self._unknown: dict[str, tuple[int, float]] = {}
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def _row(self, key: str) -> LoginFailure | None:
+        with self.store.session() as s:
+            return s.get(LoginFailure, key)
+
+    def _bump(self, key: str, change: Any) -> None:
+        """Add a failure to ``key``'s row in one write transaction (``change(row, now)`` updates it);
+        a row created by another process at the same moment is retried once."""
+        from sqlalchemy.exc import IntegrityError
+
+        for attempt in (0, 1):
+            try:
+                with self.store.session(write=True) as s:
+                    now = utcnow()
+                    row = s.get(LoginFailure, key, with_for_update=True)
+                    if row is None:
+                        row = LoginFailure(key=key, failures=0, first_at=now, last_at=now)
+                        s.add(row)
+                    change(row, now)
+                    row.last_at = now
+                    if secrets.randbelow(200) == 0:
+                        s.execute(delete(LoginFailure).where(LoginFailure.last_at < now - self.PRUNE_AFTER))
+                return
+            except IntegrityError:
+                if attempt:
+                    raise
 
     def address_blocked(self, address: str, limit: int) -> int:
         """Seconds the address must wait (0: may try)."""
-        with self._lock:
-            q = self._by_address[address]
-            now = time.monotonic()
-            while q and q[0] < now - self.WINDOW_S:
-                q.popleft()
-            if len(q) < limit:
-                return 0
-            return max(1, int(q[0] + self.WINDOW_S - now))
+        row = self._row("addr:" + address)
+        if row is None:
+            return 0
+        left = (row.first_at - utcnow()).total_seconds() + self.WINDOW_S
+        if left <= 0 or row.failures < limit:
+            return 0
+        return max(1, int(left))
 
     def address_failed(self, address: str) -> None:
-        with self._lock:
-            self._by_address[address].append(time.monotonic())
+        def change(row: LoginFailure, now: dt.datetime) -> None:
+            if (now - row.first_at).total_seconds() >= self.WINDOW_S:  # a new window
+                row.failures, row.first_at = 0, now
+            row.failures += 1
+
+        self._bump("addr:" + address, change)
 
     def unknown_locked(self, name: str) -> float:
-        with self._lock:
-            _n, until = self._unknown.get(name, (0, 0.0))
-            return max(0.0, until - time.time())
+        row = self._row("name:" + name)
+        if row is None or row.locked_until is None:
+            return 0.0
+        return max(0.0, (row.locked_until - utcnow()).total_seconds())
 
     def unknown_failed(self, name: str, after: int) -> None:
-        with self._lock:
-            n, _ = self._unknown.get(name, (0, 0.0))
-            n += 1
-            self._unknown[name] = (n, time.time() + backoff_seconds(n, after))
-            if len(self._unknown) > 100_000:  # bounded memory under a spray of names
-                self._unknown.pop(next(iter(self._unknown)))
+        def change(row: LoginFailure, now: dt.datetime) -> None:
+            row.failures += 1
+            delay = backoff_seconds(row.failures, after)
+            row.locked_until = now + dt.timedelta(seconds=delay) if delay else None
+
+        self._bump("name:" + name, change)
 
 
 def backoff_seconds(failures: int, after: int) -> float:
