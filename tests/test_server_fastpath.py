@@ -34,6 +34,7 @@ class Counting:
 def svc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     counting = Counting()
     monkeypatch.setattr(atlas_router, "domain", counting)
+    domain.CACHE.clear()  # pages cached by earlier tests in this process would skip the route
     with make_service(f"sqlite:///{tmp_path / 's.db'}", tmp_path, start_workers=False, rate_per_minute=600) as s:
         s.routed = counting  # type: ignore[attr-defined]
         # principals are kept a second; a cold metric takes longer on a loaded machine

@@ -118,6 +118,11 @@ class ResultCache:
                 return self._data[key]
         return None
 
+    def clear(self) -> None:
+        """Forget every result (tests that need a cold cache)."""
+        with self._lock:
+            self._data.clear()
+
     def get(self, key: tuple, make: Callable[[], Any]) -> Any:
         with self._lock:
             if key in self._data:
