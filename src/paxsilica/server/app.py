@@ -191,6 +191,7 @@ def create_app(settings: Settings, *, atlas_path: str | None = None, migrate: bo
     app.state.limiter = RateLimiter(settings.rate_per_minute)
     app.state.failures = FailureTracker(store)
     app.state.principals = PrincipalCache()
+    app.state.principal_flights = {}  # token -> the check of it in progress (auth.lookup_principal)
     app.state.runs = RunManager(store, settings, atlas_path)
     errors.install(app)
     app.add_middleware(MetricFastPath)  # inside BodyLimit: its answers get the request id too

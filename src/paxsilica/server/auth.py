@@ -9,6 +9,7 @@ which people choose, are hashed with argon2id.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
@@ -415,6 +416,31 @@ def _epoch(when: dt.datetime) -> float:
     return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
 
 
+async def lookup_principal(request: Request, token: str) -> Principal:
+    """Check ``token`` against the store (in a worker thread: the event loop never waits on it) and
+    cache the principal; requests with the same token arriving meanwhile wait for that one check
+    instead of each starting their own (when a busy token's second is up, the requests in flight
+    would otherwise all miss the cache at once and queue for the database and the GIL)."""
+    state = request.app.state
+    flights: dict[str, asyncio.Future[Principal]] = state.principal_flights
+    fut = flights.get(token)
+    if fut is not None:
+        return await asyncio.shield(fut)
+    fut = asyncio.get_running_loop().create_future()
+    flights[token] = fut
+    try:
+        p, valid_until = await run_in_threadpool(_principal_from, request, token)
+        state.principals.put(token, p, valid_until)
+        fut.set_result(p)
+        return p
+    except BaseException as exc:
+        fut.set_exception(exc)
+        fut.exception()  # retrieved: no "never retrieved" report when nobody else waited
+        raise
+    finally:
+        flights.pop(token, None)
+
+
 def require(role: str = "viewer", *, operator: bool = False, session_only: bool = False) -> Any:
     """The dependency of every authenticated endpoint.
 
@@ -436,11 +462,9 @@ def require(role: str = "viewer", *, operator: bool = False, session_only: bool 
             raise ApiError(401, "authentication required: send 'Authorization: Bearer <token or API key>'",
                            headers={"WWW-Authenticate": "Bearer"})
         token = credentials.credentials
-        cache: PrincipalCache = request.app.state.principals
-        p = cache.get(token)
-        if p is None:  # the store is read in a worker thread: the event loop never waits on it
-            p, valid_until = await run_in_threadpool(_principal_from, request, token)
-            cache.put(token, p, valid_until)
+        p = request.app.state.principals.get(token)
+        if p is None:
+            p = await lookup_principal(request, token)
         wait = request.app.state.limiter.take(p.credential)
         if wait > 0:
             raise ApiError(429, "rate limit exceeded for this token", headers={"Retry-After": str(int(wait) + 1)})

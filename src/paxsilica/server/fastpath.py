@@ -16,6 +16,7 @@ the authorization matrix test goes through this layer like any client.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 from urllib.parse import parse_qsl
@@ -121,6 +122,17 @@ class MetricFastPath:
         body = domain.cached_metric_page(atlas, m.group(1), q[2], q[3], q[0], q[1])
         return None if body is None else (body, p)
 
+    @staticmethod
+    def _in_flight(scope: Scope) -> Any:
+        """The check in progress of this request's bearer token (``auth.lookup_principal``), if any."""
+        for k, v in scope["headers"]:
+            if k == b"authorization":
+                scheme, token = get_authorization_scheme_param(v.decode("latin-1"))
+                if scheme.lower() == "bearer" and token:
+                    return scope["app"].state.principal_flights.get(token)
+                return None
+        return None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
@@ -129,7 +141,10 @@ class MetricFastPath:
             self._rule = route_rule(scope["app"])
         try:
             hit = self._page(scope)
-        except Exception:  # e.g. an unusable public atlas: the route gives the proper answer
+            if hit is None and (fut := self._in_flight(scope)) is not None:
+                await asyncio.shield(fut)  # the token is being checked: its principal is cached next
+                hit = self._page(scope)
+        except Exception:  # e.g. an unusable public atlas, a refused token: the route answers
             hit = None
         if hit is None:
             await self.app(scope, receive, send)
