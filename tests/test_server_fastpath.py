@@ -113,3 +113,39 @@ def test_query_parsing_by_hand() -> None:
 
 def test_rule_is_read_from_the_route(svc: Service) -> None:
     assert route_rule(svc.app) == ("viewer", False, False)
+
+
+def test_one_principal_check_per_token_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """20 requests with one uncached token: one store check, every request gets its principal;
+    a refused token's error reaches every waiter; the next check after it starts afresh."""
+    import asyncio
+    import time
+    from types import SimpleNamespace
+
+    from paxsilica.server import auth
+    from paxsilica.server.errors import ApiError
+
+    calls: list[str] = []
+
+    def check(request, token):  # type: ignore[no-untyped-def]
+        calls.append(token)
+        time.sleep(0.05)
+        if token == "bad":
+            raise ApiError(401, "invalid or expired access token")
+        return auth.Principal(1, "u", 1, "viewer", False, "token", "user:1"), time.time() + 60
+
+    monkeypatch.setattr(auth, "_principal_from", check)
+    state = SimpleNamespace(principals=auth.PrincipalCache(ttl=60), principal_flights={})
+    request = SimpleNamespace(app=SimpleNamespace(state=state))
+
+    async def many(token: str) -> list:  # type: ignore[type-arg]
+        return await asyncio.gather(*(auth.lookup_principal(request, token) for _ in range(20)),
+                                    return_exceptions=True)
+
+    got = asyncio.run(many("good"))
+    assert calls == ["good"] and len({id(p) for p in got}) == 1 and got[0].username == "u"
+    bad = asyncio.run(many("bad"))
+    assert calls == ["good", "bad"] and all(isinstance(e, ApiError) and e.status == 401 for e in bad)
+    assert state.principal_flights == {}
+    asyncio.run(many("bad"))
+    assert calls == ["good", "bad", "bad"]  # a failure is never cached
