@@ -74,6 +74,29 @@ def test_address_backoff(db_url: str, tmp_path) -> None:  # noqa: F811
         assert r.status_code == 429 and "address" in r.json()["detail"]
 
 
+def test_lockout_and_address_limit_shared_by_server_processes(db_url: str, tmp_path) -> None:  # noqa: F811
+    """Two server processes on one database (two apps here): failures counted by either lock an
+    unknown name after exactly as many failures as a known account, and block the address."""
+    from fastapi.testclient import TestClient
+
+    from paxsilica.server.app import create_app
+
+    with make_service(db_url, tmp_path, address_failures=12) as a:
+        b_app = create_app(a.app.state.settings, start_workers=False)  # type: ignore[attr-defined]
+        with TestClient(b_app) as b:
+            clients = [a.client, b]
+
+            def attempt(i: int, user: str) -> int:
+                return clients[i % 2].post(LOGIN, json={"username": user, "password": "nope"}).status_code
+
+            assert [attempt(i, "ghost") for i in range(6)] == [401] * 5 + [429]
+            assert [attempt(i, "a_viewer") for i in range(6)] == [401] * 5 + [429]
+            # 10 failures counted for this address so far (the locked tries are not): two more block it
+            assert [attempt(i, f"x{i}") for i in range(3)] == [401, 401, 429]
+            r = clients[1].post(LOGIN, json={"username": "b_viewer", "password": PASSWORD})
+            assert r.status_code == 429 and "address" in r.json()["detail"]
+
+
 def test_backoff_doubles() -> None:
     assert [backoff_seconds(n, 3) for n in range(1, 7)] == [0, 0, 2, 4, 8, 16]
 

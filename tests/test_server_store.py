@@ -27,7 +27,7 @@ def test_migrations_match_models(store: Store) -> None:
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
-    assert store.current_revision() == "0001"
+    assert store.current_revision() == "0002"
 
 
 def _append(store: Store, n: int) -> None:

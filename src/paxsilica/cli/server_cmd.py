@@ -250,8 +250,12 @@ def serve_cmd(
     db: Db = None,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
-    workers: Annotated[int | None, typer.Option("--workers", min=1, max=64,
-                                                help="Simulations at once (default $PAXSILICA_WORKERS or 1).")] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64,
+                                         help="Server processes (uvicorn's workers), each with its own "
+                                              "caches; they share the runs through the database.")] = 1,
+    run_workers: Annotated[int | None, typer.Option("--run-workers", min=1, max=64,
+                                                    help="Simulations at once per server process (default "
+                                                         "$PAXSILICA_WORKERS or 1).")] = None,
     proxy_headers: Annotated[bool, typer.Option("--proxy-headers/--no-proxy-headers",
                                                 help="Trust X-Forwarded-For from --forwarded-allow-ips "
                                                      "(behind a reverse proxy).")] = False,
@@ -261,15 +265,29 @@ def serve_cmd(
     """Run the REST service (FastAPI under uvicorn); migrations are applied first."""
     import uvicorn
 
-    from ..server.app import create_app
+    from ..server import app as server_app
     from .common import STATE
 
-    kw = {} if workers is None else {"workers": workers}
+    kw = {} if run_workers is None else {"workers": run_workers}
     settings = _settings(db, **kw)
-    _store(settings.db_url).engine.dispose()  # the database opens and is migrated, or exit 1 naming it
-    app = create_app(settings, atlas_path=str(STATE.atlas_path) if STATE.atlas_path else None)
-    uvicorn.run(app, host=host, port=port, proxy_headers=proxy_headers, forwarded_allow_ips=forwarded_allow_ips,
-                log_level=os.environ.get("PAXSILICA_LOG_LEVEL", "info"), timeout_graceful_shutdown=10)
+    store = _store(settings.db_url)  # the database opens and is migrated, or exit 1 naming it
+    atlas = str(STATE.atlas_path) if STATE.atlas_path else None
+    opts = {"host": host, "port": port, "proxy_headers": proxy_headers, "forwarded_allow_ips": forwarded_allow_ips,
+            "log_level": os.environ.get("PAXSILICA_LOG_LEVEL", "info"), "timeout_graceful_shutdown": 10}
+    if workers == 1:
+        store.engine.dispose()
+        uvicorn.run(server_app.create_app(settings, atlas_path=atlas, settle_heap=True), **opts)  # type: ignore[arg-type]
+        return
+    # Several processes: what must happen once happens here, before any of them serves — the
+    # signing key is created (else each would generate its own), orphan files are removed (a
+    # process starting later must not delete another's file written but not yet committed).
+    settings = settings.with_secret()
+    server_app._remove_orphans(store, settings)
+    store.engine.dispose()
+    os.environ.update({"PAXSILICA_DB_URL": settings.db_url, "PAXSILICA_FILES_DIR": str(settings.files_dir),
+                       "PAXSILICA_WORKERS": str(settings.workers), server_app.ENV_ATLAS: atlas or "",
+                       server_app.ENV_PROCESSES: str(workers)})
+    uvicorn.run("paxsilica.server.app:app_from_env", factory=True, workers=workers, **opts)  # type: ignore[arg-type]
 
 
 def register(app: typer.Typer) -> None:

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import __version__
 from . import dashboard, errors
 from .auth import FailureTracker, PrincipalCache, RateLimiter
+from .fastpath import MetricFastPath
 from .routers import admin, atlas, auth, views, work
 from .runs import RunManager
 from .schemas import Health
@@ -128,10 +129,11 @@ def _warm_atlas(path: str | None) -> None:
         domain.public_atlas(path)
     except PaxsilicaError as exc:
         log.error("public atlas not usable: %s", exc)
+    domain.settle_heap()
 
 
 def create_app(settings: Settings, *, atlas_path: str | None = None, migrate: bool = True,
-               start_workers: bool = True) -> FastAPI:
+               start_workers: bool = True, cleanup: bool = True, settle_heap: bool = False) -> FastAPI:
     """Build the application.
 
     Parameters
@@ -143,15 +145,28 @@ def create_app(settings: Settings, *, atlas_path: str | None = None, migrate: bo
         Apply the alembic migrations at start-up (``paxsilica serve`` does).
     start_workers : bool
         Start the run workers with the app (tests that never run anything may skip them).
+    cleanup : bool
+        Remove upload files no row references at start-up. Several server processes on one
+        database clean once, before any of them serves (``paxsilica serve --workers N`` does it
+        in the parent): a process starting later must not delete a file another process has
+        written but not yet committed.
+    settle_heap : bool
+        Freeze the long-lived heap after start-up and after each cached table
+        (:func:`~paxsilica.server.domain.settle_heap`; ``paxsilica serve`` does, tests do not).
     """
     settings = settings.with_secret()
     store = Store(settings.db_url)
+    if settle_heap:
+        from . import domain
+
+        domain.SETTLE_HEAP["on"] = True
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             store.upgrade()
-        _remove_orphans(store, settings)
+        if cleanup:
+            _remove_orphans(store, settings)
         await run_in_threadpool(_warm_atlas, atlas_path)
         if start_workers:
             app.state.runs.start()
@@ -174,10 +189,12 @@ def create_app(settings: Settings, *, atlas_path: str | None = None, migrate: bo
     app.state.store = store
     app.state.atlas_path = atlas_path
     app.state.limiter = RateLimiter(settings.rate_per_minute)
-    app.state.failures = FailureTracker()
+    app.state.failures = FailureTracker(store)
     app.state.principals = PrincipalCache()
+    app.state.principal_flights = {}  # token -> the check of it in progress (auth.lookup_principal)
     app.state.runs = RunManager(store, settings, atlas_path)
     errors.install(app)
+    app.add_middleware(MetricFastPath)  # inside BodyLimit: its answers get the request id too
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
 
     @app.get("/api/v1/health", response_model=Health, tags=["health"], summary="Liveness")
@@ -188,3 +205,37 @@ def create_app(settings: Settings, *, atlas_path: str | None = None, migrate: bo
         app.include_router(r)
     dashboard.install(app)
     return app
+
+
+ENV_ATLAS = "PAXSILICA_SERVE_ATLAS"
+ENV_PROCESSES = "PAXSILICA_SERVE_PROCESSES"
+"""How ``paxsilica serve --workers N`` tells its server processes the public atlas and their number."""
+
+
+def process_settings(settings: Settings, processes: int) -> Settings:
+    """The settings of one of ``processes`` server processes: the per-token rate limit is shared
+    out, so that all of them together never allow more than ``rate_per_minute`` (rounded up).
+
+    Examples
+    --------
+    >>> s = Settings.from_env(db_url="sqlite:///x.db", rate_per_minute=600)
+    >>> process_settings(s, 4).rate_per_minute, process_settings(s, 1).rate_per_minute
+    (150, 600)
+    """
+    import dataclasses
+    import math
+
+    n = max(1, processes)
+    return dataclasses.replace(settings, rate_per_minute=max(1, math.ceil(settings.rate_per_minute / n)))
+
+
+def app_from_env() -> FastAPI:
+    """The application of one server process of ``paxsilica serve --workers N`` (uvicorn's factory):
+    settings from the ``PAXSILICA_*`` environment the parent set; the parent has already migrated
+    the database, created the signing key and removed orphan files."""
+    import os
+
+    processes = int(os.environ.get(ENV_PROCESSES) or 1)
+    settings = process_settings(Settings.from_env(), processes)
+    return create_app(settings, atlas_path=os.environ.get(ENV_ATLAS) or None, migrate=False, cleanup=False,
+                      settle_heap=True)

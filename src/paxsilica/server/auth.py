@@ -9,13 +9,13 @@ which people choose, are hashed with argon2id.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
 import secrets
 import threading
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +25,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from .errors import ApiError
-from .store import ROLES, ApiKey, Organisation, RefreshToken, User, new_id, utcnow
+from .store import ROLES, ApiKey, LoginFailure, Organisation, RefreshToken, User, new_id, utcnow
 
 KEY_PREFIX = "pxs"
 """API keys look like ``pxs_<id>_<secret>``: the id finds the row, the secret is checked."""
@@ -193,43 +193,79 @@ def new_api_key() -> tuple[str, str, str]:
 
 
 class FailureTracker:
-    """Failed logins per client address (memory) and per unknown username (memory, so that an
-    unknown name is locked exactly like a known one and lockout reveals nothing)."""
+    """Failed logins per client address and per unknown username, in the store: every server
+    process sees the same counts (``paxsilica serve --workers N``, or several hosts), so an unknown
+    name is locked exactly like a known one (whose count is on its ``users`` row) and lockout
+    reveals nothing, whichever process answers.
+
+    An address may fail ``limit`` times in a window of 15 minutes from its first failure; an
+    unknown name is locked with the same backoff as an account. Rows untouched for a day are
+    pruned now and then (bounded under a spray of names).
+    """
 
     WINDOW_S = 15 * 60
+    PRUNE_AFTER = dt.timedelta(days=1)
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_address: dict[str, deque[float]] = defaultdict(deque)
-        self._unknown: dict[str, tuple[int, float]] = {}
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def _row(self, key: str) -> LoginFailure | None:
+        with self.store.session() as s:
+            return s.get(LoginFailure, key)
+
+    def _bump(self, key: str, change: Any) -> None:
+        """Add a failure to ``key``'s row in one write transaction (``change(row, now)`` updates it);
+        a row created by another process at the same moment is retried once."""
+        from sqlalchemy.exc import IntegrityError
+
+        for attempt in (0, 1):
+            try:
+                with self.store.session(write=True) as s:
+                    now = utcnow()
+                    row = s.get(LoginFailure, key, with_for_update=True)
+                    if row is None:
+                        row = LoginFailure(key=key, failures=0, first_at=now, last_at=now)
+                        s.add(row)
+                    change(row, now)
+                    row.last_at = now
+                    if secrets.randbelow(200) == 0:
+                        s.execute(delete(LoginFailure).where(LoginFailure.last_at < now - self.PRUNE_AFTER))
+                return
+            except IntegrityError:
+                if attempt:
+                    raise
 
     def address_blocked(self, address: str, limit: int) -> int:
         """Seconds the address must wait (0: may try)."""
-        with self._lock:
-            q = self._by_address[address]
-            now = time.monotonic()
-            while q and q[0] < now - self.WINDOW_S:
-                q.popleft()
-            if len(q) < limit:
-                return 0
-            return max(1, int(q[0] + self.WINDOW_S - now))
+        row = self._row("addr:" + address)
+        if row is None:
+            return 0
+        left = (row.first_at - utcnow()).total_seconds() + self.WINDOW_S
+        if left <= 0 or row.failures < limit:
+            return 0
+        return max(1, int(left))
 
     def address_failed(self, address: str) -> None:
-        with self._lock:
-            self._by_address[address].append(time.monotonic())
+        def change(row: LoginFailure, now: dt.datetime) -> None:
+            if (now - row.first_at).total_seconds() >= self.WINDOW_S:  # a new window
+                row.failures, row.first_at = 0, now
+            row.failures += 1
+
+        self._bump("addr:" + address, change)
 
     def unknown_locked(self, name: str) -> float:
-        with self._lock:
-            _n, until = self._unknown.get(name, (0, 0.0))
-            return max(0.0, until - time.time())
+        row = self._row("name:" + name)
+        if row is None or row.locked_until is None:
+            return 0.0
+        return max(0.0, (row.locked_until - utcnow()).total_seconds())
 
     def unknown_failed(self, name: str, after: int) -> None:
-        with self._lock:
-            n, _ = self._unknown.get(name, (0, 0.0))
-            n += 1
-            self._unknown[name] = (n, time.time() + backoff_seconds(n, after))
-            if len(self._unknown) > 100_000:  # bounded memory under a spray of names
-                self._unknown.pop(next(iter(self._unknown)))
+        def change(row: LoginFailure, now: dt.datetime) -> None:
+            row.failures += 1
+            delay = backoff_seconds(row.failures, after)
+            row.locked_until = now + dt.timedelta(seconds=delay) if delay else None
+
+        self._bump("name:" + name, change)
 
 
 def backoff_seconds(failures: int, after: int) -> float:
@@ -380,6 +416,31 @@ def _epoch(when: dt.datetime) -> float:
     return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
 
 
+async def lookup_principal(request: Request, token: str) -> Principal:
+    """Check ``token`` against the store (in a worker thread: the event loop never waits on it) and
+    cache the principal; requests with the same token arriving meanwhile wait for that one check
+    instead of each starting their own (when a busy token's second is up, the requests in flight
+    would otherwise all miss the cache at once and queue for the database and the GIL)."""
+    state = request.app.state
+    flights: dict[str, asyncio.Future[Principal]] = state.principal_flights
+    fut = flights.get(token)
+    if fut is not None:
+        return await asyncio.shield(fut)
+    fut = asyncio.get_running_loop().create_future()
+    flights[token] = fut
+    try:
+        p, valid_until = await run_in_threadpool(_principal_from, request, token)
+        state.principals.put(token, p, valid_until)
+        fut.set_result(p)
+        return p
+    except BaseException as exc:
+        fut.set_exception(exc)
+        fut.exception()  # retrieved: no "never retrieved" report when nobody else waited
+        raise
+    finally:
+        flights.pop(token, None)
+
+
 def require(role: str = "viewer", *, operator: bool = False, session_only: bool = False) -> Any:
     """The dependency of every authenticated endpoint.
 
@@ -401,11 +462,9 @@ def require(role: str = "viewer", *, operator: bool = False, session_only: bool 
             raise ApiError(401, "authentication required: send 'Authorization: Bearer <token or API key>'",
                            headers={"WWW-Authenticate": "Bearer"})
         token = credentials.credentials
-        cache: PrincipalCache = request.app.state.principals
-        p = cache.get(token)
-        if p is None:  # the store is read in a worker thread: the event loop never waits on it
-            p, valid_until = await run_in_threadpool(_principal_from, request, token)
-            cache.put(token, p, valid_until)
+        p = request.app.state.principals.get(token)
+        if p is None:
+            p = await lookup_principal(request, token)
         wait = request.app.state.limiter.take(p.credential)
         if wait > 0:
             raise ApiError(429, "rate limit exceeded for this token", headers={"Retry-After": str(int(wait) + 1)})
@@ -420,4 +479,5 @@ def require(role: str = "viewer", *, operator: bool = False, session_only: bool 
 
     dependency.min_role = role  # type: ignore[attr-defined]  # read by the authorization matrix test
     dependency.operator = operator  # type: ignore[attr-defined]
+    dependency.session_only = session_only  # type: ignore[attr-defined]  # read by server.fastpath
     return Depends(dependency)

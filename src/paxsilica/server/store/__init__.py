@@ -33,6 +33,7 @@ from .models import (
     AuditEntry,
     AuditHead,
     Base,
+    LoginFailure,
     Organisation,
     RefreshToken,
     Run,
@@ -46,7 +47,7 @@ from .models import (
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 __all__ = ["MIGRATIONS", "ORG_KINDS", "ROLES", "RUN_STATES", "ApiKey", "AuditEntry", "AuditHead", "Base",
-           "Organisation", "RefreshToken", "Run", "Scenario", "Store", "Upload", "User", "new_id",
+           "LoginFailure", "Organisation", "RefreshToken", "Run", "Scenario", "Store", "Upload", "User", "new_id",
            "utcnow"]
 
 

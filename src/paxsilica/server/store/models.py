@@ -156,9 +156,28 @@ class Run(Base):
     created_at: Mapped[dt.datetime] = mapped_column(TZDateTime(), nullable=False, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime(), nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime(), nullable=True)
+    # the server process executing the run ("host:pid:start:token", see server.runs.owner_id) and
+    # until when its claim holds: the owner renews it while alive; an expired lease means the owner
+    # died and the run may be queued again (never while another live process executes it)
+    owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(TZDateTime(), nullable=True)
 
 
 Index("ix_runs_status", Run.status)
+
+
+class LoginFailure(Base):
+    """Failed logins of one client address (``addr:<ip>``: count in a 15-minute window from
+    ``first_at``) or one unknown username (``name:<username>``: consecutive count and lock), kept
+    in the database so that every server process sees the same counts (an unknown name must be
+    locked exactly like a known one, whichever process answers)."""
+
+    __tablename__ = "login_failures"
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    first_at: Mapped[dt.datetime] = mapped_column(TZDateTime(), nullable=False)
+    last_at: Mapped[dt.datetime] = mapped_column(TZDateTime(), nullable=False, index=True)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(TZDateTime(), nullable=True)
 
 
 class AuditEntry(Base):
