@@ -92,13 +92,16 @@ def bundled():  # type: ignore[no-untyped-def]
 
 def test_bundled_atlas_same_losses_as_from_day_zero(bundled) -> None:  # type: ignore[no-untyped-def]
     model, cat = bundled
-    draws = _draws(cat, 8, 365)
+    # the 8 busiest of 40 draws (most events), so that the comparison is about draws with losses
+    # whatever the catalogue's rates: a quiet year compares zero with zero
+    pool = _draws(cat, 40, 365)
+    draws = sorted(pool, key=len, reverse=True)[:8]
     day0, late = _both(model, draws)
-    assert (day0[:, 0] > 0).sum() >= 4
+    assert (day0[:, 0] > 0).sum() >= 3 and day0[:, 0].max() > 1e-3
     # re-sourcing's ramp clock on the baseline: at most 1e-4 of the horizon's capacity (measured: 2e-5)
     np.testing.assert_allclose(late, day0, rtol=0, atol=1e-4)
     day0, late = _no_resourcing(model, draws)
-    assert (day0[:, 0] > 0).sum() >= 4 and np.array_equal(late, day0)
+    assert (day0[:, 0] > 0).sum() >= 3 and np.array_equal(late, day0)
 
 
 def test_the_engine_ramps_spare_capacity_on_a_quiet_baseline(bundled) -> None:  # type: ignore[no-untyped-def]

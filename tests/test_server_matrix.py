@@ -119,6 +119,12 @@ def _resources(svc: Service, org: str, mark: str, key_owner: str | None = None) 
         run = Run(id=new_id(), org_id=org_id, user_id=owner, kind="stress",
                   params='{"scenario": "hormuz_closure", "uploads": []}', status="queued")
         s.add(run)
+        # the Monte Carlo and plan pages' views take a run of their own kind (another kind is 404)
+        mc = Run(id=new_id(), org_id=org_id, user_id=owner, kind="montecarlo",
+                 params='{"draws": 10, "horizon_days": 30}', status="queued")
+        plan = Run(id=new_id(), org_id=org_id, user_id=owner, kind="plan",
+                   params='{"model": "sourcing", "k": 1}', status="queued")
+        s.add_all([mc, plan])
         key_user = svc.seed.users[key_owner] if key_owner else owner
         s.add(ApiKey(id=kid, user_id=key_user, org_id=org_id, name=mark, role="viewer", key_hash=khash,
                      expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1)))
@@ -126,7 +132,11 @@ def _resources(svc: Service, org: str, mark: str, key_owner: str | None = None) 
                  role="viewer")
         s.add(u)
         s.flush()
-        return {"upload_id": uid, "name": name, "run_id": run.id, "key_id": kid, "user_id": str(u.id)}
+        return {"upload_id": uid, "name": name, "run_id": run.id, "key_id": kid, "user_id": str(u.id),
+                "montecarlo_run_id": mc.id, "plan_run_id": plan.id}
+
+
+RUN_OF_KIND = {"/api/v1/views/montecarlo/{run_id}": "montecarlo_run_id", "/api/v1/views/plans/{run_id}": "plan_run_id"}
 
 
 CALLERS = {"anonymous": None, "viewer": "a_viewer", "analyst": "a_analyst", "admin": "a_admin",
@@ -167,7 +177,8 @@ def test_matrix(db_url: str, tmp_path) -> None:  # noqa: F811
                 else:
                     res = _resources(svc, "company_b", SECRET)
                 _resources(svc, "company_b", SECRET)  # B's data exists in every case
-                url = path.format(**{**res, **PATH_VALUES})
+                kind_id = {"run_id": res[RUN_OF_KIND[path]]} if path in RUN_OF_KIND else {}
+                url = path.format(**{**res, **PATH_VALUES, **kind_id})
                 kw = _body(method, path)
                 r = svc.client.request(method, url, headers=headers[caller], params=QUERIES.get(path), **kw)
                 want = _expected(rule, caller, ownership, has_ids)
