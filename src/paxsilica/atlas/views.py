@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .memo import memo_view
 from .model import Atlas
 from .schema import OTHER_FIRMS_PRODUCER, ROW_PRODUCER
 from .validate import production_level
@@ -45,6 +46,12 @@ def country_production(atlas: Atlas, year: int | None = None) -> pd.DataFrame:
     >>> country_production(a)[["producer", "share", "from_firms"]].values.tolist()
     [['KOR', 21.0, True], ['ROW', 10.0, True], ['TWN', 69.0, True]]
     """
+    # computed once per atlas (the briefing asks for it from a dozen modules); a copy each time
+    return memo_view(atlas, "country_production", year, lambda: _country_production(atlas, year),
+                     tables=("production", "firms"))
+
+
+def _country_production(atlas: Atlas, year: int | None) -> pd.DataFrame:
     prod = atlas["production"]
     prod = prod[prod["item"].notna() & prod["producer"].notna() & prod["year"].notna() & prod["share"].notna()]
     if year is not None:
@@ -67,10 +74,10 @@ def country_production(atlas: Atlas, year: int | None = None) -> pd.DataFrame:
     both = pd.concat(parts, ignore_index=True)
     both = both.assign(quantity=both["quantity"].astype("float64"), capacity=both["capacity"].astype("float64"),
                        share=both["share"].astype("float64"))
-    out = both.groupby(["item", "producer"], sort=True, as_index=False).agg(
-        year=("year", "max"), share=("share", "sum"),
-        quantity=("quantity", lambda s: s.sum(min_count=1)), capacity=("capacity", lambda s: s.sum(min_count=1)),
-        from_firms=("from_firms", "first"))
+    g = both.groupby(["item", "producer"], sort=True)
+    # cython group sums (min_count=1: a group with no quantity stays blank, not 0)
+    out = pd.concat([g["year"].max(), g["share"].sum(), g[["quantity", "capacity"]].sum(min_count=1),
+                     g["from_firms"].first()], axis=1).reset_index()
     rest = out["producer"].eq(ROW_PRODUCER).to_numpy()
     out["producer_type"] = np.where(rest, "rest_of_world", "country")
     out["country"] = pd.array(np.where(rest, None, out["producer"].astype(object)), dtype="string")

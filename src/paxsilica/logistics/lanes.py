@@ -578,6 +578,37 @@ def lanes(atlas: Atlas, closed: Iterable[str] | str = frozenset(), items: Iterab
     >>> lanes(bundled_atlas()).columns[:4].tolist()  # doctest: +SKIP
     ['item', 'exporter', 'importer', 'mode']
     """
+    from paxsilica.atlas.memo import memo_view
+
+    # a pure view of the atlas (the route cache only saves work): computed once per atlas and options,
+    # the briefing's Plans ask for it three times
+    closed_key = parse_closed(closed)
+    items = None if items is None else frozenset(str(i) for i in items)
+    cache_key = cache if cache is None or isinstance(cache, bool) else str(cache)
+    key = (closed_key, float(speed_knots), float(port_days), cache_key, bool(alternate_ports))
+
+    def view(subset: frozenset[str] | None) -> pd.DataFrame:
+        return memo_view(atlas, "lanes", (*key, subset),
+                         lambda: _lanes(atlas, closed_key, subset, speed_knots, port_days, cache, alternate_ports),
+                         tables=_LANE_TABLES)
+
+    if items is None:
+        return view(None)
+    try:
+        every = view(None)
+    except Exception:  # another item's lane cannot be made (e.g. no port): these items' lanes alone
+        return view(items)
+    # each lane is computed on its own and the pairs are sorted by item first: the lanes of some items
+    # are those rows of every item's table, in the same order
+    return every[every["item"].isin(items).to_numpy()].reset_index(drop=True)
+
+
+_LANE_TABLES = ("production", "firms", "trade", "recipes", "items", "ports", "chokepoints", "countries")
+"""The tables a lane table is computed from (the memo's guard)."""
+
+
+def _lanes(atlas: Atlas, closed: frozenset[str], items: frozenset[str] | None, speed_knots: float,
+           port_days: float, cache: bool | str | Path | None, alternate_ports: bool) -> pd.DataFrame:
     pairs = network_pairs(atlas, items)
     t = lane_table(atlas, pairs[["item", "exporter", "importer"]], closed, mode=None,
                    speed_knots=speed_knots, port_days=port_days, cache=cache,

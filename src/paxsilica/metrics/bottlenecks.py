@@ -276,10 +276,23 @@ def country_knockouts(atlas: Atlas, target: str = DEFAULT_TARGET, level: str = "
     >>> country_knockouts(a, "dc")[["country", "loss"]].values.tolist()
     [['QAT', 0.6], ['USA', 0.4]]
     """
+    from ..atlas.memo import memo_view
+
+    mem = members(atlas, coalition, date, add) if coalition else frozenset(parse_codes(add))
+    # the ranking does not depend on membership: one table per (target, level, year), computed once per
+    # atlas (the briefing asks for it with and without a coalition, and once per candidate partner)
+    out = memo_view(atlas, "country_knockouts", (target, level, year), lambda: _knockouts(atlas, target, level, year),
+                    tables=("production", "firms", "recipes", "items", "countries"))
+    if len(out):
+        out["member"] = out["country"].isin(mem).to_numpy()
+    return out
+
+
+def _knockouts(atlas: Atlas, target: str, level: str, year: int | None) -> pd.DataFrame:
     plan = _plan(atlas, target)
     prod = latest_production(atlas, level, year)
     prod = prod[prod["item"].isin(set(plan.order)) & prod["country"].notna()]
-    mem = members(atlas, coalition, date, add) if coalition else frozenset(parse_codes(add))
+    mem: frozenset[str] = frozenset()
     names = country_names(atlas)
     rows = []
     for c, g in prod.groupby("country", sort=True):
@@ -323,9 +336,17 @@ def outside_availability(atlas: Atlas, member_set: Iterable[str], level: str = "
     """Own-production availability per item when only coalition members supply (ROW counts outside)."""
     mem = set(member_set)
     prod = latest_production(atlas, level, year)
+    prod = prod[prod["item"].notna()]
+    codes, uniq = pd.factorize(prod["item"], sort=True)
+    share = prod["share"].to_numpy(dtype="float64")
+    inside = prod["country"].isin(mem).to_numpy(dtype=bool)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniq) + 1))
     out = {}
-    for item, g in prod.groupby("item"):
-        out[str(item)] = float(np.clip(g.loc[g["country"].isin(mem), "share"].sum(), 0.0, 1.0))
+    for k, item in enumerate(uniq):
+        rows = order[bounds[k]:bounds[k + 1]]
+        # the members' shares of the item in row order, summed as one numpy array (as a pandas sum would)
+        out[str(item)] = float(np.clip(share[rows[inside[rows]]].sum(), 0.0, 1.0))
     return out
 
 

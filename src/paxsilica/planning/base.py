@@ -161,6 +161,8 @@ def supply_base(atlas: Any, consumer: str = DEFAULT_COALITION, *, coalition: str
         raise InputError(f"no item upstream of {target} has production rows: nothing to plan", column="items")
     dyn = Dynamics.of(atlas)
     trade = atlas["trade"]
+    # each item's rows once, in table order (filtering the whole table per item was a third of the time)
+    trade_of = {str(k): g for k, g in trade.groupby("item", sort=False)} if countries and len(trade) else {}
     notes: list[str] = []
     rows = []
     weight = {i: knockout_loss(atlas, target, {i: 0.0}) for i in prod["item"].unique()}
@@ -173,7 +175,7 @@ def supply_base(atlas: Any, consumer: str = DEFAULT_COALITION, *, coalition: str
         share = g.groupby(g["country"].fillna(ROW), sort=False)["share"].sum()
         share = (share / share.sum()).sort_values(ascending=False, kind="stable")
         # the world's mix is the production shares (its trade is not a sourcing choice)
-        mix, m, spend, tonnes = (_trade_mix(trade, it, countries) if countries
+        mix, m, spend, tonnes = (_trade_mix(trade_of.get(it, trade.iloc[:0]), it, countries) if countries
                                  else (pd.Series(dtype=float), np.nan, np.nan, np.nan))
         if mix.empty:
             no_trade.append(it)

@@ -65,7 +65,7 @@ def _build(atlas: Any, coalition: str, target: str, scenarios: list[str] | None,
     st = size_stockpile(base.sources, u, prob=sset.prob, horizon=sset.horizon, tolerance=0.01,
                         scenario_ids=sset.scenarios)
     stock = st.stock[st.stock["days"] > 0].sort_values("days", ascending=False).head(8)
-    pv = partner_value(atlas, sset, coalition=coalition, target=target, top=partners_top, alpha=0.95)
+    pv = partner_value(atlas, sset, coalition=coalition, target=target, top=partners_top, alpha=0.95, base=base)
     net, wnotes = atlas_network(atlas, target)
     worst = k_worst(net, (1, 2, 3), time_limit=30.0)
     b, a = sp.summary["before"], sp.summary["after"]

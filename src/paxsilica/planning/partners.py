@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..constants import DEFAULT_COALITION, DEFAULT_TARGET
-from .base import supply_base
+from .base import SupplyBase, _members, supply_base
 from .scenarios import ScenarioSet, unavailability
 from .sourcing import DEFAULT_MAX_SHARE, optimize_sourcing
 
@@ -53,12 +53,21 @@ def partner_value(atlas: Any, sset: ScenarioSet, *, coalition: str = DEFAULT_COA
                   target: str = DEFAULT_TARGET, items: Iterable[str] | None = None,
                   candidates: Iterable[str] | None = None, top: int = 10, alpha: float = 0.95,
                   max_share: float = DEFAULT_MAX_SHARE, min_coalition_share: float = 0.0,
-                  chokepoints: bool = True) -> pd.DataFrame:
-    """Rank candidate partners of ``coalition`` (module docstring); :data:`PARTNER_COLUMNS`."""
+                  chokepoints: bool = True, base: SupplyBase | None = None) -> pd.DataFrame:
+    """Rank candidate partners of ``coalition`` (module docstring); :data:`PARTNER_COLUMNS`.
+
+    ``base`` is the coalition's supply base when the caller has built it already
+    (``supply_base(atlas, coalition, coalition=coalition, target=target, items=items,
+    chokepoints=chokepoints)``); it must be that one.
+    """
     from ..metrics._common import country_names, require_countries
     from ..metrics.bottlenecks import coalition_bottlenecks
 
-    base = supply_base(atlas, coalition, coalition=coalition, target=target, items=items, chokepoints=chokepoints)
+    if base is None:
+        base = supply_base(atlas, coalition, coalition=coalition, target=target, items=items,
+                           chokepoints=chokepoints)
+    elif (base.consumer, base.target) != (coalition, target) or base.coalition != _members(atlas, coalition):
+        raise ValueError("partner_value: the supply base given is not the coalition's")
     src = base.sources
     names = country_names(atlas)
 
