@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -82,13 +83,26 @@ class Draws:
 
     def keys(self) -> list[tuple]:
         """Parameters that vary across the draws."""
+        return list(self._ranked[0])
+
+    @cached_property
+    def _ranked(self) -> tuple[tuple[tuple, ...], np.ndarray]:
+        # the varying parameters and their draws' ranks, made once: every scenario's drivers use them
+        # (the draws are shared by all scenarios of a library run)
         if not self.draws:
-            return []
-        return [k for k in self.draws[0] if len({round(float(d[k]), 12) for d in self.draws}) > 1]
+            return (), np.zeros((0, 0))
+        keys = tuple(k for k in self.draws[0] if len({round(float(d[k]), 12) for d in self.draws}) > 1)
+        ranks = np.empty((len(keys), len(self.draws)))
+        for j, k in enumerate(keys):
+            ranks[j] = pd.Series(np.array([d[k] for d in self.draws], float)).rank().to_numpy()
+        return keys, ranks
 
 
 def make_draws(index: SiteIndex, network: Any, n_draws: int = DEFAULT_DRAWS, seed: int = DEFAULT_SEED) -> Draws:
     """``n_draws`` seeded draws (plus the central one) of every uncertain parameter of an index."""
+    # the drivers' p-values need scipy.special: imported here, before the stress workers are forked from
+    # this process, so that they inherit it instead of each importing it
+    import scipy.special  # noqa: F401
     extra = {k: v for k, v in index.ranges.items()}
     draws = index.dynamics.draws(n_draws + 1, seed, extra=extra)
     draws = [{k: v for k, v in d.items() if k[1] not in FIXED_PARAMETERS} for d in draws]
@@ -117,7 +131,9 @@ def make_draws(index: SiteIndex, network: Any, n_draws: int = DEFAULT_DRAWS, see
         subd[b, canon] = ld["substitution_days"].to_numpy(float)
         head[b] = sd["capacity_headroom"].to_numpy(float)
         ramp[b] = sd["ramp_days"].to_numpy(float)
-    return Draws(draws, amounts, final, base, inv, sub, subd, head, ramp)
+    out = Draws(draws, amounts, final, base, inv, sub, subd, head, ramp)
+    out._ranked  # noqa: B018  (made here once, inherited by the forked workers)
+    return out
 
 
 def batched_extensions(ext: Any, draws: Draws, *, step_days: int, inventory_days: float,
@@ -147,19 +163,20 @@ def drivers(draws: Draws, values: Sequence[float], top: int = 3) -> list[dict[st
     correlation is significant at the 5 % level after a Bonferroni correction for the number of
     parameters drawn (about |rho| >= 0.65 for 33 draws and 400 parameters).
     """
-    from scipy import stats
+    from statistics import NormalDist
 
     y = np.asarray(values, float)
-    keys = draws.keys()
+    keys, ranks = draws._ranked
     if y.size < 4 or not np.all(np.isfinite(y)) or np.ptp(y) <= 1e-9 or not keys:
         return []
     ry = pd.Series(y).rank().to_numpy()
     n = y.size
     alpha = DRIVER_ALPHA / len(keys)
+    # Student's t has heavier tails than the normal: |t| at or below the normal's critical value means
+    # p >= alpha, so the exact p (scipy) is computed only for the few parameters above it
+    z_crit = NormalDist().inv_cdf(1.0 - alpha / 2.0) * (1.0 - 1e-9)
     out = []
-    for k in keys:
-        x = np.array([d[k] for d in draws.draws], float)
-        rx = pd.Series(x).rank().to_numpy()
+    for k, rx in zip(keys, ranks, strict=True):
         if np.ptp(rx) == 0:
             continue
         rho = float(np.corrcoef(rx, ry)[0, 1])
@@ -167,7 +184,11 @@ def drivers(draws: Draws, values: Sequence[float], top: int = 3) -> list[dict[st
             p = 0.0 if np.isfinite(rho) else 1.0
         else:
             t = rho * np.sqrt((n - 2) / (1.0 - rho * rho))
-            p = float(2.0 * stats.t.sf(abs(t), n - 2))
+            if abs(t) <= z_crit:
+                continue
+            from scipy.special import stdtr  # what scipy.stats.t.sf computes, without importing scipy.stats
+
+            p = float(2.0 * stdtr(n - 2, -abs(t)))
         if p < alpha:
             out.append({"parameter": describe_key(k), "rho": rho, "p": p})
     out.sort(key=lambda r: -abs(r["rho"]))

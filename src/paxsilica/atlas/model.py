@@ -120,9 +120,12 @@ class Atlas:
         """Content hash of the atlas (12 hex digits): equal data give equal versions.
 
         Rows are sorted by key and the columns put in schema order first, so the hash does not depend
-        on row order or on the file format the atlas was read from.
+        on row order or on the file format the atlas was read from. Computed once per Atlas object
+        (a second of hashing for the bundled atlas; :mod:`paxsilica.atlas.memo`).
         """
-        return self._digest()[:12]
+        from .memo import memo_view
+
+        return memo_view(self, "version", None, self._digest, tables=TABLE_ORDER)[:12]
 
     def _digest(self) -> str:
         h = hashlib.sha256()

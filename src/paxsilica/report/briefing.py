@@ -227,7 +227,11 @@ def build_briefing(atlas: Atlas, for_iso3: str | None = None, coalition: str = D
         require_countries(atlas, for_iso3)
     require_countries(atlas, add)
     # the Plans section needs only the atlas: it is computed in a side process from the start, beside
-    # the measures and the stress tests below (2 cores: the sections' CPU time overlaps)
+    # the measures and the stress tests below (2 cores: the sections' CPU time overlaps). The views both
+    # ask for are made first, so the child inherits them (atlas.memo) instead of computing them again.
+    if plans:
+        latest_production(atlas)
+        country_knockouts(atlas, target, coalition=None)
     plans_part = Side(lambda: _plans(atlas, coalition, target)) if plans else None
     date_s = None if date is None else str(date)
     added = parse_codes(add)

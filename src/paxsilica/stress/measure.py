@@ -333,7 +333,8 @@ def _stock(index: SiteIndex, comp: CompiledScenario, res: Any, step_days: int,
     else:  # no consumer groups: the target's total
         cfr = np.asarray(res.final_demand_requested, float)[1:, None]
         cfd = np.asarray(res.final_demand, float)[1:, None]
-    if not _target_is_stock(index):
+    # per-index facts, looked up once (this runs once per band draw: 33 times a scenario)
+    if not _cached(index, ("target_is_stock",), lambda: _target_is_stock(index)):
         return flow_stock(cfr, cfd), names
     T = cfd.shape[0]
     u = np.ones((T, len(names)))
@@ -343,7 +344,7 @@ def _stock(index: SiteIndex, comp: CompiledScenario, res: Any, step_days: int,
         lvl = np.asarray(fp, float)[1:, sinks] / np.where(pbar[sinks] > 0, pbar[sinks], 1.0)
         has = w.sum(axis=1) > 0
         u[:, has] = lvl @ w[has].T
-    g, life = _stock_params(index)
+    g, life = _cached(index, ("stock_params",), lambda: _stock_params(index))
     return capacity_stock(cfr, cfd, u, step_days=step_days, growth=g, life_years=life), names
 
 
