@@ -186,7 +186,8 @@ def drivers(draws: Draws, values: Sequence[float], top: int = 3) -> list[dict[st
             t = rho * np.sqrt((n - 2) / (1.0 - rho * rho))
             if abs(t) <= z_crit:
                 continue
-            from scipy.special import stdtr  # what scipy.stats.t.sf computes, without importing scipy.stats
+            # what scipy.stats.t.sf computes, without importing scipy.stats
+            from scipy.special import stdtr
 
             p = float(2.0 * stdtr(n - 2, -abs(t)))
         if p < alpha:
