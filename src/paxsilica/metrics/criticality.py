@@ -30,21 +30,35 @@ def eu_sourcing_shares(atlas: Atlas, item: str, eu_group: str = EU_GROUP,
     Needs production quantities of the EU members (or none produced) and ``trade`` quantities into
     EU members; returns shares (fractions) by country, or None when the atlas cannot tell.
     """
+    return _eu_sourcing(_eu_rows(atlas, eu_group), item, year)
+
+
+def _eu_rows(atlas: Atlas, eu_group: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The rows every item's EU sourcing mix reads: imports into the EU from outside it with a quantity,
+    and EU members' production with a quantity (in table order), or None when there are none."""
     eu = members(atlas, eu_group)
     trade = atlas["trade"]
     if not eu or trade.empty:
         return None
-    t = trade[(trade["item"] == item).fillna(False) & trade["importer"].isin(eu)
-              & ~trade["exporter"].isin(eu) & trade["quantity"].notna()]
+    t = trade[trade["importer"].isin(eu) & ~trade["exporter"].isin(eu) & trade["quantity"].notna()]
+    prod = atlas["production"]
+    p = prod[prod["producer"].isin(eu) & prod["quantity"].notna()]
+    return t, p
+
+
+def _eu_sourcing(rows: tuple[pd.DataFrame, pd.DataFrame] | None, item: str,
+                 year: int | None) -> pd.Series | None:
+    if rows is None:
+        return None
+    trade, prod = rows
+    t = trade[(trade["item"] == item).fillna(False)]
     if year is not None:
         t = t[t["year"] <= year]
     if t.empty:
         return None
     t = t[t["year"] == t["year"].max()]
     imports = t.groupby("exporter")["quantity"].sum().astype("float64")
-    prod = atlas["production"]
-    p = prod[(prod["item"] == item).fillna(False) & prod["producer"].isin(eu)
-             & prod["quantity"].notna()]
+    p = prod[(prod["item"] == item).fillna(False)]
     if len(p):
         p = p[p["year"] == p["year"].max()]
     domestic = p.groupby("producer")["quantity"].sum().astype("float64")
@@ -79,13 +93,14 @@ def supply_risk(atlas: Atlas, eu_group: str = EU_GROUP, year: int | None = None)
     items = atlas["items"].drop_duplicates("item").set_index("item")
     gov = governance(atlas)
     rows = []
+    eu_rows = _eu_rows(atlas, eu_group)  # the EU's rows once, not filtered from the whole tables per item
     for r in conc.itertuples(index=False):
         def get(col: str, item: str = r.item) -> float:
             v = items[col].get(item) if col in items else None
             return float(v) if v is not None and pd.notna(v) else np.nan
 
         ir, eol, si = get("import_reliance_eu"), get("eol_rir"), get("substitution_index")
-        src = eu_sourcing_shares(atlas, r.item, eu_group, year)
+        src = _eu_sourcing(eu_rows, r.item, year)
         if src is not None:
             h_eu = hhi_wgi(src.to_numpy(), [gov.get(c, np.nan) for c in src.index])
         else:
