@@ -173,26 +173,41 @@ def coalition_exposure(atlas: Atlas, group: str = DEFAULT_COALITION,
     info = item_info(atlas)
     names = country_names(atlas)
     rows = []
-    for item, g in prod.groupby("item", sort=True):
-        named = g[~g["rest"]].sort_values(["share", "producer"], ascending=[False, True])
-        inside = named["country"].isin(mem).to_numpy()
-        rest_share = float(g.loc[g["rest"], "share"].sum())
-        coal = float(np.clip(named["share"].to_numpy()[inside].sum(), 0.0, 1.0))
+    # one pass over numpy columns (the per-item pandas filters and sorts were most of the briefing's
+    # measures); every sum is a numpy sum of the same values in the same order as before
+    prod = prod[prod["item"].notna()]
+    codes, uniq = pd.factorize(prod["item"], sort=True)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniq) + 1))
+    share_a = prod["share"].to_numpy(dtype="float64")
+    rest_a = prod["rest"].to_numpy(dtype=bool)
+    producer_a = prod["producer"].to_numpy(dtype=object)
+    country_a = prod["country"].astype(object).where(prod["country"].notna(), None).to_numpy(dtype=object)
+    year_a = prod["year"].to_numpy()
+    in_mem = np.array([c in mem for c in country_a], dtype=bool)
+    in_par = np.array([c in par for c in country_a], dtype=bool)
+    for k, item in enumerate(uniq):
+        g = order[bounds[k]:bounds[k + 1]]
+        named = sorted(g[~rest_a[g]], key=lambda r: (-share_a[r], producer_a[r]))
+        named = np.asarray(named, dtype=np.intp)
+        inside = in_mem[named]
+        rest_share = float(share_a[g[rest_a[g]]].sum())
+        coal = float(np.clip(share_a[named][inside].sum(), 0.0, 1.0))
         outside = named[~inside]
-        lo = str(outside["producer"].iloc[0]) if len(outside) else None
-        lo_share = float(outside["share"].iloc[0]) if len(outside) else 0.0
-        lo_country = outside["country"].iloc[0] if len(outside) else None
-        is_partner = outside["country"].isin(par).to_numpy()
+        lo = str(producer_a[outside[0]]) if len(outside) else None
+        lo_share = float(share_a[outside[0]]) if len(outside) else 0.0
+        lo_country = country_a[outside[0]] if len(outside) else None
+        is_partner = in_par[outside]
         others = outside[~is_partner]
-        lother = str(others["producer"].iloc[0]) if len(others) else None
-        lother_share = float(others["share"].iloc[0]) if len(others) else 0.0
-        top1_share = float(named["share"].iloc[0]) if len(named) else 0.0
-        h = hhi(100 * named["share"].to_numpy())
+        lother = str(producer_a[others[0]]) if len(others) else None
+        lother_share = float(share_a[others[0]]) if len(others) else 0.0
+        top1_share = float(share_a[named[0]]) if len(named) else 0.0
+        h = hhi(100 * share_a[named])
         rows.append({
             "item": item,
             "name": info["name"].get(item, item) if len(info) else item,
             "stage": info["stage"].get(item) if len(info) else None,
-            "year": int(g["year"].iloc[0]),
+            "year": int(year_a[g[0]]),
             "coalition_share": coal,
             "outside_share": float(np.clip(1.0 - coal, 0.0, 1.0)),
             "rest_share": rest_share,
@@ -200,18 +215,18 @@ def coalition_exposure(atlas: Atlas, group: str = DEFAULT_COALITION,
             "largest_outside_name": names.get(lo, lo) if lo else None,
             "largest_outside_share": lo_share,
             "largest_outside_tier": tier_of(lo_country, mem, par) if lo else None,
-            "partner_share": float(outside["share"].to_numpy()[is_partner].sum()),
-            "other_share": float(others["share"].sum()),
+            "partner_share": float(share_a[outside][is_partner].sum()),
+            "other_share": float(share_a[others].sum()),
             "largest_other": lother,
             "largest_other_share": lother_share,
-            "top1": str(named["producer"].iloc[0]) if len(named) else None,
+            "top1": str(producer_a[named[0]]) if len(named) else None,
             "top1_share": top1_share,
-            "top1_tier": tier_of(named["country"].iloc[0], mem, par) if len(named) else None,
+            "top1_tier": tier_of(country_a[named[0]], mem, par) if len(named) else None,
             "hhi": h,
             "spof": bool(top1_share >= SPOF_TOP_SHARE or h >= SPOF_HHI),
             "nonmember_dependency": bool(lo_share >= DEPENDENCY_SHARE),
             "other_dependency": bool(lother_share >= DEPENDENCY_SHARE),
-            "members_producing": ";".join(sorted(set(named.loc[inside, "country"].astype(str)))),
+            "members_producing": ";".join(sorted({str(c) for c in country_a[named][inside]})),
         })
     cols = ["item", "name", "stage", "year", "coalition_share", "outside_share", "rest_share",
             "largest_outside", "largest_outside_name", "largest_outside_share",

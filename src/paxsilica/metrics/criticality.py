@@ -33,9 +33,12 @@ def eu_sourcing_shares(atlas: Atlas, item: str, eu_group: str = EU_GROUP,
     return _eu_sourcing(_eu_rows(atlas, eu_group), item, year)
 
 
-def _eu_rows(atlas: Atlas, eu_group: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """The rows every item's EU sourcing mix reads: imports into the EU from outside it with a quantity,
-    and EU members' production with a quantity (in table order), or None when there are none."""
+_Rows = tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], pd.DataFrame, pd.DataFrame]
+
+
+def _eu_rows(atlas: Atlas, eu_group: str) -> _Rows | None:
+    """The rows every item's EU sourcing mix reads, per item in table order: imports into the EU from
+    outside it with a quantity, and EU members' production with a quantity (None: no EU or no trade)."""
     eu = members(atlas, eu_group)
     trade = atlas["trade"]
     if not eu or trade.empty:
@@ -43,22 +46,22 @@ def _eu_rows(atlas: Atlas, eu_group: str) -> tuple[pd.DataFrame, pd.DataFrame] |
     t = trade[trade["importer"].isin(eu) & ~trade["exporter"].isin(eu) & trade["quantity"].notna()]
     prod = atlas["production"]
     p = prod[prod["producer"].isin(eu) & prod["quantity"].notna()]
-    return t, p
+    return ({str(k): g for k, g in t.groupby("item", sort=False)},
+            {str(k): g for k, g in p.groupby("item", sort=False)}, t.iloc[:0], p.iloc[:0])
 
 
-def _eu_sourcing(rows: tuple[pd.DataFrame, pd.DataFrame] | None, item: str,
-                 year: int | None) -> pd.Series | None:
+def _eu_sourcing(rows: _Rows | None, item: str, year: int | None) -> pd.Series | None:
     if rows is None:
         return None
-    trade, prod = rows
-    t = trade[(trade["item"] == item).fillna(False)]
+    trade_of, prod_of, no_trade, no_prod = rows
+    t = trade_of.get(item, no_trade)
     if year is not None:
         t = t[t["year"] <= year]
     if t.empty:
         return None
     t = t[t["year"] == t["year"].max()]
     imports = t.groupby("exporter")["quantity"].sum().astype("float64")
-    p = prod[(prod["item"] == item).fillna(False)]
+    p = prod_of.get(item, no_prod)
     if len(p):
         p = p[p["year"] == p["year"].max()]
     domestic = p.groupby("producer")["quantity"].sum().astype("float64")
