@@ -382,14 +382,19 @@ def atlas_network(atlas: Any, target: str, *, kinds: Iterable[str] = ("site", "c
             tot = g.groupby(["item", "exporter"])["weight"].transform("sum")
             g["frac"] = g["weight"] / tot
             rows = []
-            fr = {k: v for k, v in g.groupby(["item", "exporter"])}
-            for r in src.itertuples(index=False):
-                sub = fr.get((r.item, r.country)) if r.country else None
-                if sub is None or sub.empty:
-                    rows.append({"item": r.item, "country": r.country, "share": r.share, "route": ""})
+            # each source's routes as plain lists, in the table's order (no frame per group)
+            fr: dict[tuple[Any, Any], list[tuple[float, Any]]] = {}
+            for it, ex, route, frac in zip(g["item"].tolist(), g["exporter"].tolist(), g["route"].tolist(),
+                                           g["frac"].tolist(), strict=True):
+                fr.setdefault((it, ex), []).append((frac, route))
+            for item, country, share in zip(src["item"].tolist(), src["country"].tolist(), src["share"].tolist(),
+                                            strict=True):
+                sub = fr.get((item, country)) if country else None
+                if not sub:
+                    rows.append({"item": item, "country": country, "share": share, "route": ""})
                     continue
-                for q in sub.itertuples(index=False):
-                    rows.append({"item": r.item, "country": r.country, "share": r.share * q.frac, "route": q.route})
+                for frac, route in sub:
+                    rows.append({"item": item, "country": country, "share": share * frac, "route": route})
             portions = pd.DataFrame(rows, columns=["item", "country", "share", "route"])
     elif "chokepoint" in kinds:
         kinds = tuple(k for k in kinds if k != "chokepoint")
