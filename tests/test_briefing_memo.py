@@ -194,3 +194,18 @@ def test_drivers_equal_the_scipy_stats_form() -> None:
     got = drivers(d, y, top=10)
     assert len(want) >= 2  # the two planted drivers are found
     assert [(g["rho"], g["p"]) for g in got] == [(r, p) for _, r, p in want[:10]]
+
+
+def test_the_memo_from_many_threads_gives_each_its_own_answer() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    a = _prod_atlas([60.0, 40.0])
+    calls: list[int] = []
+
+    def view(k: int) -> int:
+        return memo_view(a, "t", k % 7, lambda: calls.append(k % 7) or (k % 7) * 3)
+
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(view, range(400)))
+    assert got == [(k % 7) * 3 for k in range(400)]
+    assert set(calls) == set(range(7)) and len(calls) <= 7 * 8  # at most one compute per key and thread

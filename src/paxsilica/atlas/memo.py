@@ -36,6 +36,8 @@ Examples
 from __future__ import annotations
 
 import copy
+import os
+import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
@@ -51,6 +53,18 @@ MEMO_SIZE = 128
 """Results kept per atlas (least recently used first out): the briefing asks for about 40 distinct views."""
 
 _MEMO: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def _new_lock() -> None:
+    # a process forked while another thread held the lock gets a free one (the memo's dict is whole:
+    # it is only changed under the lock, by steps that do not fork)
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock)
 
 
 def _fresh(value: Any) -> Any:
@@ -85,26 +99,29 @@ def memo_view(atlas: Any, name: str, key: Hashable, compute: Callable[[], T],
     The result (a copy of a mutable one).
     """
     tabs = getattr(atlas, "tables", None)
+    ident = tuple(id(tabs[t]) if tabs is not None and t in tabs else None for t in tables)
+    full = (name, key, ident)
     try:
-        per = _MEMO.setdefault(atlas, OrderedDict())
-        ident = tuple(id(tabs[t]) if tabs is not None and t in tabs else None for t in tables)
-        full = (name, key, ident)
         hash(full)
+        with _LOCK:  # the server computes views from several threads
+            per = _MEMO.setdefault(atlas, OrderedDict())
+            if full in per:
+                per.move_to_end(full)
+                return _fresh(per[full])
     except TypeError:  # not weak-referenceable, or an unhashable key: no memo
         return compute()
-    if full in per:
-        per.move_to_end(full)
-        return _fresh(per[full])
-    value = compute()
-    per[full] = value
-    while len(per) > MEMO_SIZE:
-        per.popitem(last=False)
+    value = compute()  # outside the lock: two threads may both compute a view once, never wait on each other
+    with _LOCK:
+        per[full] = value
+        while len(per) > MEMO_SIZE:
+            per.popitem(last=False)
     return _fresh(value)
 
 
 def clear_memo(atlas: Any = None) -> None:
     """Forget the memo of ``atlas`` (default: of every atlas), e.g. to time a view from cold."""
-    if atlas is None:
-        _MEMO.clear()
-    else:
-        _MEMO.pop(atlas, None)
+    with _LOCK:
+        if atlas is None:
+            _MEMO.clear()
+        else:
+            _MEMO.pop(atlas, None)
