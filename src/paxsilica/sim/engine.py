@@ -17,15 +17,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 
 from ..errors import InputError
 from . import kernel as _kernel
 from . import refkernel as _refkernel
 from .network import SupplyNetwork
+
+if TYPE_CHECKING:  # pandas is imported by `series` only: `paxsilica sim firms` never needs it
+    import pandas as pd
 
 __all__ = [
     "EPS",
@@ -416,6 +418,8 @@ class SimResult:
         >>> simulate(net, steps=2).series()["production"].tolist()
         [2.0, 2.0, 2.0]
         """
+        import pandas as pd
+
         cols = ("production", "value_added", "final_demand", "final_demand_requested")
         if not self.batched:
             return pd.DataFrame({"step": self.step, **{c: getattr(self, c) for c in cols}})

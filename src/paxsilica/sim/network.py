@@ -279,8 +279,11 @@ class SupplyNetwork:
             raise InputError("capacity_headroom must be >= 0")
 
         if m and n * max(n_sec, 1) * n < 2**62:
-            # one int64 key (client, supplier sector, supplier) sorts faster than a 3-key lexsort
-            order = np.argsort((cli * max(n_sec, 1) + sec[sup]) * n + sup, kind="stable")
+            # one int64 key (client, supplier sector, supplier) sorts faster than a 3-key lexsort;
+            # files written from a network are in this order already (one pass instead of a sort)
+            key = (cli * max(n_sec, 1) + sec[sup]) * n + sup
+            order = (np.arange(m, dtype=np.int64) if bool(np.all(key[1:] >= key[:-1]))
+                     else np.argsort(key, kind="stable"))
         else:
             order = np.lexsort((sup, sec[sup], cli)) if m else np.zeros(0, dtype=np.int64)
         sup, cli, amt, lt, grp = sup[order], cli[order], amt[order], lt[order], grp[order]
