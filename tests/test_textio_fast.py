@@ -97,3 +97,24 @@ def test_link_order_in_the_file_does_not_matter(perm: list[int], ids: list[int])
     # original_link_index points back into the file's lines
     assert [perm[k] for k in net.original_link_index] == want.original_link_index.tolist()
     assert np.array_equal(net.baseline_output, want.baseline_output)
+
+
+@pytest.mark.parametrize("top", [3, 2**16, 2**16 + 1, 2**33, 2**62])
+def test_radix_argsort_is_the_stable_argsort(top: int) -> None:
+    from paxsilica.sim.network import _stable_argsort
+
+    key = np.random.default_rng(top % 1000).integers(0, top, 70_000)
+    assert np.array_equal(_stable_argsort(key), np.argsort(key, kind="stable"))
+
+
+def test_large_network_in_any_link_order_is_the_same() -> None:
+    """Above 2^16 links the canonical sort and the supplier order use the radix passes."""
+    from paxsilica.sim.network import random_network
+
+    net = random_network(20_000, 80_000, 7, seed=3)
+    perm = np.random.default_rng(0).permutation(net.n_links)
+    again = SupplyNetwork.from_arrays(net.supplier[perm], net.client[perm], net.amount[perm],
+                                      final_demand=net.final_demand, sector=net.sector)
+    for name in ("supplier", "client", "amount", "by_supplier", "supplier_start", "seg_start"):
+        assert np.array_equal(getattr(net, name), getattr(again, name)), name
+    assert np.array_equal(perm[again.original_link_index], np.arange(net.n_links))

@@ -178,6 +178,8 @@ class _Ids:
             if np.count_nonzero(table >= 0) == ids.size:
                 self.table = table
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None
+        # ids lo, lo+1, ... in file order (the usual case): a position is the id minus lo
+        self.consecutive = span == ids.size and bool(np.all(ids[1:] > ids[:-1]))
 
     def _sort(self) -> tuple[np.ndarray, np.ndarray]:
         if self._sorted is None:
@@ -197,6 +199,10 @@ class _Ids:
         """Position of each id in ``q`` among the ids (-1: unknown)."""
         if self.ids.size == 0:
             return np.full(q.size, -1, np.int64)
+        if self.consecutive:
+            off = q - self.lo
+            inside = (off >= 0) & (off < self.ids.size)
+            return off if inside.all() else np.where(inside, off, -1)
         if self.table is not None:
             off = q - self.lo
             inside = (off >= 0) & (off < self.table.size)
