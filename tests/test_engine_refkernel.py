@@ -157,20 +157,3 @@ def test_supplier_buckets_change_no_bit(n, per, seed, shift, rationing, everyone
         rk.BUCKET_MIN_FIRMS, rk.BUCKET_SHIFT_MIN = old
     for f in ("production", "value_added", "firm_production", "firm_capacity"):
         np.testing.assert_array_equal(getattr(direct, f), getattr(bucketed, f), err_msg=f)
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.integers(0, 300), st.integers(0, 2**31), st.integers(1, 6))
-def test_warm_resort_is_the_stable_sort(k, seed, distinct) -> None:  # type: ignore[no-untyped-def]
-    """The water-filling's claimant order, re-sorted from last step's order (or from scratch past its
-    move bound), is the stable sort by requested ratio: ties (few distinct values here) by index."""
-    import paxsilica.sim.refkernel as rk
-
-    rk.reference_step()  # compiles the helpers
-    rng = np.random.default_rng(seed)
-    g = rng.integers(0, distinct, k).astype(np.float64) / distinct
-    want = np.argsort(g, kind="stable")
-    for start in (rng.permutation(k), np.arange(k), np.arange(k)[::-1].copy(), want.copy()):
-        idx = np.ascontiguousarray(start, dtype=np.int64)
-        rk._resort(g, idx, k, np.empty(max(k, 1), np.int64))
-        assert idx.tolist() == want.tolist()

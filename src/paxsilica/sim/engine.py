@@ -1493,8 +1493,7 @@ def simulate(
                  _writable(net.supplier_start, np.int64), _writable(net.by_supplier, np.int64),
                  np.empty(r_deg), np.empty(r_deg), np.empty(r_deg, np.int64), np.empty(r_deg, np.int64),
                  np.empty(r_deg), np.empty(r_deg), r_d)
-        r_top += _refkernel.step_layout(sup, net.by_supplier, net.supplier_start, a_rel, n,
-                                        rationing == "priority", B)
+        r_top += _refkernel.step_layout(sup, net.by_supplier, a_rel, n, rationing == "priority")
 
     for t in range(steps):
         # 1. factors of this step (shock onset, recovery profiles, link caps, demand surges)

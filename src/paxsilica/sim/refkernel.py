@@ -73,7 +73,7 @@ def _step(x, s, sbar, last_min, o, y, xnew, level, served, capf,
           cli_seg_ptr, seg_ptr, sup, w_link, a_rel, eps_link, eps_seg, w_n, a_one, c_rel,
           idle, idle_link, any_idle, n_days, inv_tau, priority,
           sup_ptr, by_sup, wf_w, wf_g, wf_idx, wf_tmp, wf_cwg, wf_cw, d,
-          bucketed, b_pos, b_sup, b_buf, a_sup, b_obuf, b_bysup, wf_perm):  # pragma: no cover - compiled
+          bucketed, b_pos, b_sup, b_buf, a_sup, b_obuf, b_bysup):  # pragma: no cover - compiled
     """One Part A step for every scenario row b (see the module docs); returns whether any
     supplier of any row was short. ``x`` is last step's production (read), ``xnew`` this step's.
 
@@ -202,16 +202,7 @@ def _step(x, s, sbar, last_min, o, y, xnew, level, served, capf,
                     wf_w[k] = c_rel[j]
                     wf_g[k] = 1.0
                     k += 1
-                # the claimants' order of this supplier's last shortage, re-sorted (few moves: orders
-                # change little from step to step); the same order as a stable sort from scratch
-                slot = sup_ptr[j] + j
-                pb = wf_perm[b]
-                for q in range(k):
-                    wf_idx[q] = pb[slot + q]
-                _resort(wf_g, wf_idx, k, wf_tmp)
-                for q in range(k):
-                    pb[slot + q] = wf_idx[q]
-                lev = _level_sorted(wf_w, wf_g, k, xb[j], run, wf_idx, wf_cwg, wf_cw)
+                lev = _kernel._waterfill_level(wf_w, wf_g, k, xb[j], run, wf_idx, wf_tmp, wf_cwg, wf_cw)
                 lv[j] = lev
                 sv[j] = 1.0 if not lev < 1.0 else lev
     else:
@@ -226,70 +217,9 @@ def _step(x, s, sbar, last_min, o, y, xnew, level, served, capf,
     return any_short
 
 
-def _resort(g: np.ndarray, idx: np.ndarray, k: int, tmp: np.ndarray) -> None:  # pragma: no cover - compiled
-    """Sort ``idx[:k]`` (a permutation of 0..k-1) by (g[idx], idx): the order of a stable sort by g.
-
-    An insertion sort from the given order (last step's), bounded at ``8k + 64`` moves; beyond it
-    the stable merge sort from scratch (``kernel._sort_stable``). Either way the same order, so the
-    water-filling gives the same bits as sorting from scratch each step.
-    """
-    moves = 0
-    limit = 8 * k + 64
-    for i in range(1, k):
-        v = idx[i]
-        gv = g[v]
-        j = i - 1
-        while j >= 0 and (g[idx[j]] > gv or (g[idx[j]] == gv and idx[j] > v)):
-            idx[j + 1] = idx[j]
-            j -= 1
-            moves += 1
-        idx[j + 1] = v
-        if moves > limit:
-            for q in range(k):
-                idx[q] = q
-            _kernel._sort_stable(g, idx, k, tmp)
-            return
-
-
-def _level_sorted(w: np.ndarray, g: np.ndarray, k: int, target: float, run: np.ndarray, idx: np.ndarray,
-                  cwg: np.ndarray, cw: np.ndarray) -> float:  # pragma: no cover - compiled
-    """``kernel._waterfill_level`` after its sort (claimants already in ``idx`` order): the same
-    arithmetic, line for line (tests/test_engine_refkernel.py compares the two steps)."""
-    base_wg = run[0]
-    base_w = run[1]
-    c_wg = base_wg
-    c_w = base_w
-    for q in range(k):
-        e = idx[q]
-        c_wg += w[e] * g[e]
-        c_w += w[e]
-        cwg[q] = c_wg
-        cw[q] = c_w
-    run[0] = c_wg
-    run[1] = c_w
-    if k == 0:
-        return 0.0
-    total_w = cw[k - 1] - base_w
-    n_short = 0
-    for q in range(k):
-        e = idx[q]
-        wg_before = cwg[q] - w[e] * g[e] - base_wg
-        w_from = total_w - (cw[q] - w[e] - base_w)
-        if wg_before + g[e] * w_from < target:
-            n_short += 1
-    q = min(n_short, k - 1)
-    e = idx[q]
-    wg_before = cwg[q] - w[e] * g[e] - base_wg
-    w_from = total_w - (cw[q] - w[e] - base_w)
-    lev = (target - wg_before) / (w_from if w_from > 0 else 1.0)
-    if lev < 0.0:
-        lev = 0.0
-    return lev
-
-
-BUCKET_MIN_FIRMS = 1 << 19
+BUCKET_MIN_FIRMS = 1 << 17
 """Networks of at least this many firms route the supplier accesses through :func:`supplier_buckets`
-(measured: at 150k firms the direct loops are faster, their per-firm arrays stay in the caches)."""
+(below it a per-firm array of floats fits in the core's cache and direct accesses are cheaper)."""
 
 BUCKET_SHIFT_MIN = 15
 """Smallest bucket: 2^15 suppliers (256 KiB of floats, half a core's L2 cache on the benchmark machine)."""
@@ -312,7 +242,7 @@ def supplier_buckets(sup: np.ndarray, n_firms: int) -> tuple[np.ndarray, np.ndar
     --------
     >>> supplier_buckets(np.array([0, 1]), 2) is None
     True
-    >>> pos, sb, _ = supplier_buckets(np.array([300_000, 5, 200_000, 7]), 600_000)
+    >>> pos, sb, _ = supplier_buckets(np.array([300_000, 5, 200_000, 7]), 400_000)
     >>> pos.tolist(), sb.tolist()
     ([3, 0, 2, 1], [5, 7, 200000, 300000])
     """
@@ -325,44 +255,34 @@ def supplier_buckets(sup: np.ndarray, n_firms: int) -> tuple[np.ndarray, np.ndar
     return pos, np.ascontiguousarray(sup[order], dtype=np.int32), np.empty(sup.size)
 
 
-def step_layout(sup: np.ndarray, by_supplier: np.ndarray, supplier_start: np.ndarray, a_rel: np.ndarray,
-                n_firms: int, priority: bool, rows: int = 1) -> tuple[Any, ...]:
-    """The step's last arguments: ``(bucketed, pos, sup_in_bucket_order, buffer, a_sup, obuf, bysup,
-    perm)``.
+def step_layout(sup: np.ndarray, by_supplier: np.ndarray, a_rel: np.ndarray, n_firms: int,
+                priority: bool) -> tuple[Any, ...]:
+    """The step's last arguments: ``(bucketed, pos, sup_in_bucket_order, buffer, a_sup, obuf, bysup)``.
 
     ``a_sup`` holds the link amounts in supplier order and, bucketed, ``bysup`` the bucket-order
-    position of each link in supplier order, for the water-filling; ``perm`` (per scenario row,
-    ``deg + 1`` slots per supplier) each supplier's claimants in the order of its last shortage,
-    first ``0, 1, ...`` (priority rationing only; empty arrays otherwise, so that one compiled
-    signature serves every run).
+    position of each link in supplier order, for the water-filling (priority rationing only; empty
+    arrays otherwise, so that one compiled signature serves every run).
 
     Examples
     --------
-    >>> lay = step_layout(np.array([0, 1]), np.array([0, 1]), np.array([0, 1, 2]), np.array([1.0, 1.0]), 2, True)
-    >>> lay[0], lay[4].tolist(), lay[7].tolist()
-    (False, [1.0, 1.0], [[0, 1, 0, 1]])
+    >>> lay = step_layout(np.array([0, 1]), np.array([0, 1]), np.array([1.0, 1.0]), 2, True)
+    >>> lay[0], lay[4].tolist()
+    (False, [1.0, 1.0])
     """
     i32, f64 = np.zeros(0, np.int32), np.zeros(0)
     buckets = supplier_buckets(sup, n_firms)
-    if priority:
-        a_sup = np.ascontiguousarray(np.asarray(a_rel, np.float64)[by_supplier])
-        width = np.diff(supplier_start) + 1
-        first = np.asarray(supplier_start[:-1]) + np.arange(n_firms)
-        local = np.arange(int(width.sum()), dtype=np.int64) - np.repeat(first, width)
-        perm = np.tile(local, (rows, 1))  # writable, one row per scenario
-    else:
-        a_sup, perm = f64, np.zeros((rows, 0), np.int64)
+    a_sup = np.ascontiguousarray(np.asarray(a_rel, np.float64)[by_supplier]) if priority else f64
     if buckets is None:
-        return (False, i32, i32, f64, a_sup, f64, i32, perm)
+        return (False, i32, i32, f64, a_sup, f64, i32)
     pos, sup_b, buf = buckets
     if not priority:
-        return (True, pos, sup_b, buf, a_sup, f64, pos[:0], perm)
-    return (True, pos, sup_b, buf, a_sup, np.empty(sup.size), np.ascontiguousarray(pos[by_supplier]), perm)
+        return (True, pos, sup_b, buf, a_sup, f64, pos[:0])
+    return (True, pos, sup_b, buf, a_sup, np.empty(sup.size), np.ascontiguousarray(pos[by_supplier]))
 
 
 def reference_step() -> Callable[..., Any]:
     """The compiled reference step (compiled on first use, or loaded from numba's on-disk cache)."""
-    global _STEP, _resort, _level_sorted
+    global _STEP
     if _STEP is None:
         # imports numba (or raises InputError) and compiles the shared water-filling
         # (kernel._waterfill_level), which the step resolves at its compilation. numba's on-disk
@@ -373,7 +293,5 @@ def reference_step() -> Callable[..., Any]:
         import numba
 
         opts = dict(cache=True, error_model="numpy", nogil=True)
-        _resort = numba.njit(**opts)(_resort)  # resolved by the step at its compilation
-        _level_sorted = numba.njit(**opts)(_level_sorted)
         _STEP = numba.njit(**opts)(_step)
     return _STEP
