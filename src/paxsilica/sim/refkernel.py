@@ -18,7 +18,11 @@ passes over the links** (numba, ``cache=True``):
 
 The random accesses (the scatter of orders to suppliers, the gather of each supplier's ratio for
 last step's deliveries O·r[supplier]) run in tight loops of their own: inside the segment pass they
-made the step two to three times slower (measured: 2.1x for the gather, 3x for the scatter).
+made the step two to three times slower (measured: 2.1x for the gather, 3x for the scatter). On
+networks of :data:`BUCKET_MIN_FIRMS` firms and more both go through buckets of suppliers
+(:func:`supplier_buckets`: the per-firm array is visited one cache-sized block at a time, the link
+arrays in a few sequential streams): the same products and, per supplier, the same additions in
+the same order, so the same bits.
 
 Every operation is the numpy step's, in its order, so proportional runs give the numpy step's
 numbers **bit for bit** (tests/test_engine_reference.py and tests/test_engine_refkernel.py run both);
@@ -217,9 +221,9 @@ def _step(x, s, sbar, last_min, o, y, xnew, level, served, capf,
     return any_short
 
 
-BUCKET_MIN_FIRMS = 1 << 17
+BUCKET_MIN_FIRMS = 1 << 19
 """Networks of at least this many firms route the supplier accesses through :func:`supplier_buckets`
-(below it a per-firm array of floats fits in the core's cache and direct accesses are cheaper)."""
+(measured: at 150k firms the direct loops are faster, their per-firm arrays stay in the caches)."""
 
 BUCKET_SHIFT_MIN = 15
 """Smallest bucket: 2^15 suppliers (256 KiB of floats, half a core's L2 cache on the benchmark machine)."""
@@ -242,7 +246,7 @@ def supplier_buckets(sup: np.ndarray, n_firms: int) -> tuple[np.ndarray, np.ndar
     --------
     >>> supplier_buckets(np.array([0, 1]), 2) is None
     True
-    >>> pos, sb, _ = supplier_buckets(np.array([300_000, 5, 200_000, 7]), 400_000)
+    >>> pos, sb, _ = supplier_buckets(np.array([300_000, 5, 200_000, 7]), 600_000)
     >>> pos.tolist(), sb.tolist()
     ([3, 0, 2, 1], [5, 7, 200000, 300000])
     """
