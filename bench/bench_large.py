@@ -8,7 +8,9 @@ Usage::
     python bench/bench_large.py --numpy    # also the numpy step at 1M x 365 (proportional) and 1M x 30
                                            # (priority), side by side with the compiled step
     python bench/bench_large.py --only passes --passes-steps 40 --numpy
-                                           # one section (whole, passes, pure; repeatable)
+                                           # one section (whole, passes, pure, layout; repeatable)
+    python bench/bench_large.py --only layout --layout-steps 20 --layout-reps 6
+                                           # the compiled step with and without the supplier buckets
 
 Networks: ENGINE.md Part C's seeded random network (``paxsilica.sim.network.random_network``, seed
 20260101, 50 sectors, 3 shocked firms among the 100 largest, permanent losses of 30-90 %), written in
@@ -194,6 +196,51 @@ def section_passes(big: tuple[int, int], steps: int, with_numpy: bool) -> None:
                   f"{r['passes']:.1f} |", flush=True)
 
 
+def layout_child(n: int, m: int, steps: int, reps: int) -> dict[str, object]:
+    """In one process: the compiled step with the supplier buckets against the direct loops, runs of
+    ``steps`` steps alternated ``reps`` times (order swapped every other time), CPU time per step."""
+    from paxsilica.sim import refkernel as rk
+    from paxsilica.sim import simulate
+    from paxsilica.sim.network import random_network
+
+    net = random_network(n, m, 50, seed=SEED)
+    sh = shocks_for(net, np.random.default_rng(SEED))
+    simulate(net, sh, steps=1, kernel="numba")  # load the compiled step
+    on = rk.BUCKET_MIN_FIRMS
+    out: dict[str, object] = {"n_links": net.n_links, "on": net.n_firms >= on}
+    for rationing in ("proportional", "priority"):
+        runs: dict[str, list[float]] = {"bucketed": [], "direct": []}
+        same = True
+        for r in range(reps):
+            series = {}
+            for mode in ("direct", "bucketed") if r % 2 == 0 else ("bucketed", "direct"):
+                rk.BUCKET_MIN_FIRMS = on if mode == "bucketed" else 1 << 62
+                t0 = time.process_time()
+                series[mode] = simulate(net, sh, steps=steps, rationing=rationing, kernel="numba").production
+                runs[mode].append((time.process_time() - t0) / steps)
+            same &= bool(np.array_equal(series["direct"], series["bucketed"]))
+        rk.BUCKET_MIN_FIRMS = on
+        ratios = [b / d for b, d in zip(runs["bucketed"], runs["direct"], strict=True)]
+        out[rationing] = {"direct_ms": 1e3 * statistics.median(runs["direct"]),
+                          "bucketed_ms": 1e3 * statistics.median(runs["bucketed"]),
+                          "ratio": statistics.median(ratios), "lo": min(ratios), "hi": max(ratios), "same": same}
+    return out
+
+
+def section_layout(big: tuple[int, int], steps: int, reps: int) -> None:
+    print(f"\n### Supplier buckets against direct loops ({big[0]:,} firms / {big[1]:,} links, compiled step, "
+          f"{steps} steps x {reps}, alternated in one process)\n")
+    print("| rationing | direct (ms CPU per step) | bucketed (ms CPU per step) | bucketed / direct (median, min-max) "
+          "| same series |")
+    print("|---|---:|---:|---:|---|", flush=True)
+    res = json.loads(subprocess.run([sys.executable, __file__, "--layout-child", str(big[0]), str(big[1]), str(steps),
+                                     str(reps)], capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+    for rationing in ("proportional", "priority"):
+        r = res[rationing]
+        print(f"| {rationing} | {r['direct_ms']:.1f} | {r['bucketed_ms']:.1f} | {r['ratio']:.3f} ({r['lo']:.3f}-"
+              f"{r['hi']:.3f}) | {'bit for bit' if r['same'] else 'DIFFERENT'} |", flush=True)
+
+
 def section_pure() -> None:
     n_pp, m_pp, s_pp = 10_000, 50_000, 30
     print(f"\n### Engine against a pure-Python per-link implementation ({n_pp:,} firms / {m_pp:,} links x {s_pp})\n")
@@ -210,22 +257,30 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="200k firms / 1M links instead of 1M / 5M")
     ap.add_argument("--numpy", action="store_true", help="also the numpy step on the large network")
     ap.add_argument("--small-only", action="store_true", help="whole-process runs: the 100k rows only")
-    ap.add_argument("--only", choices=("whole", "passes", "pure"), action="append",
-                    help="run only these sections (repeatable): whole-process runs, passes per step, pure Python")
+    ap.add_argument("--only", choices=("whole", "passes", "pure", "layout"), action="append",
+                    help="run only these sections (repeatable): whole-process runs, passes per step, pure Python, "
+                         "supplier buckets against direct loops")
+    ap.add_argument("--layout-steps", type=int, default=20, metavar="N", help="steps of each layout run")
+    ap.add_argument("--layout-reps", type=int, default=6, metavar="R", help="alternated layout runs")
     ap.add_argument("--passes-steps", type=int, default=365, metavar="N",
                     help="steps of the passes-per-step runs (the numpy step runs at most 30)")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--write", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--layout-child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.write:
         write_child(int(args.write[0]), int(args.write[1]), args.write[2])
+        return
+    if args.layout_child:
+        n, m, steps, reps = (int(v) for v in args.layout_child)
+        print(json.dumps(layout_child(n, m, steps, reps)))
         return
     if args.child:
         n, m, steps, kernel = args.child
         print(json.dumps(passes_child(int(n), int(m), int(steps), kernel)))
         return
     big = (200_000, 1_000_000) if args.quick else (1_000_000, 5_000_000)
-    only = set(args.only or ("whole", "passes", "pure"))
+    only = set(args.only or ("whole", "passes", "pure", "layout"))
     print(f"machine: {machine()}")
     print(f"date: {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}")
     print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
@@ -236,6 +291,8 @@ def main() -> None:
         section_passes(big, args.passes_steps, args.numpy)
     if "pure" in only:
         section_pure()
+    if "layout" in only:
+        section_layout(big, args.layout_steps, args.layout_reps)
     print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
 
 

@@ -17,15 +17,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 
 from ..errors import InputError
 from . import kernel as _kernel
 from . import refkernel as _refkernel
 from .network import SupplyNetwork
+
+if TYPE_CHECKING:  # pandas is imported by `series` only: `paxsilica sim firms` never needs it
+    import pandas as pd
 
 __all__ = [
     "EPS",
@@ -416,6 +418,8 @@ class SimResult:
         >>> simulate(net, steps=2).series()["production"].tolist()
         [2.0, 2.0, 2.0]
         """
+        import pandas as pd
+
         cols = ("production", "value_added", "final_demand", "final_demand_requested")
         if not self.batched:
             return pd.DataFrame({"step": self.step, **{c: getattr(self, c) for c in cols}})
@@ -1489,6 +1493,7 @@ def simulate(
                  _writable(net.supplier_start, np.int64), _writable(net.by_supplier, np.int64),
                  np.empty(r_deg), np.empty(r_deg), np.empty(r_deg, np.int64), np.empty(r_deg, np.int64),
                  np.empty(r_deg), np.empty(r_deg), r_d)
+        r_top += _refkernel.step_layout(sup, net.by_supplier, a_rel, n, rationing == "priority")
 
     for t in range(steps):
         # 1. factors of this step (shock onset, recovery profiles, link caps, demand surges)

@@ -66,6 +66,35 @@ def _as_float(a: object, name: str, size: int) -> np.ndarray:
     return arr
 
 
+def _stable_argsort(key: np.ndarray) -> np.ndarray:
+    """``np.argsort(key, kind="stable")`` of non-negative integers, as passes of 16-bit radix sorts.
+
+    numpy sorts 16-bit integers stably by radix, and a stable sort of the low digits followed by
+    stable sorts of the higher ones is the stable sort of the whole key (least significant digit
+    first): at 5M links one pass per 16 bits is several times faster than the merge sort numpy
+    uses for 64-bit keys, and the permutation is the same (a stable sort has one answer).
+
+    Examples
+    --------
+    >>> key = np.array([70000, 3, 70000, 1, 3])
+    >>> _stable_argsort(key).tolist() == np.argsort(key, kind="stable").tolist()
+    True
+    """
+    key = np.asarray(key)
+    top = int(key.max(initial=0))
+    if key.size < 1 << 16 or key.min(initial=0) < 0 or top >= 2**63:
+        return np.argsort(key, kind="stable")
+    order: np.ndarray | None = None
+    shift = 0
+    while True:
+        digit = ((key if order is None else key[order]) >> shift & 0xFFFF).astype(np.uint16)
+        step = np.argsort(digit, kind="stable")
+        order = step if order is None else order[step]
+        shift += 16
+        if top >> shift == 0:
+            return order.astype(np.int64, copy=False)
+
+
 def _readonly(*arrays: np.ndarray) -> None:
     for a in arrays:
         a.flags.writeable = False
@@ -279,11 +308,16 @@ class SupplyNetwork:
             raise InputError("capacity_headroom must be >= 0")
 
         if m and n * max(n_sec, 1) * n < 2**62:
-            # one int64 key (client, supplier sector, supplier) sorts faster than a 3-key lexsort
-            order = np.argsort((cli * max(n_sec, 1) + sec[sup]) * n + sup, kind="stable")
+            # one int64 key (client, supplier sector, supplier) sorts faster than a 3-key lexsort;
+            # files written from a network are in this order already (one pass instead of a sort)
+            key = (cli * max(n_sec, 1) + sec[sup]) * n + sup
+            in_order = bool(np.all(key[1:] >= key[:-1]))
+            order = np.arange(m, dtype=np.int64) if in_order else _stable_argsort(key)
         else:
+            in_order = False
             order = np.lexsort((sup, sec[sup], cli)) if m else np.zeros(0, dtype=np.int64)
-        sup, cli, amt, lt, grp = sup[order], cli[order], amt[order], lt[order], grp[order]
+        if not in_order:
+            sup, cli, amt, lt, grp = sup[order], cli[order], amt[order], lt[order], grp[order]
         if m > 1:
             dup = (sup[1:] == sup[:-1]) & (cli[1:] == cli[:-1])
             if np.any(dup):
@@ -303,7 +337,7 @@ class SupplyNetwork:
         np.cumsum(np.bincount(cli, minlength=n), out=client_start[1:])
         client_seg_start = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(seg_client, minlength=n), out=client_seg_start[1:])
-        by_supplier = np.argsort(sup, kind="stable").astype(np.int64)
+        by_supplier = _stable_argsort(sup)
         supplier_start = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(sup, minlength=n), out=supplier_start[1:])
 

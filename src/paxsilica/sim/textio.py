@@ -11,8 +11,9 @@ One record per line, fields separated by whitespace; firm ids and sector codes a
 Outputs: per series a line ``-1 value`` for the setup state then ``t value`` per step, values
 printed with 17 significant digits (``%.17g``).
 
-Reading is fast (pandas' C parser) and, when a file is malformed, a second careful pass finds the
-first bad line and raises :class:`paxsilica.errors.InputError` naming the file, line and field.
+Reading is fast (numpy's C reader; pandas' for files whose lines differ in their optional fields)
+and, when a file is malformed, a second careful pass finds the first bad line and raises
+:class:`paxsilica.errors.InputError` naming the file, line and field.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..errors import InputError
 from ..fsutil import atomic_write
@@ -83,12 +83,11 @@ def _scan(path: Path, fields: list[tuple[str, str]], n_required: int,
     raise InputError("cannot be read", file=name)  # the fast reader failed though every line looks fine
 
 
-def _read(path: Path, fields: list[tuple[str, str]], n_required: int,
-          check: Callable[[dict[str, object]], tuple[str, str] | None] | None = None) -> pd.DataFrame:
-    """Fast read of a whitespace-separated file into typed columns (errors located by :func:`_scan`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found", file=str(path))
+def _read_pandas(path: Path, fields: list[tuple[str, str]], n_required: int,
+                 check: Callable[[dict[str, object]], tuple[str, str] | None] | None = None) -> dict[str, np.ndarray]:
+    """The tolerant reader (pandas' C parser): files whose lines do not all have the same fields."""
+    import pandas as pd
+
     names = [f for f, _ in fields]
     dtypes = {f: (np.int64 if k == _INT else np.float64) for f, k in fields[:n_required]}
     for f, _ in fields[n_required:]:
@@ -103,22 +102,128 @@ def _read(path: Path, fields: list[tuple[str, str]], n_required: int,
         _scan(path, fields, n_required, check)
         raise  # pragma: no cover - _scan always raises
     except pd.errors.EmptyDataError:
-        return pd.DataFrame({f: pd.Series([], dtype=dtypes[f]) for f in names})
+        return {f: np.zeros(0, dtypes[f]) for f in names}
     if not isinstance(df.index, pd.RangeIndex):  # more fields than names on every line
         _scan(path, fields, n_required, check)
-    bad = df[names[:n_required]].isna().any(axis=1).to_numpy().copy()
+    return {f: df[f].to_numpy() for f in names}
+
+
+def _read_exact(path: Path, fields: list[tuple[str, str]]) -> dict[str, np.ndarray] | None:
+    """Fast strict read (numpy's C reader): every line has exactly ``fields``; None if any does not.
+
+    numpy's reader refuses what the careful pass refuses (a non-integer or out-of-range id, a
+    wrong field count, "nan" in an integer column), and it does not need pandas, whose import
+    alone cost more than reading a 500k-link file.
+    """
+    dtype = [(f, np.int64 if k == _INT else np.float64) for f, k in fields]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # "input contained no data" is left to the tolerant reader
+            arr = np.loadtxt(path, dtype=dtype, comments=None, ndmin=1, encoding="utf-8")
+    except (ValueError, OverflowError, UserWarning, UnicodeDecodeError):
+        return None
+    return {f: np.ascontiguousarray(arr[f]) for f, _ in fields}
+
+
+def _read(path: Path, fields: list[tuple[str, str]], n_required: int,
+          check: Callable[[dict[str, object]], tuple[str, str] | None] | None = None) -> dict[str, np.ndarray]:
+    """Read a whitespace-separated file into typed columns (errors located by :func:`_scan`).
+
+    Optional fields come back as float64 columns, NaN where a line leaves them out.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", file=str(path))
+    names = [f for f, _ in fields]
+    cols = _read_exact(path, fields)
+    if cols is None and n_required < len(fields):  # no line has the optional fields
+        cols = _read_exact(path, fields[:n_required])
+        if cols is not None:
+            size = cols[names[0]].size
+            cols.update({f: np.full(size, np.nan) for f in names[n_required:]})
+    if cols is None:
+        cols = _read_pandas(path, fields, n_required, check)
+    for f in names[n_required:]:
+        cols[f] = cols[f].astype(np.float64)
+    size = cols[names[0]].size
+    bad = np.zeros(size, bool)
     for f, k in fields:
-        if k == _FLOAT:
-            col = df[f].to_numpy()
-            present = ~np.isnan(col) if f in names[n_required:] else np.ones(col.size, bool)
-            bad |= present & ~np.isfinite(col)
-    for f, k in fields[n_required:]:
-        if k == _INT:
-            col = df[f].to_numpy()
-            bad |= ~np.isnan(col) & (col != np.round(col))
+        col = cols[f]
+        if f in names[n_required:]:
+            present = ~np.isnan(col)
+            bad |= present & (~np.isfinite(col) if k == _FLOAT else (col != np.round(col)))
+        elif k == _FLOAT:
+            bad |= ~np.isfinite(col)
     if bad.any():
         _scan(path, fields, n_required, check)
-    return df
+    return cols
+
+
+class _Ids:
+    """Integer ids: positions of queried ids and the first repeated one (numpy only).
+
+    Ids spanning a range not much wider than their count (the usual 0..n-1 or 1..n) are looked up
+    in a table (one gather per query); others by binary search in the sorted ids.
+    """
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.ids = ids
+        self.lo = int(ids.min()) if ids.size else 0
+        span = int(ids.max()) - self.lo + 1 if ids.size else 0
+        self.table: np.ndarray | None = None
+        if 0 < span <= 4 * ids.size + 1024:
+            table = np.full(span, -1, np.int64)
+            table[ids - self.lo] = np.arange(ids.size)
+            # with repeated ids the table holds the last: keep it only if every id got its own slot
+            if np.count_nonzero(table >= 0) == ids.size:
+                self.table = table
+        self._sorted: tuple[np.ndarray, np.ndarray] | None = None
+        # ids lo, lo+1, ... in file order (the usual case): a position is the id minus lo
+        self.consecutive = span == ids.size and bool(np.all(ids[1:] > ids[:-1]))
+
+    def _sort(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._sorted is None:
+            order = np.argsort(self.ids, kind="stable")
+            self._sorted = order, self.ids[order]
+        return self._sorted
+
+    def first_repeat(self) -> int | None:
+        """Position (in the given order) of the first id seen before, or None."""
+        if self.table is not None or self.ids.size < 2:
+            return None
+        order, srt = self._sort()
+        rep = srt[1:] == srt[:-1]
+        return int(order[1:][rep].min()) if rep.any() else None
+
+    def positions(self, q: np.ndarray) -> np.ndarray:
+        """Position of each id in ``q`` among the ids (-1: unknown)."""
+        if self.ids.size == 0:
+            return np.full(q.size, -1, np.int64)
+        if self.consecutive:
+            off = q - self.lo
+            inside = (off >= 0) & (off < self.ids.size)
+            return off if inside.all() else np.where(inside, off, -1)
+        if self.table is not None:
+            off = q - self.lo
+            inside = (off >= 0) & (off < self.table.size)
+            if inside.all():
+                return self.table[off]
+            return np.where(inside, self.table[np.where(inside, off, 0)], -1)
+        order, srt = self._sort()
+        at = np.minimum(np.searchsorted(srt, q), srt.size - 1)
+        return np.where(srt[at] == q, order[at], -1)
+
+
+def _first_repeat(values: np.ndarray) -> int | None:
+    """Position of the first value seen before (an unstable sort first: repeats are rare)."""
+    if values.size < 2:
+        return None
+    s = np.sort(values)
+    if not (s[1:] == s[:-1]).any():
+        return None
+    order = np.argsort(values, kind="stable")
+    srt = values[order]
+    return int(order[1:][srt[1:] == srt[:-1]].min())
 
 
 def read_network(
@@ -156,53 +261,51 @@ def read_network(
     """
     sec_path = Path(sectors)
     sec = _read(sec_path, [("firm", _INT), ("sector", _INT), ("sales", _FLOAT)], 2)
-    ids = sec["firm"].to_numpy()
-    firm_index = pd.Index(ids)
-    if not firm_index.is_unique:
-        dup_row = int(np.flatnonzero(firm_index.duplicated())[0])
+    ids = sec["firm"]
+    firm_index = _Ids(ids)
+    dup_row = firm_index.first_repeat()
+    if dup_row is not None:
         _locate_row(sec_path, dup_row, "firm", f"firm {ids[dup_row]} is listed twice")
     n = ids.size
-    codes, uniques = pd.factorize(sec["sector"].to_numpy(), sort=True)
+    uniques, codes = np.unique(sec["sector"], return_inverse=True)
 
-    def lookup(path: Path, df: pd.DataFrame, col: str) -> np.ndarray:
-        pos = firm_index.get_indexer(df[col].to_numpy())
+    def lookup(path: Path, col: np.ndarray, name: str) -> np.ndarray:
+        pos = firm_index.positions(col)
         if np.any(pos < 0):
             k = int(np.flatnonzero(pos < 0)[0])
-            _locate_row(path, k, col, f"unknown firm id {df[col].iat[k]} (not in {sec_path.name})")
+            _locate_row(path, k, name, f"unknown firm id {col[k]} (not in {sec_path.name})")
         return pos
 
     link_path = Path(links)
     lk = _read(link_path, [("supplier", _INT), ("client", _INT), ("amount", _FLOAT)], 3)
-    sup = lookup(link_path, lk, "supplier")
-    cli = lookup(link_path, lk, "client")
-    amt = lk["amount"].to_numpy()
+    sup = lookup(link_path, lk["supplier"], "supplier")
+    cli = lookup(link_path, lk["client"], "client")
+    amt = lk["amount"]
     if np.any(amt <= 0):
         k = int(np.flatnonzero(amt <= 0)[0])
         _locate_row(link_path, k, "amount", f"amount must be > 0, got {amt[k]!r}")
-    key = sup * np.int64(n) + cli
-    dup = pd.Index(key).duplicated()
-    if dup.any():
-        k = int(np.flatnonzero(dup)[0])
-        _locate_row(link_path, k, "client", f"duplicate link from firm {ids[sup[k]]} to firm {ids[cli[k]]}")
+    k_dup = _first_repeat(sup * np.int64(n) + cli)
+    if k_dup is not None:
+        _locate_row(link_path, k_dup, "client",
+                    f"duplicate link from firm {ids[sup[k_dup]]} to firm {ids[cli[k_dup]]}")
 
     fd_path = Path(final_demand)
     fdf = _read(fd_path, [("firm", _INT), ("amount", _FLOAT)], 2)
-    fpos = lookup(fd_path, fdf, "firm")
-    famt = fdf["amount"].to_numpy()
+    fpos = lookup(fd_path, fdf["firm"], "firm")
+    famt = fdf["amount"]
     if np.any(famt < 0):
         k = int(np.flatnonzero(famt < 0)[0])
         _locate_row(fd_path, k, "amount", f"final demand must be >= 0, got {famt[k]!r}")
-    d = pd.Index(fpos).duplicated()
-    if d.any():
-        k = int(np.flatnonzero(d)[0])
-        _locate_row(fd_path, k, "firm", f"firm {ids[fpos[k]]} is listed twice")
+    k_dup = _first_repeat(fpos)
+    if k_dup is not None:
+        _locate_row(fd_path, k_dup, "firm", f"firm {ids[fpos[k_dup]]} is listed twice")
     c = np.zeros(n)
     c[fpos] = famt
 
     if initial_production is not None:
         ip_path = Path(initial_production)
         ip = _read(ip_path, [("firm", _INT), ("amount", _FLOAT)], 2)
-        lookup(ip_path, ip, "firm")
+        lookup(ip_path, ip["firm"], "firm")
 
     return SupplyNetwork.from_arrays(sup, cli, amt, n_firms=n, final_demand=c, sector=codes,
                                      sector_names=[str(u) for u in uniques], firm_ids=ids)
@@ -239,10 +342,14 @@ def read_shocks(path: str | Path, network: SupplyNetwork) -> FirmShocks:
     ([1], [0.5], [3])
     """
     path = Path(path)
-    known = pd.Index(network.firm_ids)
+    ids = np.asarray(network.firm_ids)
+    known = _Ids(ids) if np.issubdtype(ids.dtype, np.integer) else None
+    known_set: set[object] = set()
 
     def check(rec: dict[str, object]) -> tuple[str, str] | None:
-        if rec["firm"] not in known:
+        if not known_set:
+            known_set.update(ids.tolist())
+        if rec["firm"] not in known_set:
             return "firm", f"unknown firm id {rec['firm']}"
         delta = float(rec["delta"])  # type: ignore[arg-type]
         if not 0.0 <= delta <= 1.0:
@@ -253,16 +360,17 @@ def read_shocks(path: str | Path, network: SupplyNetwork) -> FirmShocks:
 
     fields = [("firm", _INT), ("delta", _FLOAT), ("day", _INT)]
     df = _read(path, fields, 2, check)
-    pos = known.get_indexer(df["firm"].to_numpy())
-    delta = df["delta"].to_numpy()
-    day = df["day"].to_numpy()
+    firm = df["firm"]
+    pos = known.positions(firm) if known is not None else np.full(firm.size, -1, np.int64)
+    delta = df["delta"]
+    day = df["day"]
     day = np.where(np.isnan(day), 0.0, day)
     bad = (pos < 0) | (delta < 0) | (delta > 1) | (day < 0)
     if bad.any():
         _scan(path, fields, 2, check)
-    if pd.Index(pos).duplicated().any():
-        k = int(np.flatnonzero(pd.Index(pos).duplicated())[0])
-        _locate_row(path, k, "firm", f"firm {df['firm'].iat[k]} is shocked twice")
+    k_dup = _first_repeat(pos)
+    if k_dup is not None:
+        _locate_row(path, k_dup, "firm", f"firm {firm[k_dup]} is shocked twice")
     return FirmShocks(pos, delta, day.astype(np.int64))
 
 
@@ -325,6 +433,8 @@ def write_firm_production(path: str | Path, steps: np.ndarray, firm_ids: np.ndar
     >>> p.read_text()
     '-1 7 1.5\\n-1 9 2\\n'
     """
+    import pandas as pd  # only here: its import costs more than a whole 100k-firm run's reading
+
     t_len, n = production.shape
     df = pd.DataFrame({
         "t": np.repeat(np.asarray(steps, np.int64), n),
