@@ -1803,7 +1803,7 @@ def simulate(
                     np.maximum(y, 0.0, out=y)
                     if any_idle:
                         np.copyto(y, 0.0, where=idle)
-                ramp = np.where(y > 1.0, ramp + 1.0, 0.0)
+                ramp = np.where(y > 1.0 + _kernel.RAMP_EXCESS, ramp + 1.0, 0.0)  # not on rounding
 
             # 5b. production
             xnew = np.minimum(pmax, y)
