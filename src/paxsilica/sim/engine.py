@@ -579,7 +579,9 @@ class _Sparse:
             return table, 0, steps
         n = max(1, self.TABLE_MAX // max(self.b * self.index.size, 1))
         stop = min(steps, t0 + n)
-        return np.stack([self._fill(t) for t in range(t0, stop)]), t0, stop
+        chunk = np.stack([self._fill(t) for t in range(t0, stop)])
+        chunk.flags.writeable = False  # read-only as the whole table: one compiled signature
+        return chunk, t0, stop
 
     def row(self, t: int) -> np.ndarray:
         """The (B, k) factors at step ``t`` (read-only: callers copy it into their own arrays)."""
@@ -1573,6 +1575,7 @@ def simulate(
                    float(ext.stockpile_release_rate), float(inv_tau))
         ctl = np.array([-1, 0, 0], np.int64)
         empty_tab = np.zeros((1, B, 0))
+        empty_tab.flags.writeable = False  # the tables are read-only: one type for the compiled loop
         t0 = 0
         while t0 < steps:
             parts: list[Any] = []
