@@ -229,12 +229,16 @@ def library(old_path: str | None) -> None:
         if old is not None:
             conv = old.Scenario(**{f.name: getattr(scen[0], f.name) for f in dataclasses.fields(scen[0])})
             t0 = time.perf_counter()
-            a = old.simulate(net, [conv] * len(scen), **kw)
+            import inspect
+
+            okw = kw if "firm_series" in inspect.signature(old.simulate).parameters else {
+                k: v for k, v in kw.items() if k != "firm_series"}
+            a = old.simulate(net, [conv] * len(scen), **okw)
             t_old = time.perf_counter() - t0
             b = new.simulate(net, scen, **{**kw, "extensions": dataclasses.replace(kw["extensions"], steady_tol=0.0)})
             fields = ("production", "value_added", "final_demand", "firm_production", "firm_final_demand",
                       "firm_capacity", "consumer_final_demand")
-            diff = [f for f in fields if not np.array_equal(getattr(a, f), getattr(b, f))]
+            diff = [f for f in fields if getattr(b, f) is not None and not np.array_equal(getattr(a, f), getattr(b, f))]
             same = "yes" if not diff else "no: " + ", ".join(
                 f"{f} (max rel {np.max(np.abs(getattr(a, f) - getattr(b, f)) / np.maximum(np.abs(getattr(a, f)), 1e-300)):.0e})"
                 for f in diff)
@@ -314,17 +318,27 @@ def child_times(calls_file: str, reps: int, out_file: str) -> None:
     K.warm_up()
     with open(calls_file, "rb") as f:
         calls = pickle.load(f)
+    import inspect
+
     out = []
+    knows = inspect.signature(eng.simulate).parameters
     for name, net, scen, kw in calls:
+        subset = None
+        if "firm_series" not in knows:  # an older engine: every firm's series, the subset's columns kept
+            kw = {k: v for k, v in kw.items() if k != "firm_series"}
+            if not isinstance(kw.get("record_firms", False), bool):
+                subset = np.asarray(kw["record_firms"])
+                kw["record_firms"] = True
         eng.simulate(net, scen, **{**kw, "steps": 2})  # compile (or load) this call's signature first
         best = math.inf
         for _ in range(reps):
             c0 = time.process_time()
             r = eng.simulate(net, scen, **kw)
             best = min(best, time.process_time() - c0)
-        out.append((name, best, r.parameters["steps_run"], len(scen), net.n_links,
-                    {f: getattr(r, f) for f in ("production", "firm_production", "final_demand",
-                                                "consumer_final_demand")}))
+        got = {f: getattr(r, f) for f in ("production", "firm_production", "final_demand", "consumer_final_demand")}
+        if subset is not None:
+            got["firm_production"] = np.ascontiguousarray(got["firm_production"][..., subset])
+        out.append((name, best, r.parameters["steps_run"], len(scen), net.n_links, got))
     with open(out_file, "wb") as f:
         pickle.dump(out, f)
 

@@ -189,3 +189,61 @@ def test_recorded_sums_are_numpys_pairwise_sums(n: int, seed: int) -> None:
     for row, want in zip(v, v.sum(axis=1), strict=True):
         assert K._pairwise_sum(row, n, fl, fv) == want
         assert K._pairwise_sum.py_func(row, n, fl, fv) == want  # the Python form walks the same tree
+
+
+@needs_numba
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases(), st.data())
+def test_recording_a_subset_of_firms_gives_their_columns(case, data) -> None:  # type: ignore[no-untyped-def]
+    """``record_firms=`` an index array keeps exactly those firms' columns of the full recording, in
+    its order, in both steps; ``firm_series`` keeps the series asked for, the others are None."""
+    net, scen, steps, rationing, ext = case
+    idx = np.array(data.draw(st.lists(st.integers(0, net.n_firms - 1), max_size=net.n_firms, unique=True)), np.int64)
+    series = data.draw(st.lists(st.sampled_from(["production", "final_demand", "capacity"]), min_size=1,
+                                unique=True))
+    names = {"production": "firm_production", "final_demand": "firm_final_demand", "capacity": "firm_capacity"}
+    for kernel in ("numba", "numpy"):
+        kw = dict(steps=steps, rationing=rationing, extensions=ext, kernel=kernel)
+        full = simulate(net, [scen, Scenario()], record_firms=True, **kw)
+        part = simulate(net, [scen, Scenario()], record_firms=idx, firm_series=series, **kw)
+        assert np.array_equal(part.firm_index, idx)
+        for key, f in names.items():
+            if key in series:
+                np.testing.assert_array_equal(getattr(part, f), getattr(full, f)[..., idx])
+            else:
+                assert getattr(part, f) is None
+        np.testing.assert_array_equal(part.production, full.production)
+
+
+def test_record_firms_errors() -> None:
+    net = SupplyNetwork.from_arrays([0], [1], [1.0], final_demand=[0.0, 1.0])
+    with pytest.raises(InputError, match="out of range"):
+        simulate(net, steps=1, extensions=Extensions(), record_firms=[2])
+    with pytest.raises(InputError, match="firm indices"):
+        simulate(net, steps=1, extensions=Extensions(), record_firms=[[0]])
+    with pytest.raises(InputError, match="unknown series 'output'"):
+        simulate(net, steps=1, extensions=Extensions(), record_firms=True, firm_series=["output"])
+
+
+@needs_numba
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_compiled_loop_in_chunks_equals_one_call(case) -> None:  # type: ignore[no-untyped-def]
+    """Schedules too large for one table run the compiled loop in chunks of steps (each with its
+    rows): the same bits as one call over the whole horizon."""
+    from paxsilica.sim import engine as eng
+
+    net, scen, steps, rationing, ext = case
+    kw = dict(steps=steps, rationing=rationing, extensions=ext, record_firms=True, record_links=True,
+              kernel="numba")
+    whole = simulate(net, [scen, Scenario()], **kw)
+    keep = eng._Sparse.TABLE_MAX
+    eng._Sparse.TABLE_MAX = 3  # at most a step or so per chunk
+    try:
+        chunked = simulate(net, [scen, Scenario()], **kw)
+    finally:
+        eng._Sparse.TABLE_MAX = keep
+    for f in SERIES:
+        a, b = getattr(whole, f), getattr(chunked, f)
+        assert (a is None and b is None) or np.array_equal(a, b), f
+    assert whole.parameters["steps_run"] == chunked.parameters["steps_run"]

@@ -36,7 +36,6 @@ from ..scenarios.declare import ChokepointClosure, Policies, Shock
 from ..scenarios.schema import Scenario
 from ..stress.measure import _ai_consumers, _stock
 from ..stress.prepare import Prepared
-from ..stress.run import _Slice
 from .catalogue import Catalogue
 from .draw import Event, effect_shock
 
@@ -243,13 +242,16 @@ class TargetModel:
                 t0 = first_shocked_day(s, self.net, self.steps) if self.shift_ok else 0
                 if t0 < self.steps:  # else nothing acts within the horizon: no loss
                     groups.setdefault(t0, []).append((r, s))
+        # the loss reads the production of the operation sinks only (stress.measure._stock)
+        sites = self.index.sites
+        rec = np.flatnonzero(sites["kind"].to_numpy() == "operation") if "kind" in sites.columns else True
         for t0, members in groups.items():
             scen = [shifted(s, t0) for _r, s in members]
             res = simulate(self.net, scen, steps=self.steps - t0, rationing=self.comp.rationing,
                            inventory_days=self.inventory_days, tau=self.tau_days, mode="extended",
-                           extensions=self.extensions, record_firms=True)
+                           extensions=self.extensions, record_firms=rec, firm_series=("production",))
             for b, (r, _s) in enumerate(members):
-                out[r] = self._loss(_Padded(res, b, t0) if t0 else _Slice(res, b, self.steps))
+                out[r] = self._loss(_Padded(res, b, t0, self.net.n_firms))
         # an unshocked run stays on its baseline up to rounding (~1e-16): below LOSS_FLOOR is no loss
         out[np.abs(out) < LOSS_FLOOR] = 0.0
         return np.clip(out, 0.0, 1.0)
@@ -315,7 +317,7 @@ class _Padded:
     """A draw's rows of a run started at step ``t0``, preceded by ``t0`` baseline rows (the setup row's
     values: the state a run from day 0 holds until its first shock, up to the engine's rounding)."""
 
-    def __init__(self, res: Any, b: int, t0: int) -> None:
+    def __init__(self, res: Any, b: int, t0: int, n_firms: int | None = None) -> None:
         def pad(a: Any) -> Any:
             if a is None:
                 return None
@@ -324,7 +326,12 @@ class _Padded:
 
         self.final_demand = pad(res.final_demand)
         self.final_demand_requested = pad(res.final_demand_requested)
-        self.firm_production = pad(res.firm_production)
+        fp = pad(res.firm_production)
+        if fp is not None and getattr(res, "firm_index", None) is not None:  # the recorded firms' columns only
+            full = np.zeros((fp.shape[0], n_firms))
+            full[:, res.firm_index] = fp
+            fp = full
+        self.firm_production = fp
         self.consumer_final_demand = pad(res.consumer_final_demand)
         self.consumer_final_demand_requested = pad(res.consumer_final_demand_requested)
         self.parameters = res.parameters

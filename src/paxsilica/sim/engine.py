@@ -45,6 +45,9 @@ __all__ = [
 EPS = 1e-20
 """Threshold below which the reference treats a stock as zero (absolute units)."""
 
+FIRM_SERIES = ("production", "final_demand", "capacity")
+"""The per-firm series ``simulate(record_firms=...)`` can keep (``firm_series``)."""
+
 Rationing = Literal["proportional", "priority"]
 
 
@@ -373,10 +376,13 @@ class SimResult:
         Total production Σ P, value added Σ v·P, final demand delivered Σ ĉ.
     final_demand_requested : array
         Final demand asked for (differs from the baseline only under demand surges).
-    firm_production : array (steps+1, n) or None
-        Per-firm production when ``record_firms=True``.
-    firm_final_demand, firm_capacity : arrays (steps+1, n) or None
-        Per-firm final demand served and production capacity (incl. headroom), ``record_firms=True``.
+    firm_production : array (steps+1, n) or (steps+1, k) or None
+        Per-firm production when ``record_firms`` is given (with an index array: those k firms'
+        columns, in its order; ``firm_index`` names them) and ``firm_series`` includes it.
+    firm_final_demand, firm_capacity : arrays (steps+1, n) or (steps+1, k) or None
+        Per-firm final demand served and production capacity (incl. headroom), as ``firm_production``.
+    firm_index : int array (k,) or None
+        The firms of the per-firm columns when ``record_firms`` was an index array (None: every firm).
     link_deliveries, link_stock : arrays (steps+1, m) or None
         Per-link shipments Ô (sent at the step) and working stock S (after the step's inventory
         update), absolute units, when ``record_links=True``.
@@ -403,6 +409,7 @@ class SimResult:
     firm_capacity: np.ndarray | None = None
     link_deliveries: np.ndarray | None = None
     link_stock: np.ndarray | None = None
+    firm_index: np.ndarray | None = None
 
     @property
     def batched(self) -> bool:
@@ -550,8 +557,9 @@ class _Sparse:
                 out[np.ix_(bs, p)] = s.row(t)
         return out
 
-    def row(self, t: int) -> np.ndarray:
-        """The (B, k) factors at step ``t`` (read-only: callers copy it into their own arrays)."""
+    def table(self) -> np.ndarray | None:
+        """Every row up to the last one (which then holds), (rows, B, k), or None when it would pass
+        ``TABLE_MAX`` values (built once, read-only)."""
         if not hasattr(self, "_table"):
             n_rows = max((s.values.shape[0] for _, s, _ in self.groups), default=1)
             self._table = None
@@ -564,10 +572,32 @@ class _Sparse:
                         table[:, b, p] = vals
                 table.flags.writeable = False
                 self._table = table
-        if self._table is not None:
-            return self._table[min(t, self._table.shape[0] - 1)]
+        return self._table
+
+    def rows_from(self, t0: int, steps: int) -> tuple[np.ndarray, int, int]:
+        """``(table, its first step, the step it ends before)`` for the compiled loop: the whole
+        table when it fits (it holds its last row for ever), else the rows of the steps from ``t0``
+        that fit in ``TABLE_MAX`` values."""
+        table = self.table()
+        if table is not None:
+            return table, 0, steps
+        n = max(1, self.TABLE_MAX // max(self.b * self.index.size, 1))
+        stop = min(steps, t0 + n)
+        chunk = np.stack([self._fill(t) for t in range(t0, stop)])
+        chunk.flags.writeable = False  # read-only as the whole table: one compiled signature
+        return chunk, t0, stop
+
+    def row(self, t: int) -> np.ndarray:
+        """The (B, k) factors at step ``t`` (read-only: callers copy it into their own arrays)."""
+        table = self.table()
+        if table is not None:
+            return table[min(t, table.shape[0] - 1)]
         return self._fill(t)
 
+    def default_table(self, steps: int) -> np.ndarray:
+        """(B, steps) table of :meth:`at_default` for the steps 0 .. steps − 1."""
+        self.at_default(0)  # builds the (scenario, row) table
+        return ~self._moved[:, np.minimum(np.arange(steps), self._moved.shape[1] - 1)]
 
     def at_default(self, t: int) -> np.ndarray:
         """Per scenario: is its schedule at the default at step ``t``?"""
@@ -894,6 +924,24 @@ def _batch_param(v: object, B: int, size: int, what: str, *, lo: float | None = 
     return arr
 
 
+def _record_choice(record_firms: object, firm_series: Sequence[str], n: int) -> tuple[np.ndarray | None, frozenset]:
+    """``(firm index or None for every firm, per-firm series kept)`` of simulate's options, checked."""
+    if isinstance(firm_series, str):
+        firm_series = (firm_series,)
+    bad = [f for f in firm_series if f not in FIRM_SERIES]
+    if bad:
+        raise InputError(f"firm_series: unknown series {bad[0]!r} (expected some of {', '.join(FIRM_SERIES)})")
+    if isinstance(record_firms, (bool, np.bool_)):
+        return None, frozenset(firm_series) if record_firms else frozenset()
+    idx = np.asarray(record_firms)
+    if idx.ndim != 1 or not (idx.size == 0 or np.issubdtype(idx.dtype, np.integer)):
+        raise InputError(f"record_firms: expected True/False or a 1-D array of firm indices, got shape {idx.shape} "
+                         f"of {idx.dtype}")
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise InputError(f"record_firms: firm index out of range 0..{n - 1}")
+    return idx.astype(np.int64), frozenset(firm_series)
+
+
 def _check_range(s: Schedule | None, what: str, n: int, lo: float, hi: float) -> None:
     if s is None:
         return
@@ -916,13 +964,14 @@ def simulate(
     seed: int | None = None,
     mode: Literal["reference", "extended"] | None = None,
     extensions: Extensions | None = None,
-    record_firms: bool = False,
+    record_firms: bool | Sequence[int] | np.ndarray = False,
     record_sectors: bool = False,
     record_links: bool = False,
     arithmetic: Literal["relative", "reference"] = "relative",
     amounts: np.ndarray | None = None,
     final_demand: np.ndarray | None = None,
     kernel: Literal["auto", "numba", "numpy"] = "auto",
+    firm_series: Sequence[str] = FIRM_SERIES,
 ) -> SimResult:
     """Run the model of ENGINE.md for ``steps`` steps.
 
@@ -952,7 +1001,10 @@ def simulate(
         Part B options.
     record_firms, record_sectors, record_links : bool
         Keep per-firm (production, final demand served, capacity), per-sector (production) or
-        per-link (shipments, stocks) series (memory: steps × firms or links).
+        per-link (shipments, stocks) series (memory: steps × firms or links). ``record_firms`` may
+        also be an array of firm indices: the per-firm series of those firms only, as columns in
+        that order (``SimResult.firm_index``); recording every firm of a batch costs about as much
+        as a fifth of the compiled step on the bundled atlas.
     arithmetic : {"relative", "reference"}
         ``relative`` (default) carries the state relative to the baseline, so the equilibrium is
         exact. ``reference`` (reference mode only) computes in absolute units with the reference
@@ -975,6 +1027,9 @@ def simulate(
         (:mod:`paxsilica.sim.refkernel`, the same numbers bit for bit under proportional rationing);
         there ``auto`` compiles large runs only (links × steps >= ``refkernel.AUTO_MIN_LINK_STEPS``).
 
+    firm_series : sequence of {"production", "final_demand", "capacity"}
+        Which per-firm series ``record_firms`` keeps (default all three); the others are None.
+
     Returns
     -------
     SimResult
@@ -995,6 +1050,12 @@ def simulate(
     ...              final_demand=[[100.0, 100.0], [50.0, 100.0]])
     >>> r.production.shape
     (2, 5)
+
+    Per-firm production of firm 1 only:
+
+    >>> r = simulate(net, cut, steps=2, extensions=Extensions(), record_firms=[1], firm_series=["production"])
+    >>> r.firm_production.shape, r.firm_index.tolist(), r.firm_capacity is None
+    ((3, 1), [1], True)
     """
     if steps < 0:
         raise InputError("steps must be >= 0")
@@ -1035,6 +1096,7 @@ def simulate(
             raise InputError("link caps and demand factors need mode='extended'")
 
     B = len(scen)
+    rec_idx, keep = _record_choice(record_firms, firm_series, n)
     n_days = float(inventory_days)
     if (amounts is not None or final_demand is not None) and not extended:
         raise InputError("amounts and final_demand overrides need mode='extended'")
@@ -1152,14 +1214,20 @@ def simulate(
     lt_sched = _Sparse([s.lead_time for s in scen], net.lead_time.astype(np.float64))
 
     if arithmetic == "reference":
-        return _run_absolute(net, scen, batched, cap_sched, steps=steps, rationing=rationing,
-                             n_days=n_days, tau=tau, record_firms=record_firms,
-                             record_sectors=record_sectors,
-                             params={"steps": steps, "rationing": rationing,
-                                     "inventory_days": inventory_days, "tau": tau,
-                                     "recovery_days": recovery_days, "seed": seed, "mode": mode,
-                                     "arithmetic": arithmetic, "extensions": None,
-                                     "scenarios": [s.name for s in scen], "n_firms": n, "n_links": m})
+        res = _run_absolute(net, scen, batched, cap_sched, steps=steps, rationing=rationing,
+                            n_days=n_days, tau=tau, record_firms="production" in keep,
+                            record_sectors=record_sectors,
+                            params={"steps": steps, "rationing": rationing,
+                                    "inventory_days": inventory_days, "tau": tau,
+                                    "recovery_days": recovery_days, "seed": seed, "mode": mode,
+                                    "arithmetic": arithmetic, "extensions": None,
+                                    "scenarios": [s.name for s in scen], "n_firms": n, "n_links": m})
+        if rec_idx is not None and res.firm_production is not None:  # the checking path: a copy of the columns
+            import dataclasses
+
+            res = dataclasses.replace(res, firm_production=np.ascontiguousarray(res.firm_production[..., rec_idx]),
+                                      firm_index=rec_idx)
+        return res
 
     # --- extension set-up
     use_lead = extended and ext.lead_times and m > 0
@@ -1300,13 +1368,17 @@ def simulate(
     out_va[:, 0] = np.broadcast_to(value_weight, (B, n)).sum(axis=1)
     out_fd[:, 0] = np.broadcast_to(c, (B, n)).sum(axis=1)
     out_fdr[:, 0] = out_fd[:, 0]
-    firm_prod = np.empty((B, T1, n)) if record_firms else None
-    firm_fd = np.empty((B, T1, n)) if record_firms else None
-    firm_cap = np.empty((B, T1, n)) if record_firms else None
-    if firm_prod is not None:
-        firm_prod[:, 0] = pbar
-        firm_fd[:, 0] = c
-        firm_cap[:, 0] = pbar
+    n_rec = n if rec_idx is None else rec_idx.size
+    firm_prod = np.empty((B, T1, n_rec)) if "production" in keep else None
+    firm_fd = np.empty((B, T1, n_rec)) if "final_demand" in keep else None
+    firm_cap = np.empty((B, T1, n_rec)) if "capacity" in keep else None
+
+    def cols(v: np.ndarray) -> np.ndarray:  # the recorded firms' columns
+        return v if rec_idx is None else v[..., rec_idx]
+
+    for arr, v0 in ((firm_prod, pbar), (firm_fd, c), (firm_cap, pbar)):
+        if arr is not None:
+            arr[:, 0] = cols(np.broadcast_to(v0, (B, n)))
     link_del = np.empty((B, T1, m)) if record_links else None
     link_st = np.empty((B, T1, m)) if record_links else None
     if link_del is not None:
@@ -1403,7 +1475,6 @@ def simulate(
             hist = np.ascontiguousarray(hist.transpose(0, 2, 1)).transpose(0, 2, 1)
             vbuf, pipe, lead_m1, lead_v = bl(vbuf), bl(pipe), bl(lead_m1), bl(lead_v, np.int64)
 
-        k_step = _kernel.compiled_step()
         Bm, Bn, Bs = (B, m), (B, n), (B, n_seg)
         K_k = prio.k if prio is not None else 1
         k_topo = (ints(sup), ints(cli), ints(net.link_seg), ints(seg_ptr), ints(seg_client),
@@ -1431,41 +1502,48 @@ def simulate(
                    kv(releasing), kv(keep_l), kv(ramp), kv(k_reserve), kv(k_served), kv(k_served_k),
                    kv(k_capacity), kv(k_y), np.empty((8, m, B)), np.empty((4, n_seg, B)), np.empty((n, B)),
                    np.ones((n, K_k, B)))
-        if steady_on:  # the state is updated in place: keep copies of the last step's (same layout)
-            x_prev, d_prev, s_prev, ramp_prev = (v.copy(order="K") for v in (x, d, s, ramp))
-            res_prev = None if reserve is None else reserve.copy(order="K")
-            if use_sub:
-                sig_prev, rel_prev = sig.copy(order="K"), releasing.copy(order="K")
-        # recording, settle and steady tests compiled too: one pass each, no temporaries (in numpy
-        # they cost about a third of the compiled step)
-        k_record, k_settle, k_steady = _kernel.compiled_helpers()
+        # the whole time loop compiled (kernel._time_loop): factors from the schedules' tables,
+        # step, recording, settle and steady tests, with no Python between steps
+        k_loop = _kernel.compiled_loop()
         cons_on = consumers is not None
         use_entry = cons_on and prio is not None and prio.entry is not None
-        k_rec = (bl(full(pbar, Bn)), bl(full(value_weight, Bn)), bl(full(c, Bn)), dem_sched.active,
-                 out_prod, out_va, out_fd, out_fdr, firm_prod is not None,
-                 firm_prod if firm_prod is not None else np.zeros((1, 1, 1)),
-                 firm_fd if firm_fd is not None else np.zeros((1, 1, 1)),
-                 firm_cap if firm_cap is not None else np.zeros((1, 1, 1)), cons_on,
+        k_rec = (full_t(pbar, Bn), full_t(value_weight, Bn), full_t(c, Bn), bool(dem_sched.active),
+                 out_prod, out_va, out_fd, out_fdr, ints(np.arange(n) if rec_idx is None else rec_idx),
+                 *(a if a is not None else np.zeros((1, 1, 1)) for a in (firm_prod, firm_fd, firm_cap)),
+                 firm_prod is not None, firm_fd is not None, firm_cap is not None, cons_on,
                  ints(consumers.firm) if cons_on else np.zeros(0, np.int64),
                  ints(consumers.consumer) if cons_on else np.zeros(0, np.int64),
                  ints(prio.entry) if use_entry else np.zeros(consumers.firm.size if cons_on else 0, np.int64),
-                 use_entry, bl(full(cons_w, (B, consumers.firm.size))) if cons_on else np.zeros((B, 0)),
+                 use_entry, full_t(cons_w, (B, consumers.firm.size)) if cons_on else np.zeros((0, B)),
                  cons_fd if cons_on else np.zeros((1, 1, 1)), cons_fdr if cons_on else np.zeros((1, 1, 1)),
-                 np.empty((5, B, n)), np.empty((k_cons if cons_on else 0, B)),
+                 np.empty((4, B, n)), np.empty((k_cons if cons_on else 0, B)),
                  np.zeros((64, 3), np.int64), np.empty(64))  # pairwise sums' stack: depth log2(n / 128)
-        if settle_on:
-            k_close = np.empty(B, dtype=np.bool_)
-            k_set = (full(base_x, Bn), s, full(n_l, Bm),
-                     full(ext.settle_tol * (max(n_days, 1.0) if n_link is None else np.maximum(n_l, 1.0)), Bm),
-                     d, use_lead, pipe if use_lead else np.zeros((B, m)),
-                     full(lead_base, (m,)), ext.settle_tol * lmax if use_lead else 0.0,
-                     use_sub, sig)
-        if steady_on:
-            k_std = (x, x_prev, d, d_prev, s, s_prev, full(s_tol, Bm), use_sub, sig,
-                     sig_prev if use_sub else sig, releasing, rel_prev if use_sub else releasing,
-                     reserve is not None, k_reserve, res_prev if res_prev is not None else k_reserve,
-                     full(res_tol, Bm) if res_tol is not None else np.zeros((B, 1)),
-                     use_res, ramp, ramp_prev, full(ramp_days, Bn))
+        k_links = ((True, full_t(A, Bm), link_del, link_st) if link_del is not None
+                   else (False, np.zeros((0, B)), np.zeros((1, 1, 1)), np.zeros((1, 1, 1))))
+        k_sectors = ((True, ints(net.sector), sector_prod) if sector_prod is not None
+                     else (False, np.zeros(0, np.int64), np.zeros((1, 1, 1))))
+        # per scenario and step: every schedule at its default (the settle test's precondition); the
+        # last step any schedule leaves its default (early exit) or changes (steady test)
+        scheds = (cap_sched, link_sched, dem_sched) + ((lt_sched,) if use_lead else ())
+        dflt_tab = np.ones((B, steps + 1), dtype=np.bool_)
+        for sch in scheds:
+            dflt_tab &= sch.default_table(steps + 1)
+        lm_all = np.max([sch.last_moved for sch in scheds], axis=0).astype(np.float64)
+        lc_all = np.max([sch.last_change for sch in (cap_sched, link_sched, dem_sched)], axis=0).astype(np.int64)
+        k_set = (bool(settle_on), float(ext.settle_tol), full_t(base_x, Bn),
+                 full_t(ext.settle_tol * (max(n_days, 1.0) if n_link is None else np.maximum(n_l, 1.0)), Bm),
+                 ints(lead_base), ints(lead_base[var_links] if use_lead else np.zeros(0, np.int64)),
+                 float(ext.settle_tol * lmax if use_lead else 0.0), np.zeros(B, np.bool_), np.zeros(B, np.bool_),
+                 bool(ext.early_exit))
+        if steady_on:  # the state is updated in place: the last step's copies (kernel layout)
+            k_prev = tuple(np.array(v, order="C") for v in k_state[11:13] + k_state[14:17])  # x, s, d, sig, releasing
+            k_std = (True, float(stol), np.zeros(B, np.bool_), ints(win), calm, frozen_at, k_prev[0], k_prev[2],
+                     k_prev[1], full_t(s_tol, Bm), k_prev[3], k_prev[4], np.array(k_state[19], order="C"),
+                     full_t(res_tol, Bm) if res_tol is not None else np.zeros((1, B)), np.array(k_state[18], order="C"))
+        else:
+            z = np.zeros((1, B))
+            k_std = (False, 0.0, np.zeros(B, np.bool_), np.ones(B, np.int64), np.zeros(B, np.int64), frozen_at,
+                     z, z, z, z, z, np.zeros((1, B), np.bool_), z, z, z)
 
     # the compiled reference step (refkernel.py): Part A fused into two passes over the links, the
     # numpy step's operations in its order (proportional: the same bits)
@@ -1495,7 +1573,39 @@ def simulate(
                  np.empty(r_deg), np.empty(r_deg), r_d)
         r_top += _refkernel.step_layout(sup, net.by_supplier, a_rel, n, rationing == "priority")
 
-    for t in range(steps):
+    if use_kernel:
+        k_flags = (int(lmax), bool(use_lead), bool(use_res), bool(use_sub), n_link is not None, bool(baseline_target),
+                   bool(link_sched.active), bool(dem_sched.active), prio is not None, int(K_k),
+                   rationing == "priority", bool(any_idle), reserve is not None, int(ext.stockpile_release_day),
+                   float(ext.stockpile_release_rate), float(inv_tau))
+        ctl = np.array([-1, 0, 0], np.int64)
+        empty_tab = np.zeros((1, B, 0))
+        empty_tab.flags.writeable = False  # the tables are read-only: one type for the compiled loop
+        t0 = 0
+        while t0 < steps:
+            parts: list[Any] = []
+            t_end = steps
+            for sch, on in ((cap_sched, cap_sched.active), (link_sched, link_sched.active),
+                            (dem_sched, dem_sched.active), (lt_sched, use_lead and lt_sched.active)):
+                if on:
+                    tab, tab_t0, stop = sch.rows_from(t0, steps)
+                    t_end = min(t_end, stop)
+                    parts += [True, ints(sch.index), tab, int(tab_t0)]
+                else:
+                    parts += [False, np.zeros(0, np.int64), empty_tab, 0]
+            k_sched = (*parts[:12], parts[12], parts[14], parts[15], dflt_tab, lm_all, lc_all, ints(lt_sched.last_change))
+            k_loop(t0, t_end, steps, ctl, k_sched, k_flags, k_topo, k_par, k_state, k_rec, k_links, k_sectors,
+                   k_set, k_std)
+            if ctl[2]:
+                break
+            t0 = t_end
+        steps_run = int(ctl[1])
+        if ctl[2] == 1:  # the state is the baseline and nothing moves any more: every later step is this one
+            for arr in outputs:
+                if arr is not None:
+                    arr[:, steps_run + 1:] = arr[:, steps_run: steps_run + 1]
+
+    for t in range(0 if use_kernel else steps):
         # 1. factors of this step (shock onset, recovery profiles, link caps, demand surges)
         if cap_sched.active:
             capf[:, cap_idx] = cap_sched.row(t)
@@ -1514,14 +1624,6 @@ def simulate(
             if link_del is not None:  # this step's shipments, as the kernel forms them next step
                 lv_l = np.take(r_level, r_sup, axis=1)
                 d = np.minimum(r_o, lv_l) if r_last[0] else np.multiply(r_o, lv_l)
-        elif use_kernel:
-            k_step(
-                t, lmax, use_lead, use_res, use_sub, n_link is not None, baseline_target,
-                link_sched.active, dem_sched.active, prio is not None, K_k, rationing == "priority", any_idle,
-                reserve is not None and t >= ext.stockpile_release_day, float(ext.stockpile_release_rate),
-                inv_tau, *k_topo, *k_par, *k_state)
-            served, capacity = k_served, k_capacity
-            served_k = k_served_k if prio is not None else None
         else:
             # 2. inventory update: last shipments arrive, last production consumes inputs
             if m:
@@ -1709,7 +1811,7 @@ def simulate(
                     np.maximum(y, 0.0, out=y)
                     if any_idle:
                         np.copyto(y, 0.0, where=idle)
-                ramp = np.where(y > 1.0, ramp + 1.0, 0.0)
+                ramp = np.where(y > 1.0 + _kernel.RAMP_EXCESS, ramp + 1.0, 0.0)  # not on rounding
 
             # 5b. production
             xnew = np.minimum(pmax, y)
@@ -1746,40 +1848,34 @@ def simulate(
 
         # 7. output: one sum per scenario (a row sum adds exactly as a single run's sum does; no
         # BLAS: its threads would spin on the other core)
-        if use_kernel:
-            k_record(t + 1, x, served, k_served_k, capacity, dfac, *k_rec)
-            if link_del is not None:
-                link_del[:, t + 1] = d * A
-                link_st[:, t + 1] = s * A
-            if sector_prod is not None:
-                sector_prod[:, t + 1] = by_sector(np.multiply(x, pbar))
+        xp = np.multiply(x, pbar)
+        xp.sum(axis=1, out=out_prod[:, t + 1])
+        np.multiply(x, value_weight).sum(axis=1, out=out_va[:, t + 1])
+        sc_ = np.multiply(served, c)
+        sc_.sum(axis=1, out=out_fd[:, t + 1])
+        if dem_sched.active:
+            np.multiply(dfac, c).sum(axis=1, out=out_fdr[:, t + 1])
         else:
-            xp = np.multiply(x, pbar)
-            xp.sum(axis=1, out=out_prod[:, t + 1])
-            np.multiply(x, value_weight).sum(axis=1, out=out_va[:, t + 1])
-            sc_ = np.multiply(served, c)
-            sc_.sum(axis=1, out=out_fd[:, t + 1])
+            out_fdr[:, t + 1] = out_fdr[:, 0]
+        if firm_prod is not None:
+            firm_prod[:, t + 1] = cols(xp)
+        if firm_fd is not None:
+            firm_fd[:, t + 1] = cols(sc_)
+        if firm_cap is not None:
+            firm_cap[:, t + 1] = cols(np.multiply(capacity, pbar))
+        if link_del is not None:
+            link_del[:, t + 1] = d * A
+            link_st[:, t + 1] = s * A
+        if sector_prod is not None:
+            sector_prod[:, t + 1] = by_sector(xp)
+        if consumers is not None:
+            got = served[:, consumers.firm] if served_k is None or prio is None or prio.entry is None \
+                else served_k[:, consumers.firm, prio.entry]
+            cons_fd[:, t + 1] = by_consumer(cons_w * got)
             if dem_sched.active:
-                np.multiply(dfac, c).sum(axis=1, out=out_fdr[:, t + 1])
+                cons_fdr[:, t + 1] = by_consumer(cons_w * dfac[:, consumers.firm])
             else:
-                out_fdr[:, t + 1] = out_fdr[:, 0]
-            if firm_prod is not None:
-                firm_prod[:, t + 1] = xp
-                firm_fd[:, t + 1] = sc_
-                np.multiply(capacity, pbar, out=firm_cap[:, t + 1])
-            if link_del is not None:
-                link_del[:, t + 1] = d * A
-                link_st[:, t + 1] = s * A
-            if sector_prod is not None:
-                sector_prod[:, t + 1] = by_sector(xp)
-            if consumers is not None:
-                got = served[:, consumers.firm] if served_k is None or prio is None or prio.entry is None \
-                    else served_k[:, consumers.firm, prio.entry]
-                cons_fd[:, t + 1] = by_consumer(cons_w * got)
-                if dem_sched.active:
-                    cons_fdr[:, t + 1] = by_consumer(cons_w * dfac[:, consumers.firm])
-                else:
-                    cons_fdr[:, t + 1] = cons_fdr[:, 0]
+                cons_fdr[:, t + 1] = cons_fdr[:, 0]
 
         steps_run = t + 1
         if t == exit_step:
@@ -1799,13 +1895,8 @@ def simulate(
                 dflt &= lt_sched.at_default(t + 1)
             if dflt.any():
                 tol = ext.settle_tol
-                if use_kernel:  # the same tests, compiled
-                    k_settle(dflt, tol, x, *k_set, k_close)
-                    close = k_close.copy()
-                    cb = np.zeros(0, np.int64)
-                else:
-                    close = dflt & (np.abs(x - base_x) <= tol).all(axis=1)
-                    cb = np.flatnonzero(close)
+                close = dflt & (np.abs(x - base_x) <= tol).all(axis=1)
+                cb = np.flatnonzero(close)
                 if m and cb.size:  # the scenarios close in production: stocks, shipments, pipeline, σ
                     if n_link is None:
                         ok_c = (np.abs(s[cb] - n_l) <= tol * max(n_days, 1.0)).all(axis=1)
@@ -1838,18 +1929,7 @@ def simulate(
                 if steady_on and close.any():
                     calm[close] = win[close]  # the pipeline was reset to the baseline: as if steady for long
 
-        if steady_on and t + 1 < steps and use_kernel:
-            # the factors of this step hold for every later step (for the scenarios the compiled
-            # test finds steady)
-            sched_ok = cap_sched.constant_from(t) & link_sched.constant_from(t) & dem_sched.constant_from(t)
-            if use_lead:
-                sched_ok &= lt_sched.last_change <= np.maximum(t + 1 - win, 0)
-            if reserve is not None and t < ext.stockpile_release_day:
-                sched_ok[:] = False  # reserves are released later
-            k_steady(t, stol, sched_ok, win, calm, frozen_at, *k_std)
-            if (frozen_at >= 0).all():
-                break
-        elif steady_on and t + 1 < steps:
+        if steady_on and t + 1 < steps:
             live = frozen_at < 0
             ok = live & (np.abs(x - x_prev).max(axis=1, initial=0.0) <= stol)
             rows_ok = np.flatnonzero(ok)
@@ -1883,12 +1963,7 @@ def simulate(
                     frozen_at[b] = t
             if (frozen_at >= 0).all():
                 break
-            if use_kernel:  # in place: copies
-                for prev, cur in ((x_prev, x), (d_prev, d), (s_prev, s), (ramp_prev, ramp), (res_prev, reserve)):
-                    if prev is not None:
-                        np.copyto(prev, cur)
-            else:
-                x_prev, d_prev, s_prev, ramp_prev, res_prev = x, d, s, ramp, reserve
+            x_prev, d_prev, s_prev, ramp_prev, res_prev = x, d, s, ramp, reserve
             if use_sub:
                 np.copyto(sig_prev, sig)
                 np.copyto(rel_prev, releasing)
@@ -1925,6 +2000,7 @@ def simulate(
         firm_capacity=squeeze(firm_cap),
         link_deliveries=squeeze(link_del),
         link_stock=squeeze(link_st),
+        firm_index=rec_idx if keep else None,
     )
 
 

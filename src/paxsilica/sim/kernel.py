@@ -42,13 +42,22 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["AVAILABLE", "compiled_helpers", "compiled_step", "kernel_choice", "warm_up"]
+__all__ = ["AVAILABLE", "compiled_helpers", "compiled_loop", "compiled_step", "kernel_choice", "warm_up"]
 
 # numba is a regular dependency; the numpy step remains for platforms without a wheel. It is imported
 # only when a run uses the compiled step (its import costs about 0.5 s).
 AVAILABLE = importlib.util.find_spec("numba") is not None
 _STEP: Callable[..., Any] | None = None
 _HELPERS: tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]] | None = None
+_LOOP: Callable[..., Any] | None = None
+
+RAMP_EXCESS = 1e-9
+"""Excess demand (relative to baseline output) from which a supplier's re-sourcing ramp clock runs.
+
+On an unshocked baseline demand is 1 up to the rounding of its deviation sum (Σ a·o − Σ a: a few
+ulps per claimant, below 1e-13 on the bundled atlas); counted as excess, it ramped up the spare
+capacity of 6 of its 637 sites on quiet days. 1e-9 (the settle tolerance's order) is far above that
+rounding and far below any excess that matters (a billionth of a day's output)."""
 
 
 def kernel_choice(requested: str) -> bool:
@@ -656,7 +665,7 @@ def _extended_step(
         for b in range(B):
             yj = y_out[j, b]
             if use_res:
-                ramp[j, b] = ramp[j, b] + 1.0 if yj > 1.0 else 0.0
+                ramp[j, b] = ramp[j, b] + 1.0 if yj > 1.0 + RAMP_EXCESS else 0.0
             xn = min(pmax_all[j, b], yj)
             if any_idle and idle[j, b]:
                 xn = 0.0
@@ -748,29 +757,29 @@ def _pairwise_sum(a, n, fl, fv):  # pragma: no cover - compiled
 
 
 def _record(t1, x, served, served_k, capacity, dfac, pbar, vw, c, dem_active,
-            out_prod, out_va, out_fd, out_fdr, rec_firms, firm_prod, firm_fd, firm_cap,
+            out_prod, out_va, out_fd, out_fdr, rec_idx, firm_prod, firm_fd, firm_cap, rec_prod, rec_fd, rec_cap,
             use_cons, cons_firm, cons_of, cons_entry, use_entry, cons_w, cons_fd, cons_fdr,
             buf, kbuf, fl, fv):  # pragma: no cover - compiled
     """Step 7 of the compiled path: the recorded sums of row ``t1``, with the numpy path's bits
-    (row sums pairwise as numpy's, consumer sums in entry order from 0 as a bincount's).
+    (row sums pairwise as numpy's, consumer sums in entry order from 0 as a bincount's), and the
+    per-firm series of the firms ``rec_idx`` (those of ``rec_prod``, ``rec_fd``, ``rec_cap``).
 
-    The state is stored draws-fastest: the products are formed firm by firm over the draws (reads
-    in memory order) into ``buf`` (5, B, n), whose rows are then summed pairwise."""
-    B, n = x.shape
+    Every input is in the step's layout, (rows, B) with the draws last: the products are formed
+    firm by firm over the draws (reads in memory order) into ``buf`` (4, B, n), whose rows are then
+    summed pairwise."""
+    n, B = x.shape
     F = cons_firm.size
-    p_prod, p_va, p_fd, p_fdr, p_cap = buf[0], buf[1], buf[2], buf[3], buf[4]
+    p_prod, p_va, p_fd, p_fdr = buf[0], buf[1], buf[2], buf[3]
     for i in range(n):
         for b in range(B):
-            xv = x[b, i]
-            p_prod[b, i] = xv * pbar[b, i]
-            p_va[b, i] = xv * vw[b, i]
-            p_fd[b, i] = served[b, i] * c[b, i]
+            xv = x[i, b]
+            p_prod[b, i] = xv * pbar[i, b]
+            p_va[b, i] = xv * vw[i, b]
+            p_fd[b, i] = served[i, b] * c[i, b]
         if dem_active:
             for b in range(B):
-                p_fdr[b, i] = dfac[b, i] * c[b, i]
-        if rec_firms:
-            for b in range(B):
-                p_cap[b, i] = capacity[b, i] * pbar[b, i]
+                p_fdr[b, i] = dfac[i, b] * c[i, b]
+    k_rec = rec_idx.size
     for b in range(B):
         out_prod[b, t1] = _pairwise_sum(p_prod[b], n, fl, fv)
         out_va[b, t1] = _pairwise_sum(p_va[b], n, fl, fv)
@@ -779,11 +788,17 @@ def _record(t1, x, served, served_k, capacity, dfac, pbar, vw, c, dem_active,
             out_fdr[b, t1] = _pairwise_sum(p_fdr[b], n, fl, fv)
         else:
             out_fdr[b, t1] = out_fdr[b, 0]
-        if rec_firms:
-            for i in range(n):
-                firm_prod[b, t1, i] = p_prod[b, i]
-                firm_fd[b, t1, i] = p_fd[b, i]
-                firm_cap[b, t1, i] = p_cap[b, i]  # row by row: the (B, T, n) outputs' rows are far apart
+        # row by row: the (B, T, k) outputs' rows are far apart
+        if rec_prod:
+            for q in range(k_rec):
+                firm_prod[b, t1, q] = p_prod[b, rec_idx[q]]
+        if rec_fd:
+            for q in range(k_rec):
+                firm_fd[b, t1, q] = p_fd[b, rec_idx[q]]
+        if rec_cap:
+            for q in range(k_rec):
+                i = rec_idx[q]
+                firm_cap[b, t1, q] = capacity[i, b] * pbar[i, b]
     if use_cons:  # consumer sums, entry by entry over the draws (per draw: entry order, as a bincount)
         K = kbuf.shape[0]
         for k in range(K):
@@ -795,10 +810,10 @@ def _record(t1, x, served, served_k, capacity, dfac, pbar, vw, c, dem_active,
             if use_entry:
                 ce = cons_entry[i]
                 for b in range(B):
-                    kbuf[k, b] += cons_w[b, i] * served_k[b, f, ce]
+                    kbuf[k, b] += cons_w[i, b] * served_k[f, ce, b]
             else:
                 for b in range(B):
-                    kbuf[k, b] += cons_w[b, i] * served[b, f]
+                    kbuf[k, b] += cons_w[i, b] * served[f, b]
         for b in range(B):
             for k in range(K):
                 cons_fd[b, t1, k] = kbuf[k, b]
@@ -810,7 +825,7 @@ def _record(t1, x, served, served_k, capacity, dfac, pbar, vw, c, dem_active,
                 f = cons_firm[i]
                 k = cons_of[i]
                 for b in range(B):
-                    kbuf[k, b] += cons_w[b, i] * dfac[b, f]
+                    kbuf[k, b] += cons_w[i, b] * dfac[f, b]
             for b in range(B):
                 for k in range(K):
                     cons_fdr[b, t1, k] = kbuf[k, b]
@@ -820,39 +835,40 @@ def _record(t1, x, served, served_k, capacity, dfac, pbar, vw, c, dem_active,
                     cons_fdr[b, t1, k] = cons_fdr[b, 0, k]
 
 
-def _rows_close(a, b_, row, tol):  # pragma: no cover - compiled
-    """Every |a − b| of ``row`` within tol (False on a nan, as ``max(|a − b|) <= tol`` is)."""
-    for i in range(a.shape[1]):
-        if not abs(a[row, i] - b_[row, i]) <= tol:
+def _cols_close(a, b_, col, tol):  # pragma: no cover - compiled
+    """Every |a − b| of draw ``col`` within tol (False on a nan, as ``max(|a − b|) <= tol`` is)."""
+    for i in range(a.shape[0]):
+        if not abs(a[i, col] - b_[i, col]) <= tol:
             return False
     return True
 
 
 def _settle_close(dflt, tol, x, base_x, s, n_l, s_tol, d, use_lead, pipe, lead_base, p_tol,
                   use_sub, sig, close):  # pragma: no cover - compiled
-    """The settle test per scenario: factors at the default and the state within tol of the baseline."""
-    B, n = x.shape
-    m = s.shape[1]
+    """The settle test per scenario: factors at the default and the state within tol of the baseline
+    (arrays in the step's layout, draws last)."""
+    n, B = x.shape
+    m = s.shape[0]
     for b in range(B):
         ok = dflt[b]
         if ok:
             for i in range(n):
-                if not abs(x[b, i] - base_x[b, i]) <= tol:
+                if not abs(x[i, b] - base_x[i, b]) <= tol:
                     ok = False
                     break
         if ok:
             for e in range(m):
-                if not (abs(s[b, e] - n_l[b, e]) <= s_tol[b, e] and abs(d[b, e] - 1.0) <= tol):
+                if not (abs(s[e, b] - n_l[e, b]) <= s_tol[e, b] and abs(d[e, b] - 1.0) <= tol):
                     ok = False
                     break
         if ok and use_lead:
             for e in range(m):
-                if not abs(pipe[b, e] - lead_base[e]) <= p_tol:
+                if not abs(pipe[e, b] - lead_base[e]) <= p_tol:
                     ok = False
                     break
         if ok and use_sub:
-            for g in range(sig.shape[1]):
-                if not sig[b, g] <= tol:
+            for g in range(sig.shape[0]):
+                if not sig[g, b] <= tol:
                     ok = False
                     break
         close[b] = ok
@@ -862,59 +878,192 @@ def _steady(t, stol, sched_ok, win, calm, frozen_at, x, x_prev, d, d_prev, s, s_
             use_sub, sig, sig_prev, rel, rel_prev, has_res, reserve, res_prev, res_tol,
             use_res, ramp, ramp_prev, ramp_days):  # pragma: no cover - compiled
     """The steady-state test of step ``t`` per scenario (see ``simulate``), then the state copied
-    into the last step's arrays."""
-    B = x.shape[0]
-    m = s.shape[1]
+    into the last step's arrays (arrays in the step's layout, draws last)."""
+    B = x.shape[1]
+    m = s.shape[0]
     for b in range(B):
-        ok = frozen_at[b] < 0 and _rows_close(x, x_prev, b, stol)
+        ok = frozen_at[b] < 0 and _cols_close(x, x_prev, b, stol)
         if ok and m:
-            ok = _rows_close(d, d_prev, b, stol)
+            ok = _cols_close(d, d_prev, b, stol)
         calm[b] = calm[b] + 1 if ok else 0
         if ok and calm[b] >= win[b] and sched_ok[b]:
             good = True
             if m:
                 for e in range(m):
-                    if not abs(s[b, e] - s_prev[b, e]) <= s_tol[b, e]:
+                    if not abs(s[e, b] - s_prev[e, b]) <= s_tol[e, b]:
                         good = False
                         break
                 if good and use_sub:
-                    good = _rows_close(sig, sig_prev, b, stol)
+                    good = _cols_close(sig, sig_prev, b, stol)
                     if good:
-                        for g in range(rel.shape[1]):
-                            if rel[b, g] != rel_prev[b, g]:
+                        for g in range(rel.shape[0]):
+                            if rel[g, b] != rel_prev[g, b]:
                                 good = False
                                 break
                 if good and has_res:
                     for e in range(m):
-                        if not abs(reserve[b, e] - res_prev[b, e]) <= res_tol[b, e]:
+                        if not abs(reserve[e, b] - res_prev[e, b]) <= res_tol[e, b]:
                             good = False
                             break
             if good and use_res:  # a ramp clock past ramp_days no longer changes anything
-                for i in range(ramp.shape[1]):
-                    rd = ramp_days[b, i]
-                    if not (ramp[b, i] == ramp_prev[b, i] or (ramp[b, i] >= rd and ramp_prev[b, i] >= rd)):
+                for i in range(ramp.shape[0]):
+                    rd = ramp_days[i, b]
+                    if not (ramp[i, b] == ramp_prev[i, b] or (ramp[i, b] >= rd and ramp_prev[i, b] >= rd)):
                         good = False
                         break
             if good:
                 frozen_at[b] = t
-    _copy(x_prev, x)
-    _copy(d_prev, d)
-    _copy(s_prev, s)
-    _copy(ramp_prev, ramp)
+    x_prev[:] = x
+    d_prev[:] = d
+    s_prev[:] = s
+    ramp_prev[:] = ramp
     if has_res:
-        _copy(res_prev, reserve)
+        res_prev[:] = reserve
     if use_sub:
-        _copy(sig_prev, sig)
-        _copy(rel_prev, rel)
+        sig_prev[:] = sig
+        rel_prev[:] = rel
 
 
-def _copy(dst, src):  # pragma: no cover - compiled
-    """dst[:] = src for Fortran-ordered arrays of one shape (the state is stored draws-fastest), in
-    memory order."""
-    B, n = src.shape
-    for i in range(n):
+def _set_rows(dst, idx, tab, r):  # pragma: no cover - compiled
+    """The schedule's factors of table row ``r`` (B, k) into the rows ``idx`` of ``dst`` (rows, B)."""
+    B = dst.shape[1]
+    for j in range(idx.size):
+        f = idx[j]
         for b in range(B):
-            dst[b, i] = src[b, i]
+            dst[f, b] = tab[r, b, j]
+
+
+def _time_loop(t_from, t_to, steps, ctl, sched, flags, topo, par, state, rec, links, sectors, settle,
+               steady):  # pragma: no cover - compiled
+    """Steps ``t_from`` to ``t_to`` − 1 of the compiled path in one call: each step's factors from
+    the schedules' tables, the step, the recording, the settle test (and the reset of a settled
+    scenario to the baseline), the early exit and the steady-state test, as ``simulate``'s loop
+    around the numpy step does them, in its order.
+
+    ``ctl`` (int64, 3): the early exit's step (−1: none yet; kept between calls), the steps run, and
+    why the call returned (0: ``t_to`` reached, 1: the early exit's step recorded, 2: every scenario
+    frozen). Arrays are in the step's layout (draws last); the outputs are (B, T + 1, ...)."""
+    (cap_on, cap_idx, cap_tab, cap_t0, link_on, link_idx, link_tab, link_t0, dem_on, dem_idx, dem_tab, dem_t0,
+     lt_on, lt_tab, lt_t0, dflt_tab, lm_all, lc_all, lt_lc) = sched
+    (lmax, use_lead, use_res, use_sub, per_link, baseline_target, link_active, dem_active, has_prio, K,
+     prio_rule, any_idle, has_reserve, release_day, release_rate, inv_tau) = flags
+    (a_rel, c_rel, w_link, eps_link, eps_seg, n_l, n_sg, w_n, w_one, a_one, headroom, ramp_days,
+     sig_max, sig_rate, short_below, cfk, fd_frac, idle, idle_link) = par
+    (capf, linkcap, dfac, c_order, c_lead, var_links, hist, vbuf, lead_v, pipe, lead_m1,
+     x, s, sbar, d, sig, releasing, keep_l, ramp, reserve, served, served_k, capacity, y_out,
+     wl, wg, pmax_all, fill_k) = state
+    rec_links, amt, link_del, link_st = links
+    rec_sec, sector, sector_prod = sectors
+    (settle_on, tol, base_x, set_s_tol, lead_base, lead_var, p_tol, dflt, close, early_exit) = settle
+    (steady_on, stol, sched_ok, win, calm, frozen_at, x_prev, d_prev, s_prev, s_tol, sig_prev, rel_prev,
+     res_prev, res_tol, ramp_prev) = steady
+    n, B = x.shape
+    m = s.shape[0]
+    ctl[2] = 0
+    for t in range(t_from, t_to):
+        # 1. factors of this step
+        if cap_on:
+            _set_rows(capf, cap_idx, cap_tab, min(t - cap_t0, cap_tab.shape[0] - 1))
+        if link_on:
+            _set_rows(linkcap, link_idx, link_tab, min(t - link_t0, link_tab.shape[0] - 1))
+        if dem_on:
+            _set_rows(dfac, dem_idx, dem_tab, min(t - dem_t0, dem_tab.shape[0] - 1))
+        if use_lead and lt_on:
+            rr = min(t - lt_t0, lt_tab.shape[0] - 1)
+            for k in range(var_links.size):
+                e = var_links[k]
+                for b in range(B):
+                    lv = np.int64(lt_tab[rr, b, k])
+                    lead_v[k, b] = lv
+                    lead_m1[e, b] = lv - 1
+        _extended_step(t, lmax, use_lead, use_res, use_sub, per_link, baseline_target, link_active, dem_active,
+                       has_prio, K, prio_rule, any_idle, has_reserve and t >= release_day, release_rate, inv_tau,
+                       *topo, *par, *state)
+        t1 = t + 1
+        _record(t1, x, served, served_k, capacity, dfac, *rec)
+        if rec_links:
+            for e in range(m):
+                for b in range(B):
+                    link_del[b, t1, e] = d[e, b] * amt[e, b]
+                    link_st[b, t1, e] = s[e, b] * amt[e, b]
+        if rec_sec:  # per draw in firm order from 0, as a bincount adds
+            for b in range(B):
+                for k in range(sector_prod.shape[2]):
+                    sector_prod[b, t1, k] = 0.0
+            for i in range(n):
+                k = sector[i]
+                for b in range(B):
+                    sector_prod[b, t1, k] += x[i, b] * rec[0][i, b]
+        ctl[1] = t1
+        if t == ctl[0]:
+            ctl[2] = 1
+            return
+        # settle: a scenario back at its default factors and within tol of the baseline is set
+        # exactly to it
+        if settle_on and t1 < steps:
+            any_d = False
+            for b in range(B):
+                dflt[b] = dflt_tab[b, t1]
+                any_d = any_d or dflt[b]
+            if any_d:
+                _settle_close(dflt, tol, x, base_x, s, n_l, set_s_tol, d, use_lead, pipe, lead_base, p_tol,
+                              use_sub, sig, close)
+                all_close = True
+                for b in range(B):
+                    if not close[b]:
+                        all_close = False
+                        continue
+                    for i in range(n):
+                        x[i, b] = base_x[i, b]
+                        ramp[i, b] = 0.0
+                    for e in range(m):
+                        s[e, b] = n_l[e, b]
+                        d[e, b] = 1.0
+                    for g in range(sbar.shape[0]):
+                        sbar[g, b] = n_sg[g, b]
+                    if use_sub:
+                        for g in range(sig.shape[0]):
+                            sig[g, b] = 0.0
+                            releasing[g, b] = False
+                        for e in range(keep_l.shape[0]):
+                            keep_l[e, b] = 1.0
+                    if use_lead:  # full pipeline: every past shipment at baseline, arrivals in their slots
+                        for q in range(hist.shape[0]):
+                            for p in range(hist.shape[1]):
+                                hist[q, p, b] = 1.0
+                        for q in range(lmax):
+                            ago = (q - t1) % lmax
+                            for k in range(lead_var.size):
+                                vbuf[q, k, b] = 1.0 if ago < lead_var[k] else 0.0
+                        for e in range(m):
+                            pipe[e, b] = lead_base[e]
+                    if steady_on:
+                        calm[b] = win[b]  # the pipeline was reset to the baseline: as if steady for long
+                if early_exit and all_close:
+                    quiet = True  # every schedule at its default from t + 1 on
+                    for b in range(B):
+                        if not t1 > lm_all[b]:
+                            quiet = False
+                    if quiet:
+                        ctl[0] = t1
+        if steady_on and t1 < steps:
+            for b in range(B):
+                ok = t >= lc_all[b]  # the factors of this step hold for every later step
+                if use_lead:
+                    ok = ok and lt_lc[b] <= max(t1 - win[b], 0)
+                if has_reserve and t < release_day:
+                    ok = False  # reserves are released later
+                sched_ok[b] = ok
+            _steady(t, stol, sched_ok, win, calm, frozen_at, x, x_prev, d, d_prev, s, s_prev, s_tol,
+                    use_sub, sig, sig_prev, releasing, rel_prev, has_reserve, reserve, res_prev, res_tol,
+                    use_res, ramp, ramp_prev, ramp_days)
+            every = True
+            for b in range(B):
+                if frozen_at[b] < 0:
+                    every = False
+            if every:
+                ctl[2] = 2
+                return
 
 
 def compiled_step() -> Callable[..., Any]:
@@ -922,7 +1071,7 @@ def compiled_step() -> Callable[..., Any]:
 
     ``error_model="numpy"``: a division by zero gives inf or nan as in the numpy step, no exception.
     """
-    global _STEP, _sort_stable, _waterfill_level, _ration, AVAILABLE
+    global _STEP, _sort_stable, _waterfill_level, _ration, _extended_step, AVAILABLE
     if _STEP is None:
         try:
             import numba
@@ -935,14 +1084,15 @@ def compiled_step() -> Callable[..., Any]:
         _sort_stable = numba.njit(**opts)(_sort_stable)  # resolved by the steps at their compilation
         _waterfill_level = numba.njit(**opts)(_waterfill_level)
         _ration = numba.njit(**opts)(_ration)
-        _STEP = numba.njit(**opts)(_extended_step)
+        _extended_step = numba.njit(**opts)(_extended_step)  # resolved by the time loop
+        _STEP = _extended_step
     return _STEP
 
 
 def compiled_helpers() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
     """The compiled recording, settle test and steady-state test ``(record, settle, steady)`` that
-    ``simulate`` runs around the compiled step (each a pass over the state without temporaries)."""
-    global _HELPERS, _copy, _pairwise_leaf, _pairwise_sum, _rows_close
+    the time loop runs around the step (each a pass over the state without temporaries)."""
+    global _HELPERS, _pairwise_leaf, _pairwise_sum, _cols_close, _record, _settle_close, _steady, _set_rows
     if _HELPERS is None:
         compiled_step()  # imports numba, or raises InputError
         import numba
@@ -950,10 +1100,25 @@ def compiled_helpers() -> tuple[Callable[..., Any], Callable[..., Any], Callable
         opts = dict(cache=True, error_model="numpy", nogil=True)
         _pairwise_leaf = numba.njit(**opts)(_pairwise_leaf)
         _pairwise_sum = numba.njit(**opts)(_pairwise_sum)
-        _rows_close = numba.njit(**opts)(_rows_close)
-        _copy = numba.njit(**opts)(_copy)
-        _HELPERS = (numba.njit(**opts)(_record), numba.njit(**opts)(_settle_close), numba.njit(**opts)(_steady))
+        _cols_close = numba.njit(**opts)(_cols_close)
+        _set_rows = numba.njit(**opts)(_set_rows)
+        _record = numba.njit(**opts)(_record)
+        _settle_close = numba.njit(**opts)(_settle_close)
+        _steady = numba.njit(**opts)(_steady)
+        _HELPERS = (_record, _settle_close, _steady)
     return _HELPERS
+
+
+def compiled_loop() -> Callable[..., Any]:
+    """The compiled time loop (:func:`_time_loop`): many steps with their recording, settle and
+    steady tests in one call, so that no Python runs between steps."""
+    global _LOOP
+    if _LOOP is None:
+        compiled_helpers()
+        import numba
+
+        _LOOP = numba.njit(cache=True, error_model="numpy", nogil=True)(_time_loop)
+    return _LOOP
 
 
 def warm_up() -> None:

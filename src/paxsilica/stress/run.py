@@ -51,7 +51,7 @@ def _simulate(net: Any, comp: CompiledScenario, scenario: Scenario, inventory_da
 
     return simulate(net, comp.engine_scenario, steps=comp.steps, rationing=comp.rationing,
                     inventory_days=inventory_days / scenario.step, tau=tau_days / scenario.step,
-                    mode="extended", extensions=comp.extensions, record_firms=True)
+                    mode="extended", extensions=comp.extensions, record_firms=True, firm_series=("production",))
 
 
 def _run_draws(net: Any, index: Any, comp: CompiledScenario, scenario: Scenario, draws: Any,
@@ -66,7 +66,8 @@ def _run_draws(net: Any, index: Any, comp: CompiledScenario, scenario: Scenario,
                              virtual=(index.sites["kind"].to_numpy() != "site"))
     res = simulate(net, [comp.engine_scenario] * draws.n, steps=comp.steps, rationing=comp.rationing,
                    inventory_days=inventory_days / scenario.step, tau=tau_days / scenario.step, mode="extended",
-                   extensions=ext, record_firms=True, amounts=draws.amounts, final_demand=draws.final_demand)
+                   extensions=ext, record_firms=True, firm_series=("production",), amounts=draws.amounts,
+                   final_demand=draws.final_demand)
     return [_Slice(res, b, comp.steps) for b in range(draws.n)]
 
 
@@ -343,7 +344,7 @@ def _batched(jobs: list[Job], *, inventory_days: float, tau_days: float, target:
                 res = simulate(first.net, [c.engine_scenario for c in comps], steps=T,
                                rationing=first.comp.rationing, inventory_days=inventory_days / first.scenario.step,
                                tau=tau_days / first.scenario.step, mode="extended",
-                               extensions=first.comp.extensions, record_firms=True)
+                               extensions=first.comp.extensions, record_firms=True, firm_series=("production",))
                 results = [_Slice(res, b, c.steps) for b, c in enumerate(comps)]
         except PaxsilicaError as e:
             if errors == "raise":
@@ -414,7 +415,7 @@ def warm_engine(job: Job | None = None, prepared: Prepared | None = None) -> Non
             net, comp, step = job.net, job.comp, job.scenario.step
         simulate(net, comp.engine_scenario, steps=1, rationing=comp.rationing,
                  inventory_days=DEFAULT_INVENTORY_DAYS / step, tau=DEFAULT_TAU_DAYS / step, mode="extended",
-                 extensions=comp.extensions, record_firms=True)
+                 extensions=comp.extensions, record_firms=True, firm_series=("production",))
     except PaxsilicaError:  # only a warm-up: the real run reports what is wrong
         pass
 
