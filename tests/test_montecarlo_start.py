@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from paxsilica.montecarlo import load_catalogue, parse_catalogue
 from paxsilica.montecarlo.draw import draw_events
-from paxsilica.montecarlo.model import TargetModel, first_shocked_day, shifted
+from paxsilica.montecarlo.model import TargetModel, first_shocked_day, shifted, start_groups
 from paxsilica.network.build import tiny_atlas
 from paxsilica.sim import Scenario, Schedule, SupplyNetwork, simulate
 from tests.test_montecarlo_run import TINY
@@ -74,6 +74,8 @@ def test_tiny_atlas_same_losses_as_from_day_zero() -> None:
     draws = _draws(cat, 24, HORIZON)
     starts = [first_shocked_day(s, model.net, HORIZON) for s in map(model.engine_scenario, draws) if s is not None]
     assert max(starts) > 10  # some draws do start late: the comparison is not of day-0 runs only
+    # some engine call holds draws of different first days (it starts at the earliest of them)
+    assert any(len({starts[k] for k in ks}) > 1 for _t, ks in start_groups(starts, HORIZON))
     day0, late = _both(model, draws)
     assert day0[:, 0].max() > 0.01 and np.array_equal(late, day0)
     day0, late = _no_resourcing(model, draws)
@@ -113,3 +115,33 @@ def test_a_quiet_baseline_keeps_its_capacity(bundled) -> None:  # type: ignore[n
                      record_firms=True, kernel=kernel)
         cap = r.firm_capacity[0]
         assert np.array_equal(cap, np.broadcast_to(cap[0], cap.shape)), kernel
+
+
+def _cost(groups: list[tuple[int, list[int]]], steps: int, fixed: float) -> float:
+    return sum((steps - t) * (fixed + len(ks)) for t, ks in groups)
+
+
+def _partitions(items: list[int]):  # type: ignore[no-untyped-def]
+    """Every set partition of ``items`` (Bell numbers: 203 for 6 items)."""
+    if not items:
+        yield []
+        return
+    first, rest = items[0], items[1:]
+    for p in _partitions(rest):
+        yield [[first], *p]
+        for i in range(len(p)):
+            yield [*p[:i], [first, *p[i]], *p[i + 1:]]
+
+
+@given(st.lists(st.integers(0, 99), max_size=6), st.sampled_from([0.0, 0.5, 1.5, 10.0]))
+@settings(max_examples=150, deadline=None)
+def test_start_groups_is_a_least_cost_grouping(starts: list[int], fixed: float) -> None:
+    """Every draw in exactly one call, no call after a member's first day, and no grouping of the draws
+    (all set partitions, by brute force) costs less."""
+    steps = 100
+    groups = start_groups(starts, steps, fixed)
+    assert sorted(k for _t, ks in groups for k in ks) == list(range(len(starts)))
+    assert all(t == min(starts[k] for k in ks) for t, ks in groups)
+    best = min(_cost([(min(starts[k] for k in p), p) for p in part], steps, fixed)
+               for part in _partitions(list(range(len(starts)))))
+    assert _cost(groups, steps, fixed) <= best + 1e-9

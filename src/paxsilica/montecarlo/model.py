@@ -228,24 +228,28 @@ class TargetModel:
     def losses(self, draws: list[list[Event]]) -> np.ndarray:
         """Loss of each draw: array ``(len(draws), 1 + consumers)``, column 0 the total (``WORLD``).
 
-        Draws with nothing acting are 0 without an engine run. The others start at their first shocked
-        day (:func:`first_shocked_day`; before it a run is on its baseline), and draws of the batch
-        with the same first day are one batched engine call.
+        Draws with nothing acting are 0 without an engine run. The others are grouped by their first
+        shocked day (:func:`first_shocked_day`; before it a run is on its baseline, so a draw may start
+        on any earlier day with exactly the same losses) into batched engine calls, each starting at
+        its earliest member's first day (:func:`start_groups`).
         """
         from ..sim import simulate
 
         out = np.zeros((len(draws), 1 + len(self.consumers)))
-        groups: dict[int, list[tuple[int, Any]]] = {}
+        live: list[tuple[int, Any]] = []
+        starts: list[int] = []
         for r, evs in enumerate(draws):
             s = self.engine_scenario(evs, name=f"draw {r}")
             if s is not None:
                 t0 = first_shocked_day(s, self.net, self.steps) if self.shift_ok else 0
                 if t0 < self.steps:  # else nothing acts within the horizon: no loss
-                    groups.setdefault(t0, []).append((r, s))
+                    live.append((r, s))
+                    starts.append(t0)
+        groups = [(t0, [live[k] for k in ks]) for t0, ks in start_groups(starts, self.steps)]
         # the loss reads the production of the operation sinks only (stress.measure._stock)
         sites = self.index.sites
         rec = np.flatnonzero(sites["kind"].to_numpy() == "operation") if "kind" in sites.columns else True
-        for t0, members in groups.items():
+        for t0, members in groups:
             scen = [shifted(s, t0) for _r, s in members]
             res = simulate(self.net, scen, steps=self.steps - t0, rationing=self.comp.rationing,
                            inventory_days=self.inventory_days, tau=self.tau_days, mode="extended",
@@ -266,6 +270,52 @@ class TargetModel:
             got = stock.running.sum(axis=0)
             row[1:] = np.divide(np.maximum(kb - got, 0.0), kb, out=np.zeros_like(kb), where=kb > 0)
         return row
+
+
+STEP_COST_FIXED = 1.5
+"""Cost of one engine step of a batch that does not grow with the batch, in units of one draw's share
+of a step (measured on the bundled atlas, 365-day draws, compiled step: 255-384 us a step with 1 draw,
+97-130 us a draw-step with 8-16; bench/RESULTS.md, 2026-12-01 "Monte Carlo draws batched across start
+days"). Only the grouping of draws depends on it, never a loss."""
+
+
+def start_groups(starts: list[int] | np.ndarray, steps: int,
+                 fixed: float = STEP_COST_FIXED) -> list[tuple[int, list[int]]]:
+    """Group draws for batched engine calls: ``[(start step, [draw positions]), ...]``.
+
+    A call starting at step ``t`` costs ``(steps - t) * (fixed + size)`` (a step's fixed part, plus one
+    unit per draw); each draw must start no later than its own first shocked day. Draws sorted by
+    their first day are cut into consecutive groups, each starting at its first member's day, at the
+    least total cost (dynamic programming over the cut points). Consecutive groups are enough: moving a
+    draw from a group that starts earlier to one that starts later, but not after its own first day,
+    only lowers the cost.
+
+    Examples
+    --------
+    Two draws that start together share a call; a draw that starts much later gets its own:
+
+    >>> start_groups([0, 0, 300], 365)
+    [(0, [0, 1]), (300, [2])]
+    >>> start_groups([10, 12], 365)
+    [(10, [0, 1])]
+    """
+    order = sorted(range(len(starts)), key=lambda k: (int(starts[k]), k))
+    t = [int(starts[k]) for k in order]
+    n = len(t)
+    best = [0.0] + [np.inf] * n  # best[j]: least cost of the first j draws (in start order)
+    cut = [0] * (n + 1)
+    for j in range(1, n + 1):
+        for i in range(j):  # the last group is draws i..j-1, starting at t[i]
+            c = best[i] + (steps - t[i]) * (fixed + (j - i))
+            if c < best[j]:
+                best[j], cut[j] = c, i
+    groups = []
+    j = n
+    while j > 0:
+        i = cut[j]
+        groups.append((t[i], sorted(order[i:j])))
+        j = i
+    return groups[::-1]
 
 
 def first_shocked_day(scenario: Any, net: Any, steps: int) -> int:
