@@ -139,6 +139,10 @@ class TargetModel:
         # a run may start at its first shock only when nothing else depends on the day (a stockpile
         # released from a given day would)
         self.shift_ok = self.extensions.stockpile_days is None
+        # the loss reads the production of the operation sinks only (stress.measure._stock)
+        sites = self.index.sites
+        self.recorded = (np.flatnonzero(sites["kind"].to_numpy() == "operation") if "kind" in sites.columns
+                         else True)
 
     def _active_effects(self, catalogue: Catalogue) -> dict[int, tuple[int, ...]]:
         """Per hazard, the effects that act on this network (an effect that touches nothing is left
@@ -246,14 +250,11 @@ class TargetModel:
                     live.append((r, s))
                     starts.append(t0)
         groups = [(t0, [live[k] for k in ks]) for t0, ks in start_groups(starts, self.steps)]
-        # the loss reads the production of the operation sinks only (stress.measure._stock)
-        sites = self.index.sites
-        rec = np.flatnonzero(sites["kind"].to_numpy() == "operation") if "kind" in sites.columns else True
         for t0, members in groups:
             scen = [shifted(s, t0) for _r, s in members]
             res = simulate(self.net, scen, steps=self.steps - t0, rationing=self.comp.rationing,
                            inventory_days=self.inventory_days, tau=self.tau_days, mode="extended",
-                           extensions=self.extensions, record_firms=rec, firm_series=("production",))
+                           extensions=self.extensions, record_firms=self.recorded, firm_series=("production",))
             for b, (r, _s) in enumerate(members):
                 out[r] = self._loss(_Padded(res, b, t0, self.net.n_firms))
         # an unshocked run stays on its baseline up to rounding (~1e-16): below LOSS_FLOOR is no loss
