@@ -290,7 +290,10 @@ class Extensions:
         by at most this much relative to the baseline (production x = P/p̄ and shipments by 1,
         stocks and reserves by max(n, 1) days, substitution σ by 1; ramp clocks unchanged or past
         ``ramp_days``; shipments in transit: the shipments were that steady for the longest lead
-        time) is frozen: its remaining rows repeat its last step. Once every scenario of a batch is
+        time) is frozen: its remaining rows repeat its last step; except a scenario back at its
+        default factors whose production is within ``settle_tol`` of the baseline but whose stocks are
+        not yet: it is converging on the baseline and is left to the settle test (frozen, it kept a
+        residual a stock's decay time times ``steady_tol`` for good). Once every scenario of a batch is
         frozen the run stops. Each scenario freezes on its own, so a batch still equals its
         sequential runs. Bound: while the state's per-step change does not grow (the model
         contracts towards its new steady state), a frozen series differs from the stepped one by
@@ -1889,6 +1892,7 @@ def simulate(
         # settle: once a scenario's factors are back at baseline and its state is within settle_tol
         # of it, set its state exactly to the baseline (removes residual decay that would otherwise
         # never end); each scenario on its own, so a batch equals single runs
+        near = None  # back at the default factors with production within settle_tol, not settled
         if settle_on and t + 1 < steps:
             dflt = cap_sched.at_default(t + 1) & link_sched.at_default(t + 1) & dem_sched.at_default(t + 1)
             if use_lead:
@@ -1896,6 +1900,7 @@ def simulate(
             if dflt.any():
                 tol = ext.settle_tol
                 close = dflt & (np.abs(x - base_x) <= tol).all(axis=1)
+                near = close.copy()
                 cb = np.flatnonzero(close)
                 if m and cb.size:  # the scenarios close in production: stocks, shipments, pipeline, σ
                     if n_link is None:
@@ -1908,6 +1913,7 @@ def simulate(
                     if use_sub:
                         ok_c &= (sig[cb] <= tol).all(axis=1)
                     close[cb] = ok_c
+                near &= ~close
                 for b in np.flatnonzero(close):
                     x[b] = base_x if base_x.ndim == 1 else base_x[b]
                     s[b] = n_l if n_link is None else n_l[b]
@@ -1945,6 +1951,8 @@ def simulate(
                     cand &= lt_sched.last_change <= np.maximum(t + 1 - win, 0)
                 if reserve is not None and t < ext.stockpile_release_day:
                     cand[:] = False  # reserves are released later
+                if near is not None:
+                    cand &= ~near  # converging on the baseline: left to the settle test
             for b in np.flatnonzero(cand):
                 good = True
                 if m:

@@ -1053,6 +1053,8 @@ def _time_loop(t_from, t_to, steps, ctl, sched, flags, topo, par, state, rec, li
                     ok = ok and lt_lc[b] <= max(t1 - win[b], 0)
                 if has_reserve and t < release_day:
                     ok = False  # reserves are released later
+                if ok and settle_on and dflt[b] and not close[b] and _cols_close(x, base_x, b, tol):
+                    ok = False  # converging on the baseline: left to the settle test (see simulate)
                 sched_ok[b] = ok
             _steady(t, stol, sched_ok, win, calm, frozen_at, x, x_prev, d, d_prev, s, s_prev, s_tol,
                     use_sub, sig, sig_prev, releasing, rel_prev, has_reserve, reserve, res_prev, res_tol,
