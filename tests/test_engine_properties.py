@@ -98,8 +98,14 @@ def test_recovery_profiles_are_monotone(kind, loss, start, delay, duration) -> N
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_networks(), st.floats(0.05, 1.0), st.integers(1, 10))
 def test_recovery_settles_back_to_baseline(net, delta, c) -> None:  # type: ignore[no-untyped-def]
-    """A firm shocked with linear recovery: output never exceeds the baseline (no headroom) and the
-    extended mode settles back onto the baseline after the recovery.
+    """A firm shocked with linear recovery: output never exceeds the baseline (no headroom), returns to
+    it, and the extended mode sets the whole state exactly onto the baseline once it is within the
+    settle tolerance.
+
+    Not every run gets there within 250 steps: hypothesis found a cycle with a self-loop
+    (0→1→1→3→5→0…) whose stocks were still 1.6e-5 short after 250 steps, refilling by ~3 % a step,
+    with one firm's output 1 ulp below its baseline; so production is checked against the settle
+    tolerance, and exactness from the first step the stocks are within it.
 
     Every firm gets some final demand: a cycle of firms that only buy from each other and all stop
     never restarts in this model (orders follow own output), see docs/engine.md. Note that on
@@ -109,12 +115,21 @@ def test_recovery_settles_back_to_baseline(net, delta, c) -> None:  # type: igno
                                     final_demand=net.final_demand + 1.0, sector=net.sector,
                                     sector_names=net.sector_names)
     firm = int(np.argmax(net.baseline_output))
-    r = simulate(net, FirmShocks([firm], [delta]), steps=250, recovery_days=c, extensions=Extensions(),
-                 record_firms=True)
+    ext = Extensions()
+    r = simulate(net, FirmShocks([firm], [delta]), steps=250, recovery_days=c, extensions=ext,
+                 record_firms=True, record_links=True)
     base = r.production[0]
     assert np.all(r.production <= base * (1 + 1e-12))
     assert np.all(r.firm_production <= net.baseline_output * (1 + 1e-12))
-    np.testing.assert_array_equal(r.firm_production[-20:], np.broadcast_to(net.baseline_output, (20, net.n_firms)))
+    np.testing.assert_allclose(r.firm_production[-20:], np.broadcast_to(net.baseline_output, (20, net.n_firms)),
+                               rtol=ext.settle_tol)
+    n_days = r.parameters["inventory_days"]
+    gap = np.abs(r.link_stock / net.amount - n_days).max(axis=1)  # days
+    x_gap = np.abs(r.firm_production / net.baseline_output - 1.0).max(axis=1)
+    within = np.flatnonzero((gap <= ext.settle_tol * n_days) & (x_gap <= ext.settle_tol) & (r.step > c))
+    if within.size:  # set to the baseline after that step: every later row is exactly the baseline
+        rest = r.firm_production[within[0] + 1:]
+        np.testing.assert_array_equal(rest, np.broadcast_to(net.baseline_output, rest.shape))
 
 
 @st.composite
