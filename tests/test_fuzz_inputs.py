@@ -16,6 +16,8 @@ import math
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from unittest import mock
@@ -293,6 +295,26 @@ def test_twenty_digit_firm_id_is_a_located_error(guard, tmp_path: Path) -> None:
                         str(tmp_path / "out")])
     assert r.exit_code == 1
     assert "links.txt, row 1, column 'supplier'" in r.stderr and "64-bit integer range" in r.stderr
+
+
+@pytest.mark.parametrize("file", ["links.txt", "final_demand.txt"])
+@pytest.mark.parametrize("char", ["\U000d8437", "\U0001f642", "\u0100", "\u00e9"])
+def test_non_ascii_firm_id_is_a_located_error(tmp_path: Path, file: str, char: str) -> None:
+    """numpy's loadtxt (2.4) reads a code point above 255 in an integer column out of bounds: U+D8437
+    crashed the process, "🙂" became the id 128530. Run in a child process, so that a regression is a
+    failed test, not a crashed test suite."""
+    for name in FIRM_FILES:
+        shutil.copyfile(ENGINE / name, tmp_path / name)
+    f = tmp_path / file
+    lines = f.read_text().splitlines()
+    lines[0] = char + " " + lines[0].split(maxsplit=1)[1]
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code = ("import sys; from paxsilica.cli.main import main; sys.argv = ['paxsilica', *sys.argv[1:]]; main()")
+    r = subprocess.run([sys.executable, "-c", code, "sim", "firms", *(str(tmp_path / n) for n in FIRM_FILES[:4]),
+                        "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1, (r.returncode, r.stderr[-2000:])
+    assert f"{file}, row 1" in r.stderr, r.stderr[-2000:]
+    assert not (tmp_path / "out").exists()
 
 
 # ------------------------------------------------------------------------------ the CLI surface

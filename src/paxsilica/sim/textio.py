@@ -108,13 +108,30 @@ def _read_pandas(path: Path, fields: list[tuple[str, str]], n_required: int,
     return {f: df[f].to_numpy() for f in names}
 
 
+def _is_ascii(path: Path, chunk: int = 1 << 23) -> bool:
+    """True when every byte of the file is ASCII (read in 8 MiB chunks; stops at the first other)."""
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            if not block.isascii():
+                return False
+    return True
+
+
 def _read_exact(path: Path, fields: list[tuple[str, str]]) -> dict[str, np.ndarray] | None:
     """Fast strict read (numpy's C reader): every line has exactly ``fields``; None if any does not.
 
     numpy's reader refuses what the careful pass refuses (a non-integer or out-of-range id, a
     wrong field count, "nan" in an integer column), and it does not need pandas, whose import
     alone cost more than reading a 500k-link file.
+
+    Only ASCII files are given to it: its integer parser (numpy 2.4) hands code points above 255
+    to C's ``isdigit``, which indexes its table out of bounds — a code point such as U+D8437 in an
+    id crashed the process (segmentation fault, found by tests/test_fuzz_inputs.py) and "🙂" was
+    read as the id 128530 (numpy pull request 31586 describes the cause; not merged). Any other
+    file goes to the careful reader, which locates what is wrong.
     """
+    if not _is_ascii(path):
+        return None
     dtype = [(f, np.int64 if k == _INT else np.float64) for f, k in fields]
     try:
         with warnings.catch_warnings():
