@@ -107,13 +107,14 @@ def _combine(blocks: list[Block], op: np.ufunc) -> Any:
         order = np.argsort(idx, kind="stable")
         idx = idx[order]
         vals = np.concatenate([b[1] for b in blocks], axis=0)[order]
-        ids, first, group = np.unique(idx, return_index=True, return_inverse=True)
+        ids, first, counts = np.unique(idx, return_index=True, return_counts=True)
         if ids.size < idx.size:
-            # few entities are hit twice (a site by a quake and an outage): combine those rows only
+            # an entity's rows are consecutive after the sort, and few entities have more than two
+            # (a link both banned and blockaded): one vectorised pass per rank beats ``reduceat``
             out = vals[first]
-            for r in np.setdiff1d(np.arange(idx.size), first, assume_unique=True).tolist():
-                g = int(group[r])
-                op(out[g], vals[r], out=out[g])
+            for r in range(1, int(counts.max())):
+                g = np.flatnonzero(counts > r)
+                out[g] = op(out[g], vals[first[g] + r])
             idx, vals = ids, out
     # C order (steps, ids), as the compiler's column_stack gives it
     return Schedule(idx, np.ascontiguousarray(vals.T))
