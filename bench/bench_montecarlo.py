@@ -15,8 +15,8 @@ building, imports and the JIT are not counted; the set-up times are printed sepa
 
 ``--compare OLD_SRC`` instead times the in-process run of this checkout against another one's
 ``src`` folder (e.g. ``git archive`` of an earlier commit), each in its own process, alternated, each
-warmed up first, and prints the medians, their ratio and the largest difference between the two
-codes' losses.
+warmed up first, and prints the medians, their ratio, the largest difference between the two
+codes' losses and whether the losses and the tail's ES contributions are identical.
 
 Prints a table; copy it into bench/RESULTS.md (section "montecarlo").
 """
@@ -131,7 +131,7 @@ def _one(args: argparse.Namespace) -> None:
     w, c = time.perf_counter(), time.process_time()
     r = run_montecarlo(atlas, cat, draws=args.draws, seed=args.seed, cache=cache, **kw)
     out = {"wall": time.perf_counter() - w, "cpu": time.process_time() - c,
-           "loss": r.losses["loss"].tolist()}
+           "loss": r.losses["loss"].tolist(), "contrib": r.contributions["es_contribution"].tolist()}
     Path(args.one).write_text(json.dumps(out))
 
 
@@ -165,9 +165,12 @@ def _compare(args: argparse.Namespace) -> None:
               f"{args.draws / wall * 60:,.0f} | {args.draws / cpu * 60:,.0f} |")
     pairs = [b["wall"] / a["wall"] for b, a in zip(got["before"], got["after"], strict=True)]
     diff = np.abs(np.array(got["before"][0]["loss"]) - np.array(got["after"][0]["loss"]))
+    same = all(np.array_equal(np.array(r[k]), np.array(got["before"][0][k]))
+               for rs in got.values() for r in rs for k in ("loss", "contrib"))
     print(f"\nratio before/after: wall {med['before'][0] / med['after'][0]:.2f} (pairs {min(pairs):.2f}-"
           f"{max(pairs):.2f}), CPU {med['before'][1] / med['after'][1]:.2f}; largest loss difference "
-          f"{diff.max():.1e} (of the horizon's capacity)")
+          f"{diff.max():.1e} (of the horizon's capacity); losses and tail contributions identical in every run: "
+          f"{same}")
 
 
 if __name__ == "__main__":

@@ -7,11 +7,14 @@ engine and the same loss measure as a stress run's ``loss_pct``), arranged for t
 
 - every draw runs on one network and one set of policies, so the engine's extensions are shared and
   the draws of a batch are **one** engine call (a leading batch axis);
-- each event is compiled once into per-site and per-link factor columns (cached by hazard, start,
-  duration and severity), and a draw's schedules are the events' columns combined exactly as the
-  compiler combines the shocks of one scenario (capacity factors by minimum, lead times by maximum).
-  Only draws with chokepoint closures of different events overlapping in time are compiled as a whole,
-  because a rerouted lane must then avoid every closed chokepoint at once;
+- each effect of an event is compiled alone into per-site and per-link factor columns, and a draw's
+  schedules are these columns combined exactly as the compiler combines the shocks of one scenario
+  (capacity factors by minimum, lead times by maximum). A window effect (ban, blockade, closure,
+  surge) is compiled once per distinct shock (its severity) into the values while on and while off,
+  and each event's window is cut from that; a rerouted closure's template is also per set of
+  chokepoints closed with it (every closure of the draw overlapping it, whichever event closes it:
+  a rerouted lane avoids them all). A recovering effect (outage, disaster, cyber incident) is
+  compiled once per event;
 - a draw without events is not run: the engine carries its state relative to the baseline, so an
   unshocked run stays on the baseline and loses nothing (``tests/test_montecarlo_model.py`` checks it);
 - the engine's early exits (settle, steady state) are off, so a draw's result does not depend on the
@@ -31,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ..scenarios.compile import Build, _Acc, compile_scenario
+from ..scenarios.compile import Build, _Acc, closed_among, compile_scenario
 from ..scenarios.declare import ChokepointClosure, Policies, Shock
 from ..scenarios.schema import Scenario
 from ..stress.measure import _ai_consumers, _stock
@@ -81,20 +84,66 @@ class _EventBuild(Build):
         self.lead, self.effects, self.failures, self.notes = {}, [], [], []
 
 
-def _merge(into: dict[int, np.ndarray], cols: dict[int, np.ndarray], op: Any) -> None:
-    for i, c in cols.items():
-        cur = into.get(i)
-        into[i] = c if cur is None else op(cur, c)
+Block = tuple[np.ndarray, np.ndarray]
+"""Factor columns of one schedule: entity ids (int64, sorted, unique) and values ``(ids, steps)``, one
+row per entity (the engine's ``(steps, ids)`` transposed, so that combining entities reads whole rows)."""
+_KINDS = ("cap", "lcap", "dem", "lead")
+"""The schedules of :class:`Parts`, in its field order."""
 
 
-def _schedule(cols: dict[int, np.ndarray], steps: int) -> Any:
+def _combine(blocks: list[Block], op: np.ufunc) -> Any:
+    """One engine schedule from the columns of several shocks: an entity hit by more than one gets
+    ``op`` (``np.minimum``, lead times ``np.maximum``) of their columns, as the compiler's accumulators
+    give it. Both are exact whatever the order, so grouping by id with ``reduceat`` gives the same bits
+    as combining shock by shock."""
     from ..sim import Schedule
 
-    if not cols:
+    if not blocks:
         return None
-    idx = np.array(sorted(cols), dtype=np.int64)
-    vals = np.column_stack([cols[i] for i in idx]) if steps else np.ones((1, idx.size))
-    return Schedule(idx, vals)
+    if len(blocks) == 1:
+        idx, vals = blocks[0]
+    else:
+        idx = np.concatenate([b[0] for b in blocks])
+        order = np.argsort(idx, kind="stable")
+        idx = idx[order]
+        vals = np.concatenate([b[1] for b in blocks], axis=0)[order]
+        ids, first, counts = np.unique(idx, return_index=True, return_counts=True)
+        if ids.size < idx.size:
+            # an entity's rows are consecutive after the sort, and few entities have more than two
+            # (a link both banned and blockaded): one vectorised pass per rank beats ``reduceat``
+            out = vals[first]
+            for r in range(1, int(counts.max())):
+                g = np.flatnonzero(counts > r)
+                out[g] = op(out[g], vals[first[g] + r])
+            idx, vals = ids, out
+    # C order (steps, ids), as the compiler's column_stack gives it
+    return Schedule(idx, np.ascontiguousarray(vals.T))
+
+
+def _blocks(p: Parts) -> tuple[Block | None, ...]:
+    """:class:`Parts` (dicts of columns) as one block per schedule (``None``: no column)."""
+    out: list[Block | None] = []
+    for cols in (p.cap, p.lcap, p.dem, p.lead):
+        if not cols:
+            out.append(None)
+            continue
+        idx = np.array(sorted(cols), dtype=np.int64)
+        out.append((idx, np.vstack([cols[i] for i in idx])))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A window shock's columns as ``(ids, on, off)`` per schedule (``None``: no column): each entity's
+    value while on and while off (arrays ``(ids, 1)``). An event's rows are ``where(on, on, off)`` over
+    its window."""
+
+    rows: tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, ...]
+
+    @classmethod
+    def of(cls, p: Parts) -> _Window:
+        """From the columns of the shock compiled with a one-day window at day 0 (rows 0 and 1)."""
+        return cls(tuple(None if b is None else (b[0], b[1][:, :1].copy(), b[1][:, 1:2].copy()) for b in _blocks(p)))
 
 
 class TargetModel:
@@ -174,60 +223,84 @@ class TargetModel:
         return tuple(effect_shock(event.effects[j], event.start_day, event.duration_days, event.severity)
                      for j in effs)
 
-    def event_parts(self, event: Event) -> Parts:
-        """An event's factor columns, compiled once per distinct event.
+    def compile_alone(self, shock: Shock, context: tuple[Shock, ...] = ()) -> Parts:
+        """Factor columns of ``shock`` alone, compiled in a scenario whose other shocks are ``context``.
 
-        Events whose effects are all windows (bans, blockades, closures, surges: a value while on, the
-        baseline value while off, the same whatever the window) are compiled once per (hazard,
-        severity) with a one-day window, and each window is cut from that template: the same numbers
-        as compiling the event itself, without the compiler's table work per event.
+        The context only tells a rerouted closure which other closures overlap it (its lanes avoid
+        them all, :func:`~paxsilica.scenarios.compile.closed_among`); its shocks are not applied. Every
+        other shock type acts on its own entities whatever the others do, and the compiler combines the
+        shocks' columns by minimum (lead times by maximum), so a scenario's columns are those of its
+        shocks compiled alone, combined.
         """
-        key = event.key()
-        if key in self._cache:
-            return self._cache[key]
-        if len(self._cache) > 50_000:  # bounded memory on long runs
-            self._cache.clear()
-        effs = [event.effects[j] for j in self.active.get(event.hazard, ())]
-        if self.steps >= 2 and effs and all(e.type in WINDOW_TYPES for e in effs):
-            tkey = ("window", event.hazard, event.severity)
-            if tkey not in self._cache:
-                self._cache[tkey] = self.compile_shocks(tuple(effect_shock(e, 0, 1, event.severity) for e in effs))
-            t = self._cache[tkey]
-            days = np.arange(self.steps)
-            on = (days >= event.start_day) & (days < event.start_day + event.duration_days)
+        b = self.build
+        b.reset((shock, *context))
+        shock.apply(b, 0)
+        touched = tuple(bool(e["sites"] or e["links"]) for e in b.effects)
+        return Parts(dict(b.cap.cols), dict(b.lcap.cols), dict(b.dem.cols), dict(b.lead), touched)
 
-            def cut(cols: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
-                return {i: np.where(on, c[0], c[1]) for i, c in cols.items()}
+    def _window(self, effect: Shock, severity: float, closed: frozenset[str] | None) -> _Window:
+        """The two-row template of a window effect at ``severity`` (lanes around ``closed`` for a
+        rerouted closure), compiled once per distinct (shock, closure set).
 
-            parts = Parts(cut(t.cap), cut(t.lcap), cut(t.dem), cut(t.lead), t.touched)
-        else:
-            parts = self.compile_shocks(self.event_shocks(event))
-        self._cache[key] = parts
-        return parts
+        Compiled with a one-day window at day 0: row 0 holds the values while on, row 1 the baseline
+        values (the window moves the rows, never the values: nothing of a window shock depends on its
+        start or end, as the model's scenario has no ``reference_date`` for group membership).
+        """
+        s0 = effect_shock(effect, 0, 1, severity)
+        key = ("window", s0, closed)
+        t = self._cache.get(key)
+        if t is None:
+            context = tuple(dataclasses.replace(s0, chokepoint=c) for c in sorted(closed - {s0.chokepoint})) \
+                if closed else ()
+            t = self._cache[key] = _Window.of(self.compile_alone(s0, context))
+        return t
+
+    def _direct(self, event: Event, j: int, shock: Shock) -> tuple[Block | None, ...]:
+        """Columns of a non-window effect of ``event`` (a site outage, cyber incident or disaster:
+        a recovery profile from its start), compiled once per distinct event."""
+        key = ("event", event.hazard, j, event.start_day, event.duration_days, event.severity)
+        t = self._cache.get(key)
+        if t is None:
+            t = self._cache[key] = _blocks(self.compile_alone(shock))
+        return t
 
     def engine_scenario(self, events: list[Event], name: str = "") -> Any:
-        """The engine's scenario of one draw (``None``: nothing acts, the draw loses nothing)."""
+        """The engine's scenario of one draw (``None``: nothing acts, the draw loses nothing).
+
+        Each effect of each event gives its columns (:meth:`compile_alone`): a window effect's are cut
+        from its template (:meth:`_window`), a rerouted closure's routed around every closure of the
+        draw that overlaps it, whichever event closes it; the others are compiled once per event. The
+        draw's schedules are these columns combined as the compiler combines one scenario's shocks
+        (:func:`_combine`), so they equal compiling the draw's shocks as one scenario, bit for bit.
+        """
         from ..sim import Scenario as EngineScenario
 
-        shocks = [s for ev in events for s in self.event_shocks(ev)]
-        if not shocks:
+        if len(self._cache) > 50_000:  # bounded memory on long runs
+            self._cache.clear()
+        acting = [(ev, j, effect_shock(ev.effects[j], ev.start_day, ev.duration_days, ev.severity))
+                  for ev in events for j in self.active.get(ev.hazard, ())]
+        if not acting:
             return None
-        if _overlapping_closures(events, shocks):
-            parts = [self.compile_shocks(tuple(shocks))]
-        else:
-            parts = [self.event_parts(ev) for ev in events if self.active.get(ev.hazard)]
-        cap: dict[int, np.ndarray] = {}
-        lcap: dict[int, np.ndarray] = {}
-        dem: dict[int, np.ndarray] = {}
-        lead: dict[int, np.ndarray] = {}
-        for p in parts:
-            _merge(cap, p.cap, np.minimum)
-            _merge(lcap, p.lcap, np.minimum)
-            _merge(dem, p.dem, np.minimum)
-            _merge(lead, p.lead, np.maximum)
-        return EngineScenario(capacity=_schedule(cap, self.steps), link_capacity=_schedule(lcap, self.steps),
-                              lead_time=_schedule(lead, self.steps), demand_factor=_schedule(dem, self.steps),
-                              name=name)
+        closures = [s for _ev, _j, s in acting if isinstance(s, ChokepointClosure)]
+        blocks: list[list[Block]] = [[] for _ in _KINDS]
+        days = np.arange(self.steps)
+        for ev, j, s in acting:
+            e = ev.effects[j]
+            if self.steps >= 2 and e.type in WINDOW_TYPES:
+                closed = (closed_among(closures, s) if isinstance(s, ChokepointClosure) and s.mode == "reroute"
+                          else None)
+                on = ((days >= ev.start_day) & (days < ev.start_day + ev.duration_days))[None, :]
+                for k, row in enumerate(self._window(e, ev.severity, closed).rows):
+                    if row is not None:
+                        blocks[k].append((row[0], np.where(on, row[1], row[2])))
+            else:
+                parts = (_blocks(self.compile_alone(s, tuple(closures))) if e.type in WINDOW_TYPES
+                         else self._direct(ev, j, s))
+                for k, blk in enumerate(parts):
+                    if blk is not None:  # a copy: the cached columns must not reach the engine
+                        blocks[k].append((blk[0], blk[1].copy()))
+        cap, lcap, dem, lead = (_combine(blocks[k], np.maximum if k == 3 else np.minimum) for k in range(4))
+        return EngineScenario(capacity=cap, link_capacity=lcap, lead_time=lead, demand_factor=dem, name=name)
 
     def losses(self, draws: list[list[Event]]) -> np.ndarray:
         """Loss of each draw: array ``(len(draws), 1 + consumers)``, column 0 the total (``WORLD``).
@@ -386,17 +459,3 @@ class _Padded:
         self.consumer_final_demand = pad(res.consumer_final_demand)
         self.consumer_final_demand_requested = pad(res.consumer_final_demand_requested)
         self.parameters = res.parameters
-
-
-def _overlapping_closures(events: list[Event], shocks: list[Shock]) -> bool:
-    """True when chokepoint closures of different events overlap in time."""
-    spans = []
-    for ev in events:
-        for e in ev.effects:
-            if e.type == "chokepoint_closure":
-                spans.append((ev.hazard, ev.start_day, ev.start_day + ev.duration_days, id(ev)))
-    for a in range(len(spans)):
-        for b in range(a + 1, len(spans)):
-            if spans[a][3] != spans[b][3] and spans[a][1] < spans[b][2] and spans[b][1] < spans[a][2]:
-                return True
-    return False

@@ -375,7 +375,8 @@ def run_montecarlo(
         losses, n_events, draw_ids, consumers, events = _collect(got, targets)
         parts = None
         if complete:
-            parts, complete = _tail_parts(backend, spec, atlas, losses, n_events, draw_ids, levels, total, tick)
+            parts, complete = _tail_parts(backend, spec, atlas, losses, n_events, draw_ids, levels, total, tick,
+                                          events)
         else:
             notes.append(f"interrupted: {draw_ids.size:,} of {draws:,} draws done")
     finally:
@@ -400,16 +401,28 @@ def _collect(got: list[BatchResult], targets: tuple[str, ...]) -> tuple:
 
 def _tail_parts(backend: Any, spec: Spec, atlas: Any, losses: dict[str, np.ndarray], n_events: np.ndarray,
                 draw_ids: np.ndarray, levels: tuple[float, ...], total: list[int],
-                tick: Callable[[int], None]) -> tuple[dict[str, dict[int, np.ndarray]] | None, bool]:
-    """Per target, each tail draw's loss split among its events (by their stand-alone losses)."""
+                tick: Callable[[int], None], events: pd.DataFrame | None = None,
+                ) -> tuple[dict[str, dict[int, np.ndarray]] | None, bool]:
+    """Per target, each tail draw's loss split among its events (by their stand-alone losses).
+
+    The stand-alone runs go to the tasks in order of the events' start days (``events``, the run's
+    events table): a task's events then start close together, so they share engine calls that start
+    late (:func:`~paxsilica.montecarlo.model.start_groups`). An event's stand-alone loss does not
+    depend on the other runs of its call, so the order changes the cost only.
+    """
     todo: dict[str, list[tuple[int, int]]] = {}
     tails: dict[str, np.ndarray] = {}
+    start: dict[tuple[int, int], float] = {}
+    if events is not None and len(events):
+        keys = zip(events["draw"].astype(int).tolist(), events["event"].astype(int).tolist(), strict=True)
+        start = dict(zip(keys, events["start_day"].astype(float).tolist(), strict=True))
     for t in spec.targets:
         world = losses[t][:, 0]
         pos = tail_draws(world, levels[0])
         pos = pos[world[pos] > 0]
         tails[t] = pos
         todo[t] = [(int(draw_ids[p]), k) for p in pos if n_events[p] > 1 for k in range(int(n_events[p]))]
+        todo[t].sort(key=lambda dk: (start.get(dk, 0.0), dk))
     args = [(t, items[a:a + 16]) for t, items in todo.items() for a in range(0, len(items), 16)]
     total[0] += len(args)
     alone: dict[tuple[str, int, int], float] = {}

@@ -171,9 +171,15 @@ def _lane_keys(links: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
 def _closed_with(scenario: Scenario, s: ChokepointClosure) -> frozenset[str]:
     """The chokepoint of ``s`` and every other closure of the scenario overlapping it in time (a
     rerouted lane must avoid all of them)."""
+    return closed_among(scenario.shocks, s)
+
+
+def closed_among(shocks: Iterable[Any], s: ChokepointClosure) -> frozenset[str]:
+    """The chokepoint of ``s`` and that of every closure among ``shocks`` overlapping it in time (what
+    :func:`_closed_with` finds in a scenario; the Monte Carlo model asks it of a draw's shocks)."""
     end = s.end_day()
     out = {s.chokepoint}
-    for o in scenario.shocks:
+    for o in shocks:
         if isinstance(o, ChokepointClosure):
             o_end = o.end_day()
             if (end is None or o.start < end) and (o_end is None or s.start < o_end):
@@ -305,6 +311,7 @@ class Build:
         self.wtp = scenario.policies.allocation == "willingness_to_pay"
         # share of each link's supplier output controlled by a country (made-in country where none given)
         self.ctrl_share = _control_shares(sites, links)
+        self._controlled: dict[str, np.ndarray] = {}
         self.o_sup = sites["outside_share"].to_numpy(float)[links["supplier"].to_numpy(np.int64)] \
             if "outside_share" in sites.columns else np.zeros(len(links))
 
@@ -337,6 +344,16 @@ class Build:
 
     def firm_countries(self, firm: str) -> set[str]:
         return _firm_countries(self.atlas, firm)
+
+    def controlled_share(self, country: str) -> np.ndarray:
+        """Per link: the share of its supplier site's output that ``country`` controls (0 without
+        data), looked up once per country (a Build reused for many shocks asks it again and again)."""
+        got = self._controlled.get(country)
+        if got is None:
+            got = (np.array([d.get(country, 0.0) for d in self.ctrl_share]) if self.ctrl_share
+                   else np.zeros(len(self.links)))
+            self._controlled[country] = got
+        return got
 
     def lane_keys(self, mask: np.ndarray) -> pd.DataFrame:
         return _lane_keys(self.links, mask)

@@ -463,8 +463,7 @@ class ExportBan(Shock):
         items = set(b.litem) if "all" in self.items else set(self.items)
         dom = b.importer != self.exporter
         made = b.cross & (b.exporter == self.exporter)
-        share = np.array([d.get(self.exporter, 0.0) for d in b.ctrl_share]) if b.ctrl_share else np.zeros(len(b.links))
-        share = np.where(made, 1.0, share)
+        share = np.where(made, 1.0, b.controlled_share(self.exporter))
         hit = b.real_link & dom & (share > 0) & np.isin(b.litem, list(items))
         if self.destinations.kind == "outside":
             inside = b.members_on(self.start).get(self.destinations.group or "", set())
