@@ -75,3 +75,14 @@ def require_shared(path: Path = SHARED_DATA) -> Path:
 def shared_data() -> Path:
     """The real public reference data beside the project (``../shared/data``)."""
     return require_shared(SHARED_DATA)
+
+
+@pytest.fixture(scope="module")
+def bundled():  # type: ignore[no-untyped-def]
+    """The Monte Carlo model of the bundled atlas's default target (365 days) and the default catalogue."""
+    from paxsilica.atlas.io import bundled_atlas
+    from paxsilica.montecarlo import load_catalogue
+    from paxsilica.montecarlo.model import TargetModel
+
+    cat = load_catalogue()
+    return TargetModel(bundled_atlas(), "ai_datacenter_capacity", cat, 365, inventory_days=15.0, tau_days=6.0), cat

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paxsilica.montecarlo import load_catalogue, parse_catalogue
+from paxsilica.montecarlo import parse_catalogue
 from paxsilica.montecarlo.draw import Event
 from paxsilica.montecarlo.model import TargetModel
 from paxsilica.network.build import tiny_atlas
@@ -43,14 +43,6 @@ def _assert_direct(model: TargetModel, events: list[Event]) -> None:
         assert sched.values.dtype == ref.dtype and sched.values.shape == ref.shape, field
         assert sched.values.flags.c_contiguous, field
         assert np.array_equal(sched.values, ref), field
-
-
-@pytest.fixture(scope="module")
-def bundled():  # type: ignore[no-untyped-def]
-    from paxsilica.atlas.io import bundled_atlas
-
-    cat = load_catalogue()
-    return TargetModel(bundled_atlas(), "ai_datacenter_capacity", cat, 365, inventory_days=15.0, tau_days=6.0), cat
 
 
 def test_every_default_hazard_alone_equals_its_direct_compilation(bundled) -> None:  # type: ignore[no-untyped-def]

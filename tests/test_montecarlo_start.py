@@ -12,11 +12,10 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paxsilica.montecarlo import load_catalogue, parse_catalogue
+from paxsilica.montecarlo import parse_catalogue
 from paxsilica.montecarlo.draw import draw_events
 from paxsilica.montecarlo.model import TargetModel, first_shocked_day, shifted, start_groups
 from paxsilica.network.build import tiny_atlas
@@ -80,14 +79,6 @@ def test_tiny_atlas_same_losses_as_from_day_zero() -> None:
     assert day0[:, 0].max() > 0.01 and np.array_equal(late, day0)
     day0, late = _no_resourcing(model, draws)
     assert day0[:, 0].max() > 0.01 and np.array_equal(late, day0)
-
-
-@pytest.fixture(scope="module")
-def bundled():  # type: ignore[no-untyped-def]
-    from paxsilica.atlas.io import bundled_atlas
-
-    cat = load_catalogue()
-    return TargetModel(bundled_atlas(), "ai_datacenter_capacity", cat, 365, inventory_days=15.0, tau_days=6.0), cat
 
 
 def test_bundled_atlas_same_losses_as_from_day_zero(bundled) -> None:  # type: ignore[no-untyped-def]
