@@ -215,6 +215,11 @@ class TargetModel:
         b.reset(shocks)
         for k, s in enumerate(shocks):
             s.apply(b, k)
+        return self._parts()
+
+    def _parts(self) -> Parts:
+        """The columns the build accumulated since its last reset, and which effects touched anything."""
+        b = self.build
         touched = tuple(bool(e["sites"] or e["links"]) for e in b.effects)
         return Parts(dict(b.cap.cols), dict(b.lcap.cols), dict(b.dem.cols), dict(b.lead), touched)
 
@@ -232,11 +237,9 @@ class TargetModel:
         shocks' columns by minimum (lead times by maximum), so a scenario's columns are those of its
         shocks compiled alone, combined.
         """
-        b = self.build
-        b.reset((shock, *context))
-        shock.apply(b, 0)
-        touched = tuple(bool(e["sites"] or e["links"]) for e in b.effects)
-        return Parts(dict(b.cap.cols), dict(b.lcap.cols), dict(b.dem.cols), dict(b.lead), touched)
+        self.build.reset((shock, *context))
+        shock.apply(self.build, 0)
+        return self._parts()
 
     def _window(self, effect: Shock, severity: float, closed: frozenset[str] | None) -> _Window:
         """The two-row template of a window effect at ``severity`` (lanes around ``closed`` for a
@@ -258,7 +261,7 @@ class TargetModel:
     def _direct(self, event: Event, j: int, shock: Shock) -> tuple[Block | None, ...]:
         """Columns of a non-window effect of ``event`` (a site outage, cyber incident or disaster:
         a recovery profile from its start), compiled once per distinct event."""
-        key = ("event", event.hazard, j, event.start_day, event.duration_days, event.severity)
+        key = ("event", *event.key(), j)
         t = self._cache.get(key)
         if t is None:
             t = self._cache[key] = _blocks(self.compile_alone(shock))
