@@ -247,3 +247,37 @@ def test_compiled_loop_in_chunks_equals_one_call(case) -> None:  # type: ignore[
         a, b = getattr(whole, f), getattr(chunked, f)
         assert (a is None and b is None) or np.array_equal(a, b), f
     assert whole.parameters["steps_run"] == chunked.parameters["steps_run"]
+
+
+def test_warm_up_compiles_the_signature_every_caller_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``scripts/setup``'s warm-up (one draw, two firms) must compile the very specialisation that the
+    stress library (33 draws, bands) and the Monte Carlo runs call: numba compiles one per combination
+    of argument types, read-only flags included, and each costs about half a minute on first use (the
+    first briefing after a fresh install paid it when one-draw parameters came read-only and batched
+    ones writeable)."""
+    import numba
+
+    from paxsilica.atlas.io import bundled_atlas
+    from paxsilica.montecarlo import load_catalogue, run_montecarlo
+    from paxsilica.stress import run_library
+
+    loop = K.compiled_loop()
+    seen: list[tuple[str, tuple]] = []
+    who = ["warm-up"]
+
+    def spy(*args):  # type: ignore[no-untyped-def]
+        seen.append((who[0], tuple(numba.typeof(a) for a in args)))
+        return loop(*args)
+
+    monkeypatch.setattr(K, "compiled_loop", lambda: spy)
+    K.warm_up()
+    atlas = bundled_atlas()
+    who[0] = "library"
+    run_library(atlas, ["neon_shortage_ukraine", "hormuz_closure"], bands=3, workers=1, steps=40)
+    who[0] = "montecarlo"
+    run_montecarlo(atlas, load_catalogue(), draws=6, batch_size=3, horizon_days=40)
+    types = {who: t for who, t in seen}
+    assert set(types) == {"warm-up", "library", "montecarlo"}
+    for who, t in seen:
+        diff = [(i, a, b) for i, (a, b) in enumerate(zip(types["warm-up"], t, strict=True)) if a != b]
+        assert not diff, f"{who}: typed differently from the warm-up's call (argument, warm-up, {who}): {diff}"

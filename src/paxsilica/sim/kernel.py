@@ -179,7 +179,7 @@ def _waterfill_level(w: np.ndarray, g: np.ndarray, k: int, target: float, run: n
 def _ration(K, has_prio, any_short, prio_rule, dem_active, use_lead, lmax, slot,
             x, y_out, sup_ptr, by_sup, link_class, a_rel, o_all, cfk, dfac, c_rel, fd_frac,
             d, served, served_k, dem_k, rk, rv, short, run, wf_buf, gf_buf, wf_idx, wf_tmp, wf_cwg, wf_cw,
-            c_order, hist, var_links, vbuf, lead_v, pipe):  # pragma: no cover - compiled
+            c_order, c_pos, ring, var_links, vbuf, lead_v, pipe):  # pragma: no cover - compiled
     """Step 6, draws inner: deliveries and final demand served; shipments into the pipeline.
 
     Under the proportional rule a short supplier's split is one factor per (class, draw) ``rk``
@@ -335,8 +335,9 @@ def _ration(K, has_prio, any_short, prio_rule, dem_active, use_lead, lmax, slot,
     if use_lead:
         for p in range(c_order.size):
             e = c_order[p]
+            r_ = c_pos[p]  # the slot this step's arrival was read from
             for b in range(B):
-                hist[slot, p, b] = d[e, b]
+                ring[r_, b] = d[e, b]
         for k in range(var_links.size):
             e = var_links[k]
             for b in range(B):
@@ -353,7 +354,7 @@ def _extended_step(
     sup, cli, link_seg, seg_ptr, seg_client, client_seg_ptr, sup_ptr, by_sup, link_class,
     a_rel, c_rel, w_link, eps_link, eps_seg, n_l, n_sg, w_n, w_one, a_one, headroom, ramp_days,
     sig_max, sig_rate, short_below, cfk, fd_frac, idle, idle_link,
-    capf, linkcap, dfac, c_order, c_lead, var_links, hist, vbuf, lead_v, pipe, lead_m1,
+    capf, linkcap, dfac, c_order, c_ring, var_links, ring, vbuf, lead_v, pipe, lead_m1,
     x, s, sbar, d, sig, releasing, keep_l, ramp, reserve,
     served, served_k, capacity, y_out, wl, wg, pmax_all, fill_k,
 ):  # pragma: no cover - compiled
@@ -393,18 +394,20 @@ def _extended_step(
     wf_tmp = np.empty(m + 1, np.int64)
     wf_cwg = np.empty(m + 1)
     wf_cw = np.empty(m + 1)
+    c_pos = np.empty(c_order.size, np.int64)  # each fixed-lead link's ring slot of this step
     slot = t % lmax
 
     # 2. inventory update: last shipments arrive, last production consumes inputs
     if use_lead:
-        # links whose lead time L is fixed: the shipment of step t - L (links sorted by lead time,
-        # so that the reads are runs of one history row); the others: their arrival slot
+        # links whose lead time L is fixed: the shipment of step t - L, from the link's own ring of
+        # its last L shipments (slot t mod L, which this step's shipment then overwrites); the
+        # others: their arrival slot
         for p in range(c_order.size):
-            r_ = slot - c_lead[p]  # (t - L) mod lmax for 1 <= L <= lmax, without a division
-            r_ = r_ + lmax if r_ < 0 else r_
+            r_ = c_ring[1, p] + t % c_ring[0, p]
+            c_pos[p] = r_
             e = c_order[p]
             for b in range(B):
-                arrive[e, b] = hist[r_, p, b]
+                arrive[e, b] = ring[r_, b]
         for k in range(var_links.size):
             e = var_links[k]
             for b in range(B):
@@ -679,7 +682,7 @@ def _extended_step(
     _ration(K, has_prio, short_any, prio_rule, dem_active, use_lead, lmax, slot,
             x, y_out, sup_ptr, by_sup, link_class, a_rel, o_all, cfk, dfac, c_rel, fd_frac,
             d, served, served_k, dem_k, rk, rv, short, run, wf_buf, gf_buf, wf_idx, wf_tmp, wf_cwg, wf_cw,
-            c_order, hist, var_links, vbuf, lead_v, pipe)
+            c_order, c_pos, ring, var_links, vbuf, lead_v, pipe)
     return any_short
 
 
@@ -835,43 +838,95 @@ def _record(t1, x, served, served_k, capacity, dfac, pbar, vw, c, dem_active,
                     cons_fdr[b, t1, k] = cons_fdr[b, 0, k]
 
 
-def _cols_close(a, b_, col, tol):  # pragma: no cover - compiled
-    """Every |a − b| of draw ``col`` within tol (False on a nan, as ``max(|a − b|) <= tol`` is)."""
-    for i in range(a.shape[0]):
-        if not abs(a[i, col] - b_[i, col]) <= tol:
-            return False
-    return True
+# The tests below run over the state every step. They read it row by row, every draw of a row at
+# once (memory order: a (rows, B) array is one contiguous run), and clear a draw's flag where it
+# fails, instead of walking each draw's column (one cache line per element, B times over) until its
+# first failure: the same flags, a quarter of the engine's time outside the step before (bench/RESULTS.md).
+# A pass stops once no flag is left.
+
+def _any_flag(flag):  # pragma: no cover - compiled
+    for b in range(flag.size):
+        if flag[b]:
+            return True
+    return False
+
+
+def _rows_close(a, ref, tol, flag):  # pragma: no cover - compiled
+    """``flag[b]`` cleared unless every |a[i, b] − ref[i, b]| <= tol (a nan fails, as in ``max <= tol``)."""
+    if not _any_flag(flag):
+        return
+    rows, B = a.shape
+    for i in range(rows):
+        for b in range(B):
+            flag[b] = flag[b] & (abs(a[i, b] - ref[i, b]) <= tol)
+        if i & 15 == 15 and not _any_flag(flag):
+            return
+
+
+def _rows_close_tol(a, ref, tols, flag):  # pragma: no cover - compiled
+    """As :func:`_rows_close` with a tolerance per element, ``tols[i, b]``."""
+    if not _any_flag(flag):
+        return
+    rows, B = a.shape
+    for i in range(rows):
+        for b in range(B):
+            flag[b] = flag[b] & (abs(a[i, b] - ref[i, b]) <= tols[i, b])
+        if i & 15 == 15 and not _any_flag(flag):
+            return
+
+
+def _rows_close_to(a, ref, tol, flag):  # pragma: no cover - compiled
+    """As :func:`_rows_close` against one value per row, ``ref[i]``."""
+    if not _any_flag(flag):
+        return
+    rows, B = a.shape
+    for i in range(rows):
+        r = ref[i]
+        for b in range(B):
+            flag[b] = flag[b] & (abs(a[i, b] - r) <= tol)
+        if i & 15 == 15 and not _any_flag(flag):
+            return
+
+
+def _rows_close_value(a, v, tol, flag):  # pragma: no cover - compiled
+    """As :func:`_rows_close` against one value ``v``."""
+    if not _any_flag(flag):
+        return
+    rows, B = a.shape
+    for i in range(rows):
+        for b in range(B):
+            flag[b] = flag[b] & (abs(a[i, b] - v) <= tol)
+        if i & 15 == 15 and not _any_flag(flag):
+            return
+
+
+def _rows_at_most(a, tol, flag):  # pragma: no cover - compiled
+    """``flag[b]`` cleared unless every a[i, b] <= tol."""
+    if not _any_flag(flag):
+        return
+    rows, B = a.shape
+    for i in range(rows):
+        for b in range(B):
+            flag[b] = flag[b] & (a[i, b] <= tol)
+        if i & 15 == 15 and not _any_flag(flag):
+            return
 
 
 def _settle_close(dflt, tol, x, base_x, s, n_l, s_tol, d, use_lead, pipe, lead_base, p_tol,
                   use_sub, sig, close):  # pragma: no cover - compiled
     """The settle test per scenario: factors at the default and the state within tol of the baseline
     (arrays in the step's layout, draws last)."""
-    n, B = x.shape
-    m = s.shape[0]
+    B = x.shape[1]
     for b in range(B):
-        ok = dflt[b]
-        if ok:
-            for i in range(n):
-                if not abs(x[i, b] - base_x[i, b]) <= tol:
-                    ok = False
-                    break
-        if ok:
-            for e in range(m):
-                if not (abs(s[e, b] - n_l[e, b]) <= s_tol[e, b] and abs(d[e, b] - 1.0) <= tol):
-                    ok = False
-                    break
-        if ok and use_lead:
-            for e in range(m):
-                if not abs(pipe[e, b] - lead_base[e]) <= p_tol:
-                    ok = False
-                    break
-        if ok and use_sub:
-            for g in range(sig.shape[0]):
-                if not sig[g, b] <= tol:
-                    ok = False
-                    break
-        close[b] = ok
+        close[b] = dflt[b]
+    _rows_close(x, base_x, tol, close)
+    if s.shape[0]:
+        _rows_close_tol(s, n_l, s_tol, close)
+        _rows_close_value(d, 1.0, tol, close)
+    if use_lead:
+        _rows_close_to(pipe, lead_base, p_tol, close)
+    if use_sub:
+        _rows_at_most(sig, tol, close)
 
 
 def _steady(t, stol, sched_ok, win, calm, frozen_at, x, x_prev, d, d_prev, s, s_prev, s_tol,
@@ -881,37 +936,37 @@ def _steady(t, stol, sched_ok, win, calm, frozen_at, x, x_prev, d, d_prev, s, s_
     into the last step's arrays (arrays in the step's layout, draws last)."""
     B = x.shape[1]
     m = s.shape[0]
+    ok = np.empty(B, np.bool_)
+    good = np.empty(B, np.bool_)
     for b in range(B):
-        ok = frozen_at[b] < 0 and _cols_close(x, x_prev, b, stol)
-        if ok and m:
-            ok = _cols_close(d, d_prev, b, stol)
-        calm[b] = calm[b] + 1 if ok else 0
-        if ok and calm[b] >= win[b] and sched_ok[b]:
-            good = True
-            if m:
-                for e in range(m):
-                    if not abs(s[e, b] - s_prev[e, b]) <= s_tol[e, b]:
-                        good = False
-                        break
-                if good and use_sub:
-                    good = _cols_close(sig, sig_prev, b, stol)
-                    if good:
+        ok[b] = frozen_at[b] < 0
+    _rows_close(x, x_prev, stol, ok)
+    if m:
+        _rows_close(d, d_prev, stol, ok)
+    for b in range(B):
+        calm[b] = calm[b] + 1 if ok[b] else 0
+        good[b] = ok[b] and calm[b] >= win[b] and sched_ok[b]
+    if _any_flag(good):
+        if m:
+            _rows_close_tol(s, s_prev, s_tol, good)
+            if use_sub:
+                _rows_close(sig, sig_prev, stol, good)
+                for b in range(B):
+                    if good[b]:
                         for g in range(rel.shape[0]):
                             if rel[g, b] != rel_prev[g, b]:
-                                good = False
+                                good[b] = False
                                 break
-                if good and has_res:
-                    for e in range(m):
-                        if not abs(reserve[e, b] - res_prev[e, b]) <= res_tol[e, b]:
-                            good = False
-                            break
-            if good and use_res:  # a ramp clock past ramp_days no longer changes anything
+            if has_res:
+                _rows_close_tol(reserve, res_prev, res_tol, good)
+        for b in range(B):
+            if good[b] and use_res:  # a ramp clock past ramp_days no longer changes anything
                 for i in range(ramp.shape[0]):
                     rd = ramp_days[i, b]
                     if not (ramp[i, b] == ramp_prev[i, b] or (ramp[i, b] >= rd and ramp_prev[i, b] >= rd)):
-                        good = False
+                        good[b] = False
                         break
-            if good:
+            if good[b]:
                 frozen_at[b] = t
     x_prev[:] = x
     d_prev[:] = d
@@ -949,7 +1004,7 @@ def _time_loop(t_from, t_to, steps, ctl, sched, flags, topo, par, state, rec, li
      prio_rule, any_idle, has_reserve, release_day, release_rate, inv_tau) = flags
     (a_rel, c_rel, w_link, eps_link, eps_seg, n_l, n_sg, w_n, w_one, a_one, headroom, ramp_days,
      sig_max, sig_rate, short_below, cfk, fd_frac, idle, idle_link) = par
-    (capf, linkcap, dfac, c_order, c_lead, var_links, hist, vbuf, lead_v, pipe, lead_m1,
+    (capf, linkcap, dfac, c_order, c_ring, var_links, ring, vbuf, lead_v, pipe, lead_m1,
      x, s, sbar, d, sig, releasing, keep_l, ramp, reserve, served, served_k, capacity, y_out,
      wl, wg, pmax_all, fill_k) = state
     rec_links, amt, link_del, link_st = links
@@ -960,6 +1015,7 @@ def _time_loop(t_from, t_to, steps, ctl, sched, flags, topo, par, state, rec, li
     n, B = x.shape
     m = s.shape[0]
     ctl[2] = 0
+    near = np.zeros(B, np.bool_)
     for t in range(t_from, t_to):
         # 1. factors of this step
         if cap_on:
@@ -1028,9 +1084,8 @@ def _time_loop(t_from, t_to, steps, ctl, sched, flags, topo, par, state, rec, li
                         for e in range(keep_l.shape[0]):
                             keep_l[e, b] = 1.0
                     if use_lead:  # full pipeline: every past shipment at baseline, arrivals in their slots
-                        for q in range(hist.shape[0]):
-                            for p in range(hist.shape[1]):
-                                hist[q, p, b] = 1.0
+                        for q in range(ring.shape[0]):
+                            ring[q, b] = 1.0
                         for q in range(lmax):
                             ago = (q - t1) % lmax
                             for k in range(lead_var.size):
@@ -1053,9 +1108,12 @@ def _time_loop(t_from, t_to, steps, ctl, sched, flags, topo, par, state, rec, li
                     ok = ok and lt_lc[b] <= max(t1 - win[b], 0)
                 if has_reserve and t < release_day:
                     ok = False  # reserves are released later
-                if ok and settle_on and dflt[b] and not close[b] and _cols_close(x, base_x, b, tol):
-                    ok = False  # converging on the baseline: left to the settle test (see simulate)
                 sched_ok[b] = ok
+                near[b] = ok and settle_on and dflt[b] and not close[b]
+            _rows_close(x, base_x, tol, near)
+            for b in range(B):
+                if near[b]:
+                    sched_ok[b] = False  # converging on the baseline: left to the settle test (see simulate)
             _steady(t, stol, sched_ok, win, calm, frozen_at, x, x_prev, d, d_prev, s, s_prev, s_tol,
                     use_sub, sig, sig_prev, releasing, rel_prev, has_reserve, reserve, res_prev, res_tol,
                     use_res, ramp, ramp_prev, ramp_days)
@@ -1094,7 +1152,8 @@ def compiled_step() -> Callable[..., Any]:
 def compiled_helpers() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
     """The compiled recording, settle test and steady-state test ``(record, settle, steady)`` that
     the time loop runs around the step (each a pass over the state without temporaries)."""
-    global _HELPERS, _pairwise_leaf, _pairwise_sum, _cols_close, _record, _settle_close, _steady, _set_rows
+    global _HELPERS, _pairwise_leaf, _pairwise_sum, _record, _settle_close, _steady, _set_rows
+    global _any_flag, _rows_close, _rows_close_tol, _rows_close_to, _rows_close_value, _rows_at_most
     if _HELPERS is None:
         compiled_step()  # imports numba, or raises InputError
         import numba
@@ -1102,7 +1161,12 @@ def compiled_helpers() -> tuple[Callable[..., Any], Callable[..., Any], Callable
         opts = dict(cache=True, error_model="numpy", nogil=True)
         _pairwise_leaf = numba.njit(**opts)(_pairwise_leaf)
         _pairwise_sum = numba.njit(**opts)(_pairwise_sum)
-        _cols_close = numba.njit(**opts)(_cols_close)
+        _any_flag = numba.njit(**opts)(_any_flag)
+        _rows_close = numba.njit(**opts)(_rows_close)
+        _rows_close_tol = numba.njit(**opts)(_rows_close_tol)
+        _rows_close_to = numba.njit(**opts)(_rows_close_to)
+        _rows_close_value = numba.njit(**opts)(_rows_close_value)
+        _rows_at_most = numba.njit(**opts)(_rows_at_most)
         _set_rows = numba.njit(**opts)(_set_rows)
         _record = numba.njit(**opts)(_record)
         _settle_close = numba.njit(**opts)(_settle_close)
