@@ -367,8 +367,6 @@ def _extended_step(
     n_seg = sbar.shape[0]
     inf = math.inf
     arrive = wl[0]
-    xc = wl[1]
-    need = wl[2] if use_sub else wl[1]
     wb = wl[3]
     o = wl[4]
     fill_l = wl[5]
@@ -418,16 +416,8 @@ def _extended_step(
                 pipe[e, b] -= arrive[e, b]
     else:
         arrive = d
-    for e in range(m):  # the clients' needs
-        c = cli[e]
-        if use_sub:
-            for b in range(B):
-                xe = x[c, b]
-                xc[e, b] = xe
-                need[e, b] = xe * keep_l[e, b]
-        else:
-            for b in range(B):
-                xc[e, b] = x[c, b]
+    # a link's client needs x (times 1 − σ under substitution) of it: read from x where used (x
+    # changes only in 5b), not stored per link (two (links, B) arrays fewer to write and read)
     if per_link:
         # one pass per (client, sector) segment: its links are contiguous
         for g in range(n_seg):
@@ -446,9 +436,10 @@ def _extended_step(
                 qv[b] = q
                 over[b] = False
             for e in range(lo, hi):
+                c = cli[e]
                 for b in range(B):
                     v = wb[e, b] / qv[b]
-                    v *= need[e, b]
+                    v *= x[c, b] * keep_l[e, b] if use_sub else x[c, b]
                     wb[e, b] = v
                     over[b] |= v > s[e, b]
             for b in range(B):
@@ -475,12 +466,13 @@ def _extended_step(
     else:
         for e in range(m):
             g = link_seg[e]
+            c = cli[e]
             for b in range(B):
                 sb = sbar[g, b]
                 if not sb > eps_seg[g, b]:
                     sb = inf
                 v = s[e, b] / sb
-                v *= need[e, b]
+                v *= x[c, b] * keep_l[e, b] if use_sub else x[c, b]
                 sn = s[e, b] + arrive[e, b]
                 sn -= v
                 if sn <= eps_link[e, b]:
@@ -537,20 +529,21 @@ def _extended_step(
                         acc2[b] += w_link[e, b] * (lead_m1[e, b] - pipe[e, b])
                 else:
                     for b in range(B):
-                        acc2[b] += w_link[e, b] * (lead_m1[e, b] * xc[e, b] - pipe[e, b])
+                        acc2[b] += w_link[e, b] * (lead_m1[e, b] * x[cli[e], b] - pipe[e, b])
             for b in range(B):
                 qv[b] = qv[b] + acc2[b]
         for e in range(lo, hi):
+            c = cli[e]
             if use_sub:
                 for b in range(B):
                     keep_l[e, b] = ksv[b]
                     v = qv[b] * inv_tau
-                    v += xc[e, b] * ksv[b]
+                    v += x[c, b] * ksv[b]
                     o[e, b] = max(v, 0.0)
             else:
                 for b in range(B):
                     v = qv[b] * inv_tau
-                    v += xc[e, b]
+                    v += x[c, b]
                     o[e, b] = max(v, 0.0)
             if any_idle:
                 for b in range(B):
