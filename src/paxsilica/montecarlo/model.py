@@ -16,7 +16,8 @@ engine and the same loss measure as a stress run's ``loss_pct``), arranged for t
   a rerouted lane avoids them all). A recovering effect (outage, disaster, cyber incident) is
   compiled once per event;
 - a draw without events is not run: the engine carries its state relative to the baseline, so an
-  unshocked run stays on the baseline and loses nothing (``tests/test_montecarlo_model.py`` checks it);
+  unshocked run stays on the baseline and loses nothing (checked by ``tests/test_montecarlo_run.py``,
+  ``test_a_draw_without_events_loses_nothing_and_is_not_run``);
 - the engine's early exits (settle, steady state) are off, so a draw's result does not depend on the
   other draws of its batch: batched = sequential, bit for bit.
 

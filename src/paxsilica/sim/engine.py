@@ -1519,7 +1519,7 @@ def simulate(
         # the kernel's views of the state (updated in place, never rebound) and its scratch
         k_state = (kv(capf), kv(linkcap), kv(dfac), *k_lead, kv(x), kv(s), kv(sbar), kv(d), kv(sig),
                    kv(releasing), kv(keep_l), kv(ramp), kv(k_reserve), kv(k_served), kv(k_served_k),
-                   kv(k_capacity), kv(k_y), np.empty((8, m, B)), np.empty((4, n_seg, B)), np.empty((n, B)),
+                   kv(k_capacity), kv(k_y), np.empty((6, m, B)), np.empty((4, n_seg, B)), np.empty((n, B)),
                    np.ones((n, K_k, B)))
         # the whole time loop compiled (kernel._time_loop): factors from the schedules' tables,
         # step, recording, settle and steady tests, with no Python between steps

@@ -360,18 +360,18 @@ def _extended_step(
 ):  # pragma: no cover - compiled
     """One step of every draw, draws inner: every array is (rows, B) with the draw axis last and
     contiguous, so that a pass over links reads each link's index once and its B draws as one run
-    (vector loads; the per-draw branches are selects). Scratch: ``wl`` (8, m, B), ``wg`` (4, n_seg,
+    (vector loads; the per-draw branches are selects). Scratch: ``wl`` (6, m, B), ``wg`` (4, n_seg,
     B), ``pmax_all`` (n, B), ``fill_k`` (n, K, B)."""
     n, B = x.shape
     m = s.shape[0]
     n_seg = sbar.shape[0]
     inf = math.inf
     arrive = wl[0]
-    wb = wl[3]
-    o = wl[4]
-    fill_l = wl[5]
-    okf = wl[6]
-    o_all = wl[7]  # the orders after caps and re-sourcing, written where the rationing reads them
+    wb = wl[1]
+    o = wl[2]
+    fill_l = wl[3]
+    okf = wl[4]
+    o_all = wl[5]  # the orders after caps and re-sourcing, written where the rationing reads them
     keep_seg = wg[0]
     lim = wg[1]
     u_seg = wg[2]

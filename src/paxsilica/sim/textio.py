@@ -117,7 +117,7 @@ def _is_ascii(path: Path, chunk: int = 1 << 23) -> bool:
     return True
 
 
-def _read_exact(path: Path, fields: list[tuple[str, str]]) -> dict[str, np.ndarray] | None:
+def _read_exact(path: Path, fields: list[tuple[str, str]], ascii_only: bool) -> dict[str, np.ndarray] | None:
     """Fast strict read (numpy's C reader): every line has exactly ``fields``; None if any does not.
 
     numpy's reader refuses what the careful pass refuses (a non-integer or out-of-range id, a
@@ -128,9 +128,10 @@ def _read_exact(path: Path, fields: list[tuple[str, str]]) -> dict[str, np.ndarr
     to C's ``isdigit``, which indexes its table out of bounds — a code point such as U+D8437 in an
     id crashed the process (segmentation fault, found by tests/test_fuzz_inputs.py) and "🙂" was
     read as the id 128530 (numpy pull request 31586 describes the cause; not merged). Any other
-    file goes to the careful reader, which locates what is wrong.
+    file goes to the careful reader, which locates what is wrong (``ascii_only``: the caller's
+    :func:`_is_ascii` of the file, read once for both of :func:`_read`'s attempts).
     """
-    if not _is_ascii(path):
+    if not ascii_only:
         return None
     dtype = [(f, np.int64 if k == _INT else np.float64) for f, k in fields]
     try:
@@ -152,9 +153,10 @@ def _read(path: Path, fields: list[tuple[str, str]], n_required: int,
     if not path.is_file():
         raise InputError("file not found", file=str(path))
     names = [f for f, _ in fields]
-    cols = _read_exact(path, fields)
+    ascii_only = _is_ascii(path)
+    cols = _read_exact(path, fields, ascii_only)
     if cols is None and n_required < len(fields):  # no line has the optional fields
-        cols = _read_exact(path, fields[:n_required])
+        cols = _read_exact(path, fields[:n_required], ascii_only)
         if cols is not None:
             size = cols[names[0]].size
             cols.update({f: np.full(size, np.nan) for f in names[n_required:]})
