@@ -1503,7 +1503,7 @@ def simulate(
                  full_t(prio_cfk if prio is not None else 0.0, (B, n, K_k)),
                  full(prio.fd_frac if prio is not None else 0.0, (n, K_k)),
                  full_t(idle, Bn, np.bool_), full_t(idle_link, Bm, np.bool_))
-        if use_lead:  # the numpy step's pipeline (shipment history by lead time, arrival slots)
+        if use_lead:  # the pipeline: shipments in transit on fixed-lead links, arrival slots of the others
             # a ring of its last L shipments per fixed-lead link (c_ring: L and the ring's first row), not
             # the numpy step's (lmax, links) history: on the bundled atlas 21,332 rows instead of 103,870
             # (lmax 47, mean lead time 9.7 days), 5.6 MB instead of 27 MB at 33 draws

@@ -834,8 +834,8 @@ def _record(t1, x, served, served_k, capacity, dfac, pbar, vw, c, dem_active,
 # The tests below run over the state every step. They read it row by row, every draw of a row at
 # once (memory order: a (rows, B) array is one contiguous run), and clear a draw's flag where it
 # fails, instead of walking each draw's column (one cache line per element, B times over) until its
-# first failure: the same flags, a quarter of the engine's time outside the step before (bench/RESULTS.md).
-# A pass stops once no flag is left.
+# first failure: the same flags from fewer cache lines (the tests and the recording together took about
+# a quarter of the library's engine time; bench/RESULTS.md, 2026-12-02). A pass stops once no flag is left.
 
 def _any_flag(flag):  # pragma: no cover - compiled
     for b in range(flag.size):
