@@ -249,6 +249,7 @@ def test_compiled_loop_in_chunks_equals_one_call(case) -> None:  # type: ignore[
     assert whole.parameters["steps_run"] == chunked.parameters["steps_run"]
 
 
+@needs_numba
 def test_warm_up_compiles_the_signature_every_caller_uses(monkeypatch: pytest.MonkeyPatch) -> None:
     """``scripts/setup``'s warm-up (one draw, two firms) must compile the very specialisation that the
     stress library (33 draws, bands) and the Monte Carlo runs call: numba compiles one per combination
