@@ -1324,6 +1324,9 @@ def simulate(
         out += n_sg
         return out
 
+    # the compiled step (kernel.py) or the numpy step: chosen before the state is made, which differs
+    use_kernel = extended and _kernel.kernel_choice(kernel)
+
     # --- state at t = -1 (relative to baseline)
     base_x = np.where(idle, 0.0, 1.0)
     x = np.broadcast_to(base_x, (B, n)).copy()  # P/p̄
@@ -1352,7 +1355,7 @@ def simulate(
         inv_perm[perm] = np.arange(m)
         mc, kv = c_order.size, var_links.size
         # the compiled loop keeps its own ring per link (kernel.py); this is the numpy step's
-        hist = np.ones((lmax, B, mc)) if not (extended and _kernel.kernel_choice(kernel)) else None
+        hist = None if use_kernel else np.ones((lmax, B, mc))
         vbuf = np.zeros((B, lmax, kv))
         vbuf[:] = (slots < lead_base[var_links][None, :]).astype(np.float64)
         vbuf_flat = vbuf.reshape(-1)
@@ -1445,7 +1448,6 @@ def simulate(
                cons_fd if consumers is not None else None, cons_fdr if consumers is not None else None]
 
     # the compiled step (kernel.py): the same step on the same state, updated in place
-    use_kernel = extended and _kernel.kernel_choice(kernel)
     if use_kernel:
         def full(v: object, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
             return np.array(np.broadcast_to(np.asarray(v, dtype), shape), dtype=dtype, order="C")
