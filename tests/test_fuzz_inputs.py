@@ -298,11 +298,12 @@ def test_twenty_digit_firm_id_is_a_located_error(guard, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("file", ["links.txt", "final_demand.txt"])
-@pytest.mark.parametrize("char", ["\U000d8437", "\U0001f642", "\u0100", "\u00e9"])
+@pytest.mark.parametrize("char", ["\U000d8437", "\U0001f642", "\u0100", "\u00e9", "\uff10", "\u0663"])
 def test_non_ascii_firm_id_is_a_located_error(tmp_path: Path, file: str, char: str) -> None:
     """numpy's loadtxt (2.4) reads a code point above 255 in an integer column out of bounds: U+D8437
-    crashed the process, "🙂" became the id 128530. Run in a child process, so that a regression is a
-    failed test, not a crashed test suite."""
+    crashed the process, "🙂" became the id 128530. A Unicode digit (fullwidth "０", Arabic-Indic "٣"),
+    which Python's int() reads, is refused by its row too. Run in a child process, so that a regression
+    is a failed test, not a crashed test suite."""
     for name in FIRM_FILES:
         shutil.copyfile(ENGINE / name, tmp_path / name)
     f = tmp_path / file

@@ -62,6 +62,8 @@ def _scan(path: Path, fields: list[tuple[str, str]], n_required: int,
             rec: dict[str, object] = {}
             for (fname, kind), tok in zip(fields, parts, strict=False):
                 try:
+                    if not tok.isascii():  # Python's int() and float() take "０" or "٣" as digits; the format does not
+                        raise ValueError
                     if kind == _INT:
                         rec[fname] = int(tok)
                         if not _INT64_MIN <= rec[fname] <= _INT64_MAX:
