@@ -180,15 +180,24 @@ def test_fallback_without_numba(monkeypatch: pytest.MonkeyPatch) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.integers(0, 3000), st.integers(0, 2**32 - 1))
 def test_recorded_sums_are_numpys_pairwise_sums(n: int, seed: int) -> None:
-    """The compiled recording sums a row as ``v.sum(axis=1)`` does (numpy's pairwise summation), so
-    the compiled path records the numpy path's bits; checked on values spread over 10 decades."""
+    """The compiled recording sums each draw's products as ``v.sum(axis=1)`` sums a row (numpy's
+    pairwise summation), every draw at once over the rows, so the compiled path records the numpy
+    path's bits; checked on values spread over 10 decades, each of the four sums on its own values
+    (the other factor 1, so the products are the values)."""
     rng = np.random.default_rng(seed)
-    v = rng.standard_normal((2, n)) * 10.0 ** rng.uniform(-5, 5, (2, n))
-    fl, fv = np.zeros((64, 3), np.int64), np.empty(64)
+    B = 3
+    v = rng.standard_normal((4, B, n)) * 10.0 ** rng.uniform(-5, 5, (4, B, n))
+    ones = np.ones((n, B))
+    # x·p̄, x·w, served·c, dfac·c: x = ones with p̄, w as the values; served and dfac the values, c = 1
+    x, pbar, vw = ones, np.ascontiguousarray(v[0].T), np.ascontiguousarray(v[1].T)
+    served, dfac = np.ascontiguousarray(v[2].T), np.ascontiguousarray(v[3].T)
+    want = v.sum(axis=2)
     K.compiled_helpers()
-    for row, want in zip(v, v.sum(axis=1), strict=True):
-        assert K._pairwise_sum(row, n, fl, fv) == want
-        assert K._pairwise_sum.py_func(row, n, fl, fv) == want  # the Python form walks the same tree
+    fns = [K._pairwise_rows] + ([K._pairwise_rows.py_func] if n <= 400 else [])  # the Python form walks the same tree
+    for fn in fns:
+        fl, fv, r = np.zeros((64, 3), np.int64), np.empty((64, 4, B)), np.empty((4, 8, B))
+        fn(x, pbar, vw, served, ones, dfac, True, n, r, fl, fv)
+        assert (fv[-1] == want).all()
 
 
 @needs_numba

@@ -1537,8 +1537,9 @@ def simulate(
                  ints(prio.entry) if use_entry else np.zeros(consumers.firm.size if cons_on else 0, np.int64),
                  use_entry, full_t(cons_w, (B, consumers.firm.size)) if cons_on else np.zeros((0, B)),
                  cons_fd if cons_on else np.zeros((1, 1, 1)), cons_fdr if cons_on else np.zeros((1, 1, 1)),
-                 np.empty((4, B, n)), np.empty((k_cons if cons_on else 0, B)),
-                 np.zeros((64, 3), np.int64), np.empty(64))  # pairwise sums' stack: depth log2(n / 128)
+                 np.empty((4, 8, B)), np.empty((k_cons if cons_on else 0, B)),
+                 # the pairwise sums' stack (depth about log2(n / 128)) and, last, their result
+                 np.zeros((64, 3), np.int64), np.empty((64, 4, B)))
         k_links = ((True, full_t(A, Bm), link_del, link_st) if link_del is not None
                    else (False, np.zeros((0, B)), np.zeros((1, 1, 1)), np.zeros((1, 1, 1))))
         k_sectors = ((True, ints(net.sector), sector_prod) if sector_prod is not None

@@ -251,25 +251,36 @@ def _ration(K, has_prio, any_short, prio_rule, dem_active, use_lead, lmax, slot,
                     for b in range(B):
                         served_k[j, k, b] = dfac[j, b] * rv[b]
             continue
-        # the priority rule with a short supplier somewhere in the batch
+        # the priority rule with a short supplier somewhere in the batch. Every draw first as if this
+        # supplier were not short in it (its orders in full), over the links' rows with the draws as
+        # vectors; the draws where it is short then overwrite all of that with their water-filling
+        for p in range(lo, hi):
+            e = by_sup[p]
+            for b in range(B):
+                d[e, b] = o_all[e, b]
+        for b in range(B):
+            served[j, b] = dfac[j, b]
+        if has_prio:
+            for k in range(K):
+                for b in range(B):
+                    served_k[j, k, b] = dfac[j, b]
+        if n_sh == 0:
+            continue
+        if has_prio:  # the class demands of every draw, in link order from 0 (as per draw)
+            for k in range(K):
+                for b in range(B):
+                    dem_k[k, b] = 0.0
+            for p in range(lo, hi):
+                e = by_sup[p]
+                ce = link_class[e]
+                for b in range(B):
+                    dem_k[ce, b] += a_rel[e, b] * o_all[e, b]
         for b in range(B):
             if not short[b]:
-                for p in range(lo, hi):
-                    e = by_sup[p]
-                    d[e, b] = o_all[e, b]
-                served[j, b] = dfac[j, b]
-                if has_prio:
-                    for k in range(K):
-                        served_k[j, k, b] = dfac[j, b]
                 continue
             xj = x[j, b]
             run_b = run[b]
             if has_prio:
-                for k in range(K):
-                    dem_k[k, b] = 0.0
-                for p in range(lo, hi):
-                    e = by_sup[p]
-                    dem_k[link_class[e], b] += a_rel[e, b] * o_all[e, b]
                 before = 0.0
                 kof = K
                 room_m = 0.0
@@ -343,9 +354,9 @@ def _ration(K, has_prio, any_short, prio_rule, dem_active, use_lead, lmax, slot,
             for b in range(B):
                 r_ = slot + lead_v[k, b]
                 vbuf[r_ - lmax if r_ >= lmax else r_, k, b] += d[e, b]
-        for e in range(m):
-            for b in range(B):
-                pipe[e, b] += d[e, b]
+        p1, d1 = pipe.reshape(m * B), d.reshape(m * B)
+        for k in range(m * B):
+            p1[k] += d1[k]
 
 
 def _extended_step(
@@ -372,6 +383,8 @@ def _extended_step(
     fill_l = wl[3]
     okf = wl[4]
     o_all = wl[5]  # the orders after caps and re-sourcing, written where the rationing reads them
+    # the orders before re-sourcing: o_all itself where neither caps nor idle links change them
+    o_ref = o if link_active or any_idle else o_all
     keep_seg = wg[0]
     lim = wg[1]
     u_seg = wg[2]
@@ -411,9 +424,9 @@ def _extended_step(
             for b in range(B):
                 arrive[e, b] = vbuf[slot, k, b]
                 vbuf[slot, k, b] = 0.0
-        for e in range(m):
-            for b in range(B):
-                pipe[e, b] -= arrive[e, b]
+        p1, a1 = pipe.reshape(m * B), arrive.reshape(m * B)
+        for k in range(m * B):
+            p1[k] -= a1[k]
     else:
         arrive = d
     # a link's client needs x (times 1 − σ under substitution) of it: read from x where used (x
@@ -431,9 +444,7 @@ def _extended_step(
                     qv[b] += w_link[e, b] * v
             for b in range(B):
                 q = qv[b] / w_one[g, b]
-                if not (sbar[g, b] > eps_seg[g, b] and q > 0):
-                    q = inf
-                qv[b] = q
+                qv[b] = q if (sbar[g, b] > eps_seg[g, b]) & (q > 0) else inf
                 over[b] = False
             for e in range(lo, hi):
                 c = cli[e]
@@ -456,13 +467,20 @@ def _extended_step(
                     for e in range(lo, hi):
                         ov = min(wb[e, b], s[e, b])
                         wb[e, b] = ov + (s[e, b] - ov) * share
-            for e in range(lo, hi):
-                for b in range(B):
-                    sn = s[e, b] + (arrive[e, b] - wb[e, b])
-                    if sn <= eps_link[e, b]:
-                        sn = 0.0
-                    if not (any_idle and idle_link[e, b]):
-                        s[e, b] = sn
+        # the stocks after arrivals and use: every link's, in one pass over the flat arrays (a
+        # segment reads only its own links' stocks, so the update can wait until all are done)
+        mb = m * B
+        s1, a1, w1, e1 = s.reshape(mb), arrive.reshape(mb), wb.reshape(mb), eps_link.reshape(mb)
+        if any_idle:
+            i1 = idle_link.reshape(mb)
+            for k in range(mb):
+                sn = s1[k] + (a1[k] - w1[k])
+                sn = 0.0 if sn <= e1[k] else sn
+                s1[k] = s1[k] if i1[k] else sn
+        else:
+            for k in range(mb):
+                sn = s1[k] + (a1[k] - w1[k])
+                s1[k] = 0.0 if sn <= e1[k] else sn
     else:
         for e in range(m):
             g = link_seg[e]
@@ -486,76 +504,108 @@ def _extended_step(
                 s[e, b] += dr
                 reserve[e, b] = reserve[e, b] - dr
 
-    # 3. orders (relative to A), per (client, sector) segment, one pass per segment
+    # 3. orders (relative to A), per (client, sector) segment, one pass per segment. The per-draw
+    # logic is written as selects (no stores under a branch) so that it runs on the draws as vectors
     for g in range(n_seg):
         lo, hi = seg_ptr[g], seg_ptr[g + 1]
         for b in range(B):
             acc[b] = 0.0
-        for e in range(lo, hi):
-            for b in range(B):
-                acc[b] += w_link[e, b] * s[e, b]
+            acc2[b] = 0.0
+        # the stocks and (with lead times) the pipeline's shortfall, each summed in link order
+        if not use_lead:
+            for e in range(lo, hi):
+                for b in range(B):
+                    acc[b] += w_link[e, b] * s[e, b]
+        elif baseline_target:
+            for e in range(lo, hi):
+                for b in range(B):
+                    acc[b] += w_link[e, b] * s[e, b]
+                    acc2[b] += w_link[e, b] * (lead_m1[e, b] - pipe[e, b])
+        else:
+            for e in range(lo, hi):
+                c = cli[e]
+                for b in range(B):
+                    acc[b] += w_link[e, b] * s[e, b]
+                    acc2[b] += w_link[e, b] * (lead_m1[e, b] * x[c, b] - pipe[e, b])
         ci = seg_client[g]
-        for b in range(B):
-            a_ = acc[b] - w_n[g, b]
-            a_ += n_sg[g, b]
-            sbar[g, b] = a_
-            if use_sub:
+        if use_sub:
+            for b in range(B):
+                a_ = acc[b] - w_n[g, b]
+                a_ += n_sg[g, b]
+                sbar[g, b] = a_
+                sg0 = sig[g, b]
                 back = a_ >= short_below[g, b]
-                if back and sig[g, b] > 0:
-                    releasing[g, b] = True
-                if releasing[g, b] or back:
-                    sg = sig[g, b] + (-sig_rate[g, b])
-                else:
-                    sg = sig[g, b] + sig_rate[g, b]
+                rel = releasing[g, b] | (back & (sg0 > 0))
+                sg = sg0 + (-sig_rate[g, b] if rel | back else sig_rate[g, b])
                 sg = min(max(sg, 0.0), sig_max[g, b])
                 sig[g, b] = sg
-                releasing[g, b] = releasing[g, b] and sg > 0
+                releasing[g, b] = rel & (sg > 0)
                 ks = 1.0 - sg
                 keep_seg[g, b] = ks
                 lim[g, b] = a_ / ks if ks > 0 else inf
                 ksv[b] = ks
-            else:
-                lim[g, b] = a_
-            if baseline_target:
-                qv[b] = n_sg[g, b] - a_
-            else:
-                qv[b] = n_sg[g, b] * x[ci, b] - a_
-        if use_lead:
+                qv[b] = n_sg[g, b] - a_ if baseline_target else n_sg[g, b] * x[ci, b] - a_
+        else:
             for b in range(B):
-                acc2[b] = 0.0
-            for e in range(lo, hi):
-                if baseline_target:
-                    for b in range(B):
-                        acc2[b] += w_link[e, b] * (lead_m1[e, b] - pipe[e, b])
-                else:
-                    for b in range(B):
-                        acc2[b] += w_link[e, b] * (lead_m1[e, b] * x[cli[e], b] - pipe[e, b])
+                a_ = acc[b] - w_n[g, b]
+                a_ += n_sg[g, b]
+                sbar[g, b] = a_
+                lim[g, b] = a_
+                qv[b] = n_sg[g, b] - a_ if baseline_target else n_sg[g, b] * x[ci, b] - a_
+        if use_lead:
             for b in range(B):
                 qv[b] = qv[b] + acc2[b]
         for e in range(lo, hi):
             c = cli[e]
-            if use_sub:
+            if any_idle:
+                if use_sub:
+                    for b in range(B):
+                        keep_l[e, b] = ksv[b]
+                        v = qv[b] * inv_tau
+                        v += x[c, b] * ksv[b]
+                        o[e, b] = max(v, 0.0)
+                else:
+                    for b in range(B):
+                        v = qv[b] * inv_tau
+                        v += x[c, b]
+                        o[e, b] = max(v, 0.0)
                 for b in range(B):
-                    keep_l[e, b] = ksv[b]
+                    if idle_link[e, b]:
+                        o[e, b] = 1.0
+                for b in range(B):
+                    v = o[e, b]
+                    if link_active:
+                        v = min(v, linkcap[e, b]) if linkcap[e, b] < 1.0 else v
+                    o_all[e, b] = v
+            elif use_sub:  # the order and the order after the link's cap in one pass
+                if link_active:
+                    for b in range(B):
+                        keep_l[e, b] = ksv[b]
+                        v = qv[b] * inv_tau
+                        v += x[c, b] * ksv[b]
+                        v = max(v, 0.0)
+                        o[e, b] = v
+                        lc = linkcap[e, b]
+                        o_all[e, b] = min(v, lc) if lc < 1.0 else v
+                else:  # no caps: the orders are o_all itself, o is not stored (see o_ref)
+                    for b in range(B):
+                        keep_l[e, b] = ksv[b]
+                        v = qv[b] * inv_tau
+                        v += x[c, b] * ksv[b]
+                        o_all[e, b] = max(v, 0.0)
+            elif link_active:
+                for b in range(B):
                     v = qv[b] * inv_tau
-                    v += x[c, b] * ksv[b]
-                    o[e, b] = max(v, 0.0)
+                    v += x[c, b]
+                    v = max(v, 0.0)
+                    o[e, b] = v
+                    lc = linkcap[e, b]
+                    o_all[e, b] = min(v, lc) if lc < 1.0 else v
             else:
                 for b in range(B):
                     v = qv[b] * inv_tau
                     v += x[c, b]
-                    o[e, b] = max(v, 0.0)
-            if any_idle:
-                for b in range(B):
-                    if idle_link[e, b]:
-                        o[e, b] = 1.0
-            if link_active:
-                for b in range(B):
-                    v = o[e, b]
-                    o_all[e, b] = min(v, linkcap[e, b]) if linkcap[e, b] < 1.0 else v
-            else:
-                for b in range(B):
-                    o_all[e, b] = o[e, b]
+                    o_all[e, b] = max(v, 0.0)
 
     # 5a. producible output: capacity (with the re-sourcing headroom) and the Leontief stock limit
     for i in range(n):
@@ -572,14 +622,29 @@ def _extended_step(
                 pmax_all[i, b] = min(pmax_all[i, b], lim[g, b])
 
     # 4. demand (ratio to p̄): 1 + (Σ a·o − Σ a), exactly 1 at the baseline
+    # (the first pass with re-sourcing under classes also sums each class's demand, in the same
+    # link order, into fill_k, which the re-sourcing then turns into the class's fill in place)
     for it in range(2):
+        by_class = it == 0 and use_res and has_prio
         for j in range(n):
             for b in range(B):
                 acc[b] = 0.0
-            for p in range(sup_ptr[j], sup_ptr[j + 1]):
-                e = by_sup[p]
-                for b in range(B):
-                    acc[b] += a_rel[e, b] * o_all[e, b]
+            if by_class:
+                for k in range(K):
+                    for b in range(B):
+                        fill_k[j, k, b] = 0.0
+                for p in range(sup_ptr[j], sup_ptr[j + 1]):
+                    e = by_sup[p]
+                    ce = link_class[e]
+                    for b in range(B):
+                        v = a_rel[e, b] * o_all[e, b]
+                        acc[b] += v
+                        fill_k[j, ce, b] += v
+            else:
+                for p in range(sup_ptr[j], sup_ptr[j + 1]):
+                    e = by_sup[p]
+                    for b in range(B):
+                        acc[b] += a_rel[e, b] * o_all[e, b]
             for b in range(B):
                 a_ = acc[b] - a_one[j, b]
                 a_ += 1.0
@@ -593,19 +658,11 @@ def _extended_step(
             break
         # re-sourcing: the unfillable part of a segment's orders moves to suppliers that can fill
         for j in range(n):
-            if has_prio:
-                for k in range(K):
-                    for b in range(B):
-                        dem_k[k, b] = 0.0
-                for p in range(sup_ptr[j], sup_ptr[j + 1]):
-                    e = by_sup[p]
-                    ce = link_class[e]
-                    for b in range(B):
-                        dem_k[ce, b] += a_rel[e, b] * o_all[e, b]
+            if has_prio:  # fill_k[j] holds the class demands of the links (the pass above)
                 for b in range(B):
                     before = 0.0
                     for k in range(K):
-                        dk = dem_k[k, b] + (cfk[j, k, b] * dfac[j, b] if dem_active else cfk[j, k, b])
+                        dk = fill_k[j, k, b] + (cfk[j, k, b] * dfac[j, b] if dem_active else cfk[j, k, b])
                         room = pmax_all[j, b] - before
                         fill_k[j, k, b] = min(max(room / dk, 0.0), 1.0) if dk > 0 else 1.0
                         before += dk
@@ -629,7 +686,7 @@ def _extended_step(
                     if link_active:
                         okv = okv and linkcap[e, b] >= 1.0
                     okf[e, b] = 1.0 if okv else 0.0
-                    acc[b] += w_link[e, b] * (o[e, b] - o_all[e, b] * f)
+                    acc[b] += w_link[e, b] * (o_ref[e, b] - o_all[e, b] * f)
                     acc2[b] += w_link[e, b] * (1.0 if okv else 0.0)
             for b in range(B):
                 u_seg[g, b] = acc[b]
@@ -679,45 +736,83 @@ def _extended_step(
     return any_short
 
 
-def _pairwise_leaf(a, lo, n):  # pragma: no cover - compiled
-    """numpy's pairwise summation for n <= 128: 8 accumulators, then the rest in order."""
-    if n < 8:
-        res = 0.0
-        for i in range(lo, lo + n):
-            res += a[i]
-        return res
-    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-    i = 8
-    stop = n - n % 8
-    while i < stop:
-        k = lo + i
-        r0 += a[k]
-        r1 += a[k + 1]
-        r2 += a[k + 2]
-        r3 += a[k + 3]
-        r4 += a[k + 4]
-        r5 += a[k + 5]
-        r6 += a[k + 6]
-        r7 += a[k + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
-    return res
+def _leaf_rows(x, pbar, vw, served, c, dfac, dem_active, lo, nn, r, out):  # pragma: no cover - compiled
+    """numpy's pairwise summation of rows ``lo`` to ``lo + nn`` − 1 (nn <= 128) of the four recorded
+    products, x·p̄, x·w, served·c and (with a demand schedule) dfac·c, into ``out`` (4, B): per draw
+    the bits of numpy's leaf over that draw's row (8 accumulators, then the rest in order; under 8
+    terms, in order from 0), every draw at once (rows read in memory order, the draws as vectors).
+    ``r`` (4, 8, B): the accumulators."""
+    B = x.shape[1]
+    nq = 4 if dem_active else 3
+    if nn < 8:
+        for q in range(nq):
+            for b in range(B):
+                out[q, b] = 0.0
+        for i in range(lo, lo + nn):
+            for b in range(B):
+                xv = x[i, b]
+                out[0, b] += xv * pbar[i, b]
+                out[1, b] += xv * vw[i, b]
+                out[2, b] += served[i, b] * c[i, b]
+            if dem_active:
+                for b in range(B):
+                    out[3, b] += dfac[i, b] * c[i, b]
+        return
+    for k in range(8):
+        i = lo + k
+        for b in range(B):
+            xv = x[i, b]
+            r[0, k, b] = xv * pbar[i, b]
+            r[1, k, b] = xv * vw[i, b]
+            r[2, k, b] = served[i, b] * c[i, b]
+        if dem_active:
+            for b in range(B):
+                r[3, k, b] = dfac[i, b] * c[i, b]
+    j = 8
+    stop = nn - nn % 8
+    while j < stop:
+        for k in range(8):
+            i = lo + j + k
+            for b in range(B):
+                xv = x[i, b]
+                r[0, k, b] += xv * pbar[i, b]
+                r[1, k, b] += xv * vw[i, b]
+                r[2, k, b] += served[i, b] * c[i, b]
+            if dem_active:
+                for b in range(B):
+                    r[3, k, b] += dfac[i, b] * c[i, b]
+        j += 8
+    for q in range(nq):
+        for b in range(B):
+            out[q, b] = ((r[q, 0, b] + r[q, 1, b]) + (r[q, 2, b] + r[q, 3, b])) + \
+                ((r[q, 4, b] + r[q, 5, b]) + (r[q, 6, b] + r[q, 7, b]))
+    while j < nn:
+        i = lo + j
+        for b in range(B):
+            xv = x[i, b]
+            out[0, b] += xv * pbar[i, b]
+            out[1, b] += xv * vw[i, b]
+            out[2, b] += served[i, b] * c[i, b]
+        if dem_active:
+            for b in range(B):
+                out[3, b] += dfac[i, b] * c[i, b]
+        j += 1
 
 
-def _pairwise_sum(a, n, fl, fv):  # pragma: no cover - compiled
-    """Σ a[:n] as numpy sums a contiguous row (``v.sum(axis=1)``): halves (the first a multiple of
-    8) down to blocks of <= 128, so that a recorded sum has the numpy path's bits.
+def _pairwise_rows(x, pbar, vw, served, c, dfac, dem_active, n, r, fl, fv):  # pragma: no cover - compiled
+    """Σ over the n rows of the four recorded products, per draw as numpy sums a contiguous row
+    (``v.sum(axis=1)``: halves, the first a multiple of 8, down to blocks of <= 128), every draw at
+    once; the sums in ``fv[-1]`` (4, B).
 
     Without recursion (numba's cache cannot hold a recursive function): the halves' tree walked
     with an explicit stack, ``fl`` (depth, 3) frames (start, length, 0 / 1 left done / 2 right
-    pending) and ``fv`` (depth,) their left halves' sums.
+    pending) and ``fv`` (depth, 4, B) their left halves' sums.
     """
+    B = x.shape[1]
+    v = fv[fv.shape[0] - 1]
     if n <= 128:
-        return _pairwise_leaf(a, 0, n)
+        _leaf_rows(x, pbar, vw, served, c, dfac, dem_active, 0, n, r, v)
+        return
     sp = 0
     fl[0, 0] = 0
     fl[0, 1] = n
@@ -725,16 +820,18 @@ def _pairwise_sum(a, n, fl, fv):  # pragma: no cover - compiled
     while True:
         flo = fl[sp, 0]
         fn = fl[sp, 1]
-        if fn <= 128:  # a leaf (never the root): its sum goes up to the frames waiting for it
-            v = _pairwise_leaf(a, flo, fn)
+        if fn <= 128:  # a leaf (never the root): its sums go up to the frames waiting for them
+            _leaf_rows(x, pbar, vw, served, c, dfac, dem_active, flo, fn, r, v)
             sp -= 1
             while True:
                 if fl[sp, 2] == 1:
-                    fv[sp] = v
+                    fv[sp, :, :] = v
                     break
-                v = fv[sp] + v
+                for q in range(4):
+                    for b in range(B):
+                        v[q, b] = fv[sp, q, b] + v[q, b]
                 if sp == 0:
-                    return v
+                    return
                 sp -= 1
             continue
         n2 = fn // 2
@@ -752,49 +849,44 @@ def _pairwise_sum(a, n, fl, fv):  # pragma: no cover - compiled
         fl[sp, 2] = 0
 
 
+def _firm_series(out, t1, idx, u, v):  # pragma: no cover - compiled
+    """``out[b, t1, q] = u[i, b] · v[i, b]`` for the firms i = ``idx[q]``."""
+    B = u.shape[1]
+    for q in range(idx.size):
+        i = idx[q]
+        for b in range(B):
+            out[b, t1, q] = u[i, b] * v[i, b]
+
+
 def _record(t1, x, served, served_k, capacity, dfac, pbar, vw, c, dem_active,
             out_prod, out_va, out_fd, out_fdr, rec_idx, firm_prod, firm_fd, firm_cap, rec_prod, rec_fd, rec_cap,
             use_cons, cons_firm, cons_of, cons_entry, use_entry, cons_w, cons_fd, cons_fdr,
-            buf, kbuf, fl, fv):  # pragma: no cover - compiled
+            acc8, kbuf, fl, fv):  # pragma: no cover - compiled
     """Step 7 of the compiled path: the recorded sums of row ``t1``, with the numpy path's bits
     (row sums pairwise as numpy's, consumer sums in entry order from 0 as a bincount's), and the
     per-firm series of the firms ``rec_idx`` (those of ``rec_prod``, ``rec_fd``, ``rec_cap``).
 
-    Every input is in the step's layout, (rows, B) with the draws last: the products are formed
-    firm by firm over the draws (reads in memory order) into ``buf`` (4, B, n), whose rows are then
-    summed pairwise."""
+    Every input is in the step's layout, (rows, B) with the draws last: the pairwise sums run over
+    the rows with every draw at once (:func:`_pairwise_rows`; ``acc8`` (4, 8, B) its accumulators),
+    the products formed as they are summed, not stored."""
     n, B = x.shape
     F = cons_firm.size
-    p_prod, p_va, p_fd, p_fdr = buf[0], buf[1], buf[2], buf[3]
-    for i in range(n):
-        for b in range(B):
-            xv = x[i, b]
-            p_prod[b, i] = xv * pbar[i, b]
-            p_va[b, i] = xv * vw[i, b]
-            p_fd[b, i] = served[i, b] * c[i, b]
-        if dem_active:
-            for b in range(B):
-                p_fdr[b, i] = dfac[i, b] * c[i, b]
+    _pairwise_rows(x, pbar, vw, served, c, dfac, dem_active, n, acc8, fl, fv)
+    sums = fv[fv.shape[0] - 1]
     k_rec = rec_idx.size
     for b in range(B):
-        out_prod[b, t1] = _pairwise_sum(p_prod[b], n, fl, fv)
-        out_va[b, t1] = _pairwise_sum(p_va[b], n, fl, fv)
-        out_fd[b, t1] = _pairwise_sum(p_fd[b], n, fl, fv)
-        if dem_active:
-            out_fdr[b, t1] = _pairwise_sum(p_fdr[b], n, fl, fv)
-        else:
-            out_fdr[b, t1] = out_fdr[b, 0]
-        # row by row: the (B, T, k) outputs' rows are far apart
-        if rec_prod:
-            for q in range(k_rec):
-                firm_prod[b, t1, q] = p_prod[b, rec_idx[q]]
-        if rec_fd:
-            for q in range(k_rec):
-                firm_fd[b, t1, q] = p_fd[b, rec_idx[q]]
-        if rec_cap:
-            for q in range(k_rec):
-                i = rec_idx[q]
-                firm_cap[b, t1, q] = capacity[i, b] * pbar[i, b]
+        out_prod[b, t1] = sums[0, b]
+        out_va[b, t1] = sums[1, b]
+        out_fd[b, t1] = sums[2, b]
+        out_fdr[b, t1] = sums[3, b] if dem_active else out_fdr[b, 0]
+    # firm by firm, every draw of a firm from its row (memory order); the writes are B sequential
+    # streams, one per draw's (T, k) block
+    if rec_prod:
+        _firm_series(firm_prod, t1, rec_idx, x, pbar)
+    if rec_fd:
+        _firm_series(firm_fd, t1, rec_idx, served, c)
+    if rec_cap:
+        _firm_series(firm_cap, t1, rec_idx, capacity, pbar)
     if use_cons:  # consumer sums, entry by entry over the draws (per draw: entry order, as a bincount)
         K = kbuf.shape[0]
         for k in range(K):
@@ -1145,15 +1237,16 @@ def compiled_step() -> Callable[..., Any]:
 def compiled_helpers() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
     """The compiled recording, settle test and steady-state test ``(record, settle, steady)`` that
     the time loop runs around the step (each a pass over the state without temporaries)."""
-    global _HELPERS, _pairwise_leaf, _pairwise_sum, _record, _settle_close, _steady, _set_rows
+    global _HELPERS, _leaf_rows, _pairwise_rows, _firm_series, _record, _settle_close, _steady, _set_rows
     global _any_flag, _rows_close, _rows_close_tol, _rows_close_to, _rows_close_value, _rows_at_most
     if _HELPERS is None:
         compiled_step()  # imports numba, or raises InputError
         import numba
 
         opts = dict(cache=True, error_model="numpy", nogil=True)
-        _pairwise_leaf = numba.njit(**opts)(_pairwise_leaf)
-        _pairwise_sum = numba.njit(**opts)(_pairwise_sum)
+        _leaf_rows = numba.njit(**opts)(_leaf_rows)
+        _pairwise_rows = numba.njit(**opts)(_pairwise_rows)
+        _firm_series = numba.njit(**opts)(_firm_series)
         _any_flag = numba.njit(**opts)(_any_flag)
         _rows_close = numba.njit(**opts)(_rows_close)
         _rows_close_tol = numba.njit(**opts)(_rows_close_tol)
