@@ -1519,9 +1519,11 @@ def simulate(
         k_served, k_capacity, k_y = np.empty((n, B)).T, np.empty((n, B)).T, np.empty((n, B)).T
         k_served_k = np.moveaxis(np.empty((n, K_k, B)), -1, 0)
         # the kernel's views of the state (updated in place, never rebound) and its scratch
+        k_wg = np.empty((4, n_seg, B))
+        k_wg[0] = 1.0  # each segment's 1 − σ of the last orders (kept between steps): none yet
         k_state = (kv(capf), kv(linkcap), kv(dfac), *k_lead, kv(x), kv(s), kv(sbar), kv(d), kv(sig),
                    kv(releasing), kv(keep_l), kv(ramp), kv(k_reserve), kv(k_served), kv(k_served_k),
-                   kv(k_capacity), kv(k_y), np.empty((6, m, B)), np.empty((4, n_seg, B)), np.empty((n, B)),
+                   kv(k_capacity), kv(k_y), np.empty((6, m, B)), k_wg, np.empty((n, B)),
                    np.ones((n, K_k, B)))
         # the whole time loop compiled (kernel._time_loop): factors from the schedules' tables,
         # step, recording, settle and steady tests, with no Python between steps

@@ -385,6 +385,8 @@ def _extended_step(
     o_all = wl[5]  # the orders after caps and re-sourcing, written where the rationing reads them
     # the orders before re-sourcing: o_all itself where neither caps nor idle links change them
     o_ref = o if link_active or any_idle else o_all
+    # each segment's 1 − σ of this step's orders: kept to the next step, whose use of the stocks
+    # reads it (one value per segment, not a copy per link); 1 at the start
     keep_seg = wg[0]
     lim = wg[1]
     u_seg = wg[2]
@@ -450,7 +452,7 @@ def _extended_step(
                 c = cli[e]
                 for b in range(B):
                     v = wb[e, b] / qv[b]
-                    v *= x[c, b] * keep_l[e, b] if use_sub else x[c, b]
+                    v *= x[c, b] * keep_seg[g, b] if use_sub else x[c, b]
                     wb[e, b] = v
                     over[b] |= v > s[e, b]
             for b in range(B):
@@ -490,7 +492,7 @@ def _extended_step(
                 if not sb > eps_seg[g, b]:
                     sb = inf
                 v = s[e, b] / sb
-                v *= x[c, b] * keep_l[e, b] if use_sub else x[c, b]
+                v *= x[c, b] * keep_seg[g, b] if use_sub else x[c, b]
                 sn = s[e, b] + arrive[e, b]
                 sn -= v
                 if sn <= eps_link[e, b]:
@@ -560,7 +562,6 @@ def _extended_step(
             if any_idle:
                 if use_sub:
                     for b in range(B):
-                        keep_l[e, b] = ksv[b]
                         v = qv[b] * inv_tau
                         v += x[c, b] * ksv[b]
                         o[e, b] = max(v, 0.0)
@@ -580,7 +581,6 @@ def _extended_step(
             elif use_sub:  # the order and the order after the link's cap in one pass
                 if link_active:
                     for b in range(B):
-                        keep_l[e, b] = ksv[b]
                         v = qv[b] * inv_tau
                         v += x[c, b] * ksv[b]
                         v = max(v, 0.0)
@@ -589,7 +589,6 @@ def _extended_step(
                         o_all[e, b] = min(v, lc) if lc < 1.0 else v
                 else:  # no caps: the orders are o_all itself, o is not stored (see o_ref)
                     for b in range(B):
-                        keep_l[e, b] = ksv[b]
                         v = qv[b] * inv_tau
                         v += x[c, b] * ksv[b]
                         o_all[e, b] = max(v, 0.0)
@@ -1166,8 +1165,8 @@ def _time_loop(t_from, t_to, steps, ctl, sched, flags, topo, par, state, rec, li
                         for g in range(sig.shape[0]):
                             sig[g, b] = 0.0
                             releasing[g, b] = False
-                        for e in range(keep_l.shape[0]):
-                            keep_l[e, b] = 1.0
+                        for g in range(wg.shape[1]):
+                            wg[0, g, b] = 1.0  # the segments' 1 − σ, which the next use reads
                     if use_lead:  # full pipeline: every past shipment at baseline, arrivals in their slots
                         for q in range(ring.shape[0]):
                             ring[q, b] = 1.0
