@@ -872,7 +872,6 @@ def _record(t1, x, served, served_k, capacity, dfac, pbar, vw, c, dem_active,
     F = cons_firm.size
     _pairwise_rows(x, pbar, vw, served, c, dfac, dem_active, n, acc8, fl, fv)
     sums = fv[fv.shape[0] - 1]
-    k_rec = rec_idx.size
     for b in range(B):
         out_prod[b, t1] = sums[0, b]
         out_va[b, t1] = sums[1, b]
